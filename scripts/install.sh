@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything mriseg needs on a fresh Debian/Ubuntu machine with Node.js 20: pnpm, the workspace's
+# packages (from the lockfile), WebGPU for GPU-less machines (scripts/setup-webgpu.sh) and the package builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if [ "$(pnpm --version 2>/dev/null)" != "$want" ]; then
+  echo "install: pnpm $want" >&2
+  npm install -g --silent "pnpm@$want"
+fi
+pnpm install --frozen-lockfile
+bash scripts/setup-webgpu.sh
+pnpm run build

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+/** Shared vitest settings: one forked process per package run (dawn.node reads the environment of the process
+ * and wants one device per process) and the package sources through the `source` export condition. */
+export function packageTestConfig(options: { include?: string[] } = {}) {
+  return defineConfig({
+    resolve: { conditions: ['source'] },
+    test: {
+      pool: 'forks',
+      poolOptions: { forks: { singleFork: true } },
+      testTimeout: 300_000,
+      hookTimeout: 120_000,
+      include: options.include ?? ['test/**/*.test.ts'],
+    },
+  });
+}
