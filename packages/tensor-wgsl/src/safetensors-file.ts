@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   parseSafetensors,
-  serializeSafetensors,
   type SafetensorsFile,
   type SafetensorsWriteEntry,
+  serializeSafetensors,
 } from './safetensors.js';
 
 /** Reads and parses a safetensors file; errors name the path and the problem. */

@@ -4,7 +4,20 @@
  * little-endian data. Pure byte-level code, so it runs in Node and in browsers alike.
  */
 
-export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'U16' | 'U32' | 'U64' | 'BOOL';
+export type SafetensorsDtype =
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U8'
+  | 'U16'
+  | 'U32'
+  | 'U64'
+  | 'BOOL';
 
 export interface SafetensorsEntry {
   dtype: SafetensorsDtype;
@@ -19,7 +32,19 @@ export interface SafetensorsFile {
 }
 
 const DTYPE_SIZE: Record<SafetensorsDtype, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+  BOOL: 1,
 };
 
 export class SafetensorsError extends Error {
@@ -31,11 +56,15 @@ export class SafetensorsError extends Error {
 
 /** Parses a safetensors file. `source` names the file in error messages. Checks every offset and size. */
 export function parseSafetensors(bytes: Uint8Array, source = '<bytes>'): SafetensorsFile {
-  if (bytes.byteLength < 8) throw new SafetensorsError(source, `file is ${bytes.byteLength} bytes, too short for a header`);
+  if (bytes.byteLength < 8)
+    throw new SafetensorsError(source, `file is ${bytes.byteLength} bytes, too short for a header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen > bytes.byteLength - 8) {
-    throw new SafetensorsError(source, `header length ${headerLen} runs past the end of the ${bytes.byteLength}-byte file (truncated?)`);
+    throw new SafetensorsError(
+      source,
+      `header length ${headerLen} runs past the end of the ${bytes.byteLength}-byte file (truncated?)`,
+    );
   }
   let header: Record<string, unknown>;
   try {
@@ -43,37 +72,57 @@ export function parseSafetensors(bytes: Uint8Array, source = '<bytes>'): Safeten
   } catch (e) {
     throw new SafetensorsError(source, `header is not valid JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new SafetensorsError(source, 'header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new SafetensorsError(source, 'header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = bytes.byteLength - dataStart;
   const tensors = new Map<string, SafetensorsEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object') throw new SafetensorsError(source, '__metadata__ is not an object');
-      metadata = Object.fromEntries(Object.entries(raw as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+      if (raw === null || typeof raw !== 'object')
+        throw new SafetensorsError(source, '__metadata__ is not an object');
+      metadata = Object.fromEntries(
+        Object.entries(raw as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+      );
       continue;
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = e?.dtype as SafetensorsDtype;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZE)) throw new SafetensorsError(source, `tensor "${name}" has unknown dtype ${JSON.stringify(e?.dtype)}`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZE))
+      throw new SafetensorsError(source, `tensor "${name}" has unknown dtype ${JSON.stringify(e?.dtype)}`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new SafetensorsError(source, `tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
     }
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[0] > off[1]) {
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((o) => Number.isInteger(o) && o >= 0) ||
+      off[0] > off[1]
+    ) {
       throw new SafetensorsError(source, `tensor "${name}" has invalid data_offsets ${JSON.stringify(off)}`);
     }
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
     const want = numel * DTYPE_SIZE[dtype];
     if (off[1] - off[0] !== want) {
-      throw new SafetensorsError(source, `tensor "${name}" ${dtype}[${shape.join(',')}] needs ${want} bytes but data_offsets span ${off[1] - off[0]}`);
+      throw new SafetensorsError(
+        source,
+        `tensor "${name}" ${dtype}[${shape.join(',')}] needs ${want} bytes but data_offsets span ${off[1] - off[0]}`,
+      );
     }
     if (off[1] > dataLen) {
-      throw new SafetensorsError(source, `tensor "${name}" ends at byte ${off[1]} of a ${dataLen}-byte data section (truncated file?)`);
+      throw new SafetensorsError(
+        source,
+        `tensor "${name}" ends at byte ${off[1]} of a ${dataLen}-byte data section (truncated file?)`,
+      );
     }
-    tensors.set(name, { dtype, shape: shape as number[], bytes: bytes.subarray(dataStart + off[0], dataStart + off[1]) });
+    tensors.set(name, {
+      dtype,
+      shape: shape as number[],
+      bytes: bytes.subarray(dataStart + off[0], dataStart + off[1]),
+    });
   }
   return { tensors, metadata };
 }
@@ -127,7 +176,10 @@ export function serializeSafetensors(
     const dtype = e.dtype ?? defaultDtype(e.data);
     const numel = e.shape.reduce((a, b) => a * b, 1);
     if (numel * DTYPE_SIZE[dtype] !== e.data.byteLength) {
-      throw new SafetensorsError(name, `shape [${e.shape.join(',')}] as ${dtype} needs ${numel * DTYPE_SIZE[dtype]} bytes, data has ${e.data.byteLength}`);
+      throw new SafetensorsError(
+        name,
+        `shape [${e.shape.join(',')}] as ${dtype} needs ${numel * DTYPE_SIZE[dtype]} bytes, data has ${e.data.byteLength}`,
+      );
     }
     header[name] = { dtype, shape: e.shape, data_offsets: [offset, offset + e.data.byteLength] };
     offset += e.data.byteLength;
@@ -159,18 +211,41 @@ export function entryToFloat32(e: SafetensorsEntry): Float32Array {
   for (let i = 0; i < n; i++) {
     const o = i * size;
     switch (e.dtype) {
-      case 'F32': out[i] = dv.getFloat32(o, true); break;
-      case 'F64': out[i] = dv.getFloat64(o, true); break;
-      case 'F16': out[i] = halfToFloat(dv.getUint16(o, true)); break;
-      case 'BF16': out[i] = bf16ToFloat(dv.getUint16(o, true)); break;
-      case 'I64': out[i] = Number(dv.getBigInt64(o, true)); break;
-      case 'U64': out[i] = Number(dv.getBigUint64(o, true)); break;
-      case 'I32': out[i] = dv.getInt32(o, true); break;
-      case 'U32': out[i] = dv.getUint32(o, true); break;
-      case 'I16': out[i] = dv.getInt16(o, true); break;
-      case 'U16': out[i] = dv.getUint16(o, true); break;
-      case 'I8': out[i] = dv.getInt8(o); break;
-      default: out[i] = dv.getUint8(o);
+      case 'F32':
+        out[i] = dv.getFloat32(o, true);
+        break;
+      case 'F64':
+        out[i] = dv.getFloat64(o, true);
+        break;
+      case 'F16':
+        out[i] = halfToFloat(dv.getUint16(o, true));
+        break;
+      case 'BF16':
+        out[i] = bf16ToFloat(dv.getUint16(o, true));
+        break;
+      case 'I64':
+        out[i] = Number(dv.getBigInt64(o, true));
+        break;
+      case 'U64':
+        out[i] = Number(dv.getBigUint64(o, true));
+        break;
+      case 'I32':
+        out[i] = dv.getInt32(o, true);
+        break;
+      case 'U32':
+        out[i] = dv.getUint32(o, true);
+        break;
+      case 'I16':
+        out[i] = dv.getInt16(o, true);
+        break;
+      case 'U16':
+        out[i] = dv.getUint16(o, true);
+        break;
+      case 'I8':
+        out[i] = dv.getInt8(o);
+        break;
+      default:
+        out[i] = dv.getUint8(o);
     }
   }
   return out;

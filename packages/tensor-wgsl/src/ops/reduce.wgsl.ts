@@ -1,0 +1,104 @@
+/**
+ * WGSL for reductions over a block [outer, R, inner] of a contiguous tensor, optionally split into chunks of R
+ * (a first pass of partial results for very long reductions with few outputs).
+ * Meta words: outputs (outer·chunks·inner), R, inner, chunks, chunk length, initial value (f32 bits).
+ */
+import { gridIndex, gridParams, metaDecl } from './grid.js';
+
+export type ReduceKind = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
+
+const INIT: Record<ReduceKind, string> = {
+  sum: '0.0',
+  // ±infinity arrive as a parameter: WGSL constant expressions cannot hold them.
+  max: 'bitcast<f32>(mi(5u))',
+  min: 'bitcast<f32>(mi(5u))',
+  argmax: 'bitcast<f32>(mi(5u))',
+  argmin: 'bitcast<f32>(mi(5u))',
+};
+
+// NaN wins (as in PyTorch): once the accumulator is NaN no comparison replaces it.
+const BETTER: Record<ReduceKind, (v: string, acc: string) => string> = {
+  sum: () => 'false',
+  max: (v, acc) => `(${v} > ${acc} || (${v} != ${v} && ${acc} == ${acc}))`,
+  min: (v, acc) => `(${v} < ${acc} || (${v} != ${v} && ${acc} == ${acc}))`,
+  argmax: (v, acc) => `(${v} > ${acc} || (${v} != ${v} && ${acc} == ${acc}))`,
+  argmin: (v, acc) => `(${v} < ${acc} || (${v} != ${v} && ${acc} == ${acc}))`,
+};
+
+const isArg = (k: ReduceKind) => k === 'argmax' || k === 'argmin';
+
+function accumulate(kind: ReduceKind, v: string, r: string): string {
+  if (kind === 'sum') return `acc += ${v};`;
+  if (isArg(kind)) return `if (${BETTER[kind](v, 'acc')}) { acc = ${v}; arg = ${r}; }`;
+  return `if (${BETTER[kind](v, 'acc')}) { acc = ${v}; }`;
+}
+
+const header = (kind: ReduceKind) =>
+  `@group(0) @binding(0) var<storage, read> x: array<f32>;\n` +
+  `@group(0) @binding(1) var<storage, read_write> y: array<${isArg(kind) ? 'i32' : 'f32'}>;\n${metaDecl(2, 6)}`;
+
+const result = (kind: ReduceKind) => (isArg(kind) ? 'i32(arg)' : 'acc');
+
+/** One thread per output: loops over its slice of R with stride `inner` (coalesced when inner is large). */
+export function reduceStridedWgsl(kind: ReduceKind): string {
+  return `${header(kind)}
+@compute @workgroup_size(256)
+fn main(${gridParams}) {
+  let o = ${gridIndex()};
+  if (o >= mi(0u)) { return; }
+  let R = mi(1u); let inner = mi(2u); let chunks = mi(3u); let C = mi(4u);
+  let i = o % inner; let t = o / inner; let ch = t % chunks; let ou = t / chunks;
+  let r0 = ch * C; let r1 = min(R, r0 + C);
+  var acc: f32 = ${INIT[kind]};
+  var arg: u32 = r0;
+  var p = (ou * R + r0) * inner + i;
+  for (var r = r0; r < r1; r++) {
+    let v = x[p];
+    ${accumulate(kind, 'v', 'r')}
+    p += inner;
+  }
+  y[o] = ${result(kind)};
+}`;
+}
+
+/** One workgroup per output (inner = 1): a strided loop, then a tree in workgroup memory. */
+export function reduceRowWgsl(kind: ReduceKind): string {
+  const combine =
+    kind === 'sum'
+      ? 'sv[l] = sv[l] + sv[l + s];'
+      : isArg(kind)
+        ? `let a = sv[l]; let b = sv[l + s]; let ia = si[l]; let ib = si[l + s];
+      if (${BETTER[kind]('b', 'a')} || (b == a && ib < ia)) { sv[l] = b; si[l] = ib; }`
+        : `let a = sv[l]; let b = sv[l + s]; if (${BETTER[kind]('b', 'a')}) { sv[l] = b; }`;
+  return `${header(kind)}
+var<workgroup> sv: array<f32, 256>;
+var<workgroup> si: array<u32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= mi(0u)) { return; }
+  let R = mi(1u); let chunks = mi(3u); let C = mi(4u);
+  let row = w / chunks; let ch = w % chunks;
+  let r0 = ch * C; let r1 = min(R, r0 + C);
+  let l = lid.x;
+  var acc: f32 = ${INIT[kind]};
+  var arg: u32 = r0;
+  for (var r = r0 + l; r < r1; r += 256u) {
+    let v = x[row * R + r];
+    ${accumulate(kind, 'v', 'r')}
+  }
+  sv[l] = acc;
+  si[l] = arg;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (l < s) {
+      ${combine}
+    }
+    workgroupBarrier();
+  }
+  if (l == 0u) {
+    let acc = sv[0]; let arg = si[0];
+    y[w] = ${result(kind)};
+  }
+}`;
+}

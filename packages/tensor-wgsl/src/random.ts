@@ -1,0 +1,88 @@
+/**
+ * A seeded pseudo-random generator (xoshiro128**, seeded through splitmix32) so that initialisation, sampling and
+ * augmentation are reproducible for a seed on every platform. Its state can be saved and restored (resume).
+ */
+export class Rng {
+  private s = new Uint32Array(4);
+  private spare: number | null = null;
+
+  constructor(seed = 0) {
+    let x = seed >>> 0;
+    for (let i = 0; i < 4; i++) {
+      // splitmix32
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      this.s[i] = (z ^ (z >>> 16)) >>> 0;
+    }
+    if (this.s.every((v) => v === 0)) this.s[0] = 1;
+  }
+
+  /** A uniformly distributed 32-bit unsigned integer. */
+  nextUint32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
+    const t = (s[1] << 9) >>> 0;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 32 random bits. */
+  uniform(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** Uniform in [low, high). */
+  range(low: number, high: number): number {
+    return low + (high - low) * this.uniform();
+  }
+
+  /** An integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
+
+  /** Standard normal (Box–Muller; the second value of each pair is kept for the next call). */
+  normal(): number {
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Fisher–Yates shuffle in place. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [items[i], items[j]] = [items[j], items[i]];
+    }
+    return items;
+  }
+
+  getState(): number[] {
+    return [...this.s, this.spare === null ? Number.NaN : this.spare];
+  }
+
+  setState(state: readonly number[]): void {
+    if (state.length !== 5) throw new Error(`Rng.setState: expected 5 numbers, got ${state.length}`);
+    for (let i = 0; i < 4; i++) this.s[i] = state[i] >>> 0;
+    this.spare = Number.isNaN(state[4]) ? null : state[4];
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
