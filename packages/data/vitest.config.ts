@@ -1,3 +1,8 @@
+import { mergeConfig } from 'vitest/config';
 import { packageTestConfig } from '../../vitest.shared.js';
 
-export default packageTestConfig();
+// Vite 7 resolves server-side (SSR) imports with `ssr.resolve.conditions`, not `resolve.conditions`: without
+// this, workspace packages resolve to their (unbuilt) dist files.
+export default mergeConfig(packageTestConfig(), {
+  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+});

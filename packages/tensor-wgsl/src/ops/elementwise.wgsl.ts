@@ -18,9 +18,9 @@ export function elementwiseWgsl(
   const bcast = inputs.map((x, i) => (x.mode === 'bcast' ? i : -1)).filter((i) => i >= 0);
   const words = META_HEAD + rank + bcast.length * rank;
   const lines: string[] = [];
-  inputs.forEach((x, i) =>
-    lines.push(`@group(0) @binding(${i}) var<storage, read> in${i}: array<${x.dtype}>;`),
-  );
+  for (const [i, x] of inputs.entries()) {
+    lines.push(`@group(0) @binding(${i}) var<storage, read> in${i}: array<${x.dtype}>;`);
+  }
   lines.push(`@group(0) @binding(${inputs.length}) var<storage, read_write> outBuf: array<${outDtype}>;`);
   lines.push(metaDecl(inputs.length + 1, words));
   lines.push('@compute @workgroup_size(256)');
@@ -35,7 +35,8 @@ export function elementwiseWgsl(
     lines.push(`    let dim = mi(${META_HEAD}u + u32(d));`);
     lines.push('    let c = rem % dim;');
     lines.push('    rem = rem / dim;');
-    for (const [k, i] of bcast.entries()) lines.push(`    o${i} += c * mi(${META_HEAD + rank * (k + 1)}u + u32(d));`);
+    for (const [k, i] of bcast.entries())
+      lines.push(`    o${i} += c * mi(${META_HEAD + rank * (k + 1)}u + u32(d));`);
     lines.push('  }');
   }
   inputs.forEach((x, i) => {
