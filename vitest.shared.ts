@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 /** Shared vitest settings: one forked process per package run (dawn.node reads the environment of the process
- * and wants one device per process) and the package sources through the `source` export condition. */
+ * and wants one device per process) and the workspace packages' sources through the `source` export condition
+ * (Vite's default conditions follow it). */
 export function packageTestConfig(options: { include?: string[] } = {}) {
   return defineConfig({
-    resolve: { conditions: ['source'] },
+    resolve: { conditions: ['source', 'module', 'browser', 'development|production'] },
+    ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'], externalConditions: ['source'] } },
     test: {
       pool: 'forks',
       poolOptions: { forks: { singleFork: true } },
