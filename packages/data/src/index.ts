@@ -1,1 +1,63 @@
-export * from './errors.js';
+export {
+  type AugmentOptions,
+  type AugmentParams,
+  augmentSlice,
+  drawAugmentParams,
+  REFERENCE_AUGMENT,
+} from './augment.js';
+export { nearestIndices, prefilterQuadratic, quadraticTaps, SPLINE_PAD } from './bspline.js';
+export { CACHE_FORMAT, cacheKey, cachePath, readCachedVolume, writeCachedVolume } from './cache.js';
+export { type LoadedDataset, type LoadOptions, loadDataset, readDataset } from './dataset.js';
+export { DataError, defaultWarningSink, type WarningSink } from './errors.js';
+export {
+  type FileStamp,
+  type ImageFormat,
+  type PatientFiles,
+  type ScanOptions,
+  type SliceFiles,
+  scanDataset,
+  scanPatient,
+} from './layout.js';
+export { type Batch, BatchLoader, type LoaderOptions, volumeBatches } from './loader.js';
+export {
+  generatePhantomPatient,
+  type PhantomDatasetOptions,
+  type PhantomOptions,
+  phantomId,
+  writePatientFolder,
+  writePhantomDataset,
+} from './phantom.js';
+export { decodePng, encodePng } from './png.js';
+export { defaultWorkerUrl, type PoolOptions, WorkerPool } from './pool.js';
+export {
+  type PreprocessInfo,
+  type PreprocessOptions,
+  preprocess,
+  REFERENCE_PREPROCESS,
+  resolvePreprocess,
+  type Volume,
+} from './preprocess.js';
+export type { Raster } from './raster.js';
+export { decodeImageFile, type RawPatient, type ReadOptions, readPatient } from './reader.js';
+export { resizeNearest, resizeQuadratic } from './resize.js';
+export { hashString, Rng } from './rng.js';
+export {
+  type MaskedVolume,
+  ReferenceSampler,
+  referenceSliceWeights,
+  type Sampler,
+  type SliceRef,
+  sliceAreas,
+  UniformSampler,
+} from './sampler.js';
+export { percentiles } from './select.js';
+export {
+  makeSplit,
+  REFERENCE_VALIDATION_IDS,
+  type Split,
+  type SplitSpec,
+  tumourVolumes,
+  writeSplitManifest,
+} from './split.js';
+export type { AugmentItem, SharedVolume } from './tasks.js';
+export { decodeTiff, encodeTiff, SUPPORTED_TIFF_COMPRESSIONS, type TiffWriteOptions } from './tiff.js';

@@ -1,0 +1,257 @@
+import { deflateSync, inflateSync } from 'node:zlib';
+import UTIF from 'utif';
+import { DataError } from './errors.js';
+import type { Raster } from './raster.js';
+
+/** Compressions utif decodes exactly. Others (notably 32946, old-style deflate) decode to zeros without an error. */
+export const SUPPORTED_TIFF_COMPRESSIONS: readonly number[] = [1, 5, 8, 32773];
+
+const COMPRESSION_NAMES: Record<number, string> = {
+  1: 'none',
+  2: 'CCITT RLE',
+  3: 'CCITT G3',
+  4: 'CCITT G4',
+  5: 'LZW',
+  6: 'old JPEG',
+  7: 'JPEG',
+  8: 'Deflate',
+  32773: 'PackBits',
+  32946: 'old-style Deflate',
+  34712: 'JPEG 2000',
+};
+
+function tag(ifd: { [t: `t${number}`]: number[] | undefined }, id: number): number[] | undefined {
+  return ifd[`t${id}`];
+}
+
+/**
+ * Decodes an 8-bit, strip-organised TIFF (first image) into an interleaved raster. Everything utif would get wrong
+ * silently is checked first: compression and predictor, bit depth, planar configuration, photometric
+ * interpretation, strips that run past the end of the file. `file` names the file in errors.
+ */
+export function decodeTiff(bytes: Uint8Array, file: string): Raster {
+  const n = bytes.byteLength;
+  if (n < 8) throw new DataError(file, `truncated or corrupt TIFF: only ${n} bytes`);
+  const le = bytes[0] === 0x49 && bytes[1] === 0x49;
+  const be = bytes[0] === 0x4d && bytes[1] === 0x4d;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
+  if ((!le && !be) || dv.getUint16(2, le) !== 42) {
+    throw new DataError(file, 'not a TIFF file (bad signature; BigTIFF is not supported)');
+  }
+  const ifdOffset = dv.getUint32(4, le);
+  if (ifdOffset < 8 || ifdOffset + 2 > n) {
+    throw new DataError(
+      file,
+      `truncated or corrupt TIFF: first IFD at byte ${ifdOffset} of a ${n}-byte file`,
+    );
+  }
+  const entries = dv.getUint16(ifdOffset, le);
+  if (ifdOffset + 2 + entries * 12 + 4 > n) {
+    throw new DataError(
+      file,
+      `truncated or corrupt TIFF: IFD with ${entries} entries runs past the end of the file`,
+    );
+  }
+  let ifds: ReturnType<typeof UTIF.decode>;
+  try {
+    ifds = UTIF.decode(bytes);
+  } catch (e) {
+    throw new DataError(file, `corrupt TIFF (${(e as Error).message})`);
+  }
+  const ifd = ifds[0];
+  if (!ifd) throw new DataError(file, 'TIFF holds no image');
+  const width = tag(ifd, 256)?.[0];
+  const height = tag(ifd, 257)?.[0];
+  if (!width || !height) throw new DataError(file, 'TIFF has no image width/height');
+  const compression = tag(ifd, 259)?.[0] ?? 1;
+  if (!SUPPORTED_TIFF_COMPRESSIONS.includes(compression)) {
+    const name = COMPRESSION_NAMES[compression] ?? 'unknown';
+    throw new DataError(
+      file,
+      `unsupported TIFF compression ${compression} (${name}); supported: none, LZW, Deflate (8), PackBits`,
+    );
+  }
+  const predictor = tag(ifd, 317)?.[0] ?? 1;
+  if (predictor !== 1 && predictor !== 2) {
+    throw new DataError(file, `unsupported TIFF predictor ${predictor} (only 1 = none and 2 = horizontal)`);
+  }
+  const channels = tag(ifd, 277)?.[0] ?? 1;
+  const bits = tag(ifd, 258) ?? [1];
+  if (bits.length !== channels && bits.length !== 1) {
+    throw new DataError(file, `TIFF declares ${channels} samples a pixel but ${bits.length} bit depths`);
+  }
+  if (!bits.every((b) => b === 8)) {
+    throw new DataError(file, `bit depth ${bits.join(',')}: only 8 bits a sample is supported`);
+  }
+  const sampleFormat = tag(ifd, 339);
+  if (sampleFormat && !sampleFormat.every((f) => f === 1)) {
+    throw new DataError(
+      file,
+      `sample format ${sampleFormat.join(',')}: only unsigned integers are supported`,
+    );
+  }
+  if ((tag(ifd, 284)?.[0] ?? 1) !== 1) {
+    throw new DataError(file, 'planar configuration 2 (separate planes) is not supported');
+  }
+  if (tag(ifd, 322) || tag(ifd, 324)) throw new DataError(file, 'tiled TIFF is not supported (strips only)');
+  const photometric = tag(ifd, 262)?.[0];
+  if (photometric !== undefined && photometric !== 1 && photometric !== 2) {
+    throw new DataError(
+      file,
+      `photometric interpretation ${photometric} is not supported (1 = grey, black is zero; 2 = RGB)`,
+    );
+  }
+  const offsets = tag(ifd, 273);
+  if (!offsets || offsets.length === 0) throw new DataError(file, 'TIFF has no strip offsets');
+  const rowBytes = width * channels;
+  const rowsPerStrip = Math.min(tag(ifd, 278)?.[0] ?? height, height);
+  let counts = tag(ifd, 279);
+  if (!counts) {
+    if (compression !== 1 || offsets.length !== 1) throw new DataError(file, 'TIFF has no strip byte counts');
+    counts = [height * rowBytes];
+  }
+  if (counts.length !== offsets.length) {
+    throw new DataError(file, `TIFF has ${offsets.length} strip offsets but ${counts.length} byte counts`);
+  }
+  const strips = Math.ceil(height / rowsPerStrip);
+  if (offsets.length < strips) {
+    throw new DataError(file, `TIFF has ${offsets.length} strips, ${strips} needed for ${height} rows`);
+  }
+  for (let i = 0; i < strips; i++) {
+    const rows = Math.min(rowsPerStrip, height - i * rowsPerStrip);
+    // The dataset's last strip declares a full strip but holds only the rows left: require only what is read.
+    const need = compression === 1 ? Math.min(counts[i], rows * rowBytes) : counts[i];
+    if (compression === 1 && counts[i] < rows * rowBytes) {
+      throw new DataError(file, `strip ${i} holds ${counts[i]} bytes, ${rows * rowBytes} needed`);
+    }
+    if (offsets[i] + need > n) {
+      throw new DataError(
+        file,
+        `truncated TIFF: strip ${i} needs bytes ${offsets[i]}..${offsets[i] + need} of a ${n}-byte file`,
+      );
+    }
+  }
+  if (compression === 8) {
+    // utif's inflate accepts a truncated stream and leaves the rest zero; zlib refuses it.
+    for (let i = 0; i < strips; i++) {
+      const rows = Math.min(rowsPerStrip, height - i * rowsPerStrip);
+      let got: number;
+      try {
+        got = inflateSync(bytes.subarray(offsets[i], offsets[i] + counts[i])).byteLength;
+      } catch (e) {
+        throw new DataError(file, `corrupt TIFF image data in strip ${i} (${(e as Error).message})`);
+      }
+      if (got < rows * rowBytes) {
+        throw new DataError(
+          file,
+          `corrupt TIFF image data: strip ${i} inflates to ${got} bytes, ${rows * rowBytes} needed`,
+        );
+      }
+    }
+  }
+  try {
+    UTIF.decodeImage(bytes, ifd, ifds);
+  } catch (e) {
+    throw new DataError(file, `corrupt TIFF image data (${(e as Error).message})`);
+  }
+  const size = width * height * channels;
+  if (!ifd.data || ifd.data.byteLength < size) {
+    throw new DataError(file, `TIFF decoded to ${ifd.data?.byteLength ?? 0} bytes, ${size} expected`);
+  }
+  return { width, height, channels, data: ifd.data.subarray(0, size) };
+}
+
+export interface TiffWriteOptions {
+  /** Rows a strip (the real dataset uses 11 for images, 32 for masks). */
+  rowsPerStrip?: number;
+  /** 1 (none, as the dataset) or 8 (Deflate, zlib stream a strip). */
+  compression?: 1 | 8;
+  /** Replace or add tags (id → values). Meant for crafting invalid files in tests. */
+  overrideTags?: Record<number, number[]>;
+}
+
+/**
+ * A minimal uncompressed, little-endian, strip TIFF writer for 8-bit grey (1 sample) or RGB (3 samples) rasters:
+ * utif's own encoder writes RGBA only, and the dataset is RGB + 1-channel masks.
+ */
+export function encodeTiff(raster: Raster, options: TiffWriteOptions = {}): Uint8Array {
+  const { width, height, channels, data } = raster;
+  if (data.byteLength % height !== 0)
+    throw new Error('encodeTiff: data length is not a whole number of rows');
+  const rowBytes = data.byteLength / height;
+  const rps = Math.max(1, Math.min(options.rowsPerStrip ?? height, height));
+  const strips = Math.ceil(height / rps);
+  const stripOffsets: number[] = [];
+  const stripCounts: number[] = [];
+  const dataStart = 8;
+  const stripData: Uint8Array[] = [];
+  for (let s = 0; s < strips; s++) {
+    const raw = data.subarray(s * rps * rowBytes, Math.min(height, (s + 1) * rps) * rowBytes);
+    stripData.push(options.compression === 8 ? deflateSync(raw) : raw);
+  }
+  let at0 = dataStart;
+  for (const sd of stripData) {
+    stripOffsets.push(at0);
+    stripCounts.push(sd.byteLength);
+    at0 += sd.byteLength;
+  }
+  const dataBytes = at0 - dataStart;
+  const tags = new Map<number, number[]>([
+    [256, [width]],
+    [257, [height]],
+    [258, new Array(channels).fill(8)],
+    [259, [options.compression ?? 1]],
+    [262, [channels === 3 ? 2 : 1]],
+    [273, stripOffsets],
+    [277, [channels]],
+    [278, [rps]],
+    [279, stripCounts],
+    [284, [1]],
+  ]);
+  for (const [k, v] of Object.entries(options.overrideTags ?? {})) tags.set(Number(k), v);
+  const ids = [...tags.keys()].sort((a, b) => a - b);
+  const longTags = new Set([273, 279]);
+  let ifdOffset = dataStart + dataBytes;
+  ifdOffset += ifdOffset & 1;
+  const ifdSize = 2 + ids.length * 12 + 4;
+  let extra = ifdOffset + ifdSize;
+  const total =
+    extra +
+    ids.reduce((acc, id) => {
+      const v = tags.get(id)!;
+      const size = (longTags.has(id) || v.some((x) => x > 65535) ? 4 : 2) * v.length;
+      return acc + (size > 4 ? size + (size & 1) : 0);
+    }, 0);
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  out[0] = 0x49;
+  out[1] = 0x49;
+  dv.setUint16(2, 42, true);
+  dv.setUint32(4, ifdOffset, true);
+  stripData.forEach((sd, i) => {
+    out.set(sd, stripOffsets[i]);
+  });
+  dv.setUint16(ifdOffset, ids.length, true);
+  let at = ifdOffset + 2;
+  for (const id of ids) {
+    const v = tags.get(id)!;
+    const long = longTags.has(id) || v.some((x) => x > 65535);
+    const size = (long ? 4 : 2) * v.length;
+    dv.setUint16(at, id, true);
+    dv.setUint16(at + 2, long ? 4 : 3, true);
+    dv.setUint32(at + 4, v.length, true);
+    let target = at + 8;
+    if (size > 4) {
+      dv.setUint32(at + 8, extra, true);
+      target = extra;
+      extra += size + (size & 1);
+    }
+    v.forEach((x, i) => {
+      if (long) dv.setUint32(target + 4 * i, x, true);
+      else dv.setUint16(target + 2 * i, x, true);
+    });
+    at += 12;
+  }
+  dv.setUint32(at, 0, true);
+  return out;
+}
