@@ -91,52 +91,62 @@ export function backward(root: Tensor, grad?: Tensor): void {
     const seed = grad ?? ones(root.shape);
     if (!grad) owned.add(seed);
     grads.set(root, seed);
-    for (const t of topoOrder(root)) {
-      const g = grads.get(t);
-      if (!g) continue;
-      if (!t.gradFn) {
-        accumulateLeaf(t, g, owned.has(g));
-        grads.delete(t);
-        continue;
-      }
-      const node = t.gradFn;
-      if (node.released) {
-        throw new Error(`backward(): the graph through ${node.op} was already used by an earlier backward()`);
-      }
-      // Rules may hand back the upstream gradient itself or one tensor for two inputs; views make every
-      // returned gradient a separate reference that this loop owns.
-      const given = new Set<Tensor>();
-      const inputGrads = node.backward(g).map((gi) => {
-        if (!gi) return null;
-        const own = gi === g || given.has(gi) ? gi.view(gi.shape) : gi;
-        given.add(gi);
-        return own;
-      });
-      node.released = true;
-      grads.delete(t);
-      if (owned.has(g)) g.dispose();
-      node.inputs.forEach((input, i) => {
-        const gi = inputGrads[i];
-        if (!gi) return;
-        if (!input.requiresGrad) {
-          gi.dispose();
-          return;
-        }
-        if (!sameShape(gi.shape, input.shape)) {
-          throw new Error(`backward of ${node.op}: gradient ${fmt(gi.shape)} for input ${input.describe()}`);
-        }
-        const prev = grads.get(input);
-        if (prev) {
-          grads.set(input, add(prev, gi));
-          prev.dispose();
-          gi.dispose();
-        } else {
-          grads.set(input, gi);
-        }
-        owned.add(grads.get(input)!);
-      });
+    try {
+      backwardPass(root, grads, owned);
+    } catch (e) {
+      // A failed pass (e.g. through a released graph) must not leak the gradients it still holds.
+      for (const g of grads.values()) if (owned.has(g)) g.dispose();
+      throw e;
     }
   });
+}
+
+function backwardPass(root: Tensor, grads: Map<Tensor, Tensor>, owned: Set<Tensor>): void {
+  for (const t of topoOrder(root)) {
+    const g = grads.get(t);
+    if (!g) continue;
+    if (!t.gradFn) {
+      accumulateLeaf(t, g, owned.has(g));
+      grads.delete(t);
+      continue;
+    }
+    const node = t.gradFn;
+    if (node.released) {
+      throw new Error(`backward(): the graph through ${node.op} was already used by an earlier backward()`);
+    }
+    // Rules may hand back the upstream gradient itself or one tensor for two inputs; views make every
+    // returned gradient a separate reference that this loop owns.
+    const given = new Set<Tensor>();
+    const inputGrads = node.backward(g).map((gi) => {
+      if (!gi) return null;
+      const own = gi === g || given.has(gi) ? gi.view(gi.shape) : gi;
+      given.add(gi);
+      return own;
+    });
+    node.released = true;
+    grads.delete(t);
+    if (owned.has(g)) g.dispose();
+    node.inputs.forEach((input, i) => {
+      const gi = inputGrads[i];
+      if (!gi) return;
+      if (!input.requiresGrad) {
+        gi.dispose();
+        return;
+      }
+      if (!sameShape(gi.shape, input.shape)) {
+        throw new Error(`backward of ${node.op}: gradient ${fmt(gi.shape)} for input ${input.describe()}`);
+      }
+      const prev = grads.get(input);
+      if (prev) {
+        grads.set(input, add(prev, gi));
+        prev.dispose();
+        gi.dispose();
+      } else {
+        grads.set(input, gi);
+      }
+      owned.add(grads.get(input)!);
+    });
+  }
 }
 
 function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean): void {

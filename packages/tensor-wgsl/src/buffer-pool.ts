@@ -41,6 +41,12 @@ export class BufferPool {
     private readonly device: GPUDevice,
     /** Pooled bytes kept at most; beyond it released buffers are destroyed. */
     private readonly maxPooledBytes = 4 * 1024 ** 3,
+    /**
+     * Destroys a buffer the pool lets go of. A released buffer may still be used by commands recorded but not
+     * yet submitted (destroying it then invalidates the whole submit), so the runtime defers this until after
+     * the next submit.
+     */
+    private readonly destroy: (buf: GPUBuffer) => void = (buf) => buf.destroy(),
   ) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
@@ -66,7 +72,7 @@ export class BufferPool {
     this.stats.liveBuffers--;
     this.stats.liveBytes -= size;
     if (this.stats.pooledBytes + size > this.maxPooledBytes) {
-      buf.destroy();
+      this.destroy(buf);
       return;
     }
     let list = this.free.get(size);
@@ -81,7 +87,7 @@ export class BufferPool {
 
   /** Destroys every pooled (free) buffer. */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values()) for (const b of list) this.destroy(b);
     this.free.clear();
     this.stats.pooledBuffers = 0;
     this.stats.pooledBytes = 0;

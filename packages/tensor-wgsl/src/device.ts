@@ -120,7 +120,8 @@ export class Runtime {
   private pass: GPUComputePassEncoder | null = null;
   private dispatchesInBatch = 0;
   private opsInBatch = new Set<string>();
-  private lastOps: string[] = [];
+  /** Ops of every submit since errors were last checked: an error may come from any of them, not just the last. */
+  private opsSinceCheck = new Set<string>();
   private uncaptured: string[] = [];
   private scopes: PendingScope[] = [];
   private lostReason: string | null = null;
@@ -135,7 +136,7 @@ export class Runtime {
     readonly report: AdapterReport,
     options: InitOptions,
   ) {
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, undefined, (buf) => this.destroyAfterSubmit(buf));
     const env = typeof process !== 'undefined' ? process.env : {};
     this.validate = options.validate ?? env.MRISEG_VALIDATE === '1';
     this.maxDispatches = options.maxDispatchesPerSubmit ?? 512;
@@ -238,6 +239,12 @@ export class Runtime {
 
   private pendingDestroy: GPUBuffer[] = [];
 
+  /** Destroys a buffer once the commands recorded so far (which may use it) have been submitted. */
+  destroyAfterSubmit(buf: GPUBuffer): void {
+    if (this.encoder) this.pendingDestroy.push(buf);
+    else buf.destroy();
+  }
+
   private checkAlive(op: string): void {
     if (this.lostReason) throw new WebGPUError(`${op}: the GPU device was lost (${this.lostReason})`);
   }
@@ -310,7 +317,7 @@ export class Runtime {
     this.device.queue.submit([encoder.finish()]);
     this.encoder = null;
     this.counters.submits++;
-    this.lastOps = [...this.opsInBatch];
+    for (const op of this.opsInBatch) this.opsSinceCheck.add(op);
     this.opsInBatch.clear();
     this.dispatchesInBatch = 0;
     for (const b of this.pendingDestroy) b.destroy();
@@ -363,6 +370,8 @@ export class Runtime {
   }
 
   private async throwIfErrors(op: string): Promise<void> {
+    const submitted = [...this.opsSinceCheck];
+    this.opsSinceCheck.clear();
     if (this.scopes.length > 0) {
       const scopes = this.scopes;
       this.scopes = [];
@@ -373,9 +382,9 @@ export class Runtime {
     if (this.uncaptured.length > 0) {
       const msgs = this.uncaptured;
       this.uncaptured = [];
-      const ops = this.lastOps.length ? this.lastOps.join(', ') : 'unknown';
+      const ops = submitted.length ? submitted.join(', ') : 'unknown';
       throw new WebGPUError(
-        `WebGPU error before ${op} (ops in the failing submit: ${ops}; set MRISEG_VALIDATE=1 to pin the op): ${msgs.slice(0, 3).join(' | ')}${msgs.length > 3 ? ` (+${msgs.length - 3} more)` : ''}`,
+        `WebGPU error before ${op} (ops submitted since the last check: ${ops}; set MRISEG_VALIDATE=1 to pin the op): ${msgs.slice(0, 3).join(' | ')}${msgs.length > 3 ? ` (+${msgs.length - 3} more)` : ''}`,
       );
     }
     this.checkAlive(op);

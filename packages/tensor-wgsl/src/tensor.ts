@@ -5,7 +5,7 @@
 import { type GradNode, backward as runBackward } from './autograd.js';
 import { runtime } from './device.js';
 import { track } from './scope.js';
-import { fmt, numel, type Shape } from './shape.js';
+import { fmt, numel, type Shape, ShapeError } from './shape.js';
 
 export type DType = 'f32' | 'i32';
 export type TypedArrayFor<D extends DType> = D extends 'i32' ? Int32Array : Float32Array;
@@ -105,7 +105,11 @@ export class Tensor {
 
   /** A tensor with the same storage and a new shape (no copy). Not recorded for autograd: see `reshape()`. */
   view(shape: Shape): Tensor {
-    return new Tensor(this.storage.retain(), shape, this.dtype);
+    const storage = this.storage;
+    // A view of another size would read past this tensor's values (or leave some unread) without any error.
+    if (numel(shape) !== this.size || shape.some((d) => !Number.isInteger(d) || d < 0))
+      throw new ShapeError('view', `cannot view ${this.describe()} as ${fmt(shape)}`);
+    return new Tensor(storage.retain(), shape, this.dtype);
   }
 
   /** The same values, cut from the autograd graph (shares the buffer). */

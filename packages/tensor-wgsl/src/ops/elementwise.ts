@@ -198,15 +198,19 @@ function binary(
   const out = mapElementwise(op, expr('v0', 'v1'), [a, b], { outDtype });
   return record(out, op, [a, b], (g) => {
     const [ga, gb] = backward(g, a, b, out);
-    return [ga && reduceTo(ga, a.shape), gb && reduceTo(gb, b.shape)];
+    return [ga && reduceTo(ga, a.shape, g), gb && reduceTo(gb, b.shape, g)];
   });
 }
 
-/** Sums a broadcast gradient back to an input's shape (disposing the broadcast one). */
-function reduceTo(g: Tensor, shape: Shape): Tensor {
+/**
+ * Sums a broadcast gradient back to an input's shape, disposing the broadcast one unless it is `upstream` (the
+ * gradient handed to the backward rule, which the rule does not own: add/sub pass it through unchanged, and it
+ * may still be needed for the other input or belong to the caller of backward()).
+ */
+function reduceTo(g: Tensor, shape: Shape, upstream?: Tensor): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const r = sumToShape(g, shape);
-  g.dispose();
+  if (g !== upstream) g.dispose();
   return r;
 }
 
@@ -273,6 +277,15 @@ export function div(a: Tensor, b: Operand): Tensor {
   );
 }
 
+/**
+ * WGSL for x^y with real results for negative x when y is an integer (WGSL's pow is undefined for x < 0) and
+ * x^0 = 1 for every x (WGSL's pow(0, 0) is NaN).
+ */
+function powTensorExpr(x: string, y: string): string {
+  const signed = `select(1.0, -1.0, fract(${y} * 0.5) != 0.0) * pow(abs(${x}), ${y})`;
+  return `select(select(pow(${x}, ${y}), ${signed}, ${x} < 0.0 && ${y} == round(${y})), 1.0, ${y} == 0.0)`;
+}
+
 /** a^b elementwise for tensors (a number b uses `powScalar`). */
 export function pow(a: Tensor, b: Operand): Tensor {
   if (typeof b === 'number') return powScalar(a, b);
@@ -281,10 +294,20 @@ export function pow(a: Tensor, b: Operand): Tensor {
     'pow',
     a,
     b,
-    (x, y) => `pow(${x}, ${y})`,
+    (x, y) => powTensorExpr(x, y),
     (g, a, b, out) => [
-      gradIf(a, () => mapElementwise('pow_backward', 'v0 * v2 * pow(v1, v2 - 1.0)', [g, a, b as Tensor])),
-      gradIf(b, () => mapElementwise('pow_backward', 'v0 * v1 * log(v2)', [g, out, a])),
+      gradIf(a, () =>
+        mapElementwise('pow_backward', `v0 * v2 * ${powTensorExpr('v1', '(v2 - 1.0)')}`, [g, a, b as Tensor]),
+      ),
+      // d/db a^b = a^b·log(a); at a = 0 with b ≥ 0 the limit is 0 (PyTorch's rule), not 0·(−inf).
+      gradIf(b, () =>
+        mapElementwise('pow_backward', 'select(v0 * v1 * log(v2), 0.0, v2 == 0.0 && v3 >= 0.0)', [
+          g,
+          out,
+          a,
+          b as Tensor,
+        ]),
+      ),
     ],
   );
 }
@@ -337,11 +360,15 @@ export function minimum(a: Tensor, b: Operand): Tensor {
 // ---- comparisons: f32 masks of 0 and 1, no gradient ----
 
 function compare(op: string, a: Tensor, b: Operand, cmp: string): Tensor {
-  if (typeof b === 'number')
-    return mapElementwise(op, `select(0.0, 1.0, v0 ${cmp} ${scalarRef(a.dtype)})`, [a], {
+  if (typeof b === 'number') {
+    // An i32 tensor against a fractional number compares in f32: truncating the number would make 1 < 1.5 false.
+    const lhs = a.dtype === 'i32' && !Number.isInteger(b) ? 'f32(v0)' : 'v0';
+    const rhs = a.dtype === 'i32' && !Number.isInteger(b) ? 's0' : scalarRef(a.dtype);
+    return mapElementwise(op, `select(0.0, 1.0, ${lhs} ${cmp} ${rhs})`, [a], {
       scalars: [b],
       outDtype: 'f32',
     });
+  }
   return mapElementwise(op, `select(0.0, 1.0, v0 ${cmp} v1)`, [a, b], { outDtype: 'f32' });
 }
 
@@ -357,13 +384,18 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const ta = typeof a === 'number' ? null : a;
   const tb = typeof b === 'number' ? null : b;
   const inputs = [cond, ...(ta ? [ta] : []), ...(tb ? [tb] : [])];
-  const av = ta ? 'v1' : 's0';
-  const bv = tb ? (ta ? 'v2' : 'v1') : 's1';
+  if (ta && tb && ta.dtype !== tb.dtype)
+    throw new ShapeError('where', `dtypes differ: ${ta.describe()} and ${tb.describe()}`);
+  const outDtype = ta?.dtype ?? tb?.dtype ?? 'f32';
+  // Number branches arrive as f32 bits; an i32 result needs them converted for select() to type-check.
+  const num = (slot: string) => (outDtype === 'i32' ? `i32(${slot})` : slot);
+  const av = ta ? 'v1' : num('s0');
+  const bv = tb ? (ta ? 'v2' : 'v1') : num('s1');
   const scalars = [typeof a === 'number' ? a : 0, typeof b === 'number' ? b : 0];
   const c = cond.dtype === 'f32' ? 'v0 != 0.0' : 'v0 != 0';
   const out = mapElementwise('where', `select(${bv}, ${av}, ${c})`, inputs, {
     scalars,
-    outDtype: ta?.dtype ?? tb?.dtype ?? 'f32',
+    outDtype,
   });
   const diffInputs = [ta, tb].filter((t): t is Tensor => t !== null);
   return record(out, 'where', diffInputs, (g) => {

@@ -247,7 +247,12 @@ export function expand(a: Tensor, shape: readonly number[]): Tensor {
   const lead = shape.length - a.rank;
   if (lead < 0) throw new ShapeError('expand', `cannot expand ${a.describe()} to fewer axes ${fmt(shape)}`);
   const st = stridesOf(a.shape);
-  const target = shape.map((d, i) => (d === -1 ? a.shape[i - lead] : d));
+  const target = shape.map((d, i) => {
+    if (d !== -1) return d;
+    if (i < lead) throw new ShapeError('expand', `-1 for the new leading axis ${i} in ${fmt(shape)}`);
+    return a.shape[i - lead];
+  });
+  checkShape('expand', target);
   const axes = target.map((size, i) => {
     const j = i - lead;
     if (j < 0) return { size, start: 0, step: 1, bound: UNBOUNDED, stride: 0 };

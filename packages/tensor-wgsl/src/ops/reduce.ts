@@ -119,9 +119,20 @@ function finish(r: Tensor, shape: Shape, axes: number[], keepdim: boolean): Tens
   return v;
 }
 
-/** Broadcasts a keepdim-shaped gradient back to the input shape. */
-function expandTo(g: Tensor, shape: Shape, scale = 1): Tensor {
-  return mapElementwise('expand', scale === 1 ? 'v0' : 'v0 * s0', [g], { outShape: shape, scalars: [scale] });
+/** Broadcasts a gradient of the reduced shape (seen as `keepShape`) back to the input shape. */
+function expandTo(g: Tensor, keepShape: Shape, shape: Shape, scale = 1): Tensor {
+  const v = g.view(keepShape);
+  const r = mapElementwise('expand', scale === 1 ? 'v0' : 'v0 * s0', [v], {
+    outShape: shape,
+    scalars: [scale],
+  });
+  v.dispose();
+  return r;
+}
+
+/** The kernels read f32; an i32 buffer would be reinterpreted bit by bit, so refuse it. */
+function requireF32(op: string, a: Tensor): void {
+  if (a.dtype !== 'f32') throw new ShapeError(op, `needs an f32 tensor, got ${a.describe()} (cast it first)`);
 }
 
 export interface ReduceOptions {
@@ -129,15 +140,17 @@ export interface ReduceOptions {
 }
 
 export function sum(a: Tensor, axes?: number | number[], options: ReduceOptions = {}): Tensor {
+  requireF32('sum', a);
   const ax = normAxes('sum', axes, a.rank);
   const keepdim = options.keepdim ?? false;
   const r = reduceRaw('sum', a, ax);
   const keepShape = r.shape;
   const out = finish(r, a.shape, ax, keepdim);
-  return record(out, 'sum', [a], (g) => [expandTo(g.view(keepShape), a.shape)]);
+  return record(out, 'sum', [a], (g) => [expandTo(g, keepShape, a.shape)]);
 }
 
 export function mean(a: Tensor, axes?: number | number[], options: ReduceOptions = {}): Tensor {
+  requireF32('mean', a);
   const ax = normAxes('mean', axes, a.rank);
   const count = numel(ax.map((i) => a.shape[i]));
   const keepdim = options.keepdim ?? false;
@@ -146,7 +159,7 @@ export function mean(a: Tensor, axes?: number | number[], options: ReduceOptions
   s.dispose();
   const keepShape = r.shape;
   const out = finish(r, a.shape, ax, keepdim);
-  return record(out, 'mean', [a], (g) => [expandTo(g.view(keepShape), a.shape, 1 / count)]);
+  return record(out, 'mean', [a], (g) => [expandTo(g, keepShape, a.shape, 1 / count)]);
 }
 
 function extremum(
@@ -155,6 +168,7 @@ function extremum(
   axes: number | number[] | undefined,
   options: ReduceOptions,
 ): Tensor {
+  requireF32(kind, a);
   const ax = normAxes(kind, axes, a.rank);
   const r = reduceRaw(kind, a, ax);
   const keepShape = r.shape;
@@ -165,14 +179,11 @@ function extremum(
     const hits = mapElementwise(`${kind}_backward`, 'select(0.0, 1.0, v0 == v1)', [a, m]);
     const count = reduceRaw('sum', hits, ax);
     hits.dispose();
-    const ga = mapElementwise(
-      `${kind}_backward`,
-      'select(0.0, v0 / v3, v1 == v2)',
-      [g.view(keepShape), a, m, count],
-      {
-        outShape: a.shape,
-      },
-    );
+    const gk = g.view(keepShape);
+    const ga = mapElementwise(`${kind}_backward`, 'select(0.0, v0 / v3, v1 == v2)', [gk, a, m, count], {
+      outShape: a.shape,
+    });
+    gk.dispose();
     count.dispose();
     m.dispose();
     return [ga];
@@ -189,11 +200,13 @@ export function min(a: Tensor, axes?: number | number[], options: ReduceOptions 
 
 /** Index (i32) of the largest value along one axis (first one on ties; NaN counts as largest). */
 export function argmax(a: Tensor, axis: number, options: ReduceOptions = {}): Tensor {
+  requireF32('argmax', a);
   const ax = normAxes('argmax', axis, a.rank);
   return finish(reduceRaw('argmax', a, ax), a.shape, ax, options.keepdim ?? false);
 }
 
 export function argmin(a: Tensor, axis: number, options: ReduceOptions = {}): Tensor {
+  requireF32('argmin', a);
   const ax = normAxes('argmin', axis, a.rank);
   return finish(reduceRaw('argmin', a, ax), a.shape, ax, options.keepdim ?? false);
 }

@@ -16,14 +16,17 @@ const INIT: Record<ReduceKind, string> = {
   argmin: 'bitcast<f32>(mi(5u))',
 };
 
-// NaN wins (as in PyTorch): once the accumulator is NaN no comparison replaces it.
+// NaN wins (as in PyTorch): once the accumulator is NaN no comparison replaces it. NaN is tested on the bits:
+// shader compilers may assume finite math and fold `v != v` to false.
 const BETTER: Record<ReduceKind, (v: string, acc: string) => string> = {
   sum: () => 'false',
-  max: (v, acc) => `(${v} > ${acc} || (${v} != ${v} && ${acc} == ${acc}))`,
-  min: (v, acc) => `(${v} < ${acc} || (${v} != ${v} && ${acc} == ${acc}))`,
-  argmax: (v, acc) => `(${v} > ${acc} || (${v} != ${v} && ${acc} == ${acc}))`,
-  argmin: (v, acc) => `(${v} < ${acc} || (${v} != ${v} && ${acc} == ${acc}))`,
+  max: (v, acc) => `(${v} > ${acc} || (isNan(${v}) && !isNan(${acc})))`,
+  min: (v, acc) => `(${v} < ${acc} || (isNan(${v}) && !isNan(${acc})))`,
+  argmax: (v, acc) => `(${v} > ${acc} || (isNan(${v}) && !isNan(${acc})))`,
+  argmin: (v, acc) => `(${v} < ${acc} || (isNan(${v}) && !isNan(${acc})))`,
 };
+
+const IS_NAN = 'fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }\n';
 
 const isArg = (k: ReduceKind) => k === 'argmax' || k === 'argmin';
 
@@ -35,7 +38,7 @@ function accumulate(kind: ReduceKind, v: string, r: string): string {
 
 const header = (kind: ReduceKind) =>
   `@group(0) @binding(0) var<storage, read> x: array<f32>;\n` +
-  `@group(0) @binding(1) var<storage, read_write> y: array<${isArg(kind) ? 'i32' : 'f32'}>;\n${metaDecl(2, 6)}`;
+  `@group(0) @binding(1) var<storage, read_write> y: array<${isArg(kind) ? 'i32' : 'f32'}>;\n${metaDecl(2, 6)}${IS_NAN}`;
 
 const result = (kind: ReduceKind) => (isArg(kind) ? 'i32(arg)' : 'acc');
 
@@ -68,7 +71,7 @@ export function reduceRowWgsl(kind: ReduceKind): string {
       ? 'sv[l] = sv[l] + sv[l + s];'
       : isArg(kind)
         ? `let a = sv[l]; let b = sv[l + s]; let ia = si[l]; let ib = si[l + s];
-      if (${BETTER[kind]('b', 'a')} || (b == a && ib < ia)) { sv[l] = b; si[l] = ib; }`
+      if (${BETTER[kind]('b', 'a')} || ((b == a || (isNan(a) && isNan(b))) && ib < ia)) { sv[l] = b; si[l] = ib; }`
         : `let a = sv[l]; let b = sv[l + s]; if (${BETTER[kind]('b', 'a')}) { sv[l] = b; }`;
   return `${header(kind)}
 var<workgroup> sv: array<f32, 256>;

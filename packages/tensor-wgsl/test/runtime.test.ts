@@ -1,0 +1,288 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  adapterInfo,
+  add,
+  hasRuntime,
+  initDevice,
+  mul,
+  NoAdapterError,
+  runtime,
+  scope,
+  tensor,
+  WebGPUError,
+} from '../src/index.js';
+
+const PKG = fileURLToPath(new URL('../', import.meta.url));
+
+beforeAll(async () => {
+  await initDevice();
+});
+
+describe('adapter report', () => {
+  it('reports the adapter, whether it is a CPU driver, its features and its limits', async () => {
+    const info = await adapterInfo();
+    expect(typeof info.vendor).toBe('string');
+    expect(`${info.vendor}${info.description}${info.device}`.length).toBeGreaterThan(0);
+    expect(typeof info.isCpu).toBe('boolean');
+    const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+    if (/llvmpipe|lavapipe|swiftshader/.test(text)) expect(info.isCpu).toBe(true);
+    expect(info.features).toEqual([...info.features].sort());
+    for (const f of info.features) expect(runtime().hasFeature(f)).toBe(true);
+    // The spec's guaranteed minimums: anything lower means the limits were not read.
+    const minimums: Record<string, number> = {
+      maxStorageBufferBindingSize: 128 * 2 ** 20,
+      maxBufferSize: 256 * 2 ** 20,
+      maxComputeWorkgroupStorageSize: 16384,
+      maxStorageBuffersPerShaderStage: 8,
+      maxComputeInvocationsPerWorkgroup: 256,
+    };
+    for (const [name, min] of Object.entries(minimums)) {
+      expect(info.limits[name], name).toBeGreaterThanOrEqual(min);
+      // The device is created with the adapter's own limits, not the defaults.
+      const adapterLimit = (runtime().adapter.limits as unknown as Record<string, number>)[name];
+      expect(info.limits[name], name).toBe(adapterLimit);
+    }
+  });
+
+  it('initDevice is idempotent and the runtime is shared', async () => {
+    const a = await initDevice();
+    const b = await initDevice({ validate: true });
+    expect(a).toBe(b);
+    expect(runtime()).toBe(a);
+    expect(hasRuntime()).toBe(true);
+  });
+});
+
+const BAD_WGSL = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(1) fn main() { x[0] = not_declared; }`;
+
+describe('WebGPU errors', () => {
+  it('an invalid shader surfaces as a WebGPUError naming the op at the next data()', async () => {
+    const t = tensor([1, 2, 3]);
+    const before = scope(() => add(t, 1));
+    runtime().dispatch({
+      name: 'deliberately_invalid',
+      code: BAD_WGSL,
+      buffers: [t.buffer],
+      workgroups: [1],
+    });
+    const err = await before.data().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WebGPUError);
+    expect((err as Error).message).toMatch(/deliberately_invalid/);
+    expect((err as Error).message).toMatch(/not_declared/);
+    // The error is reported once; later work runs normally.
+    const after = scope(() => mul(t, 2));
+    expect(Array.from(await after.data())).toEqual([2, 4, 6]);
+    for (const x of [t, before, after]) x.dispose();
+  });
+
+  it('and at the next sync()', async () => {
+    const t = tensor([1]);
+    runtime().dispatch({ name: 'invalid_before_sync', code: BAD_WGSL, buffers: [t.buffer], workgroups: [1] });
+    await expect(runtime().sync()).rejects.toThrow(/invalid_before_sync/);
+    await expect(runtime().sync()).resolves.toBeUndefined();
+    t.dispose();
+  });
+
+  it('an error from an earlier submit still names its op when later submits ran before the check', async () => {
+    const t = tensor([1, 2, 3]);
+    runtime().dispatch({ name: 'early_invalid', code: BAD_WGSL, buffers: [t.buffer], workgroups: [1] });
+    const submitsBefore = runtime().counters.submits;
+    // More dispatches than one submit holds: the invalid one ends up in an earlier command buffer.
+    const out = scope(() => {
+      let x = t;
+      for (let i = 0; i < 600; i++) x = add(x, 1);
+      return x;
+    });
+    expect(runtime().counters.submits).toBeGreaterThan(submitsBefore);
+    // Dawn's own text names the shader's label too; the runtime's list of candidate ops must include it as well.
+    await expect(out.data()).rejects.toThrow(/\(ops [^;(]*early_invalid[^;(]*;/);
+    for (const x of [t, out]) x.dispose();
+  });
+
+  it('a dispatch larger than the per-dimension limit is refused before it reaches the GPU', () => {
+    const t = tensor([1]);
+    const max = runtime().limits.maxComputeWorkgroupsPerDimension;
+    expect(() =>
+      runtime().dispatch({ name: 'huge', code: BAD_WGSL, buffers: [t.buffer], workgroups: [max + 1] }),
+    ).toThrow(/huge: dispatch of \d+×1×1 workgroups exceeds the limit/);
+    t.dispose();
+  });
+});
+
+describe('command recording', () => {
+  it('copyBuffer is ordered with the dispatches around it', async () => {
+    const a = tensor([1, 2, 3, 4]);
+    const b = tensor([0, 0, 0, 0]);
+    const c = scope(() => {
+      const a2 = mul(a, 10);
+      runtime().copyBuffer(a2.buffer, 4, b.buffer, 0, 8);
+      return add(b, 1);
+    });
+    expect(Array.from(await c.data())).toEqual([21, 31, 1, 1]);
+    for (const x of [a, b, c]) x.dispose();
+  });
+
+  it('reads requested together all resolve with their own values', async () => {
+    const ts = [1, 2, 3, 4, 5].map((k) => scope(() => mul(tensor([k, k + 0.5], [2]), 2)));
+    const got = await Promise.all(ts.map((t) => t.data()));
+    expect(got.map((v) => Array.from(v))).toEqual([1, 2, 3, 4, 5].map((k) => [2 * k, 2 * k + 1]));
+    for (const t of ts) t.dispose();
+  });
+
+  it('a long chain without reads is submitted in batches and stays correct', async () => {
+    const t = tensor([0]);
+    const submits = runtime().counters.submits;
+    const out = scope(() => {
+      let x = t;
+      for (let i = 0; i < 1500; i++) x = add(x, 1);
+      return x;
+    });
+    expect(runtime().counters.submits - submits).toBeGreaterThanOrEqual(2);
+    expect(runtime().hasPendingWork).toBe(true);
+    expect(await out.item()).toBe(1500);
+    expect(runtime().hasPendingWork).toBe(false);
+    for (const x of [t, out]) x.dispose();
+  });
+});
+
+describe('runtime in a separate process', () => {
+  // The runtime is a process-wide singleton, so adapter selection and validate mode are checked in child
+  // processes running the package source bundled with esbuild. The bundle lives inside the package so that
+  // the child resolves the same `webgpu` package as the tests.
+  let work = '';
+  let bundle = '';
+
+  beforeAll(() => {
+    mkdirSync(join(PKG, 'node_modules'), { recursive: true });
+    work = mkdtempSync(join(PKG, 'node_modules', '.mriseg-test-'));
+    bundle = join(work, 'index.mjs');
+    buildSync({
+      entryPoints: [join(PKG, 'src/index.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      outfile: bundle,
+      external: ['webgpu'],
+      logLevel: 'silent',
+    });
+  });
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  function runChild(body: string, env: Record<string, string | undefined>): Record<string, unknown> {
+    const script = join(work, `child-${Math.random().toString(36).slice(2)}.mjs`);
+    writeFileSync(
+      script,
+      `import * as m from './index.mjs';\ntry {\n${body}\n} catch (e) {\n` +
+        '  console.log(JSON.stringify({ thrown: true, name: e.name, message: e.message, isWebGPUError: e instanceof m.WebGPUError, isNoAdapter: e instanceof m.NoAdapterError }));\n}\n',
+    );
+    const r = spawnSync(process.execPath, [script], {
+      env: env as NodeJS.ProcessEnv,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const line = r.stdout
+      .split('\n')
+      .reverse()
+      .find((l) => l.startsWith('{'));
+    if (!line) throw new Error(`child printed no result (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+    return JSON.parse(line) as Record<string, unknown>;
+  }
+
+  it('without any Vulkan driver initDevice rejects with the documented NoAdapterError', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'mriseg-novk-'));
+    try {
+      const env: Record<string, string | undefined> = {
+        ...process.env,
+        VK_ICD_FILENAMES: join(empty, 'no-such-icd.json'),
+        MRISEG_VULKAN_DIR: empty,
+      };
+      delete env.VK_DRIVER_FILES;
+      const r = runChild('await m.initDevice(); console.log(JSON.stringify({ thrown: false }));', env);
+      expect(r.thrown).toBe(true);
+      expect(r.name).toBe('NoAdapterError');
+      expect(r.isNoAdapter).toBe(true);
+      // It got as far as asking for an adapter (the webgpu package itself loaded).
+      expect(r.message).toMatch(/no WebGPU adapter \(requestAdapter\(\) returned null\)/);
+      expect(r.message).toMatch(/setup-webgpu\.sh/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('NoAdapterError is exported with the documented name and hint', () => {
+    const e = new NoAdapterError('detail');
+    expect(e.name).toBe('NoAdapterError');
+    expect(e.message).toMatch(/^mriseg: no WebGPU adapter \(detail\)/);
+  });
+
+  it('MRISEG_VALIDATE=1 pins a WebGPU error to the exact op that caused it', () => {
+    const r = runChild(
+      `const rt = await m.initDevice();
+const t = m.tensor([1, 2, 3]);
+const a = m.add(t, 1);
+rt.dispatch({ name: 'the_bad_op', code: ${JSON.stringify(BAD_WGSL)}, buffers: [t.buffer], workgroups: [1] });
+const b = m.mul(a, 2);
+await b.data();
+console.log(JSON.stringify({ thrown: false, validate: rt.validate }));`,
+      { ...process.env, MRISEG_VALIDATE: '1' },
+    );
+    expect(r.thrown).toBe(true);
+    expect(r.isWebGPUError).toBe(true);
+    // Validate mode names the op first, not the list of ops in the failing submit.
+    expect(r.message).toMatch(/^the_bad_op: /);
+    expect(r.message).toMatch(/not_declared/);
+  });
+
+  it('a lost device turns later ops and reads into WebGPUErrors', () => {
+    const r = runChild(
+      `const rt = await m.initDevice();
+const t = m.tensor([1, 2, 3]);
+rt.device.destroy();
+await rt.device.lost;
+m.add(t, 1);
+console.log(JSON.stringify({ thrown: false }));`,
+      { ...process.env },
+    );
+    expect(r.thrown).toBe(true);
+    expect(r.isWebGPUError).toBe(true);
+    expect(r.message).toMatch(/^add: the GPU device was lost/);
+  });
+
+  it('destroy() releases the device and a later initDevice() starts a working new runtime', () => {
+    const r = runChild(
+      `const rt = await m.initDevice();
+const before = await m.tensor([1, 2]).data();
+rt.destroy();
+const hadRuntime = m.hasRuntime();
+const rt2 = await m.initDevice();
+const v = await m.mul(m.tensor([1, 2]), 3).data();
+console.log(JSON.stringify({ thrown: false, hadRuntime, fresh: rt2 !== rt, v: Array.from(v), before: Array.from(before) }));`,
+      { ...process.env },
+    );
+    expect(r).toEqual({ thrown: false, hadRuntime: false, fresh: true, v: [3, 6], before: [1, 2] });
+  });
+
+  it('validate mode stays quiet for valid work', () => {
+    const r = runChild(
+      `const rt = await m.initDevice();
+const v = await m.sum(m.mul(m.tensor([1, 2, 3]), 2)).data();
+console.log(JSON.stringify({ thrown: false, validate: rt.validate, value: v[0] }));`,
+      { ...process.env, MRISEG_VALIDATE: '1' },
+    );
+    expect(r).toEqual({ thrown: false, validate: true, value: 12 });
+  });
+});
