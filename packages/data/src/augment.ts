@@ -1,4 +1,4 @@
-import { Rng } from './rng.js';
+import { Rng } from '@mriseg/tensor-wgsl';
 
 /** Training-time augmentation settings. The defaults (REFERENCE_AUGMENT) are the reference's transforms. */
 export interface AugmentOptions {
@@ -43,21 +43,22 @@ export interface AugmentParams {
 
 export function drawAugmentParams(rng: Rng, options: AugmentOptions = REFERENCE_AUGMENT): AugmentParams {
   const o = { ...REFERENCE_AUGMENT, ...options };
-  const scale = o.scale > 0 ? rng.uniform(1 - o.scale, 1 + o.scale) : 1;
-  const angle = o.rotate > 0 ? (rng.uniform(-o.rotate, o.rotate) * Math.PI) / 180 : 0;
-  const flip = o.flipProb > 0 && rng.next() < o.flipProb;
+  const scale = o.scale > 0 ? rng.range(1 - o.scale, 1 + o.scale) : 1;
+  const angle = o.rotate > 0 ? (rng.range(-o.rotate, o.rotate) * Math.PI) / 180 : 0;
+  const flip = o.flipProb > 0 && rng.uniform() < o.flipProb;
   const elastic =
-    o.elastic && rng.next() < o.elastic.prob
-      ? { seed: rng.u32(), alpha: o.elastic.alpha, sigma: o.elastic.sigma }
+    o.elastic && rng.uniform() < o.elastic.prob
+      ? { seed: rng.nextUint32(), alpha: o.elastic.alpha, sigma: o.elastic.sigma }
       : null;
-  const gamma = o.gamma && rng.next() < o.gamma.prob ? rng.uniform(o.gamma.range[0], o.gamma.range[1]) : null;
+  const gamma =
+    o.gamma && rng.uniform() < o.gamma.prob ? rng.range(o.gamma.range[0], o.gamma.range[1]) : null;
   let contrast = 1;
   let brightness = 0;
-  if (o.brightnessContrast && rng.next() < o.brightnessContrast.prob) {
-    contrast = rng.uniform(1 - o.brightnessContrast.contrast, 1 + o.brightnessContrast.contrast);
-    brightness = rng.uniform(-o.brightnessContrast.brightness, o.brightnessContrast.brightness);
+  if (o.brightnessContrast && rng.uniform() < o.brightnessContrast.prob) {
+    contrast = rng.range(1 - o.brightnessContrast.contrast, 1 + o.brightnessContrast.contrast);
+    brightness = rng.range(-o.brightnessContrast.brightness, o.brightnessContrast.brightness);
   }
-  const noise = o.noise && rng.next() < o.noise.prob ? { seed: rng.u32(), std: o.noise.std } : null;
+  const noise = o.noise && rng.uniform() < o.noise.prob ? { seed: rng.nextUint32(), std: o.noise.std } : null;
   return { scale, angle, flip, elastic, gamma, contrast, brightness, noise };
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '@mriseg/tensor-wgsl/node';
 import type { PatientFiles } from './layout.js';
 import type { PreprocessInfo, PreprocessOptions, Volume } from './preprocess.js';
 import type { ReadOptions } from './reader.js';

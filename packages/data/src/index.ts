@@ -40,7 +40,6 @@ export {
 export type { Raster } from './raster.js';
 export { decodeImageFile, type RawPatient, type ReadOptions, readPatient } from './reader.js';
 export { resizeNearest, resizeQuadratic } from './resize.js';
-export { hashString, Rng } from './rng.js';
 export {
   type MaskedVolume,
   ReferenceSampler,
@@ -50,6 +49,7 @@ export {
   sliceAreas,
   UniformSampler,
 } from './sampler.js';
+export { deriveRng, seedFromString } from './seed.js';
 export { percentiles } from './select.js';
 export {
   makeSplit,

@@ -1,8 +1,8 @@
 import { type AugmentOptions, drawAugmentParams, REFERENCE_AUGMENT } from './augment.js';
 import { WorkerPool } from './pool.js';
 import type { Volume } from './preprocess.js';
-import { Rng } from './rng.js';
 import { ReferenceSampler, type Sampler, type SliceRef, UniformSampler } from './sampler.js';
+import { deriveRng } from './seed.js';
 import type { AugmentItem, AugmentResult, SharedVolume } from './tasks.js';
 
 /** A batch on the CPU: images (n, 3, h, w) and masks (n, 1, h, w), float32, row-major. */
@@ -88,9 +88,9 @@ export class BatchLoader {
   /** The slices and augmentation draws of an epoch (deterministic for seed and epoch). */
   plan(epoch: number): AugmentItem[][] {
     const seed = this.options.seed ?? 0;
-    const refs = this.sampler.epoch(Rng.derive(seed, 'sample', epoch));
+    const refs = this.sampler.epoch(deriveRng(seed, 'sample', epoch));
     const aug = this.options.augment === undefined ? REFERENCE_AUGMENT : this.options.augment;
-    const rng = Rng.derive(seed, 'augment', epoch);
+    const rng = deriveRng(seed, 'augment', epoch);
     const items = refs.map((r) => ({ ...r, params: aug ? drawAugmentParams(rng, aug) : null }));
     const out: AugmentItem[][] = [];
     for (let b = 0; b < this.batchesPerEpoch; b++)

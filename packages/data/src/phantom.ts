@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Rng } from '@mriseg/tensor-wgsl';
 import { encodePng } from './png.js';
 import type { RawPatient } from './reader.js';
-import { Rng } from './rng.js';
+import { deriveRng } from './seed.js';
 import { encodeTiff } from './tiff.js';
 
 export interface PhantomOptions {
@@ -32,27 +33,27 @@ export function generatePhantomPatient(id: string, rng: Rng, options: PhantomOpt
   const [zMin, zMax] = options.slices ?? [20, 40];
   const depth = zMin + rng.int(zMax - zMin + 1);
   const noise = options.noise ?? 5;
-  const flairOnly = rng.next() < (options.flairOnlyProb ?? 0.1);
+  const flairOnly = rng.uniform() < (options.flairOnlyProb ?? 0.1);
   const plane = S * S;
   const image = new Uint8Array(depth * plane * 3);
   const mask = new Uint8Array(depth * plane);
-  const cx = S / 2 + rng.uniform(-0.03, 0.03) * S;
-  const cy = S / 2 + rng.uniform(-0.03, 0.03) * S;
-  const ax = S * rng.uniform(0.33, 0.38);
-  const ay = S * rng.uniform(0.4, 0.45);
+  const cx = S / 2 + rng.range(-0.03, 0.03) * S;
+  const cy = S / 2 + rng.range(-0.03, 0.03) * S;
+  const ax = S * rng.range(0.33, 0.38);
+  const ay = S * rng.range(0.4, 0.45);
   // Tumour: a lobulated ellipsoid inside the brain, away from the end slices.
-  const tr = S * rng.uniform(0.05, 0.12);
-  const ang = rng.uniform(0, 2 * Math.PI);
-  const dist = rng.uniform(0.15, 0.45);
+  const tr = S * rng.range(0.05, 0.12);
+  const ang = rng.range(0, 2 * Math.PI);
+  const dist = rng.range(0.15, 0.45);
   const tx = cx + Math.cos(ang) * dist * ax;
   const ty = cy + Math.sin(ang) * dist * ay;
-  const tz = rng.uniform(0.35, 0.65) * (depth - 1);
-  const tzr = Math.max(2, rng.uniform(0.15, 0.3) * depth);
-  const lobes = [2, 3, 5].map((k) => ({ k, a: rng.uniform(0.05, 0.2), p: rng.uniform(0, 2 * Math.PI) }));
+  const tz = rng.range(0.35, 0.65) * (depth - 1);
+  const tzr = Math.max(2, rng.range(0.15, 0.3) * depth);
+  const lobes = [2, 3, 5].map((k) => ({ k, a: rng.range(0.05, 0.2), p: rng.range(0, 2 * Math.PI) }));
   const tex = Array.from({ length: 3 }, () => ({
-    fx: rng.uniform(2, 6),
-    fy: rng.uniform(2, 6),
-    p: rng.uniform(0, 6),
+    fx: rng.range(2, 6),
+    fy: rng.range(2, 6),
+    p: rng.range(0, 6),
   }));
   for (let z = 0; z < depth; z++) {
     const t = (2 * z) / (depth - 1) - 1;
@@ -169,7 +170,7 @@ export function writePhantomDataset(root: string, options: PhantomDatasetOptions
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const id = phantomId(i);
-    const p = generatePhantomPatient(id, Rng.derive(options.seed ?? 1, 'phantom', i), options);
+    const p = generatePhantomPatient(id, deriveRng(options.seed ?? 1, 'phantom', i), options);
     writePatientFolder(root, p, options.format ?? 'tif');
     ids.push(id);
   }

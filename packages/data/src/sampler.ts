@@ -1,4 +1,4 @@
-import type { Rng } from './rng.js';
+import type { Rng } from '@mriseg/tensor-wgsl';
 
 /** One training slice: index into the volume list and slice index within that volume. */
 export interface SliceRef {
@@ -72,7 +72,7 @@ export class ReferenceSampler implements Sampler {
     for (let i = 0; i < this.epochLength; i++) {
       const volume = rng.int(this.cdfs.length);
       const cdf = this.cdfs[volume];
-      const u = rng.next() * cdf[cdf.length - 1];
+      const u = rng.uniform() * cdf[cdf.length - 1];
       let lo = 0;
       let hi = cdf.length - 1;
       while (lo < hi) {
@@ -99,6 +99,6 @@ export class UniformSampler implements Sampler {
   }
 
   epoch(rng: Rng): SliceRef[] {
-    return rng.shuffle(this.all);
+    return rng.shuffle([...this.all]);
   }
 }

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.js';
+import { Rng } from '@mriseg/tensor-wgsl';
+import { writeFileAtomic } from '@mriseg/tensor-wgsl/node';
 import { DataError } from './errors.js';
-import { Rng } from './rng.js';
 
 /**
  * The reference validation patients: Python's `random.seed(42); random.sample(sorted(all 110 IDs), 10)`, as the
- * reference program draws them. A documented constant (this package's RNG is not Python's).
+ * reference program draws them. A documented constant (the `Rng` of @mriseg/tensor-wgsl is not Python's).
  */
 export const REFERENCE_VALIDATION_IDS: readonly string[] = [
   'TCGA_HT_7616_19940813',
@@ -24,7 +24,7 @@ export const REFERENCE_VALIDATION_IDS: readonly string[] = [
 export type SplitSpec =
   /** The reference's 10 validation IDs; all must be present unless `partial` (then those present). */
   | { kind: 'reference'; partial?: boolean }
-  /** `validation` patients drawn with this package's seeded RNG. */
+  /** `validation` patients drawn with the seeded `Rng` of @mriseg/tensor-wgsl. */
   | { kind: 'random'; validation: number; seed: number }
   /** Fold `fold` (0-based) of `k`; stratified by tumour volume when `volumes` (ID → voxels) is given. */
   | { kind: 'kfold'; k: number; fold: number; seed: number; volumes?: Readonly<Record<string, number>> }
@@ -60,7 +60,7 @@ export function makeSplit(ids: readonly string[], spec: SplitSpec): Split {
       if (!Number.isInteger(spec.validation) || spec.validation < 1 || spec.validation >= all.length) {
         throw new Error(`random split: validation count ${spec.validation} must be in 1..${all.length - 1}`);
       }
-      validation = new Rng(spec.seed).shuffle(all).slice(0, spec.validation);
+      validation = new Rng(spec.seed).shuffle([...all]).slice(0, spec.validation);
       break;
     }
     case 'kfold':
@@ -91,7 +91,7 @@ function kfold(all: string[], spec: Extract<SplitSpec, { kind: 'kfold' }>): stri
     const vols = spec.volumes;
     for (const id of all) if (vols[id] === undefined) throw new Error(`k-fold: no tumour volume for ${id}`);
     // Consecutive groups of k by volume, each group spread over the k folds in a random order.
-    const byVolume = rng.shuffle(all).sort((a, b) => vols[a] - vols[b]);
+    const byVolume = rng.shuffle([...all]).sort((a, b) => vols[a] - vols[b]);
     for (let g = 0; g < byVolume.length; g += k) {
       const order = rng.shuffle(Array.from({ length: k }, (_, i) => i));
       byVolume.slice(g, g + k).forEach((id, i) => {
@@ -99,7 +99,7 @@ function kfold(all: string[], spec: Extract<SplitSpec, { kind: 'kfold' }>): stri
       });
     }
   } else {
-    rng.shuffle(all).forEach((id, i) => {
+    rng.shuffle([...all]).forEach((id, i) => {
       assign.set(id, i % k);
     });
   }

@@ -1,6 +1,6 @@
+import { Rng } from '@mriseg/tensor-wgsl';
 import { describe, expect, it } from 'vitest';
 import { type AugmentParams, augmentSlice, drawAugmentParams, REFERENCE_AUGMENT } from '../src/augment.js';
-import { Rng } from '../src/rng.js';
 
 const H = 64;
 const W = 80;

@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Rng } from '@mriseg/tensor-wgsl';
 import { encode as encodePngRaw } from 'fast-png';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readDataset } from '../src/dataset.js';
@@ -8,7 +9,6 @@ import { scanDataset } from '../src/layout.js';
 import { generatePhantomPatient, writePatientFolder } from '../src/phantom.js';
 import { WorkerPool } from '../src/pool.js';
 import { readPatient } from '../src/reader.js';
-import { Rng } from '../src/rng.js';
 import { encodeTiff } from '../src/tiff.js';
 import { builtWorker, tempDir } from './helpers.js';
 

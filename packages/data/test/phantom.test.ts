@@ -6,7 +6,7 @@ import { scanDataset } from '../src/layout.js';
 import { generatePhantomPatient, phantomId, writePhantomDataset } from '../src/phantom.js';
 import { preprocess } from '../src/preprocess.js';
 import { readPatient } from '../src/reader.js';
-import { Rng } from '../src/rng.js';
+import { deriveRng } from '../src/seed.js';
 import { tempDir } from './helpers.js';
 
 describe('phantom data set', () => {
@@ -41,7 +41,7 @@ describe('phantom data set', () => {
   it('reads back exactly what was generated (TIFF and PNG); every patient has tumour; preprocessing runs', () => {
     const files = scanDataset(dir);
     expect(files.map((f) => f.id)).toEqual([phantomId(0), phantomId(1)]);
-    const gen = generatePhantomPatient(phantomId(0), Rng.derive(5, 'phantom', 0), { slices: [20, 22] });
+    const gen = generatePhantomPatient(phantomId(0), deriveRng(5, 'phantom', 0), { slices: [20, 22] });
     for (const f of [files[0], scanDataset(pngDir)[0]]) {
       const back = readPatient(f);
       expect(Buffer.from(back.image).equals(Buffer.from(gen.image))).toBe(true);

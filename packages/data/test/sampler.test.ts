@@ -1,5 +1,5 @@
+import { Rng } from '@mriseg/tensor-wgsl';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../src/rng.js';
 import { ReferenceSampler, referenceSliceWeights, sliceAreas, UniformSampler } from '../src/sampler.js';
 
 /** Small fake volumes with chosen tumour areas per slice (only masks matter to samplers). */
