@@ -1,5 +1,5 @@
 /** Command-line parsing shared by the commands: a usage error exits with code 2, as Unix tools do. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -10,7 +10,10 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-export function parse(argv: string[], options: Options): { values: Record<string, unknown>; positionals: string[] } {
+export function parse(
+  argv: string[],
+  options: Options,
+): { values: Record<string, unknown>; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: values as Record<string, unknown>, positionals };

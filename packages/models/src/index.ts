@@ -1,1 +1,19 @@
-export {};
+/**
+ * @mriseg/models — U-Net, Attention U-Net, UNet++ and ResU-Net on @mriseg/nn, with PyTorch parameter names.
+ * All models return logits. Checkpoint files: `@mriseg/models/node`.
+ */
+
+export { initDevice, sigmoid } from '@mriseg/tensor-wgsl';
+export { AttentionGate, AttentionUNet } from './attention-unet.js';
+export { convBlock, type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
+export { type PredictOptions, predictVolume, sigmoidArray, type VolumeInput } from './predict.js';
+export {
+  type CreateModelOptions,
+  createModel,
+  MODEL_NAMES,
+  type ModelName,
+  modelFromConfig,
+} from './registry.js';
+export { ResidualBlock, ResUNet } from './resunet.js';
+export { UNet } from './unet.js';
+export { UNetPlusPlus, type UNetPlusPlusOptions } from './unet-plus-plus.js';

@@ -19,7 +19,8 @@ const GOLDEN = fileURLToPath(new URL('../../../../shared/golden/ops/', import.me
 
 function golden(name: string) {
   const path = `${GOLDEN}${name}.safetensors`;
-  if (!existsSync(path)) throw new Error(`golden fixture missing: ${path} (the shared/ folder must sit beside the repo)`);
+  if (!existsSync(path))
+    throw new Error(`golden fixture missing: ${path} (the shared/ folder must sit beside the repo)`);
   const f = readSafetensorsFile(path);
   const get = (k: string) => {
     const e = f.tensors.get(k);
@@ -40,7 +41,12 @@ function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Runs a loss on golden inputs and returns its value and the gradient of the logits. */
-async function lossAndGrad(fn: (x: Tensor, t: Tensor) => Tensor, logits: Float32Array, target: Float32Array, shape: number[]) {
+async function lossAndGrad(
+  fn: (x: Tensor, t: Tensor) => Tensor,
+  logits: Float32Array,
+  target: Float32Array,
+  shape: number[],
+) {
   const x = tensor(logits, shape, { requiresGrad: true });
   const t = tensor(target, shape);
   const loss = scope(() => {
@@ -138,7 +144,11 @@ describe('loss variants against float64 finite differences', () => {
   const variants: [string, (x: Tensor, t: Tensor) => Tensor, (x: number[]) => number][] = [
     ['bce with pos_weight 3', (a, b) => bceWithLogits(a, b, { posWeight: 3 }), (v) => refBce(v, t, 3)],
     ['squared Dice', (a, b) => diceLoss(a, b, { squared: true, smooth: 1 }), (v) => refDiceSquared(v, t, 1)],
-    ['focal Tversky', (a, b) => focalTverskyLoss(a, b, { alpha: 0.3, beta: 0.7, smooth: 1, gamma: 0.75 }), (v) => refFocalTversky(v, t, 0.3, 0.7, 1, 0.75)],
+    [
+      'focal Tversky',
+      (a, b) => focalTverskyLoss(a, b, { alpha: 0.3, beta: 0.7, smooth: 1, gamma: 0.75 }),
+      (v) => refFocalTversky(v, t, 0.3, 0.7, 1, 0.75),
+    ],
   ];
   for (const [name, fn, ref] of variants) {
     it(name, async () => {
@@ -162,9 +172,11 @@ describe('loss variants against float64 finite differences', () => {
     expect(Math.abs((await loss.item()) - want)).toBeLessThan(1e-5);
     // The second head's gradient carries weight 3/4: (σ(x) − t)·3/4/N.
     const g1 = await heads[1].grad!.data();
-    g1.forEach((g, i) => expect(g).toBeCloseTo(((sig(logits2[i]) - t[i]) * 0.75) / x.length, 6));
+    for (const [i, g] of g1.entries()) expect(g).toBeCloseTo(((sig(logits2[i]) - t[i]) * 0.75) / x.length, 6);
     expect(() => ds([], target)).toThrow(/no heads/);
-    expect(() => deepSupervision((a, b) => bceWithLogits(a, b), [1])(heads, target)).toThrow(/1 weights for 2 heads/);
+    expect(() => deepSupervision((a, b) => bceWithLogits(a, b), [1])(heads, target)).toThrow(
+      /1 weights for 2 heads/,
+    );
   });
 
   it('every named loss is created and rejects unknown names and mismatched shapes', async () => {

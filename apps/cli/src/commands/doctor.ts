@@ -35,7 +35,9 @@ export function formatDoctor(d: DoctorReport): string {
     `adapter: ${d.adapter}${d.isCpu ? '  [CPU driver: fine for tests, far too slow to train]' : ''}`,
     `features: ${d.features.join(', ') || '(none)'}`,
     'limits:',
-    ...Object.entries(d.limits).map(([k, v]) => `  ${k.padEnd(36)} ${k.endsWith('Size') && v >= 2 ** 20 ? mib(v) : v}`),
+    ...Object.entries(d.limits).map(
+      ([k, v]) => `  ${k.padEnd(36)} ${k.endsWith('Size') && v >= 2 ** 20 ? mib(v) : v}`,
+    ),
   ];
   if (d.vulkanIcd) lines.push(`Vulkan ICD: ${d.vulkanIcd}`);
   return lines.join('\n');

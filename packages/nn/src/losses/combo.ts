@@ -24,7 +24,10 @@ export type LossFn = (logits: Tensor, target: Tensor) => Tensor;
  * Deep supervision: Σ w_i·loss(head_i, target) / Σ w_i over the heads (UNet++ trains on the mean of its heads).
  * Every head must have the target's shape.
  */
-export function deepSupervision(loss: LossFn, weights?: readonly number[]): (heads: readonly Tensor[], target: Tensor) => Tensor {
+export function deepSupervision(
+  loss: LossFn,
+  weights?: readonly number[],
+): (heads: readonly Tensor[], target: Tensor) => Tensor {
   return (heads, target) => {
     if (heads.length === 0) throw new Error('deepSupervision: no heads');
     const w = weights ?? heads.map(() => 1);

@@ -22,7 +22,9 @@ export function diceLoss(logits: Tensor, target: Tensor, options: DiceOptions = 
   const axes = perSample ? [...logits.shape.keys()].slice(1) : undefined;
   const p = sigmoid(logits);
   const inter = sum(mul(p, target), axes);
-  const denom = options.squared ? add(sum(mul(p, p), axes), sum(mul(target, target), axes)) : add(sum(p, axes), sum(target, axes));
+  const denom = options.squared
+    ? add(sum(mul(p, p), axes), sum(mul(target, target), axes))
+    : add(sum(p, axes), sum(target, axes));
   const ratio = add(mul(inter, 2), smooth).div(add(denom, smooth));
   const loss = rsub(ratio, 1);
   return perSample ? mean(loss) : loss;

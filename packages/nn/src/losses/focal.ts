@@ -28,4 +28,3 @@ export function focalLoss(logits: Tensor, target: Tensor, options: FocalOptions 
   }
   return reduceLoss(loss, options.reduction ?? 'mean');
 }
-

@@ -1,7 +1,7 @@
-export { bceWithLogits, bceWithLogitsMap, type BceOptions } from './bce.js';
-export { bceDiceLoss, deepSupervision, type BceDiceOptions, type LossFn } from './combo.js';
-export { diceLoss, type DiceOptions } from './dice.js';
-export { focalLoss, type FocalOptions } from './focal.js';
-export { LOSS_NAMES, createLoss, type LossName, type LossOptions } from './registry.js';
-export { type Reduction } from './reduce-loss.js';
-export { focalTverskyLoss, tverskyLoss, type FocalTverskyOptions, type TverskyOptions } from './tversky.js';
+export { type BceOptions, bceWithLogits, bceWithLogitsMap } from './bce.js';
+export { type BceDiceOptions, bceDiceLoss, deepSupervision, type LossFn } from './combo.js';
+export { type DiceOptions, diceLoss } from './dice.js';
+export { type FocalOptions, focalLoss } from './focal.js';
+export type { Reduction } from './reduce-loss.js';
+export { createLoss, LOSS_NAMES, type LossName, type LossOptions } from './registry.js';
+export { type FocalTverskyOptions, focalTverskyLoss, type TverskyOptions, tverskyLoss } from './tversky.js';

@@ -15,5 +15,6 @@ export function checkPair(loss: string, logits: Tensor, target: Tensor): void {
       `${loss}: logits [${logits.shape.join(', ')}] and target [${target.shape.join(', ')}] must have the same shape`,
     );
   }
-  if (logits.rank < 2) throw new Error(`${loss}: expected (N, C, ...) tensors, got [${logits.shape.join(', ')}]`);
+  if (logits.rank < 2)
+    throw new Error(`${loss}: expected (N, C, ...) tensors, got [${logits.shape.join(', ')}]`);
 }

@@ -6,7 +6,15 @@ import { diceLoss } from './dice.js';
 import { focalLoss } from './focal.js';
 import { focalTverskyLoss, tverskyLoss } from './tversky.js';
 
-export const LOSS_NAMES = ['dice', 'dice-per-sample', 'bce', 'bce-dice', 'focal', 'tversky', 'focal-tversky'] as const;
+export const LOSS_NAMES = [
+  'dice',
+  'dice-per-sample',
+  'bce',
+  'bce-dice',
+  'focal',
+  'tversky',
+  'focal-tversky',
+] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
 
 /** Options shared by the named losses; each loss reads the ones it knows. */
@@ -21,12 +29,16 @@ export interface LossOptions {
   gamma?: number;
 }
 
-export function createLoss(name: string, options: LossOptions = {}): (logits: Tensor, target: Tensor) => Tensor {
+export function createLoss(
+  name: string,
+  options: LossOptions = {},
+): (logits: Tensor, target: Tensor) => Tensor {
   switch (name as LossName) {
     case 'dice':
       return (x, t) => diceLoss(x, t, { smooth: options.smooth, squared: options.squared });
     case 'dice-per-sample':
-      return (x, t) => diceLoss(x, t, { smooth: options.smooth ?? 1e-5, squared: options.squared, reduction: 'per-sample' });
+      return (x, t) =>
+        diceLoss(x, t, { smooth: options.smooth ?? 1e-5, squared: options.squared, reduction: 'per-sample' });
     case 'bce':
       return (x, t) => bceWithLogits(x, t, { posWeight: options.posWeight });
     case 'bce-dice':
@@ -34,7 +46,8 @@ export function createLoss(name: string, options: LossOptions = {}): (logits: Te
     case 'focal':
       return (x, t) => focalLoss(x, t, { alpha: options.alpha, gamma: options.gamma });
     case 'tversky':
-      return (x, t) => tverskyLoss(x, t, { alpha: options.alpha, beta: options.beta, smooth: options.smooth });
+      return (x, t) =>
+        tverskyLoss(x, t, { alpha: options.alpha, beta: options.beta, smooth: options.smooth });
     case 'focal-tversky':
       return (x, t) => focalTverskyLoss(x, t, options);
     default:

@@ -1,0 +1,72 @@
+/** Building blocks shared by the architectures. */
+import { BatchNorm2d, Conv2d, Module, ReLU } from '@mriseg/nn';
+import type { Rng, Tensor } from '@mriseg/tensor-wgsl';
+
+/** Modules run in order under the names they were given (PyTorch's `Sequential(OrderedDict(...))`). */
+export class NamedSequential extends Module {
+  private readonly order: Module[] = [];
+
+  constructor(entries: [string, Module][]) {
+    super();
+    for (const [name, m] of entries) {
+      this.registerModule(name, m);
+      this.order.push(m);
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const m of this.order) y = m.forward(y);
+    return y;
+  }
+}
+
+/**
+ * [conv3×3 (no bias) → BN → ReLU] × 2 with children `${prefix}conv1`, `${prefix}norm1`, `${prefix}relu1`, … — the
+ * reference U-Net's `_block` (prefix `enc1`, `bottleneck`, …) and UNet++'s nodes (no prefix).
+ */
+export function convBlock(inChannels: number, features: number, prefix: string, rng?: Rng): NamedSequential {
+  return new NamedSequential([
+    [`${prefix}conv1`, new Conv2d(inChannels, features, 3, { padding: 1, bias: false, rng })],
+    [`${prefix}norm1`, new BatchNorm2d(features)],
+    [`${prefix}relu1`, new ReLU()],
+    [`${prefix}conv2`, new Conv2d(features, features, 3, { padding: 1, bias: false, rng })],
+    [`${prefix}norm2`, new BatchNorm2d(features)],
+    [`${prefix}relu2`, new ReLU()],
+  ]);
+}
+
+/** Options every architecture takes. */
+export interface ModelOptions {
+  inChannels?: number;
+  outChannels?: number;
+  /** Width of the first level (f); level i has f·2^i channels. */
+  features?: number;
+  /** Generator for the initial weights (the default generator of @mriseg/nn otherwise). */
+  rng?: Rng;
+}
+
+export function resolveOptions(o: ModelOptions): Required<Omit<ModelOptions, 'rng'>> & { rng?: Rng } {
+  const r = {
+    inChannels: o.inChannels ?? 3,
+    outChannels: o.outChannels ?? 1,
+    features: o.features ?? 32,
+    rng: o.rng,
+  };
+  for (const [k, v] of Object.entries(r)) {
+    if (k !== 'rng' && (!Number.isInteger(v) || (v as number) < 1))
+      throw new Error(`model option ${k} = ${v} must be a positive integer`);
+  }
+  return r;
+}
+
+/**
+ * A segmentation network: `forward` gives the logits used at inference, `forwardHeads` every output that
+ * training supervises (one for most models, one per head with deep supervision).
+ */
+export abstract class SegmentationModel extends Module {
+  abstract readonly architecture: string;
+  abstract forwardHeads(x: Tensor): Tensor[];
+  /** The options to rebuild this model with `createModel` (saved in checkpoints). */
+  abstract config(): Record<string, unknown>;
+}

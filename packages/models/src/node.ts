@@ -1,0 +1,34 @@
+/** Node-only: a model's weights and configuration in one safetensors file. */
+import { type CheckpointMetadata, loadCheckpoint, saveCheckpoint } from '@mriseg/nn/node';
+import type { SegmentationModel } from './blocks.js';
+import { modelFromConfig } from './registry.js';
+
+/** Saves the model's state dict (PyTorch keys) with its configuration, atomically. */
+export async function saveModel(
+  path: string,
+  model: SegmentationModel,
+  metadata: CheckpointMetadata = {},
+): Promise<void> {
+  await saveCheckpoint(path, {
+    model,
+    metadata: { modelName: model.architecture, config: model.config(), ...metadata },
+  });
+}
+
+/** Builds the model a checkpoint describes and loads its weights (errors name the file). */
+export function loadModel(path: string): SegmentationModel {
+  const ck = loadCheckpoint(path);
+  let model: SegmentationModel;
+  try {
+    model = modelFromConfig(ck.metadata.config);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}; pass the model to loadStateDictFile instead`);
+  }
+  try {
+    model.loadStateDict(ck.model);
+  } catch (e) {
+    model.dispose();
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  return model;
+}

@@ -1,0 +1,84 @@
+/** Inference helpers: probabilities for a whole volume in batches, with optional flip test-time augmentation. */
+import { add, flip, mul, noGrad, scope, sigmoid, type Tensor, tensor } from '@mriseg/tensor-wgsl';
+import type { SegmentationModel } from './blocks.js';
+
+export interface VolumeInput {
+  /** Slices × channels × height × width, float32. */
+  data: Float32Array;
+  shape: readonly [number, number, number, number];
+}
+
+export interface PredictOptions {
+  batchSize?: number;
+  /** Average with the prediction of flipped inputs: left-right, or left-right and up-down. */
+  tta?: 'none' | 'hflip' | 'hvflip';
+  /** Called after each batch with the number of slices done. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Probabilities of one batch (a tensor the caller disposes). */
+function probabilities(model: SegmentationModel, x: Tensor, tta: PredictOptions['tta']): Tensor {
+  const p = sigmoid(model.forward(x));
+  if (!tta || tta === 'none') return p;
+  const flips: number[][] = tta === 'hflip' ? [[3]] : [[3], [2], [2, 3]];
+  let sum = p;
+  for (const axes of flips) sum = add(sum, flip(sigmoid(model.forward(flip(x, axes))), axes));
+  return mul(sum, 1 / (flips.length + 1));
+}
+
+/**
+ * Runs the model in eval mode over every slice and returns sigmoid probabilities, slices × out-channels × H × W.
+ * The next batch is recorded on the GPU while the previous one is read back.
+ */
+export async function predictVolume(
+  model: SegmentationModel,
+  volume: VolumeInput,
+  options: PredictOptions = {},
+): Promise<Float32Array> {
+  const [D, C, H, W] = volume.shape;
+  if (volume.data.length !== D * C * H * W) {
+    throw new Error(`predictVolume: ${volume.data.length} values for shape [${volume.shape.join(', ')}]`);
+  }
+  const batchSize = Math.max(1, options.batchSize ?? 16);
+  const wasTraining = model.training;
+  model.eval();
+  const sliceIn = C * H * W;
+  let out: Float32Array | null = null;
+  let outPerSlice = 0;
+  const launch = (start: number): [number, Tensor] => {
+    const n = Math.min(batchSize, D - start);
+    const p = scope(() =>
+      noGrad(() => {
+        const x = tensor(volume.data.subarray(start * sliceIn, (start + n) * sliceIn), [n, C, H, W]);
+        return probabilities(model, x, options.tta);
+      }),
+    );
+    return [start, p];
+  };
+  try {
+    let pending = D > 0 ? launch(0) : null;
+    while (pending) {
+      const [start, p] = pending;
+      const next = start + p.shape[0];
+      pending = next < D ? launch(next) : null;
+      const values = await p.data();
+      if (!out) {
+        outPerSlice = p.size / p.shape[0];
+        out = new Float32Array(D * outPerSlice);
+      }
+      out.set(values, start * outPerSlice);
+      p.dispose();
+      options.onProgress?.(next, D);
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return out ?? new Float32Array(0);
+}
+
+/** σ(x) of logits already on the CPU. */
+export function sigmoidArray(logits: Float32Array): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = 1 / (1 + Math.exp(-logits[i]));
+  return out;
+}

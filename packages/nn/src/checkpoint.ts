@@ -1,0 +1,190 @@
+/**
+ * Checkpoints as safetensors bytes (browser-safe; node.ts adds the files). The model's state dict is stored
+ * under its PyTorch keys, so a file holding just a PyTorch state dict loads unchanged and a checkpoint's model
+ * part loads in PyTorch. Optimizer state tensors are stored under `__optimizer__/<index>.<name>`; everything
+ * else is JSON in `__metadata__`. int32 buffers (num_batches_tracked) are written as I64, PyTorch's dtype.
+ */
+import { type DType, formatShape, type Tensor } from '@mriseg/tensor-wgsl';
+import {
+  parseSafetensors,
+  type SafetensorsEntry,
+  type SafetensorsWriteEntry,
+  serializeSafetensors,
+} from '@mriseg/tensor-wgsl/safetensors';
+import type { AnyModule, HostTensor, LoadStateDictOptions } from './module.js';
+import type { Optimizer, OptimizerStateInput } from './optim/optimizer.js';
+import type { Scheduler, SchedulerState } from './schedules.js';
+import { VERSION } from './version.js';
+
+export const CHECKPOINT_FORMAT = 'mriseg.checkpoint/1';
+export const OPTIMIZER_PREFIX = '__optimizer__/';
+
+export interface CheckpointMetadata {
+  modelName?: string;
+  /** The model's configuration (any JSON value). */
+  config?: unknown;
+  epoch?: number;
+  metrics?: Record<string, number>;
+  /** More string entries for `__metadata__`. */
+  extra?: Record<string, string>;
+}
+
+type AnyOptimizer = Optimizer<{ lr: number }>;
+
+export interface CheckpointParts {
+  model: AnyModule;
+  optimizer?: AnyOptimizer;
+  scheduler?: Scheduler;
+  metadata?: CheckpointMetadata;
+}
+
+export interface Checkpoint {
+  model: Map<string, HostTensor>;
+  optimizer: OptimizerStateInput | null;
+  scheduler: SchedulerState | null;
+  metadata: CheckpointMetadata & { format?: string; versions?: Record<string, string> };
+  /** The file's `__metadata__` as stored. */
+  rawMetadata: Record<string, string>;
+}
+
+export class CheckpointError extends Error {
+  constructor(source: string, problem: string) {
+    super(`checkpoint ${source}: ${problem}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+async function toEntry(key: string, t: Tensor): Promise<SafetensorsWriteEntry> {
+  const shape = [...t.shape];
+  if (t.dtype === 'f32') return { dtype: 'F32', shape, data: (await t.data()) as Float32Array };
+  const ints = (await t.data()) as Int32Array;
+  if (t.dtype !== 'i32') throw new CheckpointError(key, `cannot store dtype ${t.dtype}`);
+  return { dtype: 'I64', shape, data: BigInt64Array.from(ints, (v) => BigInt(v)) };
+}
+
+function runtimeVersions(): Record<string, string> {
+  const proc = (globalThis as { process?: { version?: string } }).process;
+  return { '@mriseg/nn': VERSION, ...(proc?.version ? { node: proc.version } : {}) };
+}
+
+/** Reads the model (and optimizer) state back from the GPU and serializes it with the metadata. */
+export async function serializeCheckpoint(parts: CheckpointParts): Promise<Uint8Array> {
+  const entries: [string, SafetensorsWriteEntry][] = [];
+  for (const [key, t] of parts.model.stateDict()) {
+    if (key.startsWith(OPTIMIZER_PREFIX))
+      throw new CheckpointError(key, `model keys must not start with ${OPTIMIZER_PREFIX}`);
+    entries.push([key, await toEntry(key, t)]);
+  }
+  const meta: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    versions: JSON.stringify(runtimeVersions()),
+  };
+  const m = parts.metadata ?? {};
+  if (m.modelName !== undefined) meta.model = m.modelName;
+  if (m.config !== undefined) meta.config = JSON.stringify(m.config);
+  if (m.epoch !== undefined) meta.epoch = String(m.epoch);
+  if (m.metrics !== undefined) meta.metrics = JSON.stringify(m.metrics);
+  if (parts.optimizer) {
+    const sd = parts.optimizer.stateDict();
+    for (const [key, t] of sd.tensors) entries.push([OPTIMIZER_PREFIX + key, await toEntry(key, t)]);
+    meta.optimizer = JSON.stringify({ type: sd.type, paramGroups: sd.paramGroups, steps: sd.steps });
+  }
+  if (parts.scheduler) meta.scheduler = JSON.stringify(parts.scheduler.stateDict());
+  for (const [k, v] of Object.entries(m.extra ?? {})) {
+    if (k in meta) throw new CheckpointError(k, `extra metadata key "${k}" is reserved`);
+    meta[k] = v;
+  }
+  return serializeSafetensors(entries, meta);
+}
+
+function toHost(source: string, key: string, e: SafetensorsEntry): HostTensor {
+  const n = e.shape.reduce((a, b) => a * b, 1);
+  const dv = new DataView(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength);
+  let dtype: DType;
+  let data: Float32Array | Int32Array;
+  switch (e.dtype) {
+    case 'F32':
+      dtype = 'f32';
+      data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = dv.getFloat32(4 * i, true);
+      break;
+    case 'I64':
+      dtype = 'i32';
+      data = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = dv.getBigInt64(8 * i, true);
+        if (v > 2147483647n || v < -2147483648n)
+          throw new CheckpointError(source, `"${key}" holds ${v}, outside the int32 range used here`);
+        data[i] = Number(v);
+      }
+      break;
+    case 'I32':
+      dtype = 'i32';
+      data = new Int32Array(n);
+      for (let i = 0; i < n; i++) data[i] = dv.getInt32(4 * i, true);
+      break;
+    default:
+      throw new CheckpointError(
+        source,
+        `"${key}" ${e.dtype}${formatShape(e.shape)} has an unsupported dtype (F32 for parameters, I64 or I32 for counters)`,
+      );
+  }
+  return { dtype, shape: e.shape, data };
+}
+
+function parseJson<T>(source: string, key: string, text: string | undefined): T | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new CheckpointError(source, `__metadata__.${key} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Parses checkpoint bytes (or a plain safetensors state dict, e.g. one saved from PyTorch). */
+export function parseCheckpoint(bytes: Uint8Array, source = '<bytes>'): Checkpoint {
+  const file = parseSafetensors(bytes, source);
+  const model = new Map<string, HostTensor>();
+  const optTensors = new Map<string, HostTensor>();
+  for (const [key, e] of file.tensors) {
+    if (key.startsWith(OPTIMIZER_PREFIX))
+      optTensors.set(key.slice(OPTIMIZER_PREFIX.length), toHost(source, key, e));
+    else model.set(key, toHost(source, key, e));
+  }
+  const raw = file.metadata;
+  const opt = parseJson<Omit<OptimizerStateInput, 'tensors'>>(source, 'optimizer', raw.optimizer);
+  if (!opt && optTensors.size > 0)
+    throw new CheckpointError(source, `${optTensors.size} optimizer tensors but no __metadata__.optimizer`);
+  const epoch = raw.epoch === undefined ? undefined : Number(raw.epoch);
+  if (epoch !== undefined && !Number.isFinite(epoch))
+    throw new CheckpointError(source, `__metadata__.epoch "${raw.epoch}" is not a number`);
+  return {
+    model,
+    optimizer: opt ? { ...opt, tensors: optTensors } : null,
+    scheduler: parseJson<SchedulerState>(source, 'scheduler', raw.scheduler) ?? null,
+    metadata: {
+      format: raw.format,
+      modelName: raw.model,
+      config: parseJson(source, 'config', raw.config),
+      epoch,
+      metrics: parseJson(source, 'metrics', raw.metrics),
+      versions: parseJson(source, 'versions', raw.versions),
+    },
+    rawMetadata: raw,
+  };
+}
+
+export interface ApplyTargets extends LoadStateDictOptions {
+  model: AnyModule;
+  optimizer?: AnyOptimizer;
+  scheduler?: Scheduler;
+}
+
+/** Loads a parsed checkpoint into a model (and optimizer, scheduler); all checks happen before any copy. */
+export function applyCheckpoint(ck: Checkpoint, targets: ApplyTargets, source = '<bytes>'): void {
+  if (targets.optimizer && !ck.optimizer) throw new CheckpointError(source, 'has no optimizer state');
+  if (targets.scheduler && !ck.scheduler) throw new CheckpointError(source, 'has no scheduler state');
+  targets.model.loadStateDict(ck.model, { strict: targets.strict });
+  if (targets.optimizer && ck.optimizer) targets.optimizer.loadStateDict(ck.optimizer);
+  if (targets.scheduler && ck.scheduler) targets.scheduler.loadStateDict(ck.scheduler);
+}

@@ -1,0 +1,198 @@
+/** Batch normalisation over [N, C, H, W] (PyTorch's F.batch_norm for 4-D input) with its fused backward. */
+import {
+  grid1d,
+  metaDecl,
+  needsGrad,
+  packMeta,
+  record,
+  runtime,
+  ShapeError,
+  sum,
+  Tensor,
+} from '@mriseg/tensor-wgsl';
+import {
+  BN_META,
+  bnBackwardPartialWgsl,
+  bnInputGradWgsl,
+  bnNormalizeWgsl,
+  bnStatsFinalizeWgsl,
+  bnStatsPartialWgsl,
+  incrementWgsl,
+} from './batchnorm.wgsl.js';
+import { require4d } from './conv2d.js';
+
+export interface BatchNorm2dOptions {
+  /** Batch statistics (true) or the running statistics (false). */
+  training: boolean;
+  /** Running-statistics update factor; null = cumulative average over num_batches_tracked. Default 0.1. */
+  momentum?: number | null;
+  eps?: number;
+  /** int32 [] counter, incremented in training (PyTorch's module does this; the functional op here does). */
+  numBatchesTracked?: Tensor | null;
+}
+
+/** Elements per workgroup of the per-channel reductions. */
+const CHUNK = 4096;
+
+function checkChannelVector(what: string, t: Tensor | null, C: number, x: Tensor): void {
+  if (t && (t.rank !== 1 || t.shape[0] !== C || t.dtype !== 'f32'))
+    throw new ShapeError(
+      'batch_norm2d',
+      `${what} ${t.describe()} must be f32 [${C}] for input ${x.describe()}`,
+    );
+}
+
+/**
+ * y = (x − mean) / √(var + eps) · weight + bias per channel. Training uses the batch mean and biased variance
+ * and, when running statistics are given, updates them in place with momentum and the unbiased variance
+ * (and increments numBatchesTracked); eval uses the running statistics. Gradients for x, weight and bias.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  options: BatchNorm2dOptions,
+): Tensor {
+  require4d('batch_norm2d', 'input', x);
+  const [N, C, H, W] = x.shape;
+  const HW = H * W;
+  const M = N * HW;
+  checkChannelVector('running_mean', runningMean, C, x);
+  checkChannelVector('running_var', runningVar, C, x);
+  checkChannelVector('weight', weight, C, x);
+  checkChannelVector('bias', bias, C, x);
+  if ((weight === null) !== (bias === null))
+    throw new ShapeError('batch_norm2d', 'weight and bias must be given together (or both null)');
+  if ((runningMean === null) !== (runningVar === null))
+    throw new ShapeError('batch_norm2d', 'running_mean and running_var must be given together');
+  const affine = weight !== null && bias !== null;
+  const eps = options.eps ?? 1e-5;
+  const momentum = options.momentum === undefined ? 0.1 : options.momentum;
+  const training = options.training;
+  if (!training && !runningMean)
+    throw new ShapeError('batch_norm2d', 'eval mode needs running_mean and running_var');
+  if (training && M <= 1)
+    throw new ShapeError(
+      'batch_norm2d',
+      `expected more than 1 value per channel when training, got ${x.describe()}`,
+    );
+  const nbt = options.numBatchesTracked ?? null;
+  if (nbt && (nbt.dtype !== 'i32' || nbt.size !== 1))
+    throw new ShapeError(
+      'batch_norm2d',
+      `numBatchesTracked ${nbt.describe()} must be a one-element int32 tensor`,
+    );
+  if (training && runningMean && momentum === null && !nbt)
+    throw new ShapeError('batch_norm2d', 'momentum null (cumulative average) needs numBatchesTracked');
+
+  const rt = runtime();
+  const chunks = Math.max(1, Math.ceil(M / CHUNK));
+  const meta = packMeta([N, C, HW, chunks, CHUNK, 0, 0], { 5: eps, 6: momentum ?? 0 });
+  // Stats = [mean (C), 1/√(var + eps) (C)]: batch statistics in training, running ones in eval.
+  const stats = Tensor.empty([2, C], 'f32', 'batch_norm2d_stats');
+  if (training) {
+    const part = Tensor.empty([C, chunks, 3], 'f32', 'batch_norm2d_partial');
+    rt.dispatch({
+      name: 'batch_norm2d_stats',
+      code: bnStatsPartialWgsl(),
+      buffers: [x.buffer, part.buffer],
+      uniforms: meta,
+      workgroups: [chunks, C],
+    });
+    const running = runningMean !== null && runningVar !== null;
+    const cumulative = running && momentum === null;
+    const buffers = [part.buffer, stats.buffer];
+    if (running) buffers.push(runningMean.buffer, runningVar.buffer);
+    if (cumulative && nbt) buffers.push(nbt.buffer);
+    rt.dispatch({
+      name: 'batch_norm2d_stats_finalize',
+      code: bnStatsFinalizeWgsl(running, cumulative),
+      buffers,
+      uniforms: meta,
+      workgroups: [Math.ceil(C / 64)],
+    });
+    part.dispose();
+    if (nbt)
+      rt.dispatch({ name: 'increment', code: incrementWgsl(), buffers: [nbt.buffer], workgroups: [1] });
+  } else {
+    rt.dispatch({
+      name: 'batch_norm2d_eval_stats',
+      code: `@group(0) @binding(0) var<storage, read> RM: array<f32>;
+@group(0) @binding(1) var<storage, read> RV: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Stats: array<f32>;
+${metaDecl(3, BN_META)}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let C = mi(1u);
+  let c = gid.x;
+  if (c >= C) { return; }
+  Stats[c] = RM[c];
+  Stats[C + c] = inverseSqrt(RV[c] + bitcast<f32>(mi(5u)));
+}`,
+      buffers: [runningMean!.buffer, runningVar!.buffer, stats.buffer],
+      uniforms: meta,
+      workgroups: [Math.ceil(C / 64)],
+    });
+  }
+  const y = Tensor.empty(x.shape, 'f32', 'batch_norm2d');
+  rt.dispatch({
+    name: 'batch_norm2d',
+    code: bnNormalizeWgsl(affine),
+    buffers: affine
+      ? [x.buffer, stats.buffer, weight.buffer, bias.buffer, y.buffer]
+      : [x.buffer, stats.buffer, y.buffer],
+    uniforms: meta,
+    workgroups: grid1d(x.size),
+  });
+  const inputs = affine ? [x, weight, bias] : [x];
+  if (!needsGrad(...inputs)) {
+    stats.dispose();
+    return y;
+  }
+  return record(y, 'batch_norm2d', inputs, (dy) => {
+    const part = Tensor.empty([2, C, chunks], 'f32', 'batch_norm2d_backward_partial');
+    rt.dispatch({
+      name: 'batch_norm2d_backward_reduce',
+      code: bnBackwardPartialWgsl(),
+      buffers: [dy.buffer, x.buffer, stats.buffer, part.buffer],
+      uniforms: meta,
+      workgroups: [chunks, C],
+    });
+    // sums[0] = Σdy = dβ, sums[1] = Σdy·x̂ = dγ.
+    const sums = sum(part, 2);
+    part.dispose();
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = Tensor.empty(x.shape, 'f32', 'batch_norm2d_backward');
+      const buffers = [dy.buffer, stats.buffer];
+      if (training) buffers.push(x.buffer, sums.buffer);
+      if (affine) buffers.push(weight.buffer);
+      buffers.push(dx.buffer);
+      rt.dispatch({
+        name: 'batch_norm2d_backward',
+        code: bnInputGradWgsl(affine, training),
+        buffers,
+        uniforms: meta,
+        workgroups: grid1d(x.size),
+      });
+    }
+    stats.dispose();
+    if (!affine) {
+      sums.dispose();
+      return [dx];
+    }
+    const dGamma = weight.requiresGrad ? sliceRow(sums, 1, C) : null;
+    const dBeta = bias.requiresGrad ? sliceRow(sums, 0, C) : null;
+    sums.dispose();
+    return [dx, dGamma, dBeta];
+  });
+}
+
+/** Row r of a [2, C] tensor as a new [C] tensor. */
+function sliceRow(t: Tensor, r: number, C: number): Tensor {
+  const out = Tensor.empty([C], 'f32', 'batch_norm2d_param_grad');
+  runtime().copyBuffer(t.buffer, r * C * 4, out.buffer, 0, C * 4);
+  return out;
+}

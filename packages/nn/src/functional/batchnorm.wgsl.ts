@@ -1,0 +1,187 @@
+/**
+ * Batch-norm kernels over x [N, C, H, W]. Per-channel reductions are split into chunks of CHUNK elements so
+ * that a few channels with many pixels still fill the GPU: a workgroup reduces one (channel, chunk) pair, a
+ * second small kernel combines the chunks.
+ * Uniform words: 0 N, 1 C, 2 HW, 3 chunks, 4 chunk length, 5 eps (f32), 6 momentum (f32).
+ */
+import { metaDecl } from '@mriseg/tensor-wgsl';
+
+export const BN_META = 7;
+const WG = 256;
+
+// Element e of channel c's flattened (image, pixel) sequence.
+const AT = 'fn at(c: u32, e: u32) -> u32 { let hw = mi(2u); return ((e / hw) * mi(1u) + c) * hw + e % hw; }';
+
+const TREE = (arr: string) => `
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { ${arr}[lid] += ${arr}[lid + s]; }
+    workgroupBarrier();
+  }`;
+
+/** Per (channel, chunk): count, mean and sum of squared deviations (two passes over the chunk, for accuracy). */
+export function bnStatsPartialWgsl(): string {
+  return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Part: array<f32>;
+${metaDecl(2, BN_META)}
+${AT}
+var<workgroup> red: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let chunk = wid.x; let c = wid.y;
+  let total = mi(0u) * mi(2u);
+  let e0 = chunk * mi(4u);
+  let e1 = min(total, e0 + mi(4u));
+  var s = 0.0;
+  for (var e = e0 + lid; e < e1; e += ${WG}u) { s += X[at(c, e)]; }
+  red[lid] = s;${TREE('red')}
+  let count = f32(e1 - e0);
+  let mean = red[0] / count;
+  workgroupBarrier();
+  var q = 0.0;
+  for (var e = e0 + lid; e < e1; e += ${WG}u) { let d = X[at(c, e)] - mean; q += d * d; }
+  red[lid] = q;${TREE('red')}
+  if (lid == 0u) {
+    let o = (c * mi(3u) + chunk) * 3u;
+    Part[o] = count; Part[o + 1u] = mean; Part[o + 2u] = red[0];
+  }
+}`;
+}
+
+/**
+ * Combines the chunks of each channel (Chan et al.'s parallel variance), writes mean and 1/√(var + eps), and
+ * (when `running`) updates the running statistics in place: running = (1 − f)·running + f·batch with the
+ * unbiased variance, f = momentum, or 1/num_batches_tracked (counting this batch) when `cumulative`.
+ */
+export function bnStatsFinalizeWgsl(running: boolean, cumulative: boolean): string {
+  const decls = running
+    ? `@group(0) @binding(2) var<storage, read_write> RunMean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> RunVar: array<f32>;
+${cumulative ? '@group(0) @binding(4) var<storage, read> Tracked: array<i32>;' : ''}`
+    : '';
+  const metaBinding = running ? (cumulative ? 5 : 4) : 2;
+  const update = running
+    ? `
+  let f = ${cumulative ? '1.0 / f32(Tracked[0] + 1)' : 'bitcast<f32>(mi(6u))'};
+  RunMean[c] = (1.0 - f) * RunMean[c] + f * mean;
+  RunVar[c] = (1.0 - f) * RunVar[c] + f * (m2 / (n - 1.0));`
+    : '';
+  return `@group(0) @binding(0) var<storage, read> Part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Stats: array<f32>;
+${decls}
+${metaDecl(metaBinding, BN_META)}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let C = mi(1u);
+  if (c >= C) { return; }
+  var n = 0.0; var mean = 0.0; var m2 = 0.0;
+  for (var k = 0u; k < mi(3u); k++) {
+    let o = (c * mi(3u) + k) * 3u;
+    let nb = Part[o]; let mb = Part[o + 1u]; let qb = Part[o + 2u];
+    if (nb == 0.0) { continue; }
+    let tot = n + nb;
+    let d = mb - mean;
+    mean += d * nb / tot;
+    m2 += qb + d * d * n * nb / tot;
+    n = tot;
+  }
+  Stats[c] = mean;
+  Stats[C + c] = inverseSqrt(m2 / n + bitcast<f32>(mi(5u)));${update}
+}`;
+}
+
+export function incrementWgsl(): string {
+  return `@group(0) @binding(0) var<storage, read_write> T: array<i32>;
+@compute @workgroup_size(1)
+fn main() { T[0] = T[0] + 1; }`;
+}
+
+/** y = (x − mean)·invstd·γ + β, with Stats = [mean (C), invstd (C)]. */
+export function bnNormalizeWgsl(affine: boolean): string {
+  return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Stats: array<f32>;
+${affine ? '@group(0) @binding(2) var<storage, read> Gamma: array<f32>;\n@group(0) @binding(3) var<storage, read> Beta: array<f32>;' : ''}
+@group(0) @binding(${affine ? 4 : 2}) var<storage, read_write> Y: array<f32>;
+${metaDecl(affine ? 5 : 3, BN_META)}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let C = mi(1u);
+  if (i >= mi(0u) * C * mi(2u)) { return; }
+  let c = (i / mi(2u)) % C;
+  let xh = (X[i] - Stats[c]) * Stats[C + c];
+  Y[i] = ${affine ? 'xh * Gamma[c] + Beta[c]' : 'xh'};
+}`;
+}
+
+/** Per (channel, chunk): Σ dy and Σ dy·x̂ (x̂ recomputed from x and the saved statistics). */
+export function bnBackwardPartialWgsl(): string {
+  return `@group(0) @binding(0) var<storage, read> DY: array<f32>;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> Stats: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Part: array<f32>;
+${metaDecl(4, BN_META)}
+${AT}
+var<workgroup> r1: array<f32, ${WG}>;
+var<workgroup> r2: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let chunk = wid.x; let c = wid.y;
+  let C = mi(1u);
+  let total = mi(0u) * mi(2u);
+  let e0 = chunk * mi(4u);
+  let e1 = min(total, e0 + mi(4u));
+  let mean = Stats[c]; let inv = Stats[C + c];
+  var a = 0.0; var b = 0.0;
+  for (var e = e0 + lid; e < e1; e += ${WG}u) {
+    let i = at(c, e);
+    let g = DY[i];
+    a += g;
+    b += g * (X[i] - mean) * inv;
+  }
+  r1[lid] = a;
+  r2[lid] = b;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { r1[lid] += r1[lid + s]; r2[lid] += r2[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let o = c * mi(3u) + chunk;
+    Part[o] = r1[0];
+    Part[mi(1u) * mi(3u) + o] = r2[0];
+  }
+}`;
+}
+
+/**
+ * dx from dy. Training (batch statistics): dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M); eval: dx = γ·invstd·dy.
+ * Sums = [Σdy (C), Σdy·x̂ (C)]. Only the bindings a variant reads are declared (auto layouts drop the rest).
+ */
+export function bnInputGradWgsl(affine: boolean, training: boolean): string {
+  const names = ['DY', 'Stats', ...(training ? ['X', 'Sums'] : []), ...(affine ? ['Gamma'] : [])];
+  const decls = names
+    .map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`)
+    .join('\n');
+  return `${decls}
+@group(0) @binding(${names.length}) var<storage, read_write> DX: array<f32>;
+${metaDecl(names.length + 1, BN_META)}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let C = mi(1u);
+  let M = mi(0u) * mi(2u);
+  if (i >= M * C) { return; }
+  let c = (i / mi(2u)) % C;
+  let inv = Stats[C + c];
+  let scale = ${affine ? 'Gamma[c] * inv' : 'inv'};
+  ${
+    training
+      ? `let xh = (X[i] - Stats[c]) * inv;
+  let m = f32(M);
+  DX[i] = scale * (DY[i] - Sums[c] / m - xh * Sums[C + c] / m);`
+      : 'DX[i] = scale * DY[i];'
+  }
+}`;
+}

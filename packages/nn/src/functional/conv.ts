@@ -1,0 +1,132 @@
+/**
+ * Launchers of the three implicit-GEMM convolution kernels, in forward-convolution geometry. Not recorded for
+ * autograd: conv2d.ts and conv-transpose2d.ts combine them into ops with backward rules.
+ */
+import { runtime, sum, Tensor, zeros } from '@mriseg/tensor-wgsl';
+import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl, sizeWords } from './conv.wgsl.js';
+import { type GemmTiling, gemmGrid, pickTiling } from './gemm.wgsl.js';
+
+/** Image x [N, C, H, W] ⊛ weight [K, C, R, S] → y [N, K, P, Q]. */
+export interface ConvGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  K: number;
+  P: number;
+  Q: number;
+  R: number;
+  S: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+}
+
+/** Generated shaders by geometry and variant (generation is cheap, but a training step repeats it often). */
+const codeCache = new Map<string, string>();
+
+function cachedCode(key: string, make: () => string): string {
+  let code = codeCache.get(key);
+  if (!code) {
+    code = make();
+    codeCache.set(key, code);
+  }
+  return code;
+}
+
+/** What a shader is specialised on: the kernel window (sizes are uniforms). */
+const windowKey = (g: ConvGeometry) => [g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
+const tilingKey = (t: GemmTiling) => [t.BM, t.BN, t.BK, t.TM, t.TN].join(',');
+
+function launch(
+  name: string,
+  code: string,
+  tiling: GemmTiling,
+  M: number,
+  Ncols: number,
+  zCount: number,
+  buffers: GPUBuffer[],
+  g: ConvGeometry,
+  chunk = 0,
+): void {
+  const rt = runtime();
+  const tilesM = Math.ceil(M / tiling.BM);
+  const tilesN = Math.ceil(Ncols / tiling.BN);
+  const max = rt.limits.maxComputeWorkgroupsPerDimension;
+  const grid = gemmGrid(tilesM, zCount * tilesN, max);
+  if (grid[1] > max || grid[2] > max)
+    throw new Error(`${name}: ${tilesM}×${tilesN}×${zCount} tiles exceed the dispatch limits`);
+  rt.dispatch({ name, code, buffers, uniforms: sizeWords(g, tilesN, chunk), workgroups: grid });
+}
+
+const anyZero = (g: ConvGeometry) => [g.N, g.C, g.K, g.P, g.Q, g.H, g.W, g.R, g.S].some((d) => d === 0);
+
+/** y = conv(x, w) + bias. */
+export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
+  const y = Tensor.empty([g.N, g.K, g.P, g.Q], 'f32', 'conv2d');
+  if (anyZero(g)) {
+    y.dispose();
+    return zeros([g.N, g.K, g.P, g.Q]);
+  }
+  const M = g.N * g.P * g.Q;
+  const tiling = pickTiling(M, g.K);
+  const buffers = bias ? [x.buffer, w.buffer, bias.buffer, y.buffer] : [x.buffer, w.buffer, y.buffer];
+  const key = `f|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}`;
+  const code = cachedCode(key, () => convForwardWgsl(g, tiling, bias !== null));
+  launch('conv2d', code, tiling, M, g.K, 1, buffers, g);
+  return y;
+}
+
+/** dx [N, C, H, W] from dy [N, K, P, Q] (the transposed convolution, with an optional bias over C). */
+export function convInputGradRaw(dy: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
+  if (anyZero(g)) return zeros([g.N, g.C, g.H, g.W]);
+  const dx = Tensor.empty([g.N, g.C, g.H, g.W], 'f32', 'conv2d_input_grad');
+  const M = g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw);
+  const tiling = pickTiling(M, g.C);
+  const buffers = bias ? [dy.buffer, w.buffer, bias.buffer, dx.buffer] : [dy.buffer, w.buffer, dx.buffer];
+  const key = `d|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}`;
+  const code = cachedCode(key, () => convInputGradWgsl(g, tiling, bias !== null));
+  launch('conv2d_input_grad', code, tiling, M, g.C, g.sh * g.sw, buffers, g);
+  return dx;
+}
+
+/** Enough workgroups to fill a large GPU several times over; partial sums cost K·C·R·S floats per split. */
+const TARGET_WORKGROUPS = 512;
+const MIN_CHUNK_STEPS = 16;
+
+/** dw [K, C, R, S] = Σ dy ⊗ im2col(x). */
+export function convWeightGradRaw(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
+  if (anyZero(g)) return zeros([g.K, g.C, g.R, g.S]);
+  const crs = g.C * g.R * g.S;
+  const L = g.N * g.P * g.Q;
+  const tiling = pickTiling(g.K, crs);
+  const tiles = Math.ceil(g.K / tiling.BM) * Math.ceil(crs / tiling.BN);
+  const maxSplits = Math.max(1, Math.floor(L / (tiling.BK * MIN_CHUNK_STEPS)));
+  let splits = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), maxSplits));
+  const chunk = Math.ceil(L / splits / tiling.BK) * tiling.BK;
+  splits = Math.ceil(L / chunk);
+  const partial = Tensor.empty([splits, g.K, g.C, g.R, g.S], 'f32', 'conv2d_weight_grad');
+  const code = cachedCode(`w|${windowKey(g)}|${tilingKey(tiling)}`, () => convWeightGradWgsl(g, tiling));
+  launch(
+    'conv2d_weight_grad',
+    code,
+    tiling,
+    g.K,
+    crs,
+    splits,
+    [dy.buffer, x.buffer, partial.buffer],
+    g,
+    chunk,
+  );
+  if (splits === 1) {
+    const v = partial.view([g.K, g.C, g.R, g.S]);
+    partial.dispose();
+    return v;
+  }
+  const dw = sum(partial, 0);
+  partial.dispose();
+  return dw;
+}

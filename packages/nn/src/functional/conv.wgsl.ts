@@ -1,0 +1,264 @@
+/**
+ * The three convolution kernels as implicit-GEMM variants (gemm.wgsl.ts), in the geometry of a forward
+ * convolution: image x [N, C, H, W], weight w [K, C, R, S], output y [N, K, P, Q], strides SH/SW, paddings
+ * PH/PW, dilations DH/DW. A transposed convolution reuses them with the roles swapped (conv-transpose2d.ts).
+ *
+ * The geometry is compiled into each shader as constants: the index arithmetic of an implicit GEMM is mostly
+ * division by these sizes, which becomes multiply-and-shift for constants. A network has few distinct layer
+ * shapes, and pipelines are cached by code.
+ */
+import { metaDecl } from '@mriseg/tensor-wgsl';
+import type { ConvGeometry } from './conv.js';
+import { type GemmTiling, gemmWgsl } from './gemm.wgsl.js';
+
+/** Uniform words: the sizes (the parts of the geometry that vary between the layers of a network). */
+export const SIZE_WORDS = ['N_', 'C_', 'H_', 'W_', 'K_', 'P_', 'Q_', 'HP', 'WP', 'CHUNK', 'TILES_N'] as const;
+
+/** The uniform words of a dispatch; `tilesN` is the number of BN-wide tiles of C's columns. */
+export function sizeWords(g: ConvGeometry, tilesN: number, chunk = 0): Uint32Array {
+  const w = new Uint32Array(Math.ceil(SIZE_WORDS.length / 4) * 4);
+  w.set([g.N, g.C, g.H, g.W, g.K, g.P, g.Q, Math.ceil(g.H / g.sh), Math.ceil(g.W / g.sw), chunk, tilesN]);
+  return w;
+}
+
+/**
+ * The kernel window (size, stride, padding, dilation) is compiled in as constants: the index arithmetic of an
+ * implicit GEMM is mostly division by these, which becomes multiply-and-shift. Image and channel sizes are
+ * uniforms, so all layers with one window shape share a pipeline (each pipeline costs seconds to compile on
+ * a CPU adapter).
+ */
+function declarations(g: ConvGeometry, binding: number): string {
+  const window: [string, number][] = [
+    ['R_', g.R],
+    ['S_', g.S],
+    ['SH', g.sh],
+    ['SW', g.sw],
+    ['PH', g.ph],
+    ['PW', g.pw],
+    ['DLH', g.dh],
+    ['DLW', g.dw],
+  ];
+  return [
+    metaDecl(binding, SIZE_WORDS.length),
+    ...window.map(([n, v]) => `const ${n}: u32 = ${v}u;`),
+    ...SIZE_WORDS.map((n, i) => `fn ${n}() -> u32 { return mi(${i}u); }`),
+  ].join('\n');
+}
+
+/** Size names in a body become calls of their accessor functions. */
+const sizesAsCalls = (body: string) =>
+  body.replace(new RegExp(`\\b(${SIZE_WORDS.join('|')})\\b(?!\\()`, 'g'), '$1()');
+
+/** The im2col gather of x at (this thread's output pixel, k = (c, r, s)). */
+const GATHER_X = `
+  let s = k % S_; let t = k / S_; let r = t % R_; let c = t / R_;
+  let h = aH0 + i32(r * DLH);
+  let w = aW0 + i32(s * DLW);
+  if (h < 0 || w < 0 || h >= i32(H_) || w >= i32(W_)) { return 0.0; }
+  return X[aBase + c * H_ * W_ + u32(h) * W_ + u32(w)];`;
+
+/**
+ * y = conv(x, w) (+ bias): C[m, n] with m = (image, p, q), n = output channel, k = (c, r, s). A is an im2col
+ * gather of x (contiguous along q, so loaded m-fastest, and each thread's pixel is decoded once); B is the
+ * weight, contiguous along k.
+ */
+export function convForwardWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boolean): string {
+  const out = bias ? 3 : 2;
+  const body = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+${bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${out}) var<storage, read_write> Y: array<f32>;
+${declarations(g, out + 1)}
+var<private> aBase: u32;
+var<private> aH0: i32;
+var<private> aW0: i32;
+
+fn setup(z: u32) -> GemmRange {
+  return GemmRange(N_ * P_ * Q_, K_, 0u, C_ * R_ * S_);
+}
+fn prepA(m: u32) {
+  let q = m % Q_; let t = m / Q_; let p = t % P_; let n = t / P_;
+  aBase = n * C_ * H_ * W_;
+  aH0 = i32(p * SH) - i32(PH);
+  aW0 = i32(q * SW) - i32(PW);
+}
+fn loadA(m: u32, k: u32) -> f32 {${GATHER_X}
+}
+fn loadB(k: u32, n: u32) -> f32 {
+  return Wt[n * C_ * R_ * S_ + k];
+}
+fn store(m: u32, n: u32, v: f32) {
+  let q = m % Q_; let t = m / Q_; let p = t % P_; let b = t / P_;
+  Y[((b * K_ + n) * P_ + p) * Q_ + q] = v${bias ? ' + Bias[n]' : ''};
+}`;
+  return gemmWgsl({
+    body: sizesAsCalls(body),
+    tiling,
+    tilesN: 'TILES_N()',
+    aOrder: 'mn',
+    bOrder: 'k',
+    prepA: true,
+  });
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Per phase of one axis: the first kernel tap that reaches pixels of that phase, and how many taps do. */
+export function phaseTaps(
+  stride: number,
+  pad: number,
+  dil: number,
+  size: number,
+): { step: number; first: number[]; count: number[] } {
+  const step = stride / gcd(stride, dil);
+  const first: number[] = [];
+  const count: number[] = [];
+  for (let phase = 0; phase < stride; phase++) {
+    let f = -1;
+    for (let t = 0; t < step; t++)
+      if ((((phase + pad - t * dil) % stride) + stride) % stride === 0) {
+        f = t;
+        break;
+      }
+    first.push(f < 0 ? size : f);
+    count.push(f < 0 || f >= size ? 0 : Math.ceil((size - f) / step));
+  }
+  return { step, first, count };
+}
+
+const table = (name: string, v: number[]) =>
+  `fn ${name}(i: u32) -> u32 { ${v.map((x, i) => `if (i == ${i}u) { return ${x}u; }`).join(' ')} return 0u; }`;
+
+/**
+ * dx = conv input gradient of dy (also the forward of a transposed convolution, with an optional bias over
+ * the C channels of dx). A strided convolution's input pixels split into SH·SW phases (h mod SH, w mod SW);
+ * within one phase the kernel taps that reach an output pixel are the same for every pixel, r = first + j·step,
+ * so each phase (grid z) is a dense GEMM: m = (image, h', w') with h = h'·SH + phase, n = c, k = (k, jr, js).
+ * Stride 1 is the single phase with every tap; a k2 s2 transposed convolution has one tap per phase.
+ */
+export function convInputGradWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boolean): string {
+  const out = bias ? 3 : 2;
+  const th = phaseTaps(g.sh, g.ph, g.dh, g.R);
+  const tw = phaseTaps(g.sw, g.pw, g.dw, g.S);
+  // Tap counts that are equal in every phase become constants (cheap division).
+  const nr = new Set(th.count).size === 1 ? `${th.count[0]}u` : 'nr';
+  const ns = new Set(tw.count).size === 1 ? `${tw.count[0]}u` : 'ns';
+  const body = `@group(0) @binding(0) var<storage, read> DY: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+${bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${out}) var<storage, read_write> DX: array<f32>;
+${declarations(g, out + 1)}
+const RSTEP: u32 = ${th.step}u;
+const SSTEP: u32 = ${tw.step}u;
+${table('firstR', th.first)}
+${table('countR', th.count)}
+${table('firstS', tw.first)}
+${table('countS', tw.count)}
+var<private> phh: u32;
+var<private> phw: u32;
+var<private> rBase: u32;
+var<private> sBase: u32;
+var<private> nr: u32;
+var<private> ns: u32;
+var<private> aImg: u32;
+var<private> aHp: i32;
+var<private> aWp: i32;
+
+fn setup(z: u32) -> GemmRange {
+  // The range is computed from locals: reads of private variables would not count as uniform.
+  let ph_ = z / SW;
+  let pw_ = z % SW;
+  let cr = countR(ph_);
+  let cs = countS(pw_);
+  phh = ph_; phw = pw_; rBase = firstR(ph_); sBase = firstS(pw_); nr = cr; ns = cs;
+  return GemmRange(N_ * HP * WP, C_, 0u, K_ * cr * cs);
+}
+fn prepA(m: u32) {
+  let wp = m % WP; let t = m / WP; let hp = t % HP;
+  aImg = (t / HP) * K_;
+  aHp = i32(hp);
+  aWp = i32(wp);
+}
+fn loadA(m: u32, k: u32) -> f32 {
+  let js = k % ${ns}; let t2 = k / ${ns}; let jr = t2 % ${nr}; let ko = t2 / ${nr};
+  let r = rBase + jr * RSTEP;
+  let s = sBase + js * SSTEP;
+  // phase + pad − tap·dil is a multiple of the stride by the choice of taps.
+  let p = aHp + (i32(phh + PH) - i32(r * DLH)) / i32(SH);
+  let q = aWp + (i32(phw + PW) - i32(s * DLW)) / i32(SW);
+  if (p < 0 || q < 0 || p >= i32(P_) || q >= i32(Q_)) { return 0.0; }
+  return DY[((aImg + ko) * P_ + u32(p)) * Q_ + u32(q)];
+}
+fn loadB(k: u32, c: u32) -> f32 {
+  let js = k % ${ns}; let t2 = k / ${ns}; let jr = t2 % ${nr}; let ko = t2 / ${nr};
+  let r = rBase + jr * RSTEP;
+  let s = sBase + js * SSTEP;
+  return Wt[((ko * C_ + c) * R_ + r) * S_ + s];
+}
+fn store(m: u32, c: u32, v: f32) {
+  let wp = m % WP; let t = m / WP; let hp = t % HP; let n = t / HP;
+  let h = hp * SH + phh;
+  let w = wp * SW + phw;
+  if (h < H_ && w < W_) {
+    DX[((n * C_ + c) * H_ + h) * W_ + w] = v${bias ? ' + Bias[c]' : ''};
+  }
+}`;
+  return gemmWgsl({
+    body: sizesAsCalls(body),
+    tiling,
+    tilesN: 'TILES_N()',
+    aOrder: 'mn',
+    bOrder: 'k',
+    prepA: true,
+  });
+}
+
+/**
+ * dw = Σ over images and output pixels of dy ⊗ im2col(x): C[m, n] with m = output channel k, n = (c, r, s),
+ * k = (image, p, q). The reduction is long (N·P·Q) and C small, so it is split into chunks along grid z, each
+ * writing its own partial [split, K, C·R·S], summed afterwards (deterministic, no atomics). Both tiles load
+ * k-fastest (contiguous along q), so each thread decodes its output pixel once per step.
+ */
+export function convWeightGradWgsl(g: ConvGeometry, tiling: GemmTiling): string {
+  const body = `@group(0) @binding(0) var<storage, read> DY: array<f32>;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+${declarations(g, 3)}
+var<private> split: u32;
+var<private> dyBase: u32;
+var<private> aBase: u32;
+var<private> aH0: i32;
+var<private> aW0: i32;
+
+fn setup(z: u32) -> GemmRange {
+  split = z;
+  let begin = z * CHUNK;
+  return GemmRange(K_, C_ * R_ * S_, begin, min(N_ * P_ * Q_, begin + CHUNK));
+}
+fn prepK(j: u32) {
+  let q = j % Q_; let t = j / Q_; let p = t % P_; let n = t / P_;
+  dyBase = n * K_ * P_ * Q_ + p * Q_ + q;
+  aBase = n * C_ * H_ * W_;
+  aH0 = i32(p * SH) - i32(PH);
+  aW0 = i32(q * SW) - i32(PW);
+}
+fn loadA(ko: u32, j: u32) -> f32 {
+  return DY[dyBase + ko * P_ * Q_];
+}
+fn loadB(j: u32, k: u32) -> f32 {${GATHER_X}
+}
+fn store(m: u32, col: u32, v: f32) {
+  DW[(split * K_ + m) * C_ * R_ * S_ + col] = v;
+}`;
+  return gemmWgsl({
+    body: sizesAsCalls(body),
+    tiling,
+    tilesN: 'TILES_N()',
+    aOrder: 'k',
+    bOrder: 'k',
+    prepK: true,
+  });
+}

@@ -1,0 +1,11 @@
+export { Adam, type AdamOptions } from './adam.js';
+export { AdamW } from './adamw.js';
+export { clipGradNorm } from './clip.js';
+export {
+  Optimizer,
+  type OptimizerStateDict,
+  type OptimizerStateInput,
+  type ParamGroup,
+  type ParamsInput,
+} from './optimizer.js';
+export { SGD, type SgdOptions } from './sgd.js';

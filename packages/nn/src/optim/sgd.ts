@@ -1,0 +1,53 @@
+import type { Tensor } from '@mriseg/tensor-wgsl';
+import { sgdUpdate } from './kernels.js';
+import { Optimizer, type ParamState, type ParamsInput } from './optimizer.js';
+
+export interface SgdOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
+
+/**
+ * torch.optim.SGD: d = g + wd·p; with momentum b ← μ·b + (1 − dampening)·d (b = d on the first step), then
+ * d = d + μ·b (Nesterov) or d = b; p ← p − lr·d. State: `momentum_buffer`.
+ */
+export class SGD extends Optimizer<SgdOptions> {
+  constructor(params: ParamsInput<SgdOptions>, options: Partial<SgdOptions> & { lr: number }) {
+    super(params, {
+      momentum: 0,
+      dampening: 0,
+      weightDecay: 0,
+      nesterov: false,
+      maximize: false,
+      ...options,
+    });
+  }
+
+  protected validate(o: SgdOptions): void {
+    if (!(o.lr >= 0)) throw new Error(`SGD: invalid lr ${o.lr}`);
+    if (!(o.momentum >= 0)) throw new Error(`SGD: invalid momentum ${o.momentum}`);
+    if (!(o.weightDecay >= 0)) throw new Error(`SGD: invalid weightDecay ${o.weightDecay}`);
+    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0))
+      throw new Error('SGD: Nesterov momentum needs momentum > 0 and dampening 0');
+  }
+
+  protected stateNames(o: SgdOptions): string[] {
+    return o.momentum !== 0 ? ['momentum_buffer'] : [];
+  }
+
+  protected update(p: Tensor, grad: Tensor, st: ParamState, o: SgdOptions): void {
+    sgdUpdate(p, grad, st.tensors.get('momentum_buffer') ?? null, {
+      lr: o.lr,
+      momentum: o.momentum,
+      dampening: o.dampening,
+      weightDecay: o.weightDecay,
+      nesterov: o.nesterov,
+      maximize: o.maximize,
+      firstStep: st.step === 1,
+    });
+  }
+}

@@ -1,0 +1,126 @@
+import { initDevice, tensor, zeros } from '@mriseg/tensor-wgsl';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { batchNorm2d } from '../src/functional/batchnorm.js';
+import { checkOp } from './check.js';
+import { expectClose, FWD_TOL, GRAD_TOL, golden, relL2, values } from './helpers.js';
+import { batchNormRef } from './reference.js';
+
+beforeAll(async () => {
+  await initDevice();
+});
+
+describe('batch_norm2d goldens', () => {
+  it('training: batch statistics, gradients, running statistics', async () => {
+    const g = golden('ops/batch_norm2d_train');
+    const r = golden('ops/batch_norm2d_train_running');
+    const eps = Number(g.meta.eps);
+    const momentum = Number(g.meta.momentum);
+    const x = g.t('x', true);
+    const w = g.t('weight', true);
+    const b = g.t('bias', true);
+    const rm = r.t('running_mean_before');
+    const rv = r.t('running_var_before');
+    const nbt = zeros([], 'i32');
+    const y = batchNorm2d(x, rm, rv, w, b, { training: true, momentum, eps, numBatchesTracked: nbt });
+    await expectClose('bn train out', y, g.get('out'), FWD_TOL);
+    await expectClose('bn running_mean', rm, r.get('running_mean_after'), FWD_TOL);
+    await expectClose('bn running_var', rv, r.get('running_var_after'), FWD_TOL);
+    expect(await nbt.item()).toBe(1);
+    y.backward(g.t('dout'));
+    await expectClose('bn train grad.x', x.grad!, g.get('grad.x'), GRAD_TOL);
+    await expectClose('bn train grad.weight', w.grad!, g.get('grad.weight'), GRAD_TOL);
+    await expectClose('bn train grad.bias', b.grad!, g.get('grad.bias'), GRAD_TOL);
+  });
+
+  it('eval: running statistics', async () => {
+    const g = golden('ops/batch_norm2d_eval');
+    const x = g.t('x', true);
+    const w = g.t('weight', true);
+    const b = g.t('bias', true);
+    const rm = g.t('running_mean');
+    const rv = g.t('running_var');
+    const before = await rm.data();
+    const y = batchNorm2d(x, rm, rv, w, b, { training: false, eps: Number(g.meta.eps) });
+    await expectClose('bn eval out', y, g.get('out'), FWD_TOL);
+    y.backward(g.t('dout'));
+    await expectClose('bn eval grad.x', x.grad!, g.get('grad.x'), GRAD_TOL);
+    await expectClose('bn eval grad.weight', w.grad!, g.get('grad.weight'), GRAD_TOL);
+    await expectClose('bn eval grad.bias', b.grad!, g.get('grad.bias'), GRAD_TOL);
+    expect(Array.from(await rm.data())).toEqual(Array.from(before));
+  });
+});
+
+describe('batch_norm2d against a float64 reference', () => {
+  it('training, batch 1, odd 5×3, finite differences', async () => {
+    const xs = [1, 3, 5, 3];
+    await checkOp(
+      'batch_norm2d train',
+      [
+        { name: 'x', shape: xs },
+        { name: 'weight', shape: [3] },
+        { name: 'bias', shape: [3] },
+      ],
+      ([x, w, b]) => batchNorm2d(x, null, null, w, b, { training: true }),
+      ([x, w, b]) => batchNormRef(x, xs, w, b, 1e-5),
+      { h: 1e-5 },
+    );
+  });
+
+  it('eval without affine parameters, finite differences', async () => {
+    const xs = [2, 2, 3, 4];
+    const mean = [0.3, -0.2];
+    const variance = [0.5, 1.7];
+    await checkOp(
+      'batch_norm2d eval',
+      [{ name: 'x', shape: xs }],
+      ([x]) => batchNorm2d(x, tensor(mean, [2]), tensor(variance, [2]), null, null, { training: false }),
+      ([x]) => batchNormRef(x, xs, [1, 1], [0, 0], 1e-5, { mean, var: variance }),
+    );
+  });
+
+  it('many chunks: statistics over 2×2×80×70 pixels combine exactly', async () => {
+    const xs = [2, 2, 80, 70];
+    const n = xs.reduce((a, b) => a * b, 1);
+    const v = Float32Array.from(values(n, 3), (t) => 3 + 2 * t);
+    const x = tensor(v, xs);
+    const y = batchNorm2d(x, null, null, tensor([1.5, 0.5], [2]), tensor([0.1, -0.1], [2]), {
+      training: true,
+    });
+    const ref = batchNormRef(Float64Array.from(v), xs, [1.5, 0.5], [0.1, -0.1], 1e-5);
+    expect(relL2(await y.data(), ref)).toBeLessThanOrEqual(FWD_TOL);
+  });
+
+  it('cumulative running average when momentum is null', async () => {
+    const xs = [2, 1, 2, 2];
+    const rm = zeros([1]);
+    const rv = tensor([1], [1]);
+    const nbt = zeros([], 'i32');
+    const batches = [
+      [1, 2, 3, 4, 5, 6, 7, 8],
+      [0, 0, 2, 2, -1, 1, 3, 5],
+    ];
+    for (const b of batches)
+      batchNorm2d(tensor(b, xs), rm, rv, null, null, {
+        training: true,
+        momentum: null,
+        numBatchesTracked: nbt,
+      });
+    const stats = batches.map((b) => {
+      const m = b.reduce((a, c) => a + c, 0) / b.length;
+      return [m, b.reduce((a, c) => a + (c - m) ** 2, 0) / (b.length - 1)];
+    });
+    expect(await rm.item()).toBeCloseTo((stats[0][0] + stats[1][0]) / 2, 5);
+    expect(await rv.item()).toBeCloseTo((stats[0][1] + stats[1][1]) / 2, 5);
+    expect(await nbt.item()).toBe(2);
+  });
+
+  it('errors name the op and shapes', () => {
+    const x = zeros([2, 3, 2, 2]);
+    expect(() => batchNorm2d(x, null, null, zeros([4]), zeros([4]), { training: true })).toThrow(
+      /batch_norm2d: weight f32\[4\] must be f32 \[3\]/,
+    );
+    expect(() => batchNorm2d(zeros([1, 3, 1, 1]), null, null, null, null, { training: true })).toThrow(
+      /more than 1 value per channel/,
+    );
+  });
+});

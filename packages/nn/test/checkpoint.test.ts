@@ -1,0 +1,194 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initDevice, type Tensor, tensor } from '@mriseg/tensor-wgsl';
+import { serializeSafetensors } from '@mriseg/tensor-wgsl/safetensors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Adam,
+  BatchNorm2d,
+  Conv2d,
+  ConvTranspose2d,
+  Module,
+  Sequential,
+  StepLR,
+  VERSION,
+} from '../src/index.js';
+import {
+  CHECKPOINT_FORMAT,
+  loadCheckpoint,
+  loadCheckpointInto,
+  loadStateDictFile,
+  saveCheckpoint,
+  saveStateDictFile,
+} from '../src/node.js';
+
+let dir = '';
+
+beforeAll(async () => {
+  await initDevice();
+  dir = mkdtempSync(join(tmpdir(), 'mriseg-nn-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+class Small extends Module {
+  readonly body = this.registerModule(
+    'body',
+    new Sequential(new Conv2d(2, 3, 3, { padding: 1, bias: false }), new BatchNorm2d(3)),
+  );
+  readonly up = this.registerModule('up', new ConvTranspose2d(3, 1, 2, { stride: 2 }));
+
+  forward(x: Tensor): Tensor {
+    return this.up.forward(this.body.forward(x).relu());
+  }
+}
+
+async function bytesOf(t: Tensor): Promise<Uint8Array> {
+  const d = await t.data();
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+}
+
+async function trainedModel(): Promise<{ model: Small; opt: Adam; sched: StepLR }> {
+  const model = new Small();
+  const opt = new Adam(model.parameters(), { lr: 0.01 });
+  const sched = new StepLR(opt, 1, 0.5);
+  const x = tensor(
+    Float32Array.from({ length: 2 * 2 * 4 * 4 }, (_, i) => Math.sin(i)),
+    [2, 2, 4, 4],
+  );
+  for (let i = 0; i < 2; i++) {
+    opt.zeroGrad();
+    model.forward(x).mean().backward();
+    opt.step();
+    sched.step();
+  }
+  return { model, opt, sched };
+}
+
+describe('checkpoints', () => {
+  it('write the package version that package.json has', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(VERSION).toBe(pkg.version);
+  });
+
+  it('round trip is bit-exact for the model, optimizer and schedule; metadata survives', async () => {
+    const { model, opt, sched } = await trainedModel();
+    const path = join(dir, 'ck.safetensors');
+    await saveCheckpoint(path, {
+      model,
+      optimizer: opt,
+      scheduler: sched,
+      metadata: { modelName: 'Small', config: { f: 3 }, epoch: 7, metrics: { dsc: 0.5 } },
+    });
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const model2 = new Small();
+    const opt2 = new Adam(model2.parameters(), { lr: 1 });
+    const sched2 = new StepLR(opt2, 1, 0.5);
+    const ck = loadCheckpointInto(path, { model: model2, optimizer: opt2, scheduler: sched2 });
+    expect(ck.metadata).toMatchObject({
+      format: CHECKPOINT_FORMAT,
+      modelName: 'Small',
+      config: { f: 3 },
+      epoch: 7,
+      metrics: { dsc: 0.5 },
+    });
+    expect(ck.metadata.versions?.['@mriseg/nn']).toBe(VERSION);
+    expect(ck.model.get('body.1.num_batches_tracked')!.data[0]).toBe(2);
+    for (const [k, t] of model.stateDict())
+      expect(await bytesOf(model2.stateDict().get(k)!), k).toEqual(await bytesOf(t));
+    const a = opt.stateDict();
+    const b = opt2.stateDict();
+    expect(b.steps).toEqual(a.steps);
+    expect(b.paramGroups).toEqual(a.paramGroups);
+    for (const [k, t] of a.tensors) expect(await bytesOf(b.tensors.get(k)!), k).toEqual(await bytesOf(t));
+    expect(sched2.lastEpoch).toBe(2);
+    expect(opt2.lr).toBe(opt.lr);
+  });
+
+  it('stores num_batches_tracked as I64 and loads a PyTorch-style state dict (no metadata) unchanged', async () => {
+    const model = new Small();
+    const path = join(dir, 'sd.safetensors');
+    await saveStateDictFile(model, path);
+    const header = readFileSync(path);
+    const json = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString());
+    expect(json['body.1.num_batches_tracked']).toMatchObject({ dtype: 'I64', shape: [] });
+    expect(json['body.0.weight']).toMatchObject({ dtype: 'F32', shape: [3, 2, 3, 3] });
+    // A file as safetensors.torch.save_file(model.state_dict()) writes it.
+    const entries = [...model.stateDict()].map(([k, t]) => {
+      const n = t.size;
+      const data =
+        t.dtype === 'i32'
+          ? BigInt64Array.from([42n])
+          : Float32Array.from({ length: n }, (_, i) => (i % 5) * 0.25 - 0.5);
+      return [k, { shape: [...t.shape], data }] as [
+        string,
+        { shape: number[]; data: Float32Array | BigInt64Array },
+      ];
+    });
+    const torchPath = join(dir, 'torch.safetensors');
+    writeFileSync(torchPath, serializeSafetensors(entries, { format: 'pt' }));
+    const target = new Small();
+    loadStateDictFile(target, torchPath);
+    expect(await target.stateDict().get('body.1.num_batches_tracked')!.item()).toBe(42);
+    expect(Array.from(await target.stateDict().get('up.bias')!.data())).toEqual([-0.5]);
+    expect(loadCheckpoint(torchPath).optimizer).toBeNull();
+  });
+
+  it('a truncated or corrupt file gives a clear error', async () => {
+    const model = new Small();
+    const path = join(dir, 'ok.safetensors');
+    await saveStateDictFile(model, path);
+    const bytes = readFileSync(path);
+    const truncated = join(dir, 'truncated.safetensors');
+    writeFileSync(truncated, bytes.subarray(0, bytes.length - 10));
+    expect(() => loadCheckpoint(truncated)).toThrow(/truncated\.safetensors.*truncated/);
+    const cut = join(dir, 'cut-header.safetensors');
+    writeFileSync(cut, bytes.subarray(0, 30));
+    expect(() => loadCheckpoint(cut)).toThrow(/cut-header\.safetensors: header length \d+ runs past the end/);
+    const corrupt = Buffer.from(bytes);
+    corrupt[9] = 0x7b; // '{' inside the JSON header
+    corrupt[10] = 0x7b;
+    const bad = join(dir, 'corrupt.safetensors');
+    writeFileSync(bad, corrupt);
+    expect(() => loadCheckpoint(bad)).toThrow(/corrupt\.safetensors: header is not valid JSON/);
+    expect(() => loadCheckpoint(join(dir, 'missing.safetensors'))).toThrow(
+      /missing\.safetensors: cannot read/,
+    );
+  });
+
+  it('loading names every key, shape and dtype that does not match', async () => {
+    const path = join(dir, 'other.safetensors');
+    const other = new Sequential(new Conv2d(2, 4, 3, { bias: false }), new BatchNorm2d(4));
+    await saveStateDictFile(other, path);
+    const model = new Small();
+    let message = '';
+    try {
+      loadStateDictFile(model, path);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('other.safetensors');
+    expect(message).toMatch(/8 missing: body\.0\.weight f32\[3, 2, 3, 3\]/);
+    expect(message).toMatch(/6 unexpected: 0\.weight f32\[4, 2, 3, 3\]/);
+    const f16 = join(dir, 'f16.safetensors');
+    writeFileSync(
+      f16,
+      serializeSafetensors([['w', { dtype: 'F16', shape: [2], data: new Uint16Array([0, 0]) }]]),
+    );
+    expect(() => loadCheckpoint(f16)).toThrow(/"w" F16\[2\] has an unsupported dtype/);
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('asks for optimizer state the file does not have', async () => {
+    const model = new Small();
+    const path = join(dir, 'noopt.safetensors');
+    await saveStateDictFile(model, path);
+    const opt = new Adam(model.parameters());
+    expect(() => loadCheckpointInto(path, { model, optimizer: opt })).toThrow(/has no optimizer state/);
+  });
+});
