@@ -1,0 +1,14 @@
+#!/bin/bash
+# Bundles what bench/gpu-bench.sh runs into .gpu-bench/ (single files; only the native `webgpu` stays external).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .gpu-bench
+grep -qx "/.gpu-bench/" .git/info/exclude 2>/dev/null || echo "/.gpu-bench/" >> .git/info/exclude
+pnpm --filter @mriseg/cli run bundle >/dev/null
+cp apps/cli/dist/cli.bundle.mjs bench/pytorch_unet.py .gpu-bench/
+# The conv bench imports the built package; bundle it from the sources instead.
+sed "s#from '../dist/index.js'#from '@mriseg/nn'#" packages/nn/bench/conv-bench.mjs > packages/nn/bench/.conv-bench.src.mjs
+npx esbuild packages/nn/bench/.conv-bench.src.mjs --bundle --platform=node --format=esm --target=node20 \
+  --conditions=source --external:webgpu --outfile=.gpu-bench/conv-bench.mjs --log-level=warning
+rm packages/nn/bench/.conv-bench.src.mjs
+du -sh .gpu-bench
