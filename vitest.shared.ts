@@ -6,7 +6,12 @@ import { defineConfig } from 'vitest/config';
 export function packageTestConfig(options: { include?: string[] } = {}) {
   return defineConfig({
     resolve: { conditions: ['source', 'module', 'browser', 'development|production'] },
-    ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'], externalConditions: ['source'] } },
+    ssr: {
+      resolve: {
+        conditions: ['source', 'module', 'node', 'development|production'],
+        externalConditions: ['source'],
+      },
+    },
     test: {
       pool: 'forks',
       poolOptions: { forks: { singleFork: true } },

@@ -6,7 +6,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 const icd = join(process.env.MRISEG_VULKAN_DIR ?? join(homedir(), '.cache/mriseg/vulkan'), 'lvp_icd.json');
-if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
+if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(icd))
+  process.env.VK_ICD_FILENAMES = icd;
 // webgpu is a dependency of @mriseg/tensor-wgsl, so it resolves from that package.
 const require = createRequire(new URL('../packages/tensor-wgsl/package.json', import.meta.url));
 const { create, globals } = require('webgpu');
