@@ -1,13 +1,7 @@
 /** Attention U-Net (Oktay et al. 2018): the U-Net with additive attention gates on the skip connections. */
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Module, maxPool2d, Sigmoid } from '@mriseg/nn';
 import { add, concat, mul, type Rng, relu, type Tensor } from '@mriseg/tensor-wgsl';
-import {
-  convBlock,
-  type ModelOptions,
-  NamedSequential,
-  resolveOptions,
-  SegmentationModel,
-} from './blocks.js';
+import { convBlock, type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
 
 /**
  * gate(g, x) = x · ψ(relu(W_g·g + W_x·x)) with W_g, W_x = 1×1 conv + BN and ψ = 1×1 conv to one channel + BN +
@@ -52,7 +46,6 @@ export class AttentionGate extends Module<[Tensor, Tensor]> {
 
 export class AttentionUNet extends SegmentationModel {
   readonly architecture = 'attention-unet';
-  readonly options: ReturnType<typeof resolveOptions>;
   private readonly encoders: NamedSequential[];
   private readonly ups: ConvTranspose2d[];
   private readonly gates: AttentionGate[];
@@ -61,9 +54,8 @@ export class AttentionUNet extends SegmentationModel {
   readonly conv: Conv2d;
 
   constructor(options: ModelOptions = {}) {
-    super();
-    const o = resolveOptions(options);
-    this.options = o;
+    super(options);
+    const o = this.options;
     const f = o.features;
     const rng = o.rng;
     const widths = [f, 2 * f, 4 * f, 8 * f];
@@ -103,14 +95,5 @@ export class AttentionUNet extends SegmentationModel {
       h = this.decoders[i].forward(concat([u, this.gates[i].forward(u, skips[i])], 1));
     }
     return this.conv.forward(h);
-  }
-
-  forwardHeads(x: Tensor): Tensor[] {
-    return [this.forward(x)];
-  }
-
-  config(): Record<string, unknown> {
-    const { inChannels, outChannels, features } = this.options;
-    return { architecture: this.architecture, inChannels, outChannels, features };
   }
 }

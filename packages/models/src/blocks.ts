@@ -46,7 +46,9 @@ export interface ModelOptions {
   rng?: Rng;
 }
 
-export function resolveOptions(o: ModelOptions): Required<Omit<ModelOptions, 'rng'>> & { rng?: Rng } {
+export type ResolvedModelOptions = Required<Omit<ModelOptions, 'rng'>> & { rng?: Rng };
+
+export function resolveOptions(o: ModelOptions): ResolvedModelOptions {
   const r = {
     inChannels: o.inChannels ?? 3,
     outChannels: o.outChannels ?? 1,
@@ -66,7 +68,21 @@ export function resolveOptions(o: ModelOptions): Required<Omit<ModelOptions, 'rn
  */
 export abstract class SegmentationModel extends Module {
   abstract readonly architecture: string;
-  abstract forwardHeads(x: Tensor): Tensor[];
+  readonly options: ResolvedModelOptions;
+
+  constructor(options: ModelOptions) {
+    super();
+    this.options = resolveOptions(options);
+  }
+
+  /** Every supervised output; a single-head model returns its logits. */
+  forwardHeads(x: Tensor): Tensor[] {
+    return [this.forward(x)];
+  }
+
   /** The options to rebuild this model with `createModel` (saved in checkpoints). */
-  abstract config(): Record<string, unknown>;
+  config(): Record<string, unknown> {
+    const { inChannels, outChannels, features } = this.options;
+    return { architecture: this.architecture, inChannels, outChannels, features };
+  }
 }

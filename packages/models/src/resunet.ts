@@ -1,7 +1,7 @@
 /** A residual U-Net: the reference U-Net's widths and names with residual blocks in place of plain ones. */
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Identity, Module, maxPool2d } from '@mriseg/nn';
 import { add, concat, type Rng, relu, type Tensor } from '@mriseg/tensor-wgsl';
-import { type ModelOptions, NamedSequential, resolveOptions, SegmentationModel } from './blocks.js';
+import { type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
 
 /**
  * relu(BN(conv(relu(BN(conv(x))))) + shortcut(x)), 3×3 convs without bias; the shortcut is a 1×1 conv (no bias)
@@ -47,7 +47,6 @@ export class ResidualBlock extends Module {
 
 export class ResUNet extends SegmentationModel {
   readonly architecture = 'resunet';
-  readonly options: ReturnType<typeof resolveOptions>;
   private readonly encoders: ResidualBlock[] = [];
   private readonly ups: ConvTranspose2d[] = [];
   private readonly decoders: ResidualBlock[] = [];
@@ -55,9 +54,8 @@ export class ResUNet extends SegmentationModel {
   readonly conv: Conv2d;
 
   constructor(options: ModelOptions = {}) {
-    super();
-    const o = resolveOptions(options);
-    this.options = o;
+    super(options);
+    const o = this.options;
     const f = o.features;
     const rng = o.rng;
     const widths = [f, 2 * f, 4 * f, 8 * f];
@@ -91,14 +89,5 @@ export class ResUNet extends SegmentationModel {
     h = this.bottleneck.forward(maxPool2d(h, 2));
     for (let i = 3; i >= 0; i--) h = this.decoders[i].forward(concat([this.ups[i].forward(h), skips[i]], 1));
     return this.conv.forward(h);
-  }
-
-  forwardHeads(x: Tensor): Tensor[] {
-    return [this.forward(x)];
-  }
-
-  config(): Record<string, unknown> {
-    const { inChannels, outChannels, features } = this.options;
-    return { architecture: this.architecture, inChannels, outChannels, features };
   }
 }

@@ -1,13 +1,7 @@
 /** UNet++ (Zhou et al. 2018): nested, densely connected skip pathways with deep supervision. */
 import { Conv2d, ConvTranspose2d, maxPool2d } from '@mriseg/nn';
 import { add, concat, mul, type Tensor } from '@mriseg/tensor-wgsl';
-import {
-  convBlock,
-  type ModelOptions,
-  type NamedSequential,
-  resolveOptions,
-  SegmentationModel,
-} from './blocks.js';
+import { convBlock, type ModelOptions, type NamedSequential, SegmentationModel } from './blocks.js';
 
 export interface UNetPlusPlusOptions extends ModelOptions {
   /** Train on all four heads (default true); otherwise only the last head is computed and supervised. */
@@ -25,7 +19,6 @@ const DEPTH = 4;
  */
 export class UNetPlusPlus extends SegmentationModel {
   readonly architecture = 'unet++';
-  readonly options: ReturnType<typeof resolveOptions>;
   readonly deepSupervision: boolean;
   readonly inference: 'last' | 'mean';
   private readonly nodes = new Map<string, NamedSequential>();
@@ -33,9 +26,8 @@ export class UNetPlusPlus extends SegmentationModel {
   private readonly heads: Conv2d[] = [];
 
   constructor(options: UNetPlusPlusOptions = {}) {
-    super();
-    const o = resolveOptions(options);
-    this.options = o;
+    super(options);
+    const o = this.options;
     this.deepSupervision = options.deepSupervision ?? true;
     this.inference = options.inference ?? 'last';
     const F = (i: number) => o.features * 2 ** i;
@@ -81,7 +73,7 @@ export class UNetPlusPlus extends SegmentationModel {
     return grid[0].slice(1);
   }
 
-  forwardHeads(x: Tensor): Tensor[] {
+  override forwardHeads(x: Tensor): Tensor[] {
     const top = this.topRow(x);
     if (!this.deepSupervision) return [this.heads[DEPTH - 1].forward(top[DEPTH - 1])];
     return top.map((t, k) => this.heads[k].forward(t));
@@ -95,15 +87,7 @@ export class UNetPlusPlus extends SegmentationModel {
     return mul(sum, 1 / DEPTH);
   }
 
-  config(): Record<string, unknown> {
-    const { inChannels, outChannels, features } = this.options;
-    return {
-      architecture: this.architecture,
-      inChannels,
-      outChannels,
-      features,
-      deepSupervision: this.deepSupervision,
-      inference: this.inference,
-    };
+  override config(): Record<string, unknown> {
+    return { ...super.config(), deepSupervision: this.deepSupervision, inference: this.inference };
   }
 }

@@ -1,17 +1,10 @@
 /** The reference U-Net (M. Buda's brain-segmentation-pytorch), with its PyTorch parameter names. */
 import { Conv2d, ConvTranspose2d, maxPool2d } from '@mriseg/nn';
 import { concat, type Tensor } from '@mriseg/tensor-wgsl';
-import {
-  convBlock,
-  type ModelOptions,
-  type NamedSequential,
-  resolveOptions,
-  SegmentationModel,
-} from './blocks.js';
+import { convBlock, type ModelOptions, type NamedSequential, SegmentationModel } from './blocks.js';
 
 export class UNet extends SegmentationModel {
   readonly architecture = 'unet';
-  readonly options: ReturnType<typeof resolveOptions>;
   readonly encoder1: NamedSequential;
   readonly encoder2: NamedSequential;
   readonly encoder3: NamedSequential;
@@ -28,9 +21,8 @@ export class UNet extends SegmentationModel {
   readonly conv: Conv2d;
 
   constructor(options: ModelOptions = {}) {
-    super();
-    const o = resolveOptions(options);
-    this.options = o;
+    super(options);
+    const o = this.options;
     const f = o.features;
     const rng = o.rng;
     // Registration order = PyTorch's attribute order, so stateDict() lists keys as torch does.
@@ -61,14 +53,5 @@ export class UNet extends SegmentationModel {
     const d2 = this.decoder2.forward(concat([this.upconv2.forward(d3), e2], 1));
     const d1 = this.decoder1.forward(concat([this.upconv1.forward(d2), e1], 1));
     return this.conv.forward(d1);
-  }
-
-  forwardHeads(x: Tensor): Tensor[] {
-    return [this.forward(x)];
-  }
-
-  config(): Record<string, unknown> {
-    const { inChannels, outChannels, features } = this.options;
-    return { architecture: this.architecture, inChannels, outChannels, features };
   }
 }
