@@ -1,7 +1,21 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 export default defineConfig({
-  // The workspace packages are bundled from their TypeScript sources.
-  resolve: { conditions: ['source', 'module', 'browser', 'development|production'] },
+  // Relative asset URLs: the built site works from any folder (and from the e2e test's static server).
+  base: './',
+  resolve: {
+    // The workspace packages are bundled from their TypeScript sources.
+    conditions: ['source', 'module', 'browser', 'development|production'],
+    // @mriseg/data's TIFF decoder checks Deflate strips with node:zlib's inflateSync: pako in the browser.
+    alias: { 'node:zlib': fileURLToPath(new URL('./src/zlib-browser.ts', import.meta.url)) },
+  },
+  // Node-side runs (scripts/make-demo.ts through vite-node) also read the packages' sources.
+  ssr: {
+    resolve: {
+      conditions: ['source', 'module', 'node', 'development|production'],
+      externalConditions: ['source'],
+    },
+  },
   build: { target: 'es2022', outDir: 'dist', emptyOutDir: true },
 });

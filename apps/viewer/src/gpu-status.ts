@@ -8,7 +8,8 @@ export interface GpuStatus {
 }
 
 export function statusFromReport(report: AdapterReport): GpuStatus {
-  const name = [report.vendor, report.architecture, report.description].filter(Boolean).join(' ') || 'unnamed adapter';
+  const name =
+    [report.vendor, report.architecture, report.description].filter(Boolean).join(' ') || 'unnamed adapter';
   return {
     ok: true,
     message: `WebGPU adapter: ${name}${report.isCpu ? ' (software renderer: inference will be slow)' : ''}`,

@@ -1,20 +1,676 @@
-import { initDevice } from '@mriseg/tensor-wgsl';
+/**
+ * The viewer page: loading (demo, folder, files, drag and drop, checkpoint), inference on WebGPU with progress,
+ * and the wiring of controls to the pure view state (state.ts), rendering (render.ts) and scores (analysis.ts).
+ */
+import { DataError, encodePng, preprocess, type Volume } from '@mriseg/data/browser';
+import { listPostprocessSteps, parsePostprocess } from '@mriseg/metrics';
+import { initDevice, predictVolume } from '@mriseg/models';
+import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
+import { isSliceName, type LoadedPatient, type NamedBytes, patientFromFiles } from './files.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
+import { type LoadedModel, loadModel, type ModelChoice } from './model.js';
+import { imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
+import {
+  autoWindow,
+  type Channel,
+  type ColourMode,
+  initialState,
+  keyAction,
+  type Layout,
+  type OverlayStyle,
+  panBy,
+  resetView,
+  setChannel,
+  setLayout,
+  setMode,
+  setOverlay,
+  setPostprocess,
+  setSlice,
+  setStyle,
+  setThreshold,
+  setWindowLevel,
+  stepSlice,
+  type ViewState,
+  wheelSteps,
+  withVolume,
+  worstSlice,
+  zoomAt,
+} from './state.js';
 
-async function showGpu(): Promise<void> {
-  const status = document.getElementById('gpu-status')!;
-  const details = document.getElementById('gpu-details')!;
-  const hasGpu = 'gpu' in navigator && navigator.gpu !== undefined;
-  const s = await initDevice().then(
-    (rt) => statusFromReport(rt.report),
-    (e: unknown) => statusFromError(e, hasGpu),
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el as T;
+};
+
+const ui = {
+  gpuStatus: $('gpu-status'),
+  gpuMore: $<HTMLDetailsElement>('gpu-more'),
+  gpuDetails: $('gpu-details'),
+  loadDemo: $<HTMLButtonElement>('load-demo'),
+  run: $<HTMLButtonElement>('run'),
+  dirInput: $<HTMLInputElement>('dir-input'),
+  fileInput: $<HTMLInputElement>('file-input'),
+  ckptInput: $<HTMLInputElement>('ckpt-input'),
+  arch: $<HTMLSelectElement>('arch'),
+  features: $<HTMLInputElement>('features'),
+  inputSize: $<HTMLSelectElement>('input-size'),
+  progress: $<HTMLProgressElement>('progress'),
+  message: $('message'),
+  error: $('error'),
+  channel: $<HTMLSelectElement>('channel'),
+  window: $<HTMLInputElement>('window'),
+  level: $<HTMLInputElement>('level'),
+  layout: $<HTMLSelectElement>('layout'),
+  resetView: $<HTMLButtonElement>('reset-view'),
+  showTruth: $<HTMLInputElement>('show-truth'),
+  truthOpacity: $<HTMLInputElement>('truth-opacity'),
+  showPred: $<HTMLInputElement>('show-pred'),
+  predOpacity: $<HTMLInputElement>('pred-opacity'),
+  style: $<HTMLSelectElement>('style'),
+  mode: $<HTMLSelectElement>('mode'),
+  legend: $('legend'),
+  threshold: $<HTMLInputElement>('threshold'),
+  thresholdValue: $<HTMLOutputElement>('threshold-value'),
+  post: $<HTMLInputElement>('post'),
+  postPresets: $<HTMLDataListElement>('post-presets'),
+  postHelp: $('post-help'),
+  exportSlice: $<HTMLButtonElement>('export-slice'),
+  exportAll: $<HTMLButtonElement>('export-all'),
+  views: $('views'),
+  view: $<HTMLCanvasElement>('view'),
+  viewRight: $<HTMLCanvasElement>('view-right'),
+  rightFigure: $('right-figure'),
+  captionLeft: $('caption-left'),
+  dropHint: $('drop-hint'),
+  slice: $<HTMLInputElement>('slice'),
+  sliceValue: $<HTMLOutputElement>('slice-value'),
+  strip: $<HTMLCanvasElement>('strip'),
+  worst: $<HTMLButtonElement>('worst'),
+  refDsc: $('ref-dsc'),
+  dsc: $('dsc'),
+  sliceDsc: $('slice-dsc'),
+  sliceArea: $('slice-area'),
+  volumeInfo: $('volume-info'),
+  modelInfo: $('model-info'),
+};
+
+// ---- application state (the view state is pure; the rest holds loaded data) ----
+let view: ViewState = initialState();
+let patient: LoadedPatient | null = null;
+let volume: Volume | null = null;
+let checkpoint: { bytes: Uint8Array; name: string } | null = null;
+let model: LoadedModel | null = null;
+let prob: Float32Array | null = null;
+let analysis: Analysis | null = null;
+let referenceDscValue: number | null = null;
+let busy = false;
+
+const gpu = initDevice();
+gpu.then(
+  (rt) => {
+    const s = statusFromReport(rt.report);
+    ui.gpuStatus.textContent = s.message;
+    if (s.details) {
+      ui.gpuDetails.textContent = s.details;
+      ui.gpuMore.hidden = false;
+    }
+  },
+  (e: unknown) => {
+    const s = statusFromError(e, 'gpu' in navigator && navigator.gpu !== undefined);
+    ui.gpuStatus.textContent = s.message;
+    ui.gpuStatus.classList.add('error');
+  },
+);
+
+// ---- messages ----
+function say(text: string): void {
+  ui.message.textContent = text;
+}
+
+function showError(e: unknown): void {
+  const text =
+    e instanceof DataError ? `Bad file ${e.file}: ${e.problem}` : e instanceof Error ? e.message : String(e);
+  ui.error.textContent = text;
+  ui.error.hidden = false;
+  console.error(e);
+}
+
+function clearError(): void {
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+}
+
+const fmt = (v: number | null | undefined): string =>
+  v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(3);
+
+// ---- loading ----
+function modelChoice(): ModelChoice {
+  const f = Number.parseInt(ui.features.value, 10);
+  const size = Number.parseInt(ui.inputSize.value, 10);
+  return {
+    architecture: ui.arch.value,
+    features: Number.isFinite(f) && f > 0 ? f : null,
+    inputSize: Number.isFinite(size) ? size : null,
+  };
+}
+
+/** The input size the next run uses: the chosen one, else the checkpoint's, else 256. */
+function targetSize(): number {
+  return model?.plan.inputSize ?? modelChoice().inputSize ?? 256;
+}
+
+function setPatient(p: LoadedPatient): void {
+  patient = p;
+  prob = null;
+  analysis = null;
+  referenceDscValue = null;
+  preprocessPatient();
+  updateButtons();
+}
+
+function preprocessPatient(): void {
+  if (!patient) return;
+  const size = targetSize();
+  volume = preprocess(patient.raw, { size });
+  view = withVolume(view, volume.depth);
+  const [w, l] = autoWindow(volume.image);
+  view = setWindowLevel(view, w, l);
+  const p = patient.raw;
+  ui.volumeInfo.textContent =
+    `${p.id}: ${p.depth} slices of ${p.width}×${p.height}; after the reference preprocessing ` +
+    `${volume.depth} slices of ${volume.width}×${volume.height}` +
+    (patient.hasMask ? '' : ' (no ground-truth masks)');
+  ui.slice.max = String(volume.depth - 1);
+  ui.slice.disabled = false;
+  ui.dropHint.hidden = true;
+  recompute();
+}
+
+function setCheckpoint(bytes: Uint8Array, name: string): void {
+  checkpoint = { bytes, name };
+  disposeModel();
+  ui.modelInfo.textContent = `${name} (${(bytes.byteLength / 1024).toFixed(0)} KiB), not loaded yet`;
+  updateButtons();
+}
+
+function disposeModel(): void {
+  model?.model.dispose();
+  model = null;
+}
+
+async function readFiles(files: readonly File[]): Promise<NamedBytes[]> {
+  return Promise.all(
+    files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })),
   );
-  status.textContent = s.message;
-  status.classList.toggle('error', !s.ok);
-  if (s.details) {
-    details.textContent = s.details;
-    details.hidden = false;
+}
+
+async function openFiles(files: readonly File[]): Promise<void> {
+  clearError();
+  const ckpt = files.filter((f) => /\.safetensors$/i.test(f.name));
+  const slices = files.filter((f) => isSliceName(f.name));
+  try {
+    if (ckpt.length > 1) throw new Error(`${ckpt.length} checkpoints given: choose one`);
+    if (ckpt.length === 1) setCheckpoint(new Uint8Array(await ckpt[0].arrayBuffer()), ckpt[0].name);
+    if (slices.length > 0 || ckpt.length === 0) {
+      say(`Reading ${slices.length} slice files…`);
+      setPatient(patientFromFiles(await readFiles(files.filter((f) => !/\.safetensors$/i.test(f.name)))));
+      say(
+        checkpoint ? 'Volume loaded: press "Run model".' : 'Volume loaded: open a checkpoint to run a model.',
+      );
+    }
+  } catch (e) {
+    showError(e);
   }
 }
 
-void showGpu();
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function loadDemo(): Promise<void> {
+  clearError();
+  try {
+    say('Loading the demo volume and checkpoint…');
+    const manifest = (await (await fetch('demo/manifest.json')).json()) as {
+      files: string[];
+      checkpoint: string;
+    };
+    const files = await Promise.all(
+      manifest.files.map(async (name) => ({ name, bytes: await fetchBytes(`demo/${name}`) })),
+    );
+    setCheckpoint(await fetchBytes(`demo/${manifest.checkpoint}`), manifest.checkpoint);
+    setPatient(patientFromFiles(files));
+    await runModel();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function runModel(): Promise<void> {
+  if (!patient || !checkpoint || busy) return;
+  busy = true;
+  updateButtons();
+  clearError();
+  try {
+    say('Starting WebGPU…');
+    await gpu.catch((e: unknown) => {
+      throw new Error(`Cannot run the model. ${statusFromError(e, 'gpu' in navigator).message}`);
+    });
+    disposeModel();
+    model = loadModel(checkpoint.bytes, checkpoint.name, modelChoice());
+    ui.modelInfo.textContent = `${checkpoint.name}: ${model.plan.summary}; ${model.parameters.toLocaleString('en')} parameters; input ${model.plan.inputSize} px`;
+    if (!volume || volume.width !== model.plan.inputSize) preprocessPatient();
+    const v = volume!;
+    ui.progress.hidden = false;
+    ui.progress.value = 0;
+    const t0 = performance.now();
+    say(`Running the model: 0 / ${v.depth} slices`);
+    const out = await predictVolume(
+      model.model,
+      { data: v.image, shape: [v.depth, 3, v.height, v.width] },
+      {
+        batchSize: 4,
+        onProgress: (done, total) => {
+          ui.progress.value = done / total;
+          say(`Running the model: ${done} / ${total} slices`);
+        },
+      },
+    );
+    // Multi-output models (deep supervision) return one map per head: use the last.
+    const plane = v.height * v.width;
+    let p = out;
+    if (out.length !== v.depth * plane) {
+      const per = out.length / v.depth;
+      p = new Float32Array(v.depth * plane);
+      for (let z = 0; z < v.depth; z++) p.set(out.subarray((z + 1) * per - plane, (z + 1) * per), z * plane);
+    }
+    prob = p;
+    referenceDscValue = patient.hasMask ? volumeReferenceDsc(p, v.mask, [v.depth, v.height, v.width]) : null;
+    recompute();
+    say(
+      `Inference done in ${((performance.now() - t0) / 1000).toFixed(1)} s` +
+        (referenceDscValue !== null ? `: reference DSC ${fmt(referenceDscValue)}` : ''),
+    );
+    document.body.dataset.inference = 'done';
+  } catch (e) {
+    showError(e);
+    say('Inference failed.');
+  } finally {
+    busy = false;
+    ui.progress.hidden = true;
+    updateButtons();
+  }
+}
+
+// ---- analysis and drawing ----
+function recompute(): void {
+  computeAnalysis();
+  draw();
+}
+
+function computeAnalysis(): void {
+  if (volume && prob) {
+    try {
+      analysis = analyse(
+        prob,
+        patient?.hasMask ? volume.mask : null,
+        [volume.depth, volume.height, volume.width],
+        view.threshold,
+        view.postprocess,
+      );
+    } catch (e) {
+      showError(e);
+    }
+  } else {
+    analysis = null;
+  }
+  updateButtons();
+}
+
+let frame = 0;
+function draw(): void {
+  if (frame === 0) frame = requestAnimationFrame(drawNow);
+}
+
+const offscreen = document.createElement('canvas');
+const offctx = offscreen.getContext('2d')!;
+let pixels: ImageData | null = null;
+
+function sliceData(z: number): SliceData | null {
+  if (!volume) return null;
+  const plane = volume.width * volume.height;
+  return {
+    width: volume.width,
+    height: volume.height,
+    image: volume.image.subarray(z * 3 * plane, (z + 1) * 3 * plane),
+    truth: patient?.hasMask ? volume.mask.subarray(z * plane, (z + 1) * plane) : null,
+    prediction: analysis ? analysis.prediction.subarray(z * plane, (z + 1) * plane) : null,
+  };
+}
+
+function drawPanel(canvas: HTMLCanvasElement, d: SliceData | null, layers: PanelLayers, s: ViewState): void {
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (!d) return;
+  if (!pixels || pixels.width !== d.width || pixels.height !== d.height) {
+    pixels = new ImageData(d.width, d.height);
+    offscreen.width = d.width;
+    offscreen.height = d.height;
+  }
+  renderSlice(pixels.data, d, s, layers);
+  offctx.putImageData(pixels, 0, 0);
+  const r = imageRect(canvas.width, canvas.height, d.width, d.height, s);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(offscreen, r.x, r.y, r.w, r.h);
+}
+
+function drawNow(): void {
+  frame = 0;
+  if (analysisStale) {
+    analysisStale = false;
+    computeAnalysis();
+  }
+  const d = sliceData(view.slice);
+  const side = view.layout === 'side-by-side';
+  ui.rightFigure.hidden = !side;
+  const availW = ui.views.clientWidth - (side ? 12 : 0);
+  const availH = window.innerHeight - 250;
+  const size = Math.max(200, Math.floor(Math.min(side ? availW / 2 : availW, availH, 720)));
+  for (const c of [ui.view, ui.viewRight]) {
+    if (c.width !== size) {
+      c.width = size;
+      c.height = size;
+    }
+  }
+  ui.captionLeft.textContent = side ? 'Ground truth' : 'Image with overlays';
+  if (side) {
+    // Left: the ground truth alone; right: the prediction (or the error map).
+    drawPanel(ui.view, d, { truth: true, prediction: false }, { ...view, mode: 'overlay' });
+    drawPanel(ui.viewRight, d, { truth: view.mode === 'errors', prediction: true }, view);
+  } else {
+    drawPanel(ui.view, d, { truth: true, prediction: true }, view);
+  }
+  drawStrip();
+  syncControls();
+}
+
+function drawStrip(): void {
+  const c = ui.strip;
+  const ctx = c.getContext('2d')!;
+  ctx.fillStyle = '#181818';
+  ctx.fillRect(0, 0, c.width, c.height);
+  if (!volume) return;
+  const D = volume.depth;
+  const bw = c.width / D;
+  const truthArea = analysis?.truthArea ?? [];
+  const predArea = analysis?.predictionArea ?? [];
+  let truthOnly: number[] = truthArea;
+  if (!analysis && patient?.hasMask) {
+    const plane = volume.width * volume.height;
+    truthOnly = Array.from({ length: D }, (_, z) => {
+      let a = 0;
+      for (let i = z * plane; i < (z + 1) * plane; i++) a += volume!.mask[i];
+      return a;
+    });
+  }
+  const max = Math.max(1, ...truthOnly, ...predArea);
+  const h = c.height - 6;
+  for (let z = 0; z < D; z++) {
+    const x = z * bw;
+    if (z === view.slice) {
+      ctx.fillStyle = '#3a3a3a';
+      ctx.fillRect(x, 0, bw, c.height);
+    }
+    const t = truthOnly[z] ?? 0;
+    const p = predArea[z] ?? 0;
+    ctx.fillStyle = '#00e640';
+    ctx.fillRect(x + 1, c.height - 3 - (t / max) * h, Math.max(1, bw / 2 - 1), (t / max) * h);
+    ctx.fillStyle = '#ff2020';
+    ctx.fillRect(x + bw / 2, c.height - 3 - (p / max) * h, Math.max(1, bw / 2 - 1), (p / max) * h);
+  }
+  ctx.strokeStyle = '#fff';
+  ctx.strokeRect(view.slice * bw + 0.5, 0.5, bw - 1, c.height - 1);
+}
+
+function syncControls(): void {
+  ui.channel.value = view.channel;
+  ui.window.value = String(view.window);
+  ui.level.value = String(view.level);
+  ui.layout.value = view.layout;
+  ui.showTruth.checked = view.truth.visible;
+  ui.truthOpacity.value = String(view.truth.opacity);
+  ui.showPred.checked = view.prediction.visible;
+  ui.predOpacity.value = String(view.prediction.opacity);
+  ui.style.value = view.style;
+  ui.mode.value = view.mode;
+  ui.legend.hidden = view.mode !== 'errors';
+  ui.threshold.value = String(view.threshold);
+  ui.thresholdValue.textContent = view.threshold.toFixed(2);
+  if (document.activeElement !== ui.post) ui.post.value = view.postprocess.join(',');
+  if (volume) {
+    ui.slice.value = String(view.slice);
+    const n = patient?.raw.sliceNumbers[view.slice + (volume.info.cropZYX[0] ?? 0) + 1];
+    ui.sliceValue.textContent = `${view.slice + 1} / ${volume.depth}${n !== undefined ? ` (file ${n})` : ''}`;
+  }
+  ui.refDsc.textContent = fmt(referenceDscValue);
+  ui.dsc.textContent = fmt(analysis?.dsc);
+  const sd = analysis?.perSlice[view.slice];
+  ui.sliceDsc.textContent =
+    analysis && patient?.hasMask ? (sd === null ? 'no tumour (both empty)' : fmt(sd)) : '–';
+  ui.sliceArea.textContent = analysis
+    ? `truth ${patient?.hasMask ? analysis.truthArea[view.slice] : '–'} · predicted ${analysis.predictionArea[view.slice]} px`
+    : '–';
+}
+
+function updateButtons(): void {
+  ui.run.disabled = busy || !patient || !checkpoint;
+  ui.loadDemo.disabled = busy;
+  ui.exportSlice.disabled = !analysis;
+  ui.exportAll.disabled = !analysis;
+  ui.worst.disabled = !analysis || !patient?.hasMask;
+}
+
+let analysisStale = false;
+function update(next: ViewState, recomputeMasks = false): void {
+  if (next === view) return;
+  view = next;
+  // Slider drags fire many events: the masks are recomputed once a frame at most.
+  if (recomputeMasks) analysisStale = true;
+  draw();
+}
+
+// ---- export ----
+function download(bytes: Uint8Array, name: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function maskPng(z: number): { bytes: Uint8Array; name: string } {
+  const v = volume!;
+  const plane = v.width * v.height;
+  const data = Uint8Array.from(analysis!.prediction.subarray(z * plane, (z + 1) * plane), (x) =>
+    x ? 255 : 0,
+  );
+  const n = patient!.raw.sliceNumbers[z + v.info.cropZYX[0] + 1] ?? z + 1;
+  return {
+    bytes: encodePng({ width: v.width, height: v.height, channels: 1, data }),
+    name: `${patient!.raw.id}_${n}_pred_mask.png`,
+  };
+}
+
+// ---- events ----
+ui.loadDemo.addEventListener('click', () => void loadDemo());
+ui.run.addEventListener('click', () => void runModel());
+ui.dirInput.addEventListener('change', () => void openFiles([...(ui.dirInput.files ?? [])]));
+ui.fileInput.addEventListener('change', () => void openFiles([...(ui.fileInput.files ?? [])]));
+ui.ckptInput.addEventListener('change', () => {
+  const f = ui.ckptInput.files?.[0];
+  if (f) void f.arrayBuffer().then((b) => setCheckpoint(new Uint8Array(b), f.name));
+});
+for (const el of [ui.arch, ui.features, ui.inputSize]) {
+  el.addEventListener('change', () => {
+    disposeModel();
+    if (patient && !prob) preprocessPatient();
+    updateButtons();
+  });
+}
+ui.channel.addEventListener('change', () => update(setChannel(view, ui.channel.value as Channel)));
+ui.window.addEventListener('input', () => update(setWindowLevel(view, Number(ui.window.value), view.level)));
+ui.level.addEventListener('input', () => update(setWindowLevel(view, view.window, Number(ui.level.value))));
+ui.layout.addEventListener('change', () => update(setLayout(view, ui.layout.value as Layout)));
+ui.resetView.addEventListener('click', () => {
+  const next = resetView(view);
+  update(volume ? setWindowLevel(next, ...autoWindow(volume.image)) : next);
+});
+window.addEventListener('resize', () => draw());
+ui.showTruth.addEventListener('change', () =>
+  update(setOverlay(view, 'truth', { visible: ui.showTruth.checked })),
+);
+ui.showPred.addEventListener('change', () =>
+  update(setOverlay(view, 'prediction', { visible: ui.showPred.checked })),
+);
+ui.truthOpacity.addEventListener('input', () =>
+  update(setOverlay(view, 'truth', { opacity: Number(ui.truthOpacity.value) })),
+);
+ui.predOpacity.addEventListener('input', () =>
+  update(setOverlay(view, 'prediction', { opacity: Number(ui.predOpacity.value) })),
+);
+ui.style.addEventListener('change', () => update(setStyle(view, ui.style.value as OverlayStyle)));
+ui.mode.addEventListener('change', () => update(setMode(view, ui.mode.value as ColourMode)));
+ui.threshold.addEventListener('input', () => update(setThreshold(view, Number(ui.threshold.value)), true));
+ui.post.addEventListener('change', () => {
+  try {
+    const steps = ui.post.value.split(',');
+    parsePostprocess(steps);
+    clearError();
+    update(setPostprocess(view, steps), true);
+  } catch (e) {
+    showError(e);
+  }
+});
+ui.slice.addEventListener('input', () => update(setSlice(view, Number(ui.slice.value))));
+ui.worst.addEventListener('click', () => {
+  if (!analysis) return;
+  const z = worstSlice(analysis.perSlice, analysis.truthArea, analysis.predictionArea);
+  if (z !== null) update(setSlice(view, z));
+});
+ui.strip.addEventListener('click', (e) => {
+  if (!volume) return;
+  const r = ui.strip.getBoundingClientRect();
+  update(setSlice(view, Math.floor(((e.clientX - r.left) / r.width) * volume.depth)));
+});
+ui.exportSlice.addEventListener('click', () => {
+  const { bytes, name } = maskPng(view.slice);
+  download(bytes, name);
+});
+ui.exportAll.addEventListener('click', () => {
+  const D = volume?.depth ?? 0;
+  for (let z = 0; z < D; z++) {
+    setTimeout(() => {
+      const { bytes, name } = maskPng(z);
+      download(bytes, name);
+    }, z * 200);
+  }
+});
+
+for (const canvas of [ui.view, ui.viewRight]) {
+  canvas.addEventListener(
+    'wheel',
+    (e) => {
+      if (!volume) return;
+      e.preventDefault();
+      if (e.ctrlKey || e.metaKey) {
+        const r = canvas.getBoundingClientRect();
+        const cx = ((e.clientX - r.left) / r.width) * canvas.width - canvas.width / 2;
+        const cy = ((e.clientY - r.top) / r.height) * canvas.height - canvas.height / 2;
+        update(zoomAt(view, e.deltaY < 0 ? 1.2 : 1 / 1.2, cx, cy));
+      } else {
+        update(stepSlice(view, wheelSteps(e.deltaY)));
+      }
+    },
+    { passive: false },
+  );
+  let drag: { x: number; y: number; shift: boolean } | null = null;
+  canvas.addEventListener('pointerdown', (e) => {
+    drag = { x: e.clientX, y: e.clientY, shift: e.shiftKey };
+    canvas.setPointerCapture(e.pointerId);
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x;
+    const dy = e.clientY - drag.y;
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    if (drag.shift) update(setWindowLevel(view, view.window + dx * 0.02, view.level - dy * 0.02));
+    else update(panBy(view, dx, dy));
+  });
+  canvas.addEventListener('pointerup', () => {
+    drag = null;
+  });
+  canvas.addEventListener('keydown', (e) => {
+    const next = keyAction(view, e.key);
+    if (next) {
+      e.preventDefault();
+      update(next);
+    }
+  });
+}
+
+// Drag and drop of files or a folder anywhere on the image area.
+async function entryFiles(entry: FileSystemEntry): Promise<File[]> {
+  if (entry.isFile) {
+    return [await new Promise<File>((res, rej) => (entry as FileSystemFileEntry).file(res, rej))];
+  }
+  const reader = (entry as FileSystemDirectoryEntry).createReader();
+  const all: FileSystemEntry[] = [];
+  for (;;) {
+    const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
+    if (batch.length === 0) break;
+    all.push(...batch);
+  }
+  return (await Promise.all(all.map(entryFiles))).flat();
+}
+
+ui.views.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  ui.views.classList.add('dragging');
+});
+ui.views.addEventListener('dragleave', () => ui.views.classList.remove('dragging'));
+ui.views.addEventListener('drop', (e) => {
+  e.preventDefault();
+  ui.views.classList.remove('dragging');
+  const items = [...(e.dataTransfer?.items ?? [])];
+  const entries = items.map((i) => i.webkitGetAsEntry()).filter((x): x is FileSystemEntry => x !== null);
+  void (
+    entries.length > 0
+      ? Promise.all(entries.map(entryFiles)).then((f) => f.flat())
+      : Promise.resolve([...(e.dataTransfer?.files ?? [])])
+  ).then(openFiles, showError);
+});
+
+// Post-processing help from the metrics package.
+const steps = listPostprocessSteps();
+for (const preset of [
+  'lcc3d',
+  'lcc3d,fill-holes2d',
+  'lcc2d',
+  'remove-small:20',
+  ...steps.map((s) => s.example),
+]) {
+  if ([...ui.postPresets.options].some((o) => o.value === preset)) continue;
+  const o = document.createElement('option');
+  o.value = preset;
+  ui.postPresets.append(o);
+}
+ui.postHelp.textContent = `Comma-separated steps, empty for none (hover for details): ${steps.map((s) => s.name).join(', ')}`;
+ui.post.title = steps.map((s) => `${s.syntax}: ${s.description}`).join('\n');
+
+draw();

@@ -1,0 +1,244 @@
+/**
+ * End to end: builds the viewer, serves the build from 127.0.0.1, opens it in Debian's headless Chromium (WebGPU
+ * on SwiftShader), loads the demo volume and checkpoint, waits for inference and checks what the page shows
+ * against the demo files read here in Node. Fails (does not skip) when /usr/bin/chromium is missing: run
+ * scripts/setup-chromium.sh.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { preprocess } from '@mriseg/data';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sliceAreas } from '../src/analysis.js';
+import { patientFromFiles } from '../src/files.js';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.safetensors': 'application/octet-stream',
+};
+
+let outDir = '';
+let server: Server | null = null;
+let browser: Browser | null = null;
+let origin = '';
+
+function serve(dir: string): Promise<Server> {
+  const s = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    let file = join(dir, path);
+    if (!file.startsWith(dir)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  return new Promise((ok) => s.listen(0, '127.0.0.1', () => ok(s)));
+}
+
+/** Pixels of the main canvas that are clearly green (truth) or red (prediction), overlay blending included. */
+async function colouredPixels(page: Page): Promise<{ green: number; red: number }> {
+  return page.evaluate(() => {
+    const c = document.getElementById('view') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let green = 0;
+    let red = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+      if (g - r > 60 && g - b > 40) green++;
+      if (r - g > 60 && r - b > 60) red++;
+    }
+    return { green, red };
+  });
+}
+
+const nextFrame = (page: Page) =>
+  page.evaluate(
+    () => new Promise<void>((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok()))),
+  );
+
+describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: run scripts/setup-chromium.sh (Debian's chromium package)`);
+    }
+    outDir = mkdtempSync(join(tmpdir(), 'mriseg-viewer-'));
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/vite/bin/vite.js'),
+        'build',
+        '--outDir',
+        outDir,
+        '--emptyOutDir',
+        '--logLevel',
+        'warn',
+      ],
+      {
+        cwd: root,
+        stdio: 'inherit',
+      },
+    );
+    server = await serve(outDir);
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ARGS,
+      ignoreDefaultArgs: ['--headless'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((ok) => (server ? server.close(ok) : ok(undefined)));
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it('loads the demo, runs the model and shows overlays and DSC', async () => {
+    const t0 = Date.now();
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${origin}/`);
+    await expect
+      .poll(() => page.locator('#gpu-status').textContent(), { timeout: 30_000 })
+      .toMatch(/WebGPU adapter/);
+
+    await page.getByRole('button', { name: 'Load demo' }).click();
+    await page.waitForFunction(
+      () => document.body.dataset.inference === 'done' || !document.getElementById('error')!.hidden,
+      undefined,
+      { timeout: 150_000 },
+    );
+    expect(await page.locator('#error').textContent()).toBe('');
+    const inferenceSeconds = (Date.now() - t0) / 1000;
+
+    // The DSC shown is a number in [0, 1] and agrees with the one the demo script computed in Node (Dawn).
+    const manifest = JSON.parse(readFileSync(join(root, 'public/demo/manifest.json'), 'utf8')) as {
+      files: string[];
+      checkpoint: string;
+      dsc: number;
+    };
+    const shown = Number(await page.locator('#ref-dsc').textContent());
+    expect(shown).toBeGreaterThanOrEqual(0);
+    expect(shown).toBeLessThanOrEqual(1);
+    expect(Math.abs(shown - manifest.dsc)).toBeLessThan(0.02);
+    expect(Number(await page.locator('#dsc').textContent())).toBeGreaterThan(0.5);
+
+    // The same volume, preprocessed here: go to its largest tumour slice and compare areas and pixels.
+    const files = manifest.files.map((name) => ({
+      name,
+      bytes: new Uint8Array(readFileSync(join(root, 'public/demo', name))),
+    }));
+    const vol = preprocess(patientFromFiles(files).raw, { size: 64 });
+    const areas = sliceAreas(vol.mask, vol.depth, vol.height * vol.width);
+    const z = areas.indexOf(Math.max(...areas));
+    expect(areas[z]).toBeGreaterThan(20);
+    await page.locator('#slice').fill(String(z));
+    await nextFrame(page);
+    await expect.poll(() => page.locator('#slice-area').textContent()).toContain(`truth ${areas[z]} `);
+
+    const both = await colouredPixels(page);
+    expect(both.red).toBeGreaterThan(0);
+    mkdirSync(join(root, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(root, 'test-results/viewer-demo.png') });
+
+    // Prediction off: only the green truth remains, about its area × the display scale².
+    await page.getByRole('checkbox', { name: 'Prediction', exact: true }).uncheck();
+    await nextFrame(page);
+    const truthOnly = await colouredPixels(page);
+    const scale = (await page.locator('#view').evaluate((c: HTMLCanvasElement) => c.width)) / vol.width;
+    expect(truthOnly.red).toBe(0);
+    expect(truthOnly.green / (areas[z] * scale * scale)).toBeGreaterThan(0.8);
+    expect(truthOnly.green / (areas[z] * scale * scale)).toBeLessThan(1.2);
+
+    // Truth off as well (keyboard, on the canvas): no overlay colour left.
+    await page.locator('#view').focus();
+    await page.keyboard.press('g');
+    await nextFrame(page);
+    expect(await colouredPixels(page)).toEqual({ green: 0, red: 0 });
+    await page.getByRole('checkbox', { name: 'Prediction', exact: true }).check();
+    await nextFrame(page);
+    expect((await colouredPixels(page)).red).toBeGreaterThan(0);
+
+    // Threshold 0.99 leaves less predicted area than 0.5 (the mask is recomputed live).
+    const predicted = async () =>
+      Number(/predicted (\d+)/.exec((await page.locator('#slice-area').textContent()) ?? '')![1]);
+    const at50 = await predicted();
+    await page.locator('#threshold').fill('0.99');
+    await nextFrame(page);
+    expect(await predicted()).toBeLessThan(at50);
+
+    // A bad file is reported by name with the data package's problem text, and the volume shown stays.
+    await page.locator('#file-input').setInputFiles([
+      {
+        name: 'TCGA_ZZ_0000_20000101_1.tif',
+        mimeType: 'image/tiff',
+        buffer: Buffer.from('II*\u0000garbage'),
+      },
+    ]);
+    await expect
+      .poll(() => page.locator('#error').textContent())
+      .toMatch(/^Bad file TCGA_ZZ_0000_20000101_1\.tif: truncated or corrupt TIFF/);
+    expect(await page.locator('#volume-info').textContent()).toContain('DEMO_PHANTOM');
+
+    expect(errors).toEqual([]);
+    expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
+    console.log(`e2e: demo inference done after ${inferenceSeconds.toFixed(1)} s, DSC ${shown}`);
+  });
+
+  it('says clearly when there is no WebGPU adapter, and still shows the volume', async () => {
+    const noGpu = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        ...ARGS.filter((a) => a !== '--enable-unsafe-webgpu'),
+        '--disable-gpu',
+        '--disable-features=Vulkan,WebGPU',
+      ],
+      ignoreDefaultArgs: ['--headless'],
+    });
+    try {
+      const page = await noGpu.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${origin}/`);
+      await expect
+        .poll(() => page.locator('#gpu-status').textContent(), { timeout: 30_000 })
+        .toMatch(/no WebGPU|no adapter could be used/);
+      await page.getByRole('button', { name: 'Load demo' }).click();
+      await expect
+        .poll(() => page.locator('#error').textContent(), { timeout: 30_000 })
+        .toMatch(/^Cannot run the model\./);
+      expect(await page.locator('#volume-info').textContent()).toContain('DEMO_PHANTOM');
+      expect(await page.locator('#ref-dsc').textContent()).toBe('–');
+    } finally {
+      await noGpu.close();
+    }
+  });
+});
