@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything mriseg needs on a fresh Debian/Ubuntu machine with Node.js 20: pnpm, the workspace's
-# packages (from the lockfile), WebGPU for GPU-less machines (scripts/setup-webgpu.sh) and the package builds.
+# packages (from the lockfile), WebGPU for GPU-less machines (scripts/setup-webgpu.sh), Chromium for the viewer's
+# browser test (scripts/setup-chromium.sh) and the package builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=$(node -p "require('./package.json').packageManager.split('@')[1]")
@@ -10,4 +11,5 @@ if [ "$(pnpm --version 2>/dev/null)" != "$want" ]; then
 fi
 pnpm install --frozen-lockfile
 bash scripts/setup-webgpu.sh
+bash scripts/setup-chromium.sh   # the viewer's end-to-end test drives Debian's Chromium
 pnpm run build
