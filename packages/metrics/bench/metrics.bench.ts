@@ -14,22 +14,30 @@ function dscLccHd95(c: SyntheticCase): number {
 }
 
 // A plain timing first, so the figure is printed even where the bench reporter is terse. CPU time is shown next
-// to wall time because a shared machine's wall clock includes waiting for a core.
+// to wall time because a shared machine's wall clock includes waiting for a core; the median of single runs (after
+// three warm-up runs, which pay for compiling the code) is what the "under 100 ms" requirement is read against.
 for (const [name, c] of [
   ['typical tumour', typical],
   ['large tumour', large],
   ['noise-like prediction', noise],
 ] as const) {
-  dscLccHd95(c);
-  const runs = 10;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let r = 0; r < runs; r++) dscLccHd95(c);
-  const wall = (performance.now() - t0) / runs;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuMs = (cpu.user + cpu.system) / 1000 / runs;
+  for (let r = 0; r < 3; r++) dscLccHd95(c);
+  const runs = 15;
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    dscLccHd95(c);
+    wall.push(performance.now() - t0);
+    const used = process.cpuUsage(cpu0);
+    cpu.push((used.user + used.system) / 1000);
+  }
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   console.log(
-    `DSC + LCC + HD95, 60×256×256, ${name}: ${wall.toFixed(1)} ms wall, ${cpuMs.toFixed(1)} ms CPU per volume (mean of ${runs})`,
+    `DSC + LCC + HD95, 60×256×256, ${name}: median ${median(wall).toFixed(1)} ms wall, ${median(cpu).toFixed(1)} ms CPU ` +
+      `per volume (mean ${mean(wall).toFixed(1)} / ${mean(cpu).toFixed(1)} ms, ${runs} runs)`,
   );
 }
 

@@ -173,11 +173,16 @@ function labelRuns(mask: BinaryVolume, connectivity: Connectivity | undefined, f
           const a0 = start[p] - wide;
           const a1 = end[p] + wide;
           while (j < jEnd && end[j] + shift <= a0) j++;
+          if (j === jEnd || start[j] + shift >= a1) continue;
+          // The root of p changes only through the unions below, to the smaller root: track it.
+          let rp = find(parent, p);
           for (let q = j; q < jEnd && start[q] + shift < a1; q++) {
-            const rp = find(parent, p);
             const rq = find(parent, q);
             if (rp < rq) parent[rq] = rp;
-            else if (rq < rp) parent[rp] = rq;
+            else if (rq < rp) {
+              parent[rp] = rq;
+              rp = rq;
+            }
           }
         }
       }
@@ -210,7 +215,14 @@ export function countComponents(mask: BinaryVolume, connectivity?: Connectivity)
 
 function keepLabels(runs: RunLabeling, keep: Uint8Array): BinaryVolume {
   const out = new Uint8Array(numel(runs.shape));
-  for (let p = 0; p < runs.n; p++) if (keep[runs.label[p]] !== 0) out.fill(1, runs.start[p], runs.end[p]);
+  const { start, end, label } = runs;
+  for (let p = 0; p < runs.n; p++) {
+    if (keep[label[p]] === 0) continue;
+    const e = end[p];
+    // A call to fill costs more than a short run (a noisy mask has a million runs of one or two voxels).
+    if (e - start[p] > 16) out.fill(1, start[p], e);
+    else for (let i = start[p]; i < e; i++) out[i] = 1;
+  }
   return { data: out, shape: runs.shape };
 }
 

@@ -402,6 +402,195 @@ export function distancesAtQueries(
   return out;
 }
 
+/** The largest squared distance between two voxels of a block: counts of squared distances need one more slot. */
+export function maxSquaredDistance(dims: Dims, squares: readonly [number, number, number]): number {
+  const [sz2, sy2, sx2] = squares;
+  const d = dims.depth - 1;
+  const h = dims.height - 1;
+  const w = dims.width - 1;
+  return sz2 * d * d + sy2 * h * h + sx2 * w * w;
+}
+
+/**
+ * Squared distances from the query voxels to the nearest feature voxel, counted rather than listed:
+ * `counts[d²]` is incremented once per query, in no particular order, by the same separable transform as
+ * {@link distancesAtQueries} (whole-number squared spacings `squares` only, where every squared distance is an exact
+ * integer; `counts` must hold {@link maxSquaredDistance} + 1 slots). Without a list in raster order there is no
+ * sorting of the queries into lines and no scattered output: each z line reads its queries straight from the mask,
+ * which is what a dense, noisy surface with millions of voxels needs. Returns false, counting nothing, when there is
+ * no feature.
+ */
+export function countSquaredDistances(
+  features: Uint8Array,
+  queries: Uint8Array,
+  dims: Dims,
+  squares: readonly [number, number, number],
+  counts: Int32Array,
+): boolean {
+  const { depth, height, width } = dims;
+  const [sz2, sy2, sx2] = squares;
+  const rows = depth * height;
+  const plane = height * width;
+  const fWords = wordView(features);
+  const qWords = wordView(queries);
+
+  const featureRow = new Uint8Array(rows);
+  const sliceOf = new Int32Array(depth).fill(-1);
+  const featureSlices = new Int32Array(depth);
+  let nfs = 0;
+  let qz0 = depth;
+  let qz1 = 0;
+  let qy0 = height;
+  let qy1 = 0;
+  let qx0 = width;
+  let qx1 = 0;
+  for (let zz = 0; zz < depth; zz++) {
+    for (let y = 0; y < height; y++) {
+      const r = zz * height + y;
+      const row = r * width;
+      if (firstNonZero(features, fWords, row, row + width) >= 0) {
+        featureRow[r] = 1;
+        if (sliceOf[zz] < 0) {
+          sliceOf[zz] = nfs;
+          featureSlices[nfs++] = zz;
+        }
+      }
+      const a = firstNonZero(queries, qWords, row, row + width);
+      if (a < 0) continue;
+      const b = lastNonZero(queries, qWords, a, row + width);
+      if (zz < qz0) qz0 = zz;
+      qz1 = zz + 1;
+      if (y < qy0) qy0 = y;
+      if (y + 1 > qy1) qy1 = y + 1;
+      if (a - row < qx0) qx0 = a - row;
+      if (b - row + 1 > qx1) qx1 = b - row + 1;
+    }
+  }
+  if (nfs === 0) return false;
+  if (qz1 === 0) return true;
+  const qh = qy1 - qy0;
+
+  const sliceRows = new Int32Array(nfs + 1);
+  const rowsOf = new Int32Array(rows);
+  let nfr = 0;
+  for (let s = 0; s < nfs; s++) {
+    sliceRows[s] = nfr;
+    for (let y = 0; y < height; y++) if (featureRow[featureSlices[s] * height + y] !== 0) rowsOf[nfr++] = y;
+  }
+  sliceRows[nfs] = nfr;
+  const prevF = new Int32Array(nfr);
+  const nextF = new Int32Array(nfr);
+  for (let s = 0; s < nfs; s++) {
+    for (let k = sliceRows[s]; k < sliceRows[s + 1]; k++) {
+      const row = (featureSlices[s] * height + rowsOf[k]) * width;
+      let prev = -1;
+      for (let x = qx0 - 1; x >= 0; x--) {
+        if (features[row + x] !== 0) {
+          prev = x;
+          break;
+        }
+      }
+      prevF[k] = prev;
+      const next = firstNonZero(features, fWords, row + qx0, row + width);
+      nextF[k] = next < 0 ? -1 : next - row;
+    }
+  }
+
+  // The x and y passes exactly as distancesAtQueries: a block of columns at a time, into `lines`.
+  const block = 16;
+  const env = new Envelope(depth > height ? depth : height);
+  const { v, fv, h, z } = env;
+  const slicePos = featureSlices.subarray(0, nfs);
+  const colIn = new Float64Array(block * height);
+  const lines = new Float64Array(qh * block * nfs);
+  const zs = new Int32Array(depth);
+  for (let xb = qx0; xb < qx1; xb += block) {
+    const nb = qx1 - xb < block ? qx1 - xb : block;
+    for (let s = 0; s < nfs; s++) {
+      const k0 = sliceRows[s];
+      const m = sliceRows[s + 1] - k0;
+      const sliceBase = featureSlices[s] * height;
+      for (let i = 0; i < m; i++) {
+        const row = (sliceBase + rowsOf[k0 + i]) * width;
+        let prev = prevF[k0 + i];
+        let next = nextF[k0 + i];
+        for (let c = 0; c < nb; c++) {
+          const x = xb + c;
+          if (next >= 0 && next < x) {
+            const f = firstNonZero(features, fWords, row + x, row + width);
+            next = f < 0 ? -1 : f - row;
+          }
+          if (next === x) prev = x;
+          const left = prev < 0 ? Number.POSITIVE_INFINITY : x - prev;
+          const gap = next < 0 ? Number.POSITIVE_INFINITY : next - x;
+          const best = gap < left ? gap : left;
+          colIn[c * height + i] = best * best * sx2;
+        }
+        prevF[k0 + i] = prev;
+        nextF[k0 + i] = next;
+      }
+      const rowPos = rowsOf.subarray(k0, k0 + m);
+      for (let c = 0; c < nb; c++) {
+        lowerEnvelope(rowPos, colIn, c * height, 1, m, sy2, v, fv, h, z);
+        let j = 0;
+        const at = (c * nfs + s) * qh - qy0;
+        for (let y = qy0; y < qy1; y++) {
+          while (z[j + 1] < y) j++;
+          const d = y - v[j];
+          lines[at + y] = sy2 * d * d + fv[j];
+        }
+      }
+    }
+    // Along z, each line's queries are read from the mask: rows y of the block share their cache lines.
+    for (let y = qy0; y < qy1; y++) {
+      for (let c = 0; c < nb; c++) {
+        let nz = 0;
+        for (let zz = qz0, i = (qz0 * height + y) * width + xb + c; zz < qz1; zz++, i += plane) {
+          // Without a branch: a noisy surface would mispredict half of them.
+          zs[nz] = zz;
+          nz += +(queries[i] !== 0);
+        }
+        if (nz === 0) continue;
+        const off = c * nfs * qh + y - qy0;
+        if (nz * 4 <= nfs) {
+          // Few queries: search outward from each, as distancesAtQueries does.
+          let near = 0;
+          for (let p = 0; p < nz; p++) {
+            const zq = zs[p];
+            while (near + 1 < nfs && slicePos[near + 1] <= zq) near++;
+            let best = Number.POSITIVE_INFINITY;
+            for (let i = near; i >= 0; i--) {
+              const d = zq - slicePos[i];
+              const g = sz2 * d * d;
+              if (g >= best) break;
+              const t = g + lines[off + i * qh];
+              if (t < best) best = t;
+            }
+            for (let i = near + 1; i < nfs; i++) {
+              const d = slicePos[i] - zq;
+              const g = sz2 * d * d;
+              if (g >= best) break;
+              const t = g + lines[off + i * qh];
+              if (t < best) best = t;
+            }
+            counts[best | 0]++;
+          }
+          continue;
+        }
+        lowerEnvelope(slicePos, lines, off, qh, nfs, sz2, v, fv, h, z);
+        let j = 0;
+        for (let p = 0; p < nz; p++) {
+          const zq = zs[p];
+          while (z[j + 1] < zq) j++;
+          const d = zq - v[j];
+          counts[(sz2 * d * d + fv[j]) | 0]++;
+        }
+      }
+    }
+  }
+  return true;
+}
+
 /** Spacing checked and expanded to [sz, sy, sx] (sz unused for an image). Defaults to unit spacing. */
 export function resolveSpacing(
   fn: string,

@@ -1,4 +1,4 @@
-import { firstNonZero, wordView } from './scan.js';
+import { wordView } from './scan.js';
 import { assertSameShape, type BinaryVolume, dimsOf } from './volume.js';
 
 /** Voxel counts of a prediction against the truth (non-zero = foreground in both). */
@@ -22,11 +22,27 @@ function confusionRange(p: Uint8Array, t: Uint8Array, start: number, end: number
   let nt = 0;
   const pw = wordView(p);
   const tw = wordView(t);
-  // Skip stretches where both masks are background, in blocks of 256 voxels (about one image row).
-  for (let b = start; b < end; b += 256) {
-    const e = Math.min(b + 256, end);
-    if (firstNonZero(p, pw, b, e) < 0 && firstNonZero(t, tw, b, e) < 0) continue;
-    for (let i = b; i < e; i++) {
+  if (pw !== null && tw !== null) {
+    // Four voxels at a time: a word's non-zero bytes as one high bit each, counted by a multiply.
+    for (let k = (start + 3) >> 2; k < end >> 2; k++) {
+      const a = pw[k];
+      const c = tw[k];
+      if ((a | c) === 0) continue;
+      const na = (((a & 0x7f7f7f7f) + 0x7f7f7f7f) | a) & 0x80808080;
+      const nc = (((c & 0x7f7f7f7f) + 0x7f7f7f7f) | c) & 0x80808080;
+      np += Math.imul(na >>> 7, 0x01010101) >>> 24;
+      nt += Math.imul(nc >>> 7, 0x01010101) >>> 24;
+      tp += Math.imul((na & nc) >>> 7, 0x01010101) >>> 24;
+    }
+  }
+  // The bytes outside whole words (all of them without word views).
+  const head = pw !== null && tw !== null ? Math.min((start + 3) & ~3, end) : end;
+  const tail = pw !== null && tw !== null ? Math.max(head, end & ~3) : end;
+  for (const [from, to] of [
+    [start, head],
+    [tail, end],
+  ]) {
+    for (let i = from; i < to; i++) {
       const a = p[i] !== 0;
       const c = t[i] !== 0;
       if (a) np++;

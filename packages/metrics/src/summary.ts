@@ -75,6 +75,21 @@ export function percentileInPlace(values: Float64Array, q: number): number {
   return lerp(a, b, pos - lo);
 }
 
+/**
+ * Percentile (NumPy "linear") of `n` values known through their order statistics: `orderStat(k)` is the k-th
+ * smallest (0-based); at most ranks ⌊pos⌋ and ⌊pos⌋ + 1 are read. The same arithmetic as
+ * {@link percentileInPlace}, so the same two order statistics give the same result bit for bit.
+ */
+export function percentileFromOrder(n: number, q: number, orderStat: (k: number) => number): number {
+  if (!(q >= 0 && q <= 100)) throw new Error(`percentile: q must be within [0, 100], got ${q}`);
+  if (n === 0) return Number.NaN;
+  const pos = (n - 1) * (q / 100);
+  const lo = Math.floor(pos);
+  const a = orderStat(lo);
+  if (lo + 1 >= n || pos === lo) return a;
+  return lerp(a, orderStat(lo + 1), pos - lo);
+}
+
 /** Percentile (NumPy "linear") of unsorted values (left unchanged); NaN values are not allowed. */
 export function percentile(values: ArrayLike<number>, q: number): number {
   const copy = Float64Array.from(values);
