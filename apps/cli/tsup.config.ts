@@ -3,7 +3,8 @@ import { defineConfig } from 'tsup';
 // The CLI ships as one file per entry with the workspace packages bundled in; `webgpu` (a native addon) and
 // Node built-ins stay external.
 export default defineConfig({
-  entry: ['src/bin.ts'],
+  // The data package's worker script, emitted beside bin.js as cli.worker.js (src/env.ts finds it there).
+  entry: { bin: 'src/bin.ts', 'cli.worker': '../../packages/data/src/worker.ts' },
   format: ['esm'],
   dts: false,
   sourcemap: true,
@@ -15,5 +16,7 @@ export default defineConfig({
   // Bundle the workspace packages from their sources, so the CLI build needs no other build first.
   esbuildOptions(options) {
     options.conditions = ['source'];
+    // Class names are stored in checkpoints (schedulers): keep them as written.
+    options.keepNames = true;
   },
 });

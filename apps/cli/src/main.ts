@@ -2,6 +2,8 @@
 import { parse, UsageError } from './args.js';
 import { type BenchOptions, formatBench, runBench } from './commands/bench.js';
 import { doctor } from './commands/doctor.js';
+import { ensemble, evaluate, predict } from './commands/infer.js';
+import { train } from './commands/train.js';
 import { VERSION } from './version.js';
 
 const USAGE = `mriseg ${VERSION} — brain MRI glioma segmentation on WebGPU
@@ -9,6 +11,24 @@ const USAGE = `mriseg ${VERSION} — brain MRI glioma segmentation on WebGPU
 usage: mriseg <command> [options]
 
 commands:
+  train [options]     train a model; no options: a small demo on synthetic data (a few minutes on a CPU)
+      --data DIR (kaggle_3m, TIFF or PNG; none: demo)   --config FILE.json (same keys as the flags)
+      --model unet|attention-unet|unet++|resunet (unet)   --features N (32; demo 4)   --[no-]deep-supervision
+      --loss dice|dice-per-sample|bce|bce-dice|focal|tversky|focal-tversky (dice)
+          --smooth --bce-weight --dice-weight --alpha --beta --gamma --pos-weight
+      --optimizer adam|adamw|sgd (adam)   --lr X (1e-4; demo 3e-3)   --weight-decay X (0)   --momentum X
+      --schedule none|step:N[:G]|multistep:E1,E2[:G]|exp:G|cosine[:MIN]|poly[:P]|plateau[:N[:F]]   --warmup EPOCHS
+      --epochs N (100; demo 5)   --batch-size N (16; demo 4)   --image-size N (256; demo 64)   --epoch-size N
+      --aug reference|none|strong   --sampler reference|uniform   --clip-grad X
+      --split reference|random:SEED:N|kfold:K:I|file:PATH (reference; demo random:1:3)   --seed N (42)
+      --val-every N (1)   --early-stop N validations (0: off)   --postprocess STEPS   --tta none|hflip|hvflip
+      --out DIR (runs/<time>-<model>)   --resume RUN_DIR|CHECKPOINT   --cache DIR   --workers N   --log-every N
+  evaluate --checkpoint FILE [--data DIR] [--split all|SPEC] [--postprocess STEPS|none] [--tta M] [--out DIR]
+                      per-patient CSV (reference DSC, raw DSC, IoU, HD95, volumes) and summary (mean, median, IQR)
+  predict --checkpoint FILE --input DIR --out DIR [--postprocess STEPS|none] [--tta M] [--threshold X]
+                      masks (PNG + TIFF, Kaggle names, original 256² frame) and overlay PNGs
+  ensemble --checkpoint A --checkpoint B … (evaluate's or predict's options)
+                      averages the models' probabilities (e.g. the folds of kfold:K:I runs)
   doctor [--json]     the WebGPU adapter, its features and limits, versions
   bench [options]     training-step and inference img/s on synthetic data
       --model unet|attention-unet|unet++|resunet (unet)   --features N (32)
@@ -20,6 +40,10 @@ commands:
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  train: (argv) => train(argv),
+  evaluate: (argv) => evaluate(argv),
+  predict: (argv) => predict(argv),
+  ensemble: (argv) => ensemble(argv),
   doctor: async (argv) => doctor(parse(argv, { json: { type: 'boolean' } }).values as { json?: boolean }),
   bench: async (argv) => {
     const { values } = parse(argv, {

@@ -40,6 +40,7 @@ export {
 export type { Raster } from './raster.js';
 export { decodeImageFile, type RawPatient, type ReadOptions, readPatient } from './reader.js';
 export { resizeNearest, resizeQuadratic } from './resize.js';
+export { type OriginalFrame, type PreprocessedGeometry, restoreMask } from './restore.js';
 export {
   type MaskedVolume,
   ReferenceSampler,

@@ -1,0 +1,60 @@
+/** Loading data for the commands: the demo phantom set or a Kaggle-layout folder, preprocessed and cached. */
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDataset, type Volume, type WorkerPool, writePhantomDataset } from '@mriseg/data';
+import { cacheRoot } from '../env.js';
+
+/** Phantom settings of the demo: 128² slices (preprocessed down to the demo's 64²), 14–20 slices a patient. */
+export const DEMO_PHANTOM = { size: 128, slices: [14, 20] as [number, number], seed: 7 };
+
+/**
+ * The synthetic demo data set in the Kaggle layout (TIFF), written once into the cache folder and reused.
+ * Written into a temporary folder and renamed, so an interrupted first run leaves nothing half-made behind.
+ */
+export function ensureDemoData(patients: number, log: (s: string) => void = () => {}): string {
+  const root = join(
+    cacheRoot(),
+    'demo',
+    `phantom-s${DEMO_PHANTOM.size}-p${patients}-seed${DEMO_PHANTOM.seed}`,
+  );
+  if (existsSync(join(root, '.complete'))) return root;
+  log(`writing the synthetic demo data set (${patients} phantom patients) to ${root}`);
+  const tmp = `${root}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  writePhantomDataset(tmp, {
+    patients,
+    seed: DEMO_PHANTOM.seed,
+    size: DEMO_PHANTOM.size,
+    slices: DEMO_PHANTOM.slices,
+  });
+  writeFileSync(join(tmp, '.complete'), '');
+  rmSync(root, { recursive: true, force: true });
+  renameSync(tmp, root);
+  return root;
+}
+
+export interface LoadedVolumes {
+  root: string;
+  volumes: Volume[];
+  ms: number;
+  cached: number;
+}
+
+/** Preprocessed volumes (reference pipeline at `imageSize`), through the on-disk cache. */
+export async function loadVolumes(
+  data: string | null,
+  o: {
+    imageSize: number;
+    cache: string | null;
+    pool: WorkerPool;
+    demoPatients: number;
+    log: (s: string) => void;
+  },
+): Promise<LoadedVolumes> {
+  const root = data ?? ensureDemoData(o.demoPatients, o.log);
+  if (!existsSync(root)) throw new Error(`data folder ${root} does not exist`);
+  const cacheDir = o.cache ?? join(cacheRoot(), 'volumes');
+  const r = await loadDataset(root, { cacheDir, pool: o.pool, preprocess: { size: o.imageSize } });
+  return { root, volumes: r.volumes, ms: r.ms, cached: r.cached };
+}

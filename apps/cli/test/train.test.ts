@@ -1,0 +1,269 @@
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodePng, decodeTiff, preprocess, restoreMask } from '@mriseg/data';
+import { binarize, keepLargestComponent, volume } from '@mriseg/metrics';
+import { predictVolume } from '@mriseg/models';
+import { loadCheckpoint } from '@mriseg/nn/node';
+import { initDevice } from '@mriseg/tensor-wgsl';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { findPatients, readImages } from '../src/commands/infer.js';
+import { EXIT_INTERRUPTED, EXIT_NAN, train } from '../src/commands/train.js';
+import { ensembleProbabilities, openCheckpoint, type TrainMeta } from '../src/lib/infer.js';
+import type { EpochRecord } from '../src/lib/report.js';
+import { main } from '../src/main.js';
+import { tinyDataset, tinyTrainArgs } from './fixture.js';
+
+let fx: ReturnType<typeof tinyDataset>;
+let lines: string[];
+const log = (s: string) => void lines.push(s);
+let out: string[];
+let err: string[];
+
+beforeAll(async () => {
+  await initDevice();
+  fx = tinyDataset();
+});
+beforeEach(() => {
+  lines = [];
+  out = [];
+  err = [];
+  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+});
+afterEach(() => vi.restoreAllMocks());
+
+/** Model and optimizer tensors of a checkpoint, as raw bytes by key. */
+function tensorsOf(path: string): Map<string, Buffer> {
+  const ck = loadCheckpoint(path);
+  const m = new Map<string, Buffer>();
+  const bytes = (d: unknown) => {
+    const a = d as Float32Array;
+    return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  };
+  for (const [k, t] of ck.model) m.set(k, bytes(t.data));
+  for (const [k, t] of ck.optimizer?.tensors ?? []) m.set(`opt:${k}`, bytes(t.data));
+  return m;
+}
+
+function expectSameTensors(a: string, b: string): void {
+  const x = tensorsOf(a);
+  const y = tensorsOf(b);
+  expect([...y.keys()]).toEqual([...x.keys()]);
+  for (const [k, v] of x) expect(y.get(k)!.equals(v), k).toBe(true);
+}
+
+const records = (dir: string) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EpochRecord);
+
+describe('train', () => {
+  let runA: string;
+
+  it('trains 2 tiny epochs and writes the run folder', async () => {
+    runA = join(fx.root, 'runA');
+    expect(await train(tinyTrainArgs(fx.data, runA), { log })).toBe(0);
+    for (const f of [
+      'config.json',
+      'split.json',
+      'environment.json',
+      'metrics.jsonl',
+      'best.safetensors',
+      'last.safetensors',
+      'report.md',
+      'loss.svg',
+      'dsc.svg',
+      'patients.svg',
+    ])
+      expect(existsSync(join(runA, f)), f).toBe(true);
+    const text = lines.join('\n');
+    expect(text).toMatch(/Best validation mean DSC: \d\.\d{4}/);
+    const cfg = JSON.parse(readFileSync(join(runA, 'config.json'), 'utf8'));
+    expect(cfg.features).toBe(2);
+    expect(cfg.loss).toBe('dice');
+    const split = JSON.parse(readFileSync(join(runA, 'split.json'), 'utf8'));
+    expect(split.validation).toHaveLength(2);
+    expect(split.train).toHaveLength(3);
+    const env = JSON.parse(readFileSync(join(runA, 'environment.json'), 'utf8'));
+    expect(env.adapter.length).toBeGreaterThan(0);
+    expect(env.mriseg).toBe('0.1.0');
+    const r = records(runA);
+    expect(r.map((e) => e.epoch)).toEqual([1, 2]);
+    for (const e of r) {
+      expect(Number.isFinite(e.trainLoss)).toBe(true);
+      expect(e.valMeanDsc).toBeGreaterThanOrEqual(0);
+      expect(Object.keys(e.valDsc!).sort()).toEqual(split.validation);
+    }
+    // GPU memory stays flat: the same live buffers after every epoch.
+    expect(r[1].liveBuffers).toBe(r[0].liveBuffers);
+    const best = Math.max(...r.map((e) => e.valMeanDsc!));
+    expect(text).toContain(`Best validation mean DSC: ${best.toFixed(4)}`);
+    const report = readFileSync(join(runA, 'report.md'), 'utf8');
+    expect(report).toContain('![loss](loss.svg)');
+    expect(report).toContain(`**Best validation mean DSC: ${best.toFixed(4)}**`);
+    expect(readFileSync(join(runA, 'dsc.svg'), 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*<path d="M/);
+    expect(readFileSync(join(runA, 'patients.svg'), 'utf8')).toContain(split.validation[0]);
+    const meta = JSON.parse(
+      loadCheckpoint(join(runA, 'last.safetensors')).rawMetadata['mriseg.train'],
+    ) as TrainMeta;
+    expect(meta.state.epoch).toBe(2);
+    expect(meta.state.step).toBe(8);
+  });
+
+  it('Ctrl-C writes a resumable checkpoint; resuming gives the same weights as an uninterrupted run', async () => {
+    const runB = join(fx.root, 'runB');
+    const code = await train(tinyTrainArgs(fx.data, runB), {
+      log,
+      onStep: (step) => {
+        // Step 6 = the second batch of epoch 2: what a real SIGINT does, through the handler train installed.
+        if (step === 6) (process.listeners('SIGINT').at(-1) as (s: string) => void)('SIGINT');
+      },
+    });
+    expect(code).toBe(EXIT_INTERRUPTED);
+    expect(lines.join('\n')).toContain(`--resume ${runB}`);
+    const meta = JSON.parse(
+      loadCheckpoint(join(runB, 'last.safetensors')).rawMetadata['mriseg.train'],
+    ) as TrainMeta;
+    expect(meta.state).toMatchObject({ epoch: 1, batch: 2, step: 6 });
+    expect(records(runB)).toHaveLength(1);
+    expect(await train(['--resume', runB], { log })).toBe(0);
+    expectSameTensors(join(fx.root, 'runA', 'last.safetensors'), join(runB, 'last.safetensors'));
+    expect(records(runB).map((r) => r.valMeanDsc)).toEqual(
+      records(join(fx.root, 'runA')).map((r) => r.valMeanDsc),
+    );
+
+    // Resuming at an epoch boundary with more epochs: 1 + 1 epochs = 2 epochs.
+    const runC = join(fx.root, 'runC');
+    expect(await train(tinyTrainArgs(fx.data, runC, ['--epochs', '1']), { log })).toBe(0);
+    cpSync(join(runC, 'last.safetensors'), join(fx.root, 'one-epoch.safetensors'));
+    expect(await train(['--resume', join(runC, 'last.safetensors'), '--epochs', '2'], { log })).toBe(0);
+    expectSameTensors(join(fx.root, 'runA', 'last.safetensors'), join(runC, 'last.safetensors'));
+  });
+
+  it('a NaN loss stops the run and keeps the last good checkpoint', async () => {
+    const runD = join(fx.root, 'runD');
+    cpSync(join(fx.root, 'runA'), runD, { recursive: true });
+    const code = await train(['--resume', runD, '--epochs', '6', '--lr', '1e38'], { log });
+    expect(code).toBe(EXIT_NAN);
+    const m = /NaN or infinite in epoch (\d+)[\s\S]*last\.safetensors \(epoch (\d+), kept unchanged\)/.exec(
+      err.join('\n'),
+    );
+    expect(m).not.toBeNull();
+    // The kept checkpoint is the last epoch that finished with finite losses and weights, and nothing after it.
+    const kept = Number(m![2]);
+    expect(Number(m![1])).toBe(kept + 1);
+    expect(records(runD)).toHaveLength(kept);
+    const ck = loadCheckpoint(join(runD, 'last.safetensors'));
+    expect(ck.metadata.epoch).toBe(kept);
+    for (const [k, t] of ck.model) expect((t.data as Float32Array).every(Number.isFinite), k).toBe(true);
+  });
+
+  it('evaluate writes the per-patient CSV and summary; its DSC is the validation DSC of the best epoch', async () => {
+    const runA = join(fx.root, 'runA');
+    const outDir = join(fx.root, 'eval');
+    expect(
+      await main([
+        'evaluate',
+        '--checkpoint',
+        join(runA, 'best.safetensors'),
+        '--out',
+        outDir,
+        '--workers',
+        '0',
+      ]),
+    ).toBe(0);
+    const csv = readFileSync(join(outDir, 'patients.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe(
+      'patient,slices,reference_dsc,raw_dsc,dice,iou,precision,recall,hd95,assd,true_volume,pred_volume',
+    );
+    const split = JSON.parse(readFileSync(join(runA, 'split.json'), 'utf8'));
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(split.validation);
+    const r = records(runA);
+    const best = r.reduce((a, b) => (b.valMeanDsc! > a.valMeanDsc! ? b : a));
+    for (const line of csv.slice(1)) {
+      const [id, , ref] = line.split(',');
+      expect(Number(ref)).toBeCloseTo(best.valDsc![id], 5);
+    }
+    const summary = readFileSync(join(outDir, 'summary.csv'), 'utf8').trim().split('\n');
+    expect(summary[0]).toBe('metric,mean,std,min,q1,median,q3,iqr,max');
+    const refRow = summary.find((l) => l.startsWith('referenceDsc,'))!.split(',');
+    expect(Number(refRow[1])).toBeCloseTo(best.valMeanDsc!, 5);
+    expect(out.join('\n')).toMatch(/Mean DSC \(reference metric\): \d\.\d{4}\s+median \d\.\d{4}\s+IQR/);
+  });
+
+  it('predict writes Kaggle-named masks (PNG and TIFF) and overlays in the original frame', async () => {
+    const ckpt = join(fx.root, 'runA', 'best.safetensors');
+    const outDir = join(fx.root, 'pred');
+    const [patient] = findPatients(fx.data);
+    expect(await main(['predict', '--checkpoint', ckpt, '--input', patient.dir, '--out', outDir])).toBe(0);
+    const raw = readImages(patient.id, patient.dir);
+    const files = readdirSync(join(outDir, patient.id)).sort();
+    const want = raw.sliceNumbers
+      .flatMap((n) => [
+        `${patient.id}_${n}_mask.png`,
+        `${patient.id}_${n}_mask.tif`,
+        `${patient.id}_${n}_overlay.png`,
+      ])
+      .sort();
+    expect(files).toEqual(want);
+    // The masks are the model's thresholded, largest-component prediction put back into the original frame.
+    const { model } = openCheckpoint(ckpt);
+    const v = preprocess(raw, { size: 32 });
+    const probs = await predictVolume(model, { data: v.image, shape: [v.depth, 3, 32, 32] });
+    const expected = restoreMask(
+      keepLargestComponent(binarize(volume(probs, [v.depth, 32, 32]))).data,
+      v,
+      raw,
+    );
+    model.dispose();
+    const plane = raw.height * raw.width;
+    raw.sliceNumbers.forEach((n, z) => {
+      const png = decodePng(readFileSync(join(outDir, patient.id, `${patient.id}_${n}_mask.png`)), 'png');
+      const tif = decodeTiff(readFileSync(join(outDir, patient.id, `${patient.id}_${n}_mask.tif`)), 'tif');
+      expect([png.width, png.height, png.channels]).toEqual([raw.width, raw.height, 1]);
+      expect(Buffer.from(tif.data).equals(Buffer.from(png.data))).toBe(true);
+      const want = Uint8Array.from(expected.subarray(z * plane, (z + 1) * plane), (b) => b * 255);
+      expect(Buffer.from(png.data).equals(Buffer.from(want)), `slice ${n}`).toBe(true);
+      const ov = decodePng(readFileSync(join(outDir, patient.id, `${patient.id}_${n}_overlay.png`)), 'png');
+      expect([ov.width, ov.height, ov.channels]).toEqual([raw.width, raw.height, 3]);
+    });
+    // The first and last slices were dropped by the preprocessing: empty.
+    expect(expected.subarray(0, plane).every((b) => b === 0)).toBe(true);
+    expect(expected.subarray((raw.depth - 1) * plane).every((b) => b === 0)).toBe(true);
+  });
+
+  it('ensemble averages the probabilities of its models', async () => {
+    const a = openCheckpoint(join(fx.root, 'runA', 'last.safetensors'));
+    const b = openCheckpoint(join(fx.root, 'one-epoch.safetensors'));
+    const [patient] = findPatients(fx.data);
+    const v = preprocess(readImages(patient.id, patient.dir), { size: 32 });
+    const shape = [v.depth, 3, 32, 32] as const;
+    const pa = await predictVolume(a.model, { data: v.image, shape });
+    const pb = await predictVolume(b.model, { data: v.image, shape });
+    const pe = await ensembleProbabilities([a.model, b.model], v);
+    let maxDiff = 0;
+    let modelsDiffer = 0;
+    for (let i = 0; i < pe.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(pe[i] - (pa[i] + pb[i]) / 2));
+      modelsDiffer = Math.max(modelsDiffer, Math.abs(pa[i] - pb[i]));
+    }
+    expect(modelsDiffer).toBeGreaterThan(1e-3);
+    expect(maxDiff).toBeLessThan(1e-6);
+    a.model.dispose();
+    b.model.dispose();
+    const outDir = join(fx.root, 'ens');
+    const args = [
+      'ensemble',
+      '--checkpoint',
+      join(fx.root, 'runA', 'last.safetensors'),
+      '--checkpoint',
+      join(fx.root, 'one-epoch.safetensors'),
+    ];
+    expect(await main([...args, '--out', outDir, '--workers', '0'])).toBe(0);
+    expect(readFileSync(join(outDir, 'patients.csv'), 'utf8').split('\n')[0]).toContain('reference_dsc');
+    expect(out.join('\n')).toContain('ensemble: 2 model(s)');
+    expect(await main(['ensemble', '--checkpoint', join(fx.root, 'one-epoch.safetensors')])).toBe(2);
+  });
+});
