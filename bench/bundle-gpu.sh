@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 mkdir -p .gpu-bench
 grep -qx "/.gpu-bench/" .git/info/exclude 2>/dev/null || echo "/.gpu-bench/" >> .git/info/exclude
 pnpm --filter @mriseg/cli run bundle >/dev/null
-cp apps/cli/dist/cli.bundle.mjs bench/pytorch_unet.py .gpu-bench/
+cp apps/cli/dist/cli.bundle.mjs apps/cli/dist/cli.worker.mjs bench/pytorch_unet.py .gpu-bench/
 # The conv bench imports the built package; bundle it from the sources instead.
 sed "s#from '../dist/index.js'#from '@mriseg/nn'#" packages/nn/bench/conv-bench.mjs > packages/nn/bench/.conv-bench.src.mjs
 npx esbuild packages/nn/bench/.conv-bench.src.mjs --bundle --platform=node --format=esm --target=node20 \
