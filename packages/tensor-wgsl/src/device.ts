@@ -264,6 +264,42 @@ export class Runtime {
     return this.encoder;
   }
 
+  private timestampQuery: GPUQuerySet | null = null;
+
+  /**
+   * GPU time in milliseconds of the work `body` records, from timestamps written by two empty compute passes
+   * around it; null (after running `body` and waiting for it) without the `timestamp-query` feature. Dawn and
+   * browsers may quantise timestamps (to about 0.1 ms), so time work that takes well over that.
+   */
+  async timeGpu(body: () => void): Promise<number | null> {
+    if (!this.hasFeature('timestamp-query')) {
+      body();
+      await this.sync('timeGpu');
+      return null;
+    }
+    if (!this.timestampQuery)
+      this.timestampQuery = this.device.createQuerySet({ type: 'timestamp', count: 2 });
+    const querySet = this.timestampQuery;
+    const mark = (index: number) => {
+      this.endPass()
+        .beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: index } })
+        .end();
+    };
+    mark(0);
+    body();
+    mark(1);
+    const resolved = this.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      label: 'timestamps',
+    });
+    this.endPass().resolveQuerySet(querySet, 0, 2, resolved, 0);
+    const bytes = await this.readBuffer(resolved, 16, 'timeGpu');
+    resolved.destroy();
+    const [t0, t1] = new BigUint64Array(bytes);
+    return Number(t1 - t0) / 1e6;
+  }
+
   dispatch(spec: DispatchSpec): void {
     this.checkAlive(spec.name);
     const [x, y = 1, z = 1] = spec.workgroups;

@@ -155,6 +155,37 @@ describe('command recording', () => {
   });
 });
 
+describe('GPU timing', () => {
+  it('timeGpu runs the work it measures and grows with the amount of work', async () => {
+    const rt = runtime();
+    const x = tensor(new Float32Array(1 << 16).fill(1));
+    let out: ReturnType<typeof tensor> | null = null;
+    const run = (n: number) => () => {
+      out?.dispose();
+      out = scope(() => {
+        let y = x;
+        for (let i = 0; i < n; i++) y = add(y, 1);
+        return y;
+      });
+    };
+    const small = await rt.timeGpu(run(2));
+    expect(out!.size).toBe(1 << 16);
+    expect(Array.from((await out!.data()).slice(0, 2))).toEqual([3, 3]);
+    const large = await rt.timeGpu(run(400));
+    expect(Array.from((await out!.data()).slice(0, 2))).toEqual([401, 401]);
+    if (!rt.hasFeature('timestamp-query')) {
+      expect(small).toBeNull();
+      expect(large).toBeNull();
+    } else {
+      // 200× the dispatches: even with quantised timestamps the longer run must measure longer.
+      expect(small!).toBeGreaterThanOrEqual(0);
+      expect(large!).toBeGreaterThan(small!);
+    }
+    out!.dispose();
+    x.dispose();
+  });
+});
+
 describe('runtime in a separate process', () => {
   // The runtime is a process-wide singleton, so adapter selection and validate mode are checked in child
   // processes running the package source bundled with esbuild. The bundle lives inside the package so that

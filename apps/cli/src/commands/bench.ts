@@ -1,6 +1,7 @@
 /**
  * `bench`: training-step and inference throughput of a model on synthetic data, after a warm-up; the median of
- * timed iterations, each ending with the GPU finishing its work; the peak of GPU memory held by the buffer pool.
+ * timed iterations, each ending with the GPU finishing its work (and its GPU time from timestamp queries when the
+ * adapter has them); the peak of GPU memory held by the buffer pool.
  */
 
 import { createModel, type SegmentationModel } from '@mriseg/models';
@@ -39,7 +40,10 @@ export interface BenchResult {
   imageSize: number;
   trainStepMs?: number;
   trainImgPerS?: number;
+  /** GPU time of a step from timestamp queries (absent without the feature). */
+  trainGpuMs?: number;
   inferBatchMs?: number;
+  inferGpuMs?: number;
   inferImgPerS?: number;
   peakTrainMiB?: number;
   peakInferMiB?: number;
@@ -51,20 +55,26 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function timeIterations(warmup: number, iters: number, body: () => void): Promise<number> {
+/** Median wall time of `iters` iterations (each waits for the GPU), and median GPU time when timestamps exist. */
+async function timeIterations(
+  warmup: number,
+  iters: number,
+  body: () => void,
+): Promise<{ wall: number; gpu: number | null }> {
   const rt = runtime();
   for (let i = 0; i < warmup; i++) {
     body();
     await rt.sync('bench warm-up');
   }
-  const times: number[] = [];
+  const wall: number[] = [];
+  const gpu: number[] = [];
   for (let i = 0; i < iters; i++) {
     const t0 = performance.now();
-    body();
-    await rt.sync('bench');
-    times.push(performance.now() - t0);
+    const g = await rt.timeGpu(body);
+    wall.push(performance.now() - t0);
+    if (g !== null) gpu.push(g);
   }
-  return median(times);
+  return { wall: median(wall), gpu: gpu.length ? median(gpu) : null };
 }
 
 function syntheticBatch(o: BenchOptions, rng: Rng): { x: Tensor; y: Tensor } {
@@ -97,7 +107,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       const opt = new Adam(model.parameters(), { lr: 1e-4 });
       model.train();
       rt.pool.resetPeak();
-      const ms = await timeIterations(o.warmup, o.iters, () => {
+      const { wall: ms, gpu } = await timeIterations(o.warmup, o.iters, () => {
         scope(() => {
           opt.zeroGrad();
           const heads = model.forwardHeads(x);
@@ -109,6 +119,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         });
       });
       result.trainStepMs = round(ms);
+      if (gpu !== null) result.trainGpuMs = round(gpu);
       result.trainImgPerS = round((o.batchSize * 1000) / ms);
       result.peakTrainMiB = round(rt.memory().peakBytes / MiB);
       opt.zeroGrad();
@@ -118,10 +129,14 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       model.eval();
       rt.pool.trim();
       rt.pool.resetPeak();
-      const ms = await timeIterations(o.warmup, o.iters, () => {
-        scope(() => noGrad(() => model.forward(x)));
+      const { wall: ms, gpu } = await timeIterations(o.warmup, o.iters, () => {
+        // Nothing returned: the logits are freed with the rest of the scope.
+        scope(() => {
+          noGrad(() => model.forward(x));
+        });
       });
       result.inferBatchMs = round(ms);
+      if (gpu !== null) result.inferGpuMs = round(gpu);
       result.inferImgPerS = round((o.batchSize * 1000) / ms);
       result.peakInferMiB = round(rt.memory().peakBytes / MiB);
     }
