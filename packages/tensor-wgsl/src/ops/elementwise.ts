@@ -312,49 +312,35 @@ export function pow(a: Tensor, b: Operand): Tensor {
   );
 }
 
-export function maximum(a: Tensor, b: Operand): Tensor {
-  // Ties send the gradient to both halves, as PyTorch does.
+/**
+ * max/min of two operands. Ties send half the gradient to each side, as PyTorch does; `wins` compares the side
+ * that receives the gradient (v1 for a, v2 for b) with the other one.
+ */
+function extremum2(op: 'maximum' | 'minimum', a: Tensor, b: Operand): Tensor {
+  const cmp = op === 'maximum' ? '>' : '<';
   return binary(
-    'maximum',
+    op,
     a,
     b,
-    (x, y) => `max(${x}, ${y})`,
+    (x, y) => `${op === 'maximum' ? 'max' : 'min'}(${x}, ${y})`,
     (g, a, b) => {
-      const bt = typeof b === 'number' ? null : b;
-      const sel = (expr: string) =>
-        bt
-          ? mapElementwise('maximum_backward', expr, [g, a, bt])
-          : mapElementwise('maximum_backward', expr.replaceAll('v2', 's0'), [g, a], {
-              scalars: [b as number],
-            });
-      return [
-        gradIf(a, () => sel('select(select(0.0, v0, v1 > v2), v0 * 0.5, v1 == v2)')),
-        gradIf(b, () => sel('select(select(0.0, v0, v2 > v1), v0 * 0.5, v1 == v2)')),
-      ];
+      const sel = (mine: string, other: string) => {
+        const expr = `select(select(0.0, v0, ${mine} ${cmp} ${other}), v0 * 0.5, v1 == v2)`;
+        return typeof b === 'number'
+          ? mapElementwise(`${op}_backward`, expr.replaceAll('v2', 's0'), [g, a], { scalars: [b] })
+          : mapElementwise(`${op}_backward`, expr, [g, a, b]);
+      };
+      return [gradIf(a, () => sel('v1', 'v2')), gradIf(b, () => sel('v2', 'v1'))];
     },
   );
 }
 
+export function maximum(a: Tensor, b: Operand): Tensor {
+  return extremum2('maximum', a, b);
+}
+
 export function minimum(a: Tensor, b: Operand): Tensor {
-  return binary(
-    'minimum',
-    a,
-    b,
-    (x, y) => `min(${x}, ${y})`,
-    (g, a, b) => {
-      const bt = typeof b === 'number' ? null : b;
-      const sel = (expr: string) =>
-        bt
-          ? mapElementwise('minimum_backward', expr, [g, a, bt])
-          : mapElementwise('minimum_backward', expr.replaceAll('v2', 's0'), [g, a], {
-              scalars: [b as number],
-            });
-      return [
-        gradIf(a, () => sel('select(select(0.0, v0, v1 < v2), v0 * 0.5, v1 == v2)')),
-        gradIf(b, () => sel('select(select(0.0, v0, v2 < v1), v0 * 0.5, v1 == v2)')),
-      ];
-    },
-  );
+  return extremum2('minimum', a, b);
 }
 
 // ---- comparisons: f32 masks of 0 and 1, no gradient ----
