@@ -15,8 +15,11 @@ export interface Conv2dLayerOptions {
   rng?: Rng;
 }
 
-/** nn.Conv2d (groups 1, zero padding): weight [out, in, kh, kw], bias [out]. */
-export class Conv2d extends Module {
+/**
+ * Weight and optional bias of a convolution with PyTorch's default initialisation. PyTorch lays the weight out
+ * as [out, in, kh, kw] for convolutions and [in, out, kh, kw] for transposed ones.
+ */
+abstract class ConvBase<O extends Conv2dLayerOptions> extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   readonly kernelSize: [number, number];
@@ -25,15 +28,25 @@ export class Conv2d extends Module {
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
-    readonly options: Conv2dLayerOptions = {},
+    readonly options: O,
+    transposed: boolean,
   ) {
     super();
     this.kernelSize = two(kernelSize);
     const rng = options.rng ?? defaultRng();
-    const shape = [outChannels, inChannels, ...this.kernelSize];
+    const shape = transposed
+      ? [inChannels, outChannels, ...this.kernelSize]
+      : [outChannels, inChannels, ...this.kernelSize];
     this.weight = this.registerParameter('weight', kaimingUniform(shape, Math.sqrt(5), rng));
     this.bias =
       options.bias === false ? null : this.registerParameter('bias', defaultBias(outChannels, shape, rng));
+  }
+}
+
+/** nn.Conv2d (groups 1, zero padding): weight [out, in, kh, kw], bias [out]. */
+export class Conv2d extends ConvBase<Conv2dLayerOptions> {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dLayerOptions = {}) {
+    super(inChannels, outChannels, kernelSize, options, false);
   }
 
   forward(x: Tensor): Tensor {
@@ -47,24 +60,14 @@ export interface ConvTranspose2dLayerOptions extends Conv2dLayerOptions {
 }
 
 /** nn.ConvTranspose2d (groups 1): weight [in, out, kh, kw], bias [out]. */
-export class ConvTranspose2d extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
-  readonly kernelSize: [number, number];
-
+export class ConvTranspose2d extends ConvBase<ConvTranspose2dLayerOptions> {
   constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
+    inChannels: number,
+    outChannels: number,
     kernelSize: Pair,
-    readonly options: ConvTranspose2dLayerOptions = {},
+    options: ConvTranspose2dLayerOptions = {},
   ) {
-    super();
-    this.kernelSize = two(kernelSize);
-    const rng = options.rng ?? defaultRng();
-    const shape = [inChannels, outChannels, ...this.kernelSize];
-    this.weight = this.registerParameter('weight', kaimingUniform(shape, Math.sqrt(5), rng));
-    this.bias =
-      options.bias === false ? null : this.registerParameter('bias', defaultBias(outChannels, shape, rng));
+    super(inChannels, outChannels, kernelSize, options, true);
   }
 
   forward(x: Tensor): Tensor {
