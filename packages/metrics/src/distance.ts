@@ -171,6 +171,50 @@ export function squaredDistanceToFeatures(
 }
 
 /**
+ * The feature rows of each feature slice — rowsOf[sliceRows[s] … sliceRows[s + 1]) are the y of slice s,
+ * ascending — and, per feature row, the nearest feature left of column `qx0` (prevF) and at or right of it
+ * (nextF), −1 for none. The x pass visits columns left to right from qx0, so these advance and no x-pass array is
+ * stored.
+ */
+function featureRowIndex(
+  features: Uint8Array,
+  fWords: Uint32Array | null,
+  featureRow: Uint8Array,
+  featureSlices: Int32Array,
+  nfs: number,
+  dims: { height: number; width: number },
+  qx0: number,
+): { sliceRows: Int32Array; rowsOf: Int32Array; prevF: Int32Array; nextF: Int32Array } {
+  const { height, width } = dims;
+  const sliceRows = new Int32Array(nfs + 1);
+  const rowsOf = new Int32Array(featureRow.length);
+  let nfr = 0;
+  for (let s = 0; s < nfs; s++) {
+    sliceRows[s] = nfr;
+    for (let y = 0; y < height; y++) if (featureRow[featureSlices[s] * height + y] !== 0) rowsOf[nfr++] = y;
+  }
+  sliceRows[nfs] = nfr;
+  const prevF = new Int32Array(nfr);
+  const nextF = new Int32Array(nfr);
+  for (let s = 0; s < nfs; s++) {
+    for (let k = sliceRows[s]; k < sliceRows[s + 1]; k++) {
+      const row = (featureSlices[s] * height + rowsOf[k]) * width;
+      let prev = -1;
+      for (let x = qx0 - 1; x >= 0; x--) {
+        if (features[row + x] !== 0) {
+          prev = x;
+          break;
+        }
+      }
+      prevF[k] = prev;
+      const next = firstNonZero(features, fWords, row + qx0, row + width);
+      nextF[k] = next < 0 ? -1 : next - row;
+    }
+  }
+  return { sliceRows, rowsOf, prevF, nextF };
+}
+
+/**
  * Distances from every query voxel (non-zero in `queries`) to the nearest feature voxel (non-zero in `features`),
  * in raster order of the queries; Infinity when there is no feature. Bit for bit the square roots of
  * {@link squaredDistanceToFeatures} at the queries — the same envelopes from the same sites — but each pass
@@ -271,34 +315,15 @@ export function distancesAtQueries(
     }
   }
 
-  // Feature rows of each feature slice: rowsOf[sliceRows[s] … sliceRows[s + 1]) are the y of slice s, ascending.
-  const sliceRows = new Int32Array(nfs + 1);
-  const rowsOf = new Int32Array(rows);
-  let nfr = 0;
-  for (let s = 0; s < nfs; s++) {
-    sliceRows[s] = nfr;
-    for (let y = 0; y < height; y++) if (featureRow[featureSlices[s] * height + y] !== 0) rowsOf[nfr++] = y;
-  }
-  sliceRows[nfs] = nfr;
-  // Along x, per feature row, the nearest feature at or left of the current column and at or right of it; the
-  // columns are visited left to right, block after block, so these advance and no x-pass array is stored.
-  const prevF = new Int32Array(nfr);
-  const nextF = new Int32Array(nfr);
-  for (let s = 0; s < nfs; s++) {
-    for (let k = sliceRows[s]; k < sliceRows[s + 1]; k++) {
-      const row = (featureSlices[s] * height + rowsOf[k]) * width;
-      let prev = -1;
-      for (let x = qx0 - 1; x >= 0; x--) {
-        if (features[row + x] !== 0) {
-          prev = x;
-          break;
-        }
-      }
-      prevF[k] = prev;
-      const next = firstNonZero(features, fWords, row + qx0, row + width);
-      nextF[k] = next < 0 ? -1 : next - row;
-    }
-  }
+  const { sliceRows, rowsOf, prevF, nextF } = featureRowIndex(
+    features,
+    fWords,
+    featureRow,
+    featureSlices,
+    nfs,
+    { height, width },
+    qx0,
+  );
 
   // The y and z passes run block by block of columns: the y pass of every feature slice for a block leaves
   // its values in `lines`, one contiguous z line per (y, x), small enough to stay in cache for the z pass that
@@ -470,31 +495,15 @@ export function countSquaredDistances(
   if (qz1 === 0) return true;
   const qh = qy1 - qy0;
 
-  const sliceRows = new Int32Array(nfs + 1);
-  const rowsOf = new Int32Array(rows);
-  let nfr = 0;
-  for (let s = 0; s < nfs; s++) {
-    sliceRows[s] = nfr;
-    for (let y = 0; y < height; y++) if (featureRow[featureSlices[s] * height + y] !== 0) rowsOf[nfr++] = y;
-  }
-  sliceRows[nfs] = nfr;
-  const prevF = new Int32Array(nfr);
-  const nextF = new Int32Array(nfr);
-  for (let s = 0; s < nfs; s++) {
-    for (let k = sliceRows[s]; k < sliceRows[s + 1]; k++) {
-      const row = (featureSlices[s] * height + rowsOf[k]) * width;
-      let prev = -1;
-      for (let x = qx0 - 1; x >= 0; x--) {
-        if (features[row + x] !== 0) {
-          prev = x;
-          break;
-        }
-      }
-      prevF[k] = prev;
-      const next = firstNonZero(features, fWords, row + qx0, row + width);
-      nextF[k] = next < 0 ? -1 : next - row;
-    }
-  }
+  const { sliceRows, rowsOf, prevF, nextF } = featureRowIndex(
+    features,
+    fWords,
+    featureRow,
+    featureSlices,
+    nfs,
+    { height, width },
+    qx0,
+  );
 
   // The x and y passes exactly as distancesAtQueries: a block of columns at a time, into `lines`.
   const block = 16;
