@@ -171,6 +171,50 @@ export function squaredDistanceToFeatures(
 }
 
 /**
+ * One scan over the rows of both volumes: which rows hold a feature, the slices holding one (compacted, so the
+ * work arrays have one plane per such slice only), and the bounding box
+ * [qz0, qz1) × [qy0, qy1) × [qx0, qx1) of the query voxels.
+ */
+function scanRows(features: Uint8Array, queries: Uint8Array, dims: Dims) {
+  const { depth, height, width } = dims;
+  const fWords = wordView(features);
+  const qWords = wordView(queries);
+  const featureRow = new Uint8Array(depth * height);
+  const sliceOf = new Int32Array(depth).fill(-1);
+  const featureSlices = new Int32Array(depth);
+  let nfs = 0;
+  let qz0 = depth;
+  let qz1 = 0;
+  let qy0 = height;
+  let qy1 = 0;
+  let qx0 = width;
+  let qx1 = 0;
+  for (let zz = 0; zz < depth; zz++) {
+    for (let y = 0; y < height; y++) {
+      const r = zz * height + y;
+      const row = r * width;
+      if (firstNonZero(features, fWords, row, row + width) >= 0) {
+        featureRow[r] = 1;
+        if (sliceOf[zz] < 0) {
+          sliceOf[zz] = nfs;
+          featureSlices[nfs++] = zz;
+        }
+      }
+      const a = firstNonZero(queries, qWords, row, row + width);
+      if (a < 0) continue;
+      const b = lastNonZero(queries, qWords, a, row + width);
+      if (zz < qz0) qz0 = zz;
+      qz1 = zz + 1;
+      if (y < qy0) qy0 = y;
+      if (y + 1 > qy1) qy1 = y + 1;
+      if (a - row < qx0) qx0 = a - row;
+      if (b - row + 1 > qx1) qx1 = b - row + 1;
+    }
+  }
+  return { fWords, qWords, featureRow, featureSlices, nfs, qz0, qz1, qy0, qy1, qx0, qx1 };
+}
+
+/**
  * The feature rows of each feature slice — rowsOf[sliceRows[s] … sliceRows[s + 1]) are the y of slice s,
  * ascending — and, per feature row, the nearest feature left of column `qx0` (prevF) and at or right of it
  * (nextF), −1 for none. The x pass visits columns left to right from qx0, so these advance and no x-pass array is
@@ -233,43 +277,11 @@ export function distancesAtQueries(
 ): Float64Array {
   const { depth, height, width } = dims;
   const [sz, sy, sx] = spacing;
-  const rows = depth * height;
-  const fWords = wordView(features);
-  const qWords = wordView(queries);
-
-  const featureRow = new Uint8Array(rows);
-  // Slices holding a feature, compacted: the work array has one plane per such slice only.
-  const sliceOf = new Int32Array(depth).fill(-1);
-  const featureSlices = new Int32Array(depth);
-  let nfs = 0;
-  let qz0 = depth;
-  let qz1 = 0;
-  let qy0 = height;
-  let qy1 = 0;
-  let qx0 = width;
-  let qx1 = 0;
-  for (let zz = 0; zz < depth; zz++) {
-    for (let y = 0; y < height; y++) {
-      const r = zz * height + y;
-      const row = r * width;
-      if (firstNonZero(features, fWords, row, row + width) >= 0) {
-        featureRow[r] = 1;
-        if (sliceOf[zz] < 0) {
-          sliceOf[zz] = nfs;
-          featureSlices[nfs++] = zz;
-        }
-      }
-      const a = firstNonZero(queries, qWords, row, row + width);
-      if (a < 0) continue;
-      const b = lastNonZero(queries, qWords, a, row + width);
-      if (zz < qz0) qz0 = zz;
-      qz1 = zz + 1;
-      if (y < qy0) qy0 = y;
-      if (y + 1 > qy1) qy1 = y + 1;
-      if (a - row < qx0) qx0 = a - row;
-      if (b - row + 1 > qx1) qx1 = b - row + 1;
-    }
-  }
+  const { fWords, qWords, featureRow, featureSlices, nfs, qz0, qz1, qy0, qy1, qx0, qx1 } = scanRows(
+    features,
+    queries,
+    dims,
+  );
   if (qz1 === 0) return new Float64Array(0);
 
   // Queries grouped by (y, x) line, ascending z within a line (a counting sort), with their raster rank.
@@ -454,43 +466,12 @@ export function countSquaredDistances(
 ): boolean {
   const { depth, height, width } = dims;
   const [sz2, sy2, sx2] = squares;
-  const rows = depth * height;
   const plane = height * width;
-  const fWords = wordView(features);
-  const qWords = wordView(queries);
-
-  const featureRow = new Uint8Array(rows);
-  const sliceOf = new Int32Array(depth).fill(-1);
-  const featureSlices = new Int32Array(depth);
-  let nfs = 0;
-  let qz0 = depth;
-  let qz1 = 0;
-  let qy0 = height;
-  let qy1 = 0;
-  let qx0 = width;
-  let qx1 = 0;
-  for (let zz = 0; zz < depth; zz++) {
-    for (let y = 0; y < height; y++) {
-      const r = zz * height + y;
-      const row = r * width;
-      if (firstNonZero(features, fWords, row, row + width) >= 0) {
-        featureRow[r] = 1;
-        if (sliceOf[zz] < 0) {
-          sliceOf[zz] = nfs;
-          featureSlices[nfs++] = zz;
-        }
-      }
-      const a = firstNonZero(queries, qWords, row, row + width);
-      if (a < 0) continue;
-      const b = lastNonZero(queries, qWords, a, row + width);
-      if (zz < qz0) qz0 = zz;
-      qz1 = zz + 1;
-      if (y < qy0) qy0 = y;
-      if (y + 1 > qy1) qy1 = y + 1;
-      if (a - row < qx0) qx0 = a - row;
-      if (b - row + 1 > qx1) qx1 = b - row + 1;
-    }
-  }
+  const { fWords, featureRow, featureSlices, nfs, qz0, qz1, qy0, qy1, qx0, qx1 } = scanRows(
+    features,
+    queries,
+    dims,
+  );
   if (nfs === 0) return false;
   if (qz1 === 0) return true;
   const qh = qy1 - qy0;
