@@ -170,6 +170,75 @@ export function squaredDistanceToFeatures(
   return d;
 }
 
+/** What the x and y passes of a block of columns read and write (see {@link xyPassBlock}). */
+interface XYPass {
+  features: Uint8Array;
+  fWords: Uint32Array | null;
+  featureSlices: Int32Array;
+  nfs: number;
+  sliceRows: Int32Array;
+  rowsOf: Int32Array;
+  prevF: Int32Array;
+  nextF: Int32Array;
+  height: number;
+  width: number;
+  sx2: number;
+  sy2: number;
+  qy0: number;
+  qy1: number;
+  colIn: Float64Array;
+  lines: Float64Array;
+  env: Envelope;
+}
+
+/**
+ * The x and y passes for columns [xb, xb + nb): per feature slice, the squared x distance of every feature row
+ * (advancing prevF/nextF), then the 1-D lower envelope along y, leaving one contiguous z line per (y, column) in
+ * `lines` for the z pass. The same integers and the same products as the whole-grid transform, so the results are
+ * bit-identical to it.
+ */
+function xyPassBlock(p: XYPass, xb: number, nb: number): void {
+  const { features, fWords, featureSlices, nfs, sliceRows, rowsOf, prevF, nextF, height, width } = p;
+  const { sx2, sy2, qy0, qy1, colIn, lines } = p;
+  const { v, fv, h, z } = p.env;
+  const qh = qy1 - qy0;
+  for (let s = 0; s < nfs; s++) {
+    const k0 = sliceRows[s];
+    const m = sliceRows[s + 1] - k0;
+    const sliceBase = featureSlices[s] * height;
+    for (let i = 0; i < m; i++) {
+      const row = (sliceBase + rowsOf[k0 + i]) * width;
+      let prev = prevF[k0 + i];
+      let next = nextF[k0 + i];
+      for (let c = 0; c < nb; c++) {
+        const x = xb + c;
+        if (next >= 0 && next < x) {
+          const f = firstNonZero(features, fWords, row + x, row + width);
+          next = f < 0 ? -1 : f - row;
+        }
+        if (next === x) prev = x;
+        const left = prev < 0 ? Number.POSITIVE_INFINITY : x - prev;
+        const gap = next < 0 ? Number.POSITIVE_INFINITY : next - x;
+        const best = gap < left ? gap : left;
+        colIn[c * height + i] = best * best * sx2;
+      }
+      prevF[k0 + i] = prev;
+      nextF[k0 + i] = next;
+    }
+    const rowPos = rowsOf.subarray(k0, k0 + m);
+    for (let c = 0; c < nb; c++) {
+      lowerEnvelope(rowPos, colIn, c * height, 1, m, sy2, v, fv, h, z);
+      let j = 0;
+      const at = (c * nfs + s) * qh - qy0;
+      for (let y = qy0; y < qy1; y++) {
+        while (z[j + 1] < y) j++;
+        const d = y - v[j];
+        lines[at + y] = sy2 * d * d + fv[j];
+      }
+    }
+  }
+}
+
 /**
  * One scan over the rows of both volumes: which rows hold a feature, the slices holding one (compacted, so the
  * work arrays have one plane per such slice only), and the bounding box
@@ -352,44 +421,28 @@ export function distancesAtQueries(
   const sz2 = sz * sz;
   // Squared spacings that are whole numbers keep every squared distance an exact integer (far below 2^53).
   const exact = Number.isInteger(sx2) && Number.isInteger(sy2) && Number.isInteger(sz2);
+  const xy: XYPass = {
+    features,
+    fWords,
+    featureSlices,
+    nfs,
+    sliceRows,
+    rowsOf,
+    prevF,
+    nextF,
+    height,
+    width,
+    sx2,
+    sy2,
+    qy0,
+    qy1,
+    colIn,
+    lines,
+    env,
+  };
   for (let xb = qx0; xb < qx1; xb += block) {
     const nb = qx1 - xb < block ? qx1 - xb : block;
-    for (let s = 0; s < nfs; s++) {
-      const k0 = sliceRows[s];
-      const m = sliceRows[s + 1] - k0;
-      const sliceBase = featureSlices[s] * height;
-      for (let i = 0; i < m; i++) {
-        const row = (sliceBase + rowsOf[k0 + i]) * width;
-        let prev = prevF[k0 + i];
-        let next = nextF[k0 + i];
-        for (let c = 0; c < nb; c++) {
-          const x = xb + c;
-          if (next >= 0 && next < x) {
-            const f = firstNonZero(features, fWords, row + x, row + width);
-            next = f < 0 ? -1 : f - row;
-          }
-          if (next === x) prev = x;
-          // The same integers and the same product as the whole-grid transform: bit-identical results.
-          const left = prev < 0 ? Number.POSITIVE_INFINITY : x - prev;
-          const gap = next < 0 ? Number.POSITIVE_INFINITY : next - x;
-          const best = gap < left ? gap : left;
-          colIn[c * height + i] = best * best * sx2;
-        }
-        prevF[k0 + i] = prev;
-        nextF[k0 + i] = next;
-      }
-      const rowPos = rowsOf.subarray(k0, k0 + m);
-      for (let c = 0; c < nb; c++) {
-        lowerEnvelope(rowPos, colIn, c * height, 1, m, sy2, v, fv, h, z);
-        let j = 0;
-        const at = (c * nfs + s) * qh - qy0;
-        for (let y = qy0; y < qy1; y++) {
-          while (z[j + 1] < y) j++;
-          const d = y - v[j];
-          lines[at + y] = sy2 * d * d + fv[j];
-        }
-      }
-    }
+    xyPassBlock(xy, xb, nb);
     for (let c = 0; c < nb; c++) {
       for (let y = qy0; y < qy1; y++) {
         const l = (y - qy0) * qw + xb - qx0 + c;
@@ -494,43 +547,28 @@ export function countSquaredDistances(
   const colIn = new Float64Array(block * height);
   const lines = new Float64Array(qh * block * nfs);
   const zs = new Int32Array(depth);
+  const xy: XYPass = {
+    features,
+    fWords,
+    featureSlices,
+    nfs,
+    sliceRows,
+    rowsOf,
+    prevF,
+    nextF,
+    height,
+    width,
+    sx2,
+    sy2,
+    qy0,
+    qy1,
+    colIn,
+    lines,
+    env,
+  };
   for (let xb = qx0; xb < qx1; xb += block) {
     const nb = qx1 - xb < block ? qx1 - xb : block;
-    for (let s = 0; s < nfs; s++) {
-      const k0 = sliceRows[s];
-      const m = sliceRows[s + 1] - k0;
-      const sliceBase = featureSlices[s] * height;
-      for (let i = 0; i < m; i++) {
-        const row = (sliceBase + rowsOf[k0 + i]) * width;
-        let prev = prevF[k0 + i];
-        let next = nextF[k0 + i];
-        for (let c = 0; c < nb; c++) {
-          const x = xb + c;
-          if (next >= 0 && next < x) {
-            const f = firstNonZero(features, fWords, row + x, row + width);
-            next = f < 0 ? -1 : f - row;
-          }
-          if (next === x) prev = x;
-          const left = prev < 0 ? Number.POSITIVE_INFINITY : x - prev;
-          const gap = next < 0 ? Number.POSITIVE_INFINITY : next - x;
-          const best = gap < left ? gap : left;
-          colIn[c * height + i] = best * best * sx2;
-        }
-        prevF[k0 + i] = prev;
-        nextF[k0 + i] = next;
-      }
-      const rowPos = rowsOf.subarray(k0, k0 + m);
-      for (let c = 0; c < nb; c++) {
-        lowerEnvelope(rowPos, colIn, c * height, 1, m, sy2, v, fv, h, z);
-        let j = 0;
-        const at = (c * nfs + s) * qh - qy0;
-        for (let y = qy0; y < qy1; y++) {
-          while (z[j + 1] < y) j++;
-          const d = y - v[j];
-          lines[at + y] = sy2 * d * d + fv[j];
-        }
-      }
-    }
+    xyPassBlock(xy, xb, nb);
     // Along z, each line's queries are read from the mask: rows y of the block share their cache lines.
     for (let y = qy0; y < qy1; y++) {
       for (let c = 0; c < nb; c++) {
