@@ -16,7 +16,7 @@ import {
   type StructuringElement,
   square,
 } from '../src/index.js';
-import { bruteOffsets, count, dims3, fromRows, randomMask, rng } from './util.js';
+import { bruteOffsets, count, dims3, fromRows, neighbours, randomMask, rng } from './util.js';
 
 /** Erosion / dilation straight from the definition, outside = background. */
 function bruteMorph(mask: BinaryVolume, se: StructuringElement, erode: boolean): Uint8Array {
@@ -60,16 +60,7 @@ function bruteFill(mask: BinaryVolume, conn: number): Uint8Array {
   }
   const offs = bruteOffsets(conn);
   while (queue.length > 0) {
-    const i = queue.pop()!;
-    const z = Math.floor(i / (h * w));
-    const y = Math.floor(i / w) % h;
-    const x = i % w;
-    for (const [dz, dy, dx] of offs) {
-      const nz = z + dz;
-      const ny = y + dy;
-      const nx = x + dx;
-      if (nz < 0 || nz >= d || ny < 0 || ny >= h || nx < 0 || nx >= w) continue;
-      const j = (nz * h + ny) * w + nx;
+    for (const j of neighbours(queue.pop()!, [d, h, w], offs)) {
       if (mask.data[j] === 0 && !reached[j]) {
         reached[j] = 1;
         queue.push(j);

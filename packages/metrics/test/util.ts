@@ -41,6 +41,22 @@ export function bruteOffsets(conn: number): [number, number, number][] {
   return out;
 }
 
+/** Indices of the in-bounds neighbours of voxel i at the given offsets. */
+export function neighbours(i: number, [d, h, w]: [number, number, number], offs: number[][]): number[] {
+  const z = Math.floor(i / (h * w));
+  const y = Math.floor(i / w) % h;
+  const x = i % w;
+  const out: number[] = [];
+  for (const [dz, dy, dx] of offs) {
+    const nz = z + dz;
+    const ny = y + dy;
+    const nx = x + dx;
+    if (nz < 0 || nz >= d || ny < 0 || ny >= h || nx < 0 || nx >= w) continue;
+    out.push((nz * h + ny) * w + nx);
+  }
+  return out;
+}
+
 /** Flood fill from each unlabelled foreground voxel in raster order (an independent labelling). */
 export function bruteLabel(mask: BinaryVolume, conn: number): { labels: Int32Array; count: number } {
   const [d, h, w] = dims3(mask.shape);
@@ -53,16 +69,7 @@ export function bruteLabel(mask: BinaryVolume, conn: number): { labels: Int32Arr
     labels[s] = count;
     const stack = [s];
     while (stack.length > 0) {
-      const i = stack.pop()!;
-      const z = Math.floor(i / (h * w));
-      const y = Math.floor(i / w) % h;
-      const x = i % w;
-      for (const [dz, dy, dx] of offs) {
-        const nz = z + dz;
-        const ny = y + dy;
-        const nx = x + dx;
-        if (nz < 0 || nz >= d || ny < 0 || ny >= h || nx < 0 || nx >= w) continue;
-        const j = (nz * h + ny) * w + nx;
+      for (const j of neighbours(stack.pop()!, [d, h, w], offs)) {
         if (mask.data[j] !== 0 && labels[j] === 0) {
           labels[j] = count;
           stack.push(j);
