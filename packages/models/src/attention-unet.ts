@@ -1,7 +1,7 @@
 /** Attention U-Net (Oktay et al. 2018): the U-Net with additive attention gates on the skip connections. */
-import { BatchNorm2d, Conv2d, ConvTranspose2d, Module, maxPool2d, Sigmoid } from '@mriseg/nn';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, Module, Sigmoid } from '@mriseg/nn';
 import { add, concat, mul, type Rng, relu, type Tensor } from '@mriseg/tensor-wgsl';
-import { convBlock, type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
+import { contract, convBlock, type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
 
 /**
  * gate(g, x) = x · ψ(relu(W_g·g + W_x·x)) with W_g, W_x = 1×1 conv + BN and ψ = 1×1 conv to one channel + BN +
@@ -83,13 +83,8 @@ export class AttentionUNet extends SegmentationModel {
   }
 
   forward(x: Tensor): Tensor {
-    const skips: Tensor[] = [];
-    let h = x;
-    for (let i = 0; i < 4; i++) {
-      h = this.encoders[i].forward(i === 0 ? h : maxPool2d(h, 2));
-      skips.push(h);
-    }
-    h = this.bottleneck.forward(maxPool2d(h, 2));
+    const { skips, bottom } = contract(this.encoders, this.bottleneck, x);
+    let h = bottom;
     for (let i = 3; i >= 0; i--) {
       const u = this.ups[i].forward(h);
       h = this.decoders[i].forward(concat([u, this.gates[i].forward(u, skips[i])], 1));

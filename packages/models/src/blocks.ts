@@ -1,5 +1,5 @@
 /** Building blocks shared by the architectures. */
-import { BatchNorm2d, Conv2d, Module, ReLU } from '@mriseg/nn';
+import { BatchNorm2d, Conv2d, Module, maxPool2d, ReLU } from '@mriseg/nn';
 import type { Rng, Tensor } from '@mriseg/tensor-wgsl';
 
 /** Modules run in order under the names they were given (PyTorch's `Sequential(OrderedDict(...))`). */
@@ -85,4 +85,22 @@ export abstract class SegmentationModel extends Module {
     const { inChannels, outChannels, features } = this.options;
     return { architecture: this.architecture, inChannels, outChannels, features };
   }
+}
+
+/**
+ * The contracting path shared by the U-Net variants: encoder i runs on the 2×2 max-pool of encoder i−1's output
+ * (the first on the input), the bottleneck on the pool of the last. Returns the skips and the bottleneck output.
+ */
+export function contract(
+  encoders: readonly Module[],
+  bottleneck: Module,
+  x: Tensor,
+): { skips: Tensor[]; bottom: Tensor } {
+  const skips: Tensor[] = [];
+  let h = x;
+  for (let i = 0; i < encoders.length; i++) {
+    h = encoders[i].forward(i === 0 ? h : maxPool2d(h, 2));
+    skips.push(h);
+  }
+  return { skips, bottom: bottleneck.forward(maxPool2d(h, 2)) };
 }

@@ -1,7 +1,7 @@
 /** A residual U-Net: the reference U-Net's widths and names with residual blocks in place of plain ones. */
-import { BatchNorm2d, Conv2d, ConvTranspose2d, Identity, Module, maxPool2d } from '@mriseg/nn';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, Identity, Module } from '@mriseg/nn';
 import { add, concat, type Rng, relu, type Tensor } from '@mriseg/tensor-wgsl';
-import { type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
+import { contract, type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
 
 /**
  * relu(BN(conv(relu(BN(conv(x))))) + shortcut(x)), 3×3 convs without bias; the shortcut is a 1×1 conv (no bias)
@@ -80,13 +80,8 @@ export class ResUNet extends SegmentationModel {
   }
 
   forward(x: Tensor): Tensor {
-    const skips: Tensor[] = [];
-    let h = x;
-    for (let i = 0; i < 4; i++) {
-      h = this.encoders[i].forward(i === 0 ? h : maxPool2d(h, 2));
-      skips.push(h);
-    }
-    h = this.bottleneck.forward(maxPool2d(h, 2));
+    const { skips, bottom } = contract(this.encoders, this.bottleneck, x);
+    let h = bottom;
     for (let i = 3; i >= 0; i--) h = this.decoders[i].forward(concat([this.ups[i].forward(h), skips[i]], 1));
     return this.conv.forward(h);
   }
