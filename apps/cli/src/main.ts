@@ -33,7 +33,7 @@ commands:
   bench [options]     training-step and inference img/s on synthetic data
       --model unet|attention-unet|unet++|resunet (unet)   --features N (32)
       --batch-size N (16)   --image-size N (256)   --warmup N (3)   --iters N (10)
-      --mode train|infer|both (both)   --loss NAME (dice)   --json
+      --mode train|infer|both (both)   --loss NAME (dice)   --profile (GPU ms of each kernel)   --json
   help                this text
 `;
 
@@ -55,6 +55,7 @@ const commands: Record<string, Command> = {
       iters: { type: 'string', default: '10' },
       mode: { type: 'string', default: 'both' },
       loss: { type: 'string', default: 'dice' },
+      profile: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     });
     const mode = values.mode as string;
@@ -69,6 +70,7 @@ const commands: Record<string, Command> = {
       iters: positiveInt('--iters', values.iters),
       mode: mode as BenchOptions['mode'],
       loss: values.loss as string,
+      profile: values.profile as boolean,
     };
     const r = await runBench(o);
     console.log(values.json ? JSON.stringify(r) : formatBench(r));

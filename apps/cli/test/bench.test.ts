@@ -1,6 +1,6 @@
 import { initDevice, runtime } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { formatBench, runBench } from '../src/commands/bench.js';
+import { type BenchOptions, formatBench, type ProfileRow, runBench } from '../src/commands/bench.js';
 import { main } from '../src/main.js';
 
 let out: string[];
@@ -14,8 +14,9 @@ afterEach(() => vi.restoreAllMocks());
 describe('bench', () => {
   it('measures a training step and inference of a tiny model, with GPU time where timestamps exist', async () => {
     await initDevice();
+    const timestamps = runtime().hasFeature('timestamp-query');
     const live = runtime().memory().liveBuffers;
-    const r = await runBench({
+    const options: BenchOptions = {
       model: 'unet',
       features: 2,
       batchSize: 2,
@@ -24,19 +25,60 @@ describe('bench', () => {
       iters: 2,
       mode: 'both',
       loss: 'dice',
-    });
+      profile: true,
+    };
+    if (!timestamps) {
+      await expect(runBench(options)).rejects.toThrow(/'timestamp-query'/);
+      options.profile = false;
+    }
+    const r = await runBench(options);
     expect(r.parameters).toBe(30_751);
     expect(r.trainStepMs).toBeGreaterThan(0);
     expect(r.trainImgPerS).toBeCloseTo((2 * 1000) / r.trainStepMs!, -1);
-    expect(r.inferImgPerS).toBeGreaterThan(0);
+    expect(r.inferImgPerS).toBeCloseTo((2 * 1000) / r.inferBatchMs!, -1);
     expect(r.peakTrainMiB).toBeGreaterThan(0);
-    if (runtime().hasFeature('timestamp-query')) {
+    expect(r.trainStepSyncedMs).toBeGreaterThan(0);
+    expect(r.inferBatchSyncedMs).toBeGreaterThan(0);
+    // Recording is part of the sustained wall time of a step, so it cannot exceed it.
+    expect(r.trainHostMs).toBeGreaterThan(0);
+    expect(r.trainHostMs!).toBeLessThanOrEqual(r.trainStepMs! + 0.1);
+    expect(r.inferHostMs!).toBeLessThanOrEqual(r.inferBatchMs! + 0.1);
+    expect(r.trainDispatches).toBeGreaterThan(r.inferDispatches!);
+    expect(r.inferDispatches).toBeGreaterThan(0);
+    expect(r.trainSubmits).toBeGreaterThan(0);
+    expect(r.trainUploads).toBeGreaterThanOrEqual(0);
+    if (timestamps) {
       expect(r.trainGpuMs).toBeGreaterThanOrEqual(0);
-      expect(r.trainGpuMs!).toBeLessThanOrEqual(r.trainStepMs! + 1);
+      expect(r.trainGpuMs!).toBeLessThanOrEqual(r.trainStepSyncedMs! + 1);
     } else expect(r.trainGpuMs).toBeUndefined();
-    expect(formatBench(r)).toMatch(/train step\s+[\d.]+ ms.* img\/s/);
+    const text = formatBench(r);
+    expect(text).toMatch(/train step\s+[\d.]+ ms = [\d.]+ img\/s sustained/);
+    expect(text).toMatch(/synced [\d.]+ ms.*host [\d.]+ ms recording [\d.]+ dispatches, [\d.]+ submits/);
     // The model, optimizer state and batch are all freed afterwards.
     expect(runtime().memory().liveBuffers).toBe(live);
+    if (!timestamps) return;
+
+    // The profiled step dispatches exactly what a timed step does, and its shares add up.
+    const train = r.profileTrain!;
+    const infer = r.profileInfer!;
+    const calls = (rows: ProfileRow[]) => rows.reduce((s, row) => s + row.dispatches, 0);
+    expect(calls(train)).toBe(r.trainDispatches);
+    expect(calls(infer)).toBe(r.inferDispatches);
+    for (const rows of [train, infer]) {
+      expect(rows.reduce((s, row) => s + row.percent, 0)).toBeCloseTo(100, -1);
+      for (const row of rows) expect(Number.isFinite(row.ms) && row.ms >= 0).toBe(true);
+      expect(rows.map((row) => row.ms)).toEqual(rows.map((row) => row.ms).sort((a, b) => b - a));
+    }
+    expect(train.map((row) => row.name)).toEqual(
+      expect.arrayContaining(['conv2d', 'conv2d_weight_grad', 'adam_step']),
+    );
+    expect(infer.map((row) => row.name)).toContain('conv2d');
+    expect(infer.map((row) => row.name)).not.toContain('adam_step');
+    expect(r.profileTrainMs).toBeGreaterThan(0);
+    // The printed table stops at 15 kernels and sums the rest.
+    const table = text.slice(text.indexOf('train step kernels'), text.indexOf('inference kernels')).trim();
+    expect(table.split('\n')).toHaveLength(2 + Math.min(train.length, 16));
+    if (train.length > 15) expect(table).toMatch(new RegExp(`other \\(${train.length - 15} kernels\\)`));
   });
 
   it('the command prints JSON and rejects bad numbers', async () => {
@@ -64,6 +106,31 @@ describe('bench', () => {
     expect(r.model).toBe('resunet');
     expect(r.trainStepMs).toBeUndefined();
     expect(r.inferImgPerS).toBeGreaterThan(0);
+    expect(r.inferBatchSyncedMs).toBeGreaterThan(0);
+    expect(r.inferDispatches).toBeGreaterThan(0);
+    expect(r.profileInfer).toBeUndefined();
+    if (runtime().hasFeature('timestamp-query')) {
+      out = [];
+      const argv = [
+        'bench',
+        '--model',
+        'resunet',
+        '--features',
+        '2',
+        '--batch-size',
+        '1',
+        '--image-size',
+        '32',
+      ];
+      expect(
+        await main([...argv, '--iters', '1', '--warmup', '0', '--mode', 'infer', '--profile', '--json']),
+      ).toBe(0);
+      const p = JSON.parse(out.join('\n'));
+      expect(p.profileTrain).toBeUndefined();
+      expect(p.profileInfer.reduce((s: number, row: ProfileRow) => s + row.dispatches, 0)).toBe(
+        p.inferDispatches,
+      );
+    }
     expect(await main(['bench', '--batch-size', '0'])).toBe(2);
     expect(await main(['bench', '--mode', 'fast'])).toBe(2);
   });

@@ -4,6 +4,7 @@
  */
 import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { type DawnOptions, NoAdapterError, obtainGpu } from './gpu-provider.js';
+import { DispatchProfiler, type GpuProfile } from './profile.js';
 
 export interface InitOptions {
   /** Options for Dawn's `create()` in Node. */
@@ -80,6 +81,20 @@ interface PendingScope {
   promise: Promise<GPUError | null>;
 }
 
+/**
+ * Dawn rounds timestamps to 65.536 µs (a browser's defence against timing attacks), which would turn most
+ * kernels of a per-kernel profile into 0 or 65 µs. A Node process has no such attacker, so the rounding is
+ * turned off unless the caller's options say otherwise. Browsers ignore these options.
+ */
+function withPreciseTimestamps(options: DawnOptions = []): DawnOptions {
+  if (options.some((o) => o.includes('timestamp_quantization'))) return options;
+  const i = options.findIndex((o) => o.startsWith('disable-dawn-features='));
+  if (i < 0) return [...options, 'disable-dawn-features=timestamp_quantization'];
+  const out = [...options];
+  out[i] = `${out[i]},timestamp_quantization`;
+  return out;
+}
+
 let current: Runtime | null = null;
 let initializing: Promise<Runtime> | null = null;
 
@@ -127,6 +142,7 @@ export class Runtime {
   private lostReason: string | null = null;
   private readonly maxDispatches: number;
   private stagingFree: GPUBuffer[] = [];
+  private profiler: DispatchProfiler | null = null;
   /** Counters for benchmarks and tests. */
   readonly counters = { dispatches: 0, submits: 0, readbacks: 0, uploads: 0, pipelinesCreated: 0 };
 
@@ -149,7 +165,7 @@ export class Runtime {
   }
 
   static async create(options: InitOptions): Promise<Runtime> {
-    const gpu = await obtainGpu(options.dawnOptions);
+    const gpu = await obtainGpu(withPreciseTimestamps(options.dawnOptions));
     const adapter = await gpu.requestAdapter({
       powerPreference: options.powerPreference ?? 'high-performance',
     });
@@ -268,8 +284,8 @@ export class Runtime {
 
   /**
    * GPU time in milliseconds of the work `body` records, from timestamps written by two empty compute passes
-   * around it; null (after running `body` and waiting for it) without the `timestamp-query` feature. Dawn and
-   * browsers may quantise timestamps (to about 0.1 ms), so time work that takes well over that.
+   * around it; null (after running `body` and waiting for it) without the `timestamp-query` feature. Browsers
+   * may quantise timestamps (to about 0.1 ms), so time work that takes well over that.
    */
   async timeGpu(body: () => void): Promise<number | null> {
     if (!this.hasFeature('timestamp-query')) {
@@ -323,10 +339,20 @@ export class Runtime {
       entries,
       label: spec.name,
     });
-    const pass = this.beginPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) {
+      const encoder = this.endPass();
+      const timestampWrites = this.profiler.next(encoder, spec.name);
+      const pass = encoder.beginComputePass({ timestampWrites, label: spec.name });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+    } else {
+      const pass = this.beginPass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    }
     if (this.validate) this.scopes.push({ op: spec.name, promise: this.device.popErrorScope() });
     this.counters.dispatches++;
     this.dispatchesInBatch++;
@@ -339,6 +365,44 @@ export class Runtime {
     this.checkAlive('copy');
     this.endPass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.dispatchesInBatch++;
+    this.profiler?.countCopy();
+  }
+
+  /** True between `startProfile()` and `stopProfile()`. */
+  get profiling(): boolean {
+    return this.profiler !== null;
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU, by op name, until `stopProfile()`. Each dispatch then gets its own
+   * compute pass with timestamps, which costs GPU time between passes (kernels no longer overlap or share a
+   * pass), so profile to see where time goes, and measure throughput without it. Needs 'timestamp-query'.
+   */
+  startProfile(): void {
+    if (this.profiler) throw new Error('mriseg: a GPU profile is already running; stopProfile() first');
+    if (!this.hasFeature('timestamp-query')) {
+      throw new WebGPUError(
+        "profiling needs the WebGPU feature 'timestamp-query', which this device does not have " +
+          `(${this.report.description || this.report.vendor}; features: ${this.report.features.join(', ') || 'none'})`,
+      );
+    }
+    this.profiler = new DispatchProfiler(this.device);
+  }
+
+  /** Ends the profile: waits for the GPU and returns the GPU time of each op dispatched since `startProfile()`. */
+  async stopProfile(): Promise<GpuProfile> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('mriseg: stopProfile() without startProfile()');
+    // The flush records the resolve of the last timestamps while the profiler is still attached.
+    this.flush();
+    this.profiler = null;
+    try {
+      await this.sync('profile');
+    } catch (e) {
+      profiler.destroy();
+      throw e;
+    }
+    return profiler.read();
   }
 
   /** True when recorded work has not been submitted yet. */
@@ -350,6 +414,7 @@ export class Runtime {
   flush(): void {
     if (!this.encoder) return;
     const encoder = this.endPass();
+    this.profiler?.resolve(encoder);
     this.device.queue.submit([encoder.finish()]);
     this.encoder = null;
     this.counters.submits++;
@@ -433,6 +498,8 @@ export class Runtime {
   /** GPU time of recorded work is not tracked here; see timing helpers in benchmarks. */
   destroy(): void {
     this.flush();
+    this.profiler?.destroy();
+    this.profiler = null;
     this.pool.trim();
     for (const b of this.uniformCache.values()) b.destroy();
     this.uniformCache.clear();

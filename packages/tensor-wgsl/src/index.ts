@@ -24,6 +24,7 @@ export { grid1d, gridIndex, gridParams, metaDecl, packMeta } from './ops/grid.js
 export * from './ops/layout.js';
 export * from './ops/matmul.js';
 export * from './ops/reduce.js';
+export type { GpuProfile, OpProfile } from './profile.js';
 export { Rng } from './random.js';
 export * from './safetensors.js';
 export { keep, scope, scopeDepth } from './scope.js';

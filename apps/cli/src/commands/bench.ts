@@ -1,7 +1,10 @@
 /**
- * `bench`: training-step and inference throughput of a model on synthetic data, after a warm-up; the median of
- * timed iterations, each ending with the GPU finishing its work (and its GPU time from timestamp queries when the
- * adapter has them); the peak of GPU memory held by the buffer pool.
+ * `bench`: training-step and inference throughput of a model on synthetic data, after a warm-up. Two timings:
+ * sustained (steps recorded back to back, the GPU waited for once at the end, as the training loop runs: host
+ * recording overlaps GPU work) gives the img/s; synced (the GPU waited for after every step) gives the latency of
+ * one step, and its GPU time from timestamp queries where the adapter has them. Also the host time spent recording
+ * a step, its dispatches and submits, the peak of GPU memory held by the buffer pool and, with `profile`, the GPU
+ * time of each kernel over one extra step.
  */
 
 import { createModel, type SegmentationModel } from '@mriseg/models';
@@ -29,6 +32,18 @@ export interface BenchOptions {
   iters: number;
   mode: 'train' | 'infer' | 'both';
   loss: string;
+  /** After the timed steps, time each kernel of one more training step and inference batch. */
+  profile?: boolean;
+}
+
+/** One op name's share of a profiled step. */
+export interface ProfileRow {
+  name: string;
+  dispatches: number;
+  /** GPU milliseconds of all its dispatches in the step. */
+  ms: number;
+  /** Percent of the step's summed kernel time. */
+  percent: number;
 }
 
 export interface BenchResult {
@@ -38,15 +53,49 @@ export interface BenchResult {
   parameters: number;
   batchSize: number;
   imageSize: number;
+  /** Sustained wall time of a training step: steps recorded back to back, one wait at the end. */
   trainStepMs?: number;
+  /** Images a second at the sustained step time. */
   trainImgPerS?: number;
+  /** Median wall time of a step that waits for the GPU before the next one starts. */
+  trainStepSyncedMs?: number;
   /** GPU time of a step from timestamp queries (absent without the feature). */
   trainGpuMs?: number;
+  /** CPU time of recording a step (the step's body, in the sustained loop). */
+  trainHostMs?: number;
+  trainDispatches?: number;
+  /** Queue submits a step, the final wait's included: fractional when steps share a submit. */
+  trainSubmits?: number;
+  /** Buffer uploads a step (each one submits the work recorded before it). */
+  trainUploads?: number;
   inferBatchMs?: number;
-  inferGpuMs?: number;
   inferImgPerS?: number;
+  inferBatchSyncedMs?: number;
+  inferGpuMs?: number;
+  inferHostMs?: number;
+  inferDispatches?: number;
+  inferSubmits?: number;
+  inferUploads?: number;
   peakTrainMiB?: number;
   peakInferMiB?: number;
+  /** Kernels of one profiled training step, most GPU time first (with `profile`). */
+  profileTrain?: ProfileRow[];
+  /** Summed kernel time of that step; each kernel ran in its own pass, so it is not the step's GPU time. */
+  profileTrainMs?: number;
+  profileTrainCopies?: number;
+  profileInfer?: ProfileRow[];
+  profileInferMs?: number;
+  profileInferCopies?: number;
+}
+
+interface Timing {
+  sustained: number;
+  synced: number;
+  gpu: number | null;
+  host: number;
+  dispatches: number;
+  submits: number;
+  uploads: number;
 }
 
 function median(xs: number[]): number {
@@ -55,12 +104,13 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Median wall time of `iters` iterations (each waits for the GPU), and median GPU time when timestamps exist. */
-async function timeIterations(
-  warmup: number,
-  iters: number,
-  body: () => void,
-): Promise<{ wall: number; gpu: number | null }> {
+const MiB = 2 ** 20;
+
+/**
+ * Warm-up, then `iters` synced steps (median wall and GPU time), then `iters` steps back to back with one wait
+ * at the end: the sustained step time, the host time inside `body`, and the counters a step.
+ */
+async function timeSteps(warmup: number, iters: number, body: () => void): Promise<Timing> {
   const rt = runtime();
   for (let i = 0; i < warmup; i++) {
     body();
@@ -74,7 +124,58 @@ async function timeIterations(
     wall.push(performance.now() - t0);
     if (g !== null) gpu.push(g);
   }
-  return { wall: median(wall), gpu: gpu.length ? median(gpu) : null };
+  await rt.sync('bench');
+  const before = { ...rt.counters };
+  let host = 0;
+  let held = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) {
+    const h0 = performance.now();
+    body();
+    host += performance.now() - h0;
+    // Nothing waits for the GPU here, so a step that kept its tensors would pile up memory unseen until OOM.
+    const m = rt.memory();
+    const bytes = m.liveBytes + m.pooledBytes;
+    if (i > 0 && bytes > held) {
+      throw new Error(
+        `bench: GPU memory grew by ${((bytes - held) / MiB).toFixed(2)} MiB between back-to-back steps ` +
+          `(${i} and ${i + 1}): a step keeps tensors it should free`,
+      );
+    }
+    held = bytes;
+  }
+  await rt.sync('bench');
+  const sustained = (performance.now() - t0) / iters;
+  const per = (k: 'dispatches' | 'submits' | 'uploads') => (rt.counters[k] - before[k]) / iters;
+  return {
+    sustained,
+    synced: median(wall),
+    gpu: gpu.length ? median(gpu) : null,
+    host: host / iters,
+    dispatches: per('dispatches'),
+    submits: per('submits'),
+    uploads: per('uploads'),
+  };
+}
+
+async function profileStep(body: () => void): Promise<{ rows: ProfileRow[]; ms: number; copies: number }> {
+  const rt = runtime();
+  await rt.sync('bench');
+  rt.startProfile();
+  try {
+    body();
+  } catch (e) {
+    await rt.stopProfile().catch(() => undefined);
+    throw e;
+  }
+  const p = await rt.stopProfile();
+  const rows = p.ops.map((o) => ({
+    name: o.name,
+    dispatches: o.dispatches,
+    ms: round(o.totalMs, 3),
+    percent: round(p.totalMs > 0 ? (100 * o.totalMs) / p.totalMs : 0),
+  }));
+  return { rows, ms: round(p.totalMs, 3), copies: p.copies };
 }
 
 function syntheticBatch(o: BenchOptions, rng: Rng): { x: Tensor; y: Tensor } {
@@ -89,6 +190,12 @@ function syntheticBatch(o: BenchOptions, rng: Rng): { x: Tensor; y: Tensor } {
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const rt = await initDevice();
+  if (o.profile && !rt.hasFeature('timestamp-query')) {
+    // Said before the timed steps rather than after minutes of them.
+    throw new Error(
+      `bench --profile needs the WebGPU feature 'timestamp-query', which this adapter (${rt.report.description || rt.report.vendor}) does not offer`,
+    );
+  }
   const rng = new Rng(0);
   const model: SegmentationModel = createModel(o.model, { features: o.features, rng });
   const { x, y } = syntheticBatch(o, rng);
@@ -100,14 +207,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     batchSize: o.batchSize,
     imageSize: o.imageSize,
   };
-  const MiB = 2 ** 20;
   try {
     if (o.mode !== 'infer') {
       const lossFn = createLoss(o.loss);
       const opt = new Adam(model.parameters(), { lr: 1e-4 });
       model.train();
       rt.pool.resetPeak();
-      const { wall: ms, gpu } = await timeIterations(o.warmup, o.iters, () => {
+      const step = () => {
         scope(() => {
           opt.zeroGrad();
           const heads = model.forwardHeads(x);
@@ -117,11 +223,23 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           loss.backward();
           opt.step();
         });
-      });
-      result.trainStepMs = round(ms);
-      if (gpu !== null) result.trainGpuMs = round(gpu);
-      result.trainImgPerS = round((o.batchSize * 1000) / ms);
+      };
+      const t = await timeSteps(o.warmup, o.iters, step);
+      result.trainStepMs = round(t.sustained);
+      result.trainImgPerS = round((o.batchSize * 1000) / t.sustained);
+      result.trainStepSyncedMs = round(t.synced);
+      if (t.gpu !== null) result.trainGpuMs = round(t.gpu);
+      result.trainHostMs = round(t.host);
+      result.trainDispatches = round(t.dispatches);
+      result.trainSubmits = round(t.submits);
+      result.trainUploads = round(t.uploads);
       result.peakTrainMiB = round(rt.memory().peakBytes / MiB);
+      if (o.profile) {
+        const p = await profileStep(step);
+        result.profileTrain = p.rows;
+        result.profileTrainMs = p.ms;
+        result.profileTrainCopies = p.copies;
+      }
       opt.zeroGrad();
       opt.dispose();
     }
@@ -129,16 +247,28 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       model.eval();
       rt.pool.trim();
       rt.pool.resetPeak();
-      const { wall: ms, gpu } = await timeIterations(o.warmup, o.iters, () => {
+      const batch = () => {
         // Nothing returned: the logits are freed with the rest of the scope.
         scope(() => {
           noGrad(() => model.forward(x));
         });
-      });
-      result.inferBatchMs = round(ms);
-      if (gpu !== null) result.inferGpuMs = round(gpu);
-      result.inferImgPerS = round((o.batchSize * 1000) / ms);
+      };
+      const t = await timeSteps(o.warmup, o.iters, batch);
+      result.inferBatchMs = round(t.sustained);
+      result.inferImgPerS = round((o.batchSize * 1000) / t.sustained);
+      result.inferBatchSyncedMs = round(t.synced);
+      if (t.gpu !== null) result.inferGpuMs = round(t.gpu);
+      result.inferHostMs = round(t.host);
+      result.inferDispatches = round(t.dispatches);
+      result.inferSubmits = round(t.submits);
+      result.inferUploads = round(t.uploads);
       result.peakInferMiB = round(rt.memory().peakBytes / MiB);
+      if (o.profile) {
+        const p = await profileStep(batch);
+        result.profileInfer = p.rows;
+        result.profileInferMs = p.ms;
+        result.profileInferCopies = p.copies;
+      }
     }
   } finally {
     x.dispose();
@@ -148,7 +278,37 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   return result;
 }
 
-const round = (v: number) => Math.round(v * 10) / 10;
+const round = (v: number, digits = 1) => {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+};
+
+const TOP_KERNELS = 15;
+
+/** The kernels taking the most GPU time, the rest summed in one "other" row. */
+function kernelTable(title: string, rows: ProfileRow[], ms: number, copies: number): string[] {
+  const dispatches = rows.reduce((s, r) => s + r.dispatches, 0);
+  const shown = rows.slice(0, TOP_KERNELS);
+  const rest = rows.slice(TOP_KERNELS);
+  const lines = shown.map((r) => [r.name, r.dispatches, r.ms, r.percent] as const);
+  if (rest.length > 0) {
+    const restMs = rest.reduce((s, r) => s + r.ms, 0);
+    lines.push([
+      `other (${rest.length} kernels)`,
+      rest.reduce((s, r) => s + r.dispatches, 0),
+      round(restMs, 3),
+      round(ms > 0 ? (100 * restMs) / ms : 0),
+    ]);
+  }
+  const width = Math.max(24, ...lines.map(([name]) => name.length));
+  const row = (a: string, b: string, c: string, d: string) =>
+    `  ${a.padEnd(width)} ${b.padStart(6)} ${c.padStart(9)} ${d.padStart(6)}`;
+  return [
+    `${title}: ${dispatches} dispatches, ${copies} copies, ${ms} ms of kernels (each in its own timed pass)`,
+    row('kernel', 'calls', 'GPU ms', '%'),
+    ...lines.map(([name, n, t, p]) => row(name, String(n), t.toFixed(3), p.toFixed(1))),
+  ];
+}
 
 export function formatBench(r: BenchResult): string {
   const rows: [string, string][] = [
@@ -156,17 +316,60 @@ export function formatBench(r: BenchResult): string {
     ['model', `${r.model} f${r.features} (${r.parameters.toLocaleString('en')} parameters)`],
     ['input', `batch ${r.batchSize} × 3 × ${r.imageSize}²`],
   ];
+  const detail = (t: {
+    synced?: number;
+    gpu?: number;
+    host?: number;
+    dispatches?: number;
+    submits?: number;
+    uploads?: number;
+  }) =>
+    `synced ${t.synced} ms${t.gpu !== undefined ? `, GPU ${t.gpu} ms` : ''}; host ${t.host} ms recording ` +
+    `${t.dispatches} dispatches, ${t.submits} submits, ${t.uploads} uploads`;
   if (r.trainStepMs !== undefined) {
     rows.push([
       'train step',
-      `${r.trainStepMs} ms = ${r.trainImgPerS} img/s (Adam + loss), peak ${r.peakTrainMiB} MiB`,
+      `${r.trainStepMs} ms = ${r.trainImgPerS} img/s sustained (Adam + loss), peak ${r.peakTrainMiB} MiB`,
+    ]);
+    rows.push([
+      '',
+      detail({
+        synced: r.trainStepSyncedMs,
+        gpu: r.trainGpuMs,
+        host: r.trainHostMs,
+        dispatches: r.trainDispatches,
+        submits: r.trainSubmits,
+        uploads: r.trainUploads,
+      }),
     ]);
   }
   if (r.inferBatchMs !== undefined) {
     rows.push([
       'inference',
-      `${r.inferBatchMs} ms a batch = ${r.inferImgPerS} img/s, peak ${r.peakInferMiB} MiB`,
+      `${r.inferBatchMs} ms a batch = ${r.inferImgPerS} img/s sustained, peak ${r.peakInferMiB} MiB`,
+    ]);
+    rows.push([
+      '',
+      detail({
+        synced: r.inferBatchSyncedMs,
+        gpu: r.inferGpuMs,
+        host: r.inferHostMs,
+        dispatches: r.inferDispatches,
+        submits: r.inferSubmits,
+        uploads: r.inferUploads,
+      }),
     ]);
   }
-  return rows.map(([k, v]) => `${k.padEnd(11)} ${v}`).join('\n');
+  const lines = rows.map(([k, v]) => `${k.padEnd(11)} ${v}`);
+  if (r.profileTrain)
+    lines.push(
+      '',
+      ...kernelTable('train step kernels', r.profileTrain, r.profileTrainMs ?? 0, r.profileTrainCopies ?? 0),
+    );
+  if (r.profileInfer)
+    lines.push(
+      '',
+      ...kernelTable('inference kernels', r.profileInfer, r.profileInferMs ?? 0, r.profileInferCopies ?? 0),
+    );
+  return lines.join('\n');
 }
