@@ -7,14 +7,20 @@
  *   node bench/conv-bench.mjs --small    # f 4, batch 2, 32² (a CPU adapter)
  * Options: --f N --batch N --size N --iters N --warmup N. Times are wall-clock over `iters` dispatches between
  * two `runtime().sync()` calls, after `warmup` untimed runs (pipeline compilation).
+ *   --autotune      time the candidate tilings of each layer's three GEMMs first and run with the fastest
+ *                   (the table then names the tiling each kernel ran with, and the tuning time is printed)
  */
 import { full, initDevice, runtime } from '@mriseg/tensor-wgsl';
 import {
   conv2dGeometry,
   convForwardRaw,
   convInputGradRaw,
+  convTiling,
   convTranspose2dGeometry,
   convWeightGradRaw,
+  recordConvProblems,
+  tilingKey,
+  tuneConvolutions,
 } from '../dist/index.js';
 
 const args = process.argv.slice(2);
@@ -28,6 +34,7 @@ const batch = opt('batch', small ? 2 : 16);
 const size = opt('size', small ? 32 : 256);
 const iters = opt('iters', small ? 3 : 20);
 const warmup = opt('warmup', 1);
+const autotune = args.includes('--autotune');
 
 /** The reference U-Net's convolutions: [name, kind, Cin, Cout, kernel, input size]. */
 function layers() {
@@ -70,11 +77,14 @@ const rt = await initDevice();
 console.log(
   `device: ${rt.report.description || rt.report.device} (${rt.report.vendor}, ${rt.report.architecture})`,
 );
-console.log(`U-Net f ${f}, batch ${batch}, ${size}², ${iters} iterations after ${warmup} warm-up\n`);
 console.log(
-  '| layer | op | N×Cin×H×W → Cout | GFLOP | fwd ms | fwd TFLOP/s | dx ms | dx TFLOP/s | dw ms | dw TFLOP/s |',
+  `U-Net f ${f}, batch ${batch}, ${size}², ${iters} iterations after ${warmup} warm-up, ${autotune ? 'autotuned' : 'default'} tilings\n`,
 );
-console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log(
+  '| layer | op | N×Cin×H×W → Cout | GFLOP | fwd ms | fwd TFLOP/s | dx ms | dx TFLOP/s | dw ms | dw TFLOP/s | tilings fwd / dx / dw |',
+);
+console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+let tuneMs = 0;
 const tfl = (flop, ms) => (flop / (ms * 1e-3) / 1e12).toPrecision(3);
 let totals = [0, 0, 0, 0];
 for (const [name, kind, cin, cout, k, s] of layers()) {
@@ -105,14 +115,24 @@ for (const [name, kind, cin, cout, k, s] of layers()) {
   }
   // In forward-conv geometry the flops are the same for all three: 2·N·K·C·R·S·P·Q.
   const flop = 2 * g.N * g.K * g.C * g.R * g.S * g.P * g.Q;
+  const problems = recordConvProblems(() => {
+    for (const t of [fwd(), dx(), dw()]) t.dispose();
+  });
+  if (autotune) {
+    const t0 = performance.now();
+    await tuneConvolutions(problems);
+    tuneMs += performance.now() - t0;
+  }
+  const tilings = problems.map((p) => tilingKey(convTiling(p.kernel, p.geometry, p.bias))).join(' / ');
   const t = [await time(fwd), await time(dx), await time(dw)];
   for (const t of held) t.dispose();
   totals = [totals[0] + flop, totals[1] + t[0], totals[2] + t[1], totals[3] + t[2]];
   console.log(
-    `| ${name} | ${kind} | ${batch}×${cin}×${s}×${s} → ${cout} | ${(flop / 1e9).toPrecision(3)} | ${t[0].toFixed(3)} | ${tfl(flop, t[0])} | ${t[1].toFixed(3)} | ${tfl(flop, t[1])} | ${t[2].toFixed(3)} | ${tfl(flop, t[2])} |`,
+    `| ${name} | ${kind} | ${batch}×${cin}×${s}×${s} → ${cout} | ${(flop / 1e9).toPrecision(3)} | ${t[0].toFixed(3)} | ${tfl(flop, t[0])} | ${t[1].toFixed(3)} | ${tfl(flop, t[1])} | ${t[2].toFixed(3)} | ${tfl(flop, t[2])} | ${tilings} |`,
   );
 }
 const [flop, a, b, c] = totals;
 console.log(
-  `| **all** | | | ${(flop / 1e9).toPrecision(3)} | ${a.toFixed(3)} | ${tfl(flop, a)} | ${b.toFixed(3)} | ${tfl(flop, b)} | ${c.toFixed(3)} | ${tfl(flop, c)} |`,
+  `| **all** | | | ${(flop / 1e9).toPrecision(3)} | ${a.toFixed(3)} | ${tfl(flop, a)} | ${b.toFixed(3)} | ${tfl(flop, b)} | ${c.toFixed(3)} | ${tfl(flop, c)} | |`,
 );
+if (autotune) console.log(`\nautotuning took ${(tuneMs / 1000).toFixed(1)} s`);

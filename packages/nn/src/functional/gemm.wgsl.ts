@@ -5,7 +5,9 @@
  * are variants of it (conv.wgsl.ts).
  *
  * A workgroup computes a BM×BN tile of C with (BM/TM)·(BN/TN) threads, each owning TM×TN accumulators; the
- * reduction advances BK at a time through workgroup-memory tiles of A (BK×BM) and B (BK×BN).
+ * reduction advances BK at a time through workgroup-memory tiles of A (BK×BM) and B (BK×BN). With `prefetch`,
+ * each thread reads its share of the next tiles from global memory into registers while the current tiles are
+ * multiplied (one workgroup-memory buffer, global latency hidden behind the arithmetic).
  *
  * The variant's WGSL must define:
  *   fn setup(z: u32) -> GemmRange    — called first with the z index (phase, split …); returns the extent of
@@ -18,7 +20,7 @@
  * and may define hooks that hoist index arithmetic out of the loads (each thread loads a fixed row of A when
  * A is loaded m-fastest, and a fixed k when both tiles are loaded k-fastest):
  *   fn prepA(m: u32)                 — once, with the row of A this thread loads (may be ≥ M)
- *   fn prepK(k: u32)                 — every reduction step, with the k this thread loads (may be ≥ kEnd)
+ *   fn prepK(k: u32)                 — before each tile's loads, with the k this thread loads (may be ≥ kEnd)
  * The grid folds m-tiles into x·y and (z index, n-tile) into z.
  */
 
@@ -28,6 +30,8 @@ export interface GemmTiling {
   BK: number;
   TM: number;
   TN: number;
+  /** Read the next tiles into registers while multiplying the current ones. */
+  prefetch?: boolean;
 }
 
 /** Which index varies fastest between neighbouring threads while loading a tile (the coalesced direction). */
@@ -50,46 +54,178 @@ export function threadsOf(t: GemmTiling): number {
   return (t.BM / t.TM) * (t.BN / t.TN);
 }
 
+export function tilingKey(t: GemmTiling): string {
+  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}`;
+}
+
+/** Why a tiling cannot be generated for these load orders, or null when it can. */
+export function tilingProblem(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrder): string | null {
+  const { BM, BN, BK, TM, TN } = t;
+  if (![BM, BN, BK, TM, TN].every((v) => Number.isInteger(v) && v > 0))
+    return 'sizes must be positive integers';
+  if (BM % TM || BN % TN) return 'BM/TM and BN/TN must be integers';
+  const threads = threadsOf(t);
+  if (threads > 256) return `${threads} threads exceed 256`;
+  for (const [extent, order] of [
+    [BM, aOrder],
+    [BN, bOrder],
+  ] as const) {
+    const fast = order === 'mn' ? extent : BK;
+    if (threads % fast !== 0) return `${threads} threads do not divide the tile side ${fast}`;
+    if (t.prefetch && (extent * BK) % threads !== 0)
+      return `prefetch needs the ${BK}×${extent} tile to split evenly over ${threads} threads`;
+  }
+  return null;
+}
+
 /**
- * Loads one BK×extent tile. Each thread keeps one coordinate fixed (its lane modulo the fast extent) and steps
- * the other, so the fixed one's index arithmetic can be hoisted.
+ * Workgroup-memory row stride of a tile: tiles loaded k-fastest get padding so that the BK threads writing one
+ * column land in different banks (32 banks of 4 bytes); reads in the multiply loop stay conflict-free.
  */
-function tileLoad(name: 'A' | 'B', extent: number, BK: number, threads: number, order: LoadOrder): string {
-  const fast = order === 'mn' ? extent : BK;
-  if (threads % fast !== 0) throw new Error(`gemm: ${threads} threads do not divide the tile side ${fast}`);
-  const total = extent * BK;
-  const [xi, ki] = order === 'mn' ? ['lane', 'step'] : ['step', 'lane'];
-  const base = name === 'A' ? 'm0' : 'n0';
-  const limit = name === 'A' ? 'gM' : 'gN';
-  const read = name === 'A' ? 'loadA(x, k)' : 'loadB(k, x)';
+function rowStride(extent: number, BK: number, order: LoadOrder): number {
+  return order === 'k' ? extent + Math.max(1, Math.floor(32 / BK)) : extent;
+}
+
+interface TileSpec {
+  name: 'A' | 'B';
+  extent: number;
+  stride: number;
+  order: LoadOrder;
+}
+
+/** Coordinates (x along m or n, k within the tile) of the element a thread loads at index `i` of the tile. */
+function coords(s: TileSpec, BK: number, i: string): { xi: string; ki: string } {
+  const fast = s.order === 'mn' ? s.extent : BK;
+  const lane = `(${i}) % ${fast}u`;
+  const step = `(${i}) / ${fast}u`;
+  return s.order === 'mn' ? { xi: lane, ki: step } : { xi: step, ki: lane };
+}
+
+/** `target = load(x, k)` inside the bounds, 0 outside (loaders are never called out of range). */
+function guardedRead(s: TileSpec, target: string): string {
+  const limit = s.name === 'A' ? 'gM' : 'gN';
+  const read = s.name === 'A' ? 'loadA(x, k)' : 'loadB(k, x)';
+  return `${target} = 0.0; if (x < ${limit} && k < kEnd) { ${target} = ${read}; }`;
+}
+
+/**
+ * Loads one BK×extent tile straight into workgroup memory. Each thread keeps one coordinate fixed (its lane
+ * modulo the fast extent) and steps the other, so the fixed one's index arithmetic can be hoisted.
+ */
+function directLoad(s: TileSpec, BK: number, threads: number): string {
+  const { xi, ki } = coords(s, BK, 'i');
+  const base = s.name === 'A' ? 'm0' : 'n0';
   // The trip count depends on lidx, which keeps shader compilers from unrolling the loop: unrolled loads make
   // CPU (lavapipe) pipelines take seconds to compile and gain little on a GPU, where loads are memory-bound.
   return `
-    for (var i = lidx; i < ${total}u; i += ${threads}u) {
-      let lane = lidx % ${fast}u;
-      let step = i / ${fast}u;
+    for (var i = lidx; i < ${s.extent * BK}u; i += ${threads}u) {
       let xi = ${xi}; let ki = ${ki};
       let x = ${base} + xi; let k = k0 + ki;
-      var v = 0.0;
-      if (x < ${limit} && k < kEnd) { v = ${read}; }
-      ${name}s[ki * ${extent}u + xi] = v;
+      var v: f32;
+      ${guardedRead(s, 'v')}
+      ${s.name}s[ki * ${s.stride}u + xi] = v;
     }`;
 }
 
+/** Reads this thread's share of the tile starting at `kStart` into registers p{A|B}0, p{A|B}1, … */
+function fetchToRegisters(s: TileSpec, BK: number, threads: number, kStart: string): string {
+  const base = s.name === 'A' ? 'm0' : 'n0';
+  const count = (s.extent * BK) / threads;
+  const lines: string[] = [];
+  for (let j = 0; j < count; j++) {
+    const { xi, ki } = coords(s, BK, `lidx + ${j * threads}u`);
+    lines.push(`{ let x = ${base} + ${xi}; let k = ${kStart} + ${ki}; ${guardedRead(s, `p${s.name}${j}`)} }`);
+  }
+  return lines.join('\n      ');
+}
+
+function storeRegisters(s: TileSpec, BK: number, threads: number): string {
+  const count = (s.extent * BK) / threads;
+  const lines: string[] = [];
+  for (let j = 0; j < count; j++) {
+    const { xi, ki } = coords(s, BK, `lidx + ${j * threads}u`);
+    lines.push(`${s.name}s[(${ki}) * ${s.stride}u + ${xi}] = p${s.name}${j};`);
+  }
+  return lines.join('\n    ');
+}
+
 export function gemmWgsl(v: GemmVariant): string {
-  const { BM, BN, BK, TM, TN } = v.tiling;
+  const t = v.tiling;
+  const { BM, BN, BK, TM, TN } = t;
+  const problem = tilingProblem(t, v.aOrder, v.bOrder);
+  if (problem) throw new Error(`gemm: tiling ${tilingKey(t)}: ${problem}`);
+  if (v.prepA && v.aOrder !== 'mn') throw new Error('gemm: prepA needs A loaded m-fastest');
+  if (v.prepK && (v.aOrder !== 'k' || v.bOrder !== 'k')) throw new Error('gemm: prepK needs k-fastest loads');
   const TX = BM / TM;
   const TY = BN / TN;
   const threads = TX * TY;
-  if (!Number.isInteger(TX) || !Number.isInteger(TY))
-    throw new Error('gemm: BM/TM and BN/TN must be integers');
-  if (v.prepA && v.aOrder !== 'mn') throw new Error('gemm: prepA needs A loaded m-fastest');
-  if (v.prepK && (v.aOrder !== 'k' || v.bOrder !== 'k')) throw new Error('gemm: prepK needs k-fastest loads');
-  const accInit = Array.from({ length: TM * TN }, () => '0.0').join(', ');
+  const A: TileSpec = { name: 'A', extent: BM, stride: rowStride(BM, BK, v.aOrder), order: v.aOrder };
+  const B: TileSpec = { name: 'B', extent: BN, stride: rowStride(BN, BK, v.bOrder), order: v.bOrder };
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  // The register tile is written out statement by statement: scalar accumulators with constant names stay in
+  // registers whatever a compiler's unrolling heuristics decide.
+  const accDecl = range(TM)
+    .map(
+      (i) =>
+        `var c${i}_0 = 0.0;${range(TN - 1)
+          .map((j) => ` var c${i}_${j + 1} = 0.0;`)
+          .join('')}`,
+    )
+    .join('\n  ');
+  const multiply = [
+    ...range(TM).map((i) => `let a${i} = As[kk * ${A.stride}u + tx + ${i * TX}u];`),
+    ...range(TN).map((j) => `let b${j} = Bs[kk * ${B.stride}u + ty + ${j * TY}u];`),
+    ...range(TM).flatMap((i) => range(TN).map((j) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)),
+  ].join('\n      ');
+  const epilogue = range(TM)
+    .map((i) => {
+      const stores = range(TN)
+        .map((j) => `{ let n = n0 + ty + ${j * TY}u; if (n < gN) { store(m, n, c${i}_${j}); } }`)
+        .join('\n      ');
+      return `{ let m = m0 + tx + ${i * TX}u;\n    if (m < gM) {\n      ${stores}\n    } }`;
+    })
+    .join('\n  ');
+  const prepK = (kStart: string) => (v.prepK ? `prepK(${kStart} + lidx % ${BK}u);` : '');
+  let loop: string;
+  if (t.prefetch) {
+    const regs = (s: TileSpec) =>
+      range((s.extent * BK) / threads)
+        .map((j) => `var p${s.name}${j} = 0.0;`)
+        .join(' ');
+    loop = `${regs(A)}
+  ${regs(B)}
+  ${prepK('rg.kBegin')}
+  ${fetchToRegisters(A, BK, threads, 'rg.kBegin')}
+  ${fetchToRegisters(B, BK, threads, 'rg.kBegin')}
+  for (var k0 = rg.kBegin; k0 < kEnd; k0 += ${BK}u) {
+    ${storeRegisters(A, BK, threads)}
+    ${storeRegisters(B, BK, threads)}
+    workgroupBarrier();
+    let kNext = k0 + ${BK}u;
+    if (kNext < kEnd) {
+      ${prepK('kNext')}
+      ${fetchToRegisters(A, BK, threads, 'kNext')}
+      ${fetchToRegisters(B, BK, threads, 'kNext')}
+    }
+    for (var kk = 0u; kk < ${BK}u; kk++) {
+      ${multiply}
+    }
+    workgroupBarrier();
+  }`;
+  } else {
+    loop = `for (var k0 = rg.kBegin; k0 < kEnd; k0 += ${BK}u) {
+    ${prepK('k0')}${directLoad(A, BK, threads)}${directLoad(B, BK, threads)}
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${BK}u; kk++) {
+      ${multiply}
+    }
+    workgroupBarrier();
+  }`;
+  }
   return `struct GemmRange { M: u32, N: u32, kBegin: u32, kEnd: u32 }
 ${v.body}
-var<workgroup> As: array<f32, ${BK * BM}>;
-var<workgroup> Bs: array<f32, ${BK * BN}>;
+var<workgroup> As: array<f32, ${BK * A.stride}>;
+var<workgroup> Bs: array<f32, ${BK * B.stride}>;
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -105,36 +241,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${v.prepA ? `prepA(m0 + lidx % ${BM}u);` : ''}
   let tx = lidx % ${TX}u;
   let ty = lidx / ${TX}u;
-  var acc = array<f32, ${TM * TN}>(${accInit});
-  for (var k0 = rg.kBegin; k0 < kEnd; k0 += ${BK}u) {
-    ${v.prepK ? `prepK(k0 + lidx % ${BK}u);` : ''}${tileLoad('A', BM, BK, threads, v.aOrder)}${tileLoad('B', BN, BK, threads, v.bOrder)}
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${BK}u; kk++) {
-      var a: array<f32, ${TM}>;
-      var b: array<f32, ${TN}>;
-      for (var i = 0u; i < ${TM}u; i++) { a[i] = As[kk * ${BM}u + tx + i * ${TX}u]; }
-      for (var j = 0u; j < ${TN}u; j++) { b[j] = Bs[kk * ${BN}u + ty + j * ${TY}u]; }
-      for (var i = 0u; i < ${TM}u; i++) {
-        for (var j = 0u; j < ${TN}u; j++) { acc[i * ${TN}u + j] = fma(a[i], b[j], acc[i * ${TN}u + j]); }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < ${TM}u; i++) {
-    let m = m0 + tx + i * ${TX}u;
-    if (m >= gM) { continue; }
-    for (var j = 0u; j < ${TN}u; j++) {
-      let n = n0 + ty + j * ${TY}u;
-      if (n < gN) { store(m, n, acc[i * ${TN}u + j]); }
-    }
-  }
+  ${accDecl}
+  ${loop}
+  ${epilogue}
 }
 `;
 }
 
 /**
- * Tiles for a GEMM of extent M×N (256 threads each): narrow n tiles when C has few columns (few output
- * channels), short m tiles when it has few rows (the weight gradient of a layer with ≤ 32 output channels).
+ * Tiles for a CPU adapter, or any GEMM of extent M×N (256 threads each): narrow n tiles when C has few columns
+ * (few output channels), short m tiles when it has few rows (the weight gradient of a layer with ≤ 32 output
+ * channels). Small register tiles keep shader compilation on a CPU driver to a few seconds.
  */
 export function pickTiling(M: number, N: number): GemmTiling {
   if (M <= 32) {
@@ -147,6 +264,81 @@ export function pickTiling(M: number, N: number): GemmTiling {
   if (N <= 16) return { BM: 64, BN: 16, BK: 16, TM: 4, TN: 1 };
   if (N <= 32) return { BM: 64, BN: 32, BK: 16, TM: 4, TN: 2 };
   return { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 };
+}
+
+/**
+ * Register-blocked tiles for a GPU: up to 8×8 accumulators a thread, so that each value read from workgroup
+ * memory feeds up to 8 FMAs (a 4×4 tile spends half its issue slots on those reads), with prefetching. The
+ * largest tile that still gives `minTiles` workgroups (a few per multiprocessor of a large GPU) wins.
+ */
+export function pickGpuTiling(M: number, N: number, minTiles = 256): GemmTiling {
+  const tiles = (t: GemmTiling) => Math.ceil(M / t.BM) * Math.ceil(N / t.BN);
+  const pf = { BK: 8, prefetch: true } as const;
+  let ladder: GemmTiling[];
+  if (N <= 8) return pickTiling(M, N);
+  if (M <= 32)
+    ladder = [
+      { BM: 32, BN: 128, TM: 4, TN: 4, ...pf },
+      { BM: 32, BN: 64, TM: 2, TN: 4, ...pf },
+    ];
+  else if (M <= 64)
+    ladder = [
+      { BM: 64, BN: 128, TM: 4, TN: 8, ...pf },
+      { BM: 64, BN: 64, TM: 4, TN: 4, ...pf },
+    ];
+  else if (N <= 16) ladder = [{ BM: 256, BN: 16, TM: 8, TN: 2, ...pf, BK: 16 }];
+  else if (N <= 32)
+    ladder = [
+      { BM: 256, BN: 32, TM: 8, TN: 4, ...pf },
+      { BM: 128, BN: 32, TM: 4, TN: 4, ...pf },
+    ];
+  else if (N <= 64)
+    ladder = [
+      { BM: 128, BN: 64, TM: 8, TN: 4, ...pf },
+      { BM: 64, BN: 64, TM: 4, TN: 4, ...pf },
+    ];
+  else
+    ladder = [
+      { BM: 128, BN: 128, TM: 8, TN: 8, ...pf },
+      { BM: 128, BN: 64, TM: 8, TN: 4, ...pf },
+      { BM: 64, BN: 64, TM: 4, TN: 4, ...pf },
+    ];
+  return ladder.find((t) => tiles(t) >= minTiles) ?? ladder[ladder.length - 1];
+}
+
+/**
+ * The tilings worth timing for a GEMM of extent M×N: the CPU and GPU defaults and the register-blocked shapes
+ * that are not much larger than the GEMM itself (about ten, each a pipeline to compile).
+ */
+export function candidateTilings(M: number, N: number): GemmTiling[] {
+  // [BM, BN, TM, TN, BK]: 256 threads each; BK so that each thread prefetches a whole number of values.
+  const shapes: [number, number, number, number, number][] = [
+    [64, 64, 4, 4, 8],
+    [128, 64, 8, 4, 8],
+    [64, 128, 4, 8, 8],
+    [128, 128, 8, 8, 8],
+    [256, 32, 8, 4, 8],
+    [128, 32, 4, 4, 8],
+    [32, 128, 4, 4, 8],
+    [256, 16, 8, 2, 16],
+  ];
+  const fits = (BM: number, BN: number) => BM <= Math.max(32, 2 * M) && BN <= Math.max(8, 2 * N);
+  const out: GemmTiling[] = [pickTiling(M, N), pickGpuTiling(M, N)];
+  for (const [BM, BN, TM, TN, BK] of shapes)
+    if (fits(BM, BN)) out.push({ BM, BN, BK, TM, TN, prefetch: true });
+  // Whether prefetching and a deeper k step pay off, on the largest tile.
+  if (fits(128, 128))
+    out.push(
+      { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
+      { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, prefetch: true },
+    );
+  const seen = new Set<string>();
+  return out.filter((t) => {
+    const key = tilingKey(t);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Workgroup grid for `tilesM` m-tiles (folded into x·y when over the per-dimension limit) and z·tilesN. */

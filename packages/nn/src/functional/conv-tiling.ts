@@ -1,0 +1,109 @@
+/**
+ * Which GEMM tiling each convolution kernel runs with: a table filled by the autotuner (conv-autotune.ts) or by
+ * hand, else a default for the adapter (small register tiles on a CPU driver, where pipelines compile slowly;
+ * register-blocked prefetching tiles on a GPU).
+ */
+import { runtime } from '@mriseg/tensor-wgsl';
+import type { ConvGeometry } from './conv.js';
+import { type GemmTiling, type LoadOrder, pickGpuTiling, pickTiling, tilingProblem } from './gemm.wgsl.js';
+
+/** The three implicit GEMMs of a convolution (a transposed convolution runs them with roles swapped). */
+export type ConvKernel = 'forward' | 'input_grad' | 'weight_grad';
+
+/** One GEMM as a training step launches it. */
+export interface ConvProblem {
+  kernel: ConvKernel;
+  geometry: ConvGeometry;
+  bias: boolean;
+}
+
+/** Load orders of A and B in each kernel (conv.wgsl.ts): they decide which tilings can be generated. */
+export const LOAD_ORDERS: Record<ConvKernel, [LoadOrder, LoadOrder]> = {
+  forward: ['mn', 'k'],
+  input_grad: ['mn', 'k'],
+  weight_grad: ['k', 'k'],
+};
+
+/** The extent M×N of C and the reduction length of a kernel's GEMM (per phase for the input gradient). */
+export function gemmExtent(kernel: ConvKernel, g: ConvGeometry): { M: number; N: number; K: number } {
+  if (kernel === 'forward') return { M: g.N * g.P * g.Q, N: g.K, K: g.C * g.R * g.S };
+  if (kernel === 'input_grad')
+    return {
+      M: g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw),
+      N: g.C,
+      K: Math.ceil((g.K * g.R * g.S) / (g.sh * g.sw)),
+    };
+  return { M: g.K, N: g.C * g.R * g.S, K: g.N * g.P * g.Q };
+}
+
+const GEOMETRY_FIELDS = [
+  'N',
+  'C',
+  'H',
+  'W',
+  'K',
+  'P',
+  'Q',
+  'R',
+  'S',
+  'sh',
+  'sw',
+  'ph',
+  'pw',
+  'dh',
+  'dw',
+] as const;
+
+export function problemKey(kernel: ConvKernel, g: ConvGeometry): string {
+  return `${kernel}|${GEOMETRY_FIELDS.map((f) => g[f]).join(',')}`;
+}
+
+const chosen = new Map<string, GemmTiling>();
+let recorder: Map<string, ConvProblem> | null = null;
+
+/** Default tiling for a kernel on the current adapter. */
+export function defaultConvTiling(kernel: ConvKernel, g: ConvGeometry): GemmTiling {
+  const { M, N } = gemmExtent(kernel, g);
+  if (runtime().report.isCpu) return pickTiling(M, N);
+  // The weight gradient splits its long reduction across workgroups (conv.ts), so its tiles need not be many.
+  const t = pickGpuTiling(M, N, kernel === 'weight_grad' ? 1 : 256);
+  const [a, b] = LOAD_ORDERS[kernel];
+  return tilingProblem(t, a, b) ? pickTiling(M, N) : t;
+}
+
+/** The tiling a launch uses (and, while problems are being recorded, notes the launch). */
+export function convTiling(kernel: ConvKernel, g: ConvGeometry, bias: boolean): GemmTiling {
+  const key = problemKey(kernel, g);
+  if (recorder && !recorder.has(key)) recorder.set(key, { kernel, geometry: { ...g }, bias });
+  return chosen.get(key) ?? defaultConvTiling(kernel, g);
+}
+
+/** Pins the tiling of one kernel and geometry (null restores the default). Throws if it cannot be generated. */
+export function setConvTiling(kernel: ConvKernel, g: ConvGeometry, tiling: GemmTiling | null): void {
+  const key = problemKey(kernel, g);
+  if (!tiling) {
+    chosen.delete(key);
+    return;
+  }
+  const [a, b] = LOAD_ORDERS[kernel];
+  const problem = tilingProblem(tiling, a, b);
+  if (problem) throw new Error(`setConvTiling(${kernel}): ${problem}`);
+  chosen.set(key, { ...tiling });
+}
+
+/** Forgets every pinned or tuned tiling. */
+export function clearConvTilings(): void {
+  chosen.clear();
+}
+
+/** Runs `fn` and returns the distinct convolution GEMMs it launched, in launch order. */
+export function recordConvProblems(fn: () => void): ConvProblem[] {
+  if (recorder) throw new Error('recordConvProblems: already recording');
+  recorder = new Map();
+  try {
+    fn();
+    return [...recorder.values()];
+  } finally {
+    recorder = null;
+  }
+}

@@ -1,0 +1,260 @@
+import { initDevice, runtime, Tensor } from '@mriseg/tensor-wgsl';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ConvGeometry,
+  convForwardRaw,
+  convInputGradRaw,
+  convWeightGradRaw,
+} from '../src/functional/conv.js';
+import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from '../src/functional/conv.wgsl.js';
+import { autotuneConvolutions } from '../src/functional/conv-autotune.js';
+import {
+  type ConvKernel,
+  clearConvTilings,
+  convTiling,
+  defaultConvTiling,
+  LOAD_ORDERS,
+  recordConvProblems,
+  setConvTiling,
+} from '../src/functional/conv-tiling.js';
+import { conv2d, conv2dGeometry } from '../src/functional/conv2d.js';
+import {
+  candidateTilings,
+  type GemmTiling,
+  pickGpuTiling,
+  pickTiling,
+  tilingKey,
+  tilingProblem,
+} from '../src/functional/gemm.wgsl.js';
+import { relL2, up, values } from './helpers.js';
+import { conv2dRef } from './reference.js';
+
+beforeAll(async () => {
+  await initDevice();
+});
+
+/** Float64 input and weight gradients of conv2d for upstream dy (the adjoint of the forward loop). */
+function convGradsRef(x: Float64Array, w: Float64Array, dy: Float64Array, g: ConvGeometry) {
+  const dx = new Float64Array(g.N * g.C * g.H * g.W);
+  const dw = new Float64Array(g.K * g.C * g.R * g.S);
+  for (let n = 0; n < g.N; n++)
+    for (let k = 0; k < g.K; k++)
+      for (let p = 0; p < g.P; p++)
+        for (let q = 0; q < g.Q; q++) {
+          const d = dy[((n * g.K + k) * g.P + p) * g.Q + q];
+          for (let c = 0; c < g.C; c++)
+            for (let r = 0; r < g.R; r++)
+              for (let s = 0; s < g.S; s++) {
+                const h = p * g.sh - g.ph + r * g.dh;
+                const ww = q * g.sw - g.pw + s * g.dw;
+                if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                const xi = ((n * g.C + c) * g.H + h) * g.W + ww;
+                const wi = ((k * g.C + c) * g.R + r) * g.S + s;
+                dx[xi] += d * w[wi];
+                dw[wi] += d * x[xi];
+              }
+        }
+  return { dx, dw };
+}
+
+interface Case {
+  geometry: ConvGeometry;
+  x: Float64Array;
+  w: Float64Array;
+  dy: Float64Array;
+  ref: { y: Float64Array; dx: Float64Array; dw: Float64Array };
+}
+
+function makeCase(xs: number[], ws: number[], stride: number, seed: number): Case {
+  const x = values(
+    xs.reduce((a, b) => a * b),
+    seed,
+  );
+  const w = values(
+    ws.reduce((a, b) => a * b),
+    seed + 1,
+  );
+  const geometry = conv2dGeometry(Tensor.empty(xs, 'f32'), Tensor.empty(ws, 'f32'), {
+    stride,
+    padding: 1,
+  });
+  const dy = values(geometry.N * geometry.K * geometry.P * geometry.Q, seed + 2);
+  const y = conv2dRef(x, xs, w, ws, null, { stride: [stride, stride], padding: [1, 1] }).out;
+  return { geometry, x, w, dy, ref: { y, ...convGradsRef(x, w, dy, geometry) } };
+}
+
+async function runKernel(kernel: ConvKernel, c: Case): Promise<Float64Array> {
+  const g = c.geometry;
+  const x = up(c.x, [g.N, g.C, g.H, g.W]);
+  const w = up(c.w, [g.K, g.C, g.R, g.S]);
+  const dy = up(c.dy, [g.N, g.K, g.P, g.Q]);
+  const out =
+    kernel === 'forward'
+      ? convForwardRaw(x, w, null, g)
+      : kernel === 'input_grad'
+        ? convInputGradRaw(dy, w, null, g)
+        : convWeightGradRaw(dy, x, g);
+  const v = Float64Array.from(await out.data());
+  for (const t of [x, w, dy, out]) t.dispose();
+  return v;
+}
+
+const refOf = (kernel: ConvKernel, c: Case) =>
+  kernel === 'forward' ? c.ref.y : kernel === 'input_grad' ? c.ref.dx : c.ref.dw;
+
+describe('GEMM tilings', () => {
+  it('every candidate and default tiling generates WGSL that the device accepts', async () => {
+    const g = conv2dGeometry(Tensor.empty([16, 64, 64, 64], 'f32'), Tensor.empty([128, 64, 3, 3], 'f32'), {
+      padding: 1,
+    });
+    const tilings = new Map<string, GemmTiling>();
+    for (const [M, N] of [
+      [16384, 512],
+      [32, 288],
+      [65536, 32],
+      [65536, 16],
+      [64, 4608],
+    ])
+      for (const t of [...candidateTilings(M, N), pickGpuTiling(M, N), pickGpuTiling(M, N, 1)])
+        tilings.set(tilingKey(t), t);
+    expect(tilings.size).toBeGreaterThanOrEqual(12);
+    const device = runtime().device;
+    let checked = 0;
+    for (const t of tilings.values())
+      for (const [kernel, make] of [
+        ['forward', () => convForwardWgsl(g, t, true)],
+        ['input_grad', () => convInputGradWgsl(g, t, false)],
+        ['weight_grad', () => convWeightGradWgsl(g, t)],
+      ] as const) {
+        const [a, b] = LOAD_ORDERS[kernel];
+        if (tilingProblem(t, a, b)) {
+          expect(make).toThrow(/gemm: tiling/);
+          continue;
+        }
+        const module = device.createShaderModule({ code: make() });
+        const info = await module.getCompilationInfo();
+        const errors = info.messages.filter((m) => m.type === 'error').map((m) => m.message);
+        expect(errors, `${kernel} ${tilingKey(t)}`).toEqual([]);
+        checked++;
+      }
+    expect(checked).toBeGreaterThan(30);
+  });
+
+  it('rejects tilings that cannot be generated, naming the reason', () => {
+    expect(tilingProblem({ BM: 64, BN: 64, BK: 8, TM: 3, TN: 4 }, 'mn', 'k')).toMatch(/integers/);
+    expect(tilingProblem({ BM: 128, BN: 128, BK: 8, TM: 4, TN: 4 }, 'mn', 'k')).toMatch(/1024 threads/);
+    expect(tilingProblem({ BM: 256, BN: 16, BK: 8, TM: 8, TN: 2, prefetch: true }, 'mn', 'k')).toMatch(
+      /prefetch/,
+    );
+    const g = conv2dGeometry(Tensor.empty([1, 2, 8, 8], 'f32'), Tensor.empty([4, 2, 3, 3], 'f32'));
+    expect(() => setConvTiling('forward', g, { BM: 64, BN: 64, BK: 8, TM: 3, TN: 4 })).toThrow(
+      /setConvTiling\(forward\)/,
+    );
+  });
+
+  it('picks register-blocked tiles on a GPU only when they leave enough workgroups', () => {
+    expect(tilingKey(pickGpuTiling(16 * 64 * 64, 128))).toBe('128x128x8/8x8p');
+    expect(tilingKey(pickGpuTiling(16 * 16 * 16, 512))).toBe('128x64x8/8x4p');
+    expect(tilingKey(pickGpuTiling(16 * 8 * 8, 256))).toBe('64x64x8/4x4p');
+    expect(tilingKey(pickGpuTiling(16 * 256 * 256, 32))).toBe('256x32x8/8x4p');
+    expect(tilingKey(pickGpuTiling(32, 288, 1))).toBe('32x128x8/4x4p');
+    expect(pickGpuTiling(1 << 20, 1)).toEqual(pickTiling(1 << 20, 1));
+  });
+
+  // Tile sizes that do not divide M, N or the reduction: every bounds check is exercised.
+  // Built on first use: geometries need the device (tensors), which is not there while tests are collected.
+  const memo = new Map<number, Case>();
+  const lazy = (stride: 1 | 2) => () => {
+    let c = memo.get(stride);
+    if (!c) {
+      c =
+        stride === 1
+          ? makeCase([2, 5, 17, 23], [19, 5, 3, 3], 1, 11)
+          : makeCase([2, 6, 17, 15], [21, 6, 3, 3], 2, 21);
+      memo.set(stride, c);
+    }
+    return c;
+  };
+  const stride1 = lazy(1);
+  const stride2 = lazy(2);
+  const cases: [ConvKernel, () => Case, GemmTiling][] = [
+    ['forward', stride1, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true }],
+    ['forward', stride1, { BM: 256, BN: 32, BK: 8, TM: 8, TN: 4, prefetch: true }],
+    ['forward', stride2, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 }],
+    ['input_grad', stride2, { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8, prefetch: true }],
+    ['input_grad', stride1, { BM: 256, BN: 16, BK: 16, TM: 8, TN: 2, prefetch: true }],
+    ['weight_grad', stride1, { BM: 32, BN: 128, BK: 8, TM: 4, TN: 4, prefetch: true }],
+    ['weight_grad', stride2, { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4, prefetch: true }],
+    ['weight_grad', stride1, { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, prefetch: true }],
+  ];
+  for (const [kernel, lazyCase, tiling] of cases) {
+    it(`${kernel} with ${tilingKey(tiling)} matches float64 (M, N, K not multiples of the tile)`, async () => {
+      const c = lazyCase();
+      const g = c.geometry;
+      setConvTiling(kernel, g, tiling);
+      try {
+        expect(convTiling(kernel, g, false)).toEqual(tiling);
+        const got = await runKernel(kernel, c);
+        expect(relL2(got, refOf(kernel, c))).toBeLessThan(1e-6);
+      } finally {
+        setConvTiling(kernel, g, null);
+      }
+      expect(convTiling(kernel, g, false)).toEqual(defaultConvTiling(kernel, g));
+    });
+  }
+
+  it('records the distinct GEMMs a step launches', () => {
+    const x = up(values(2 * 3 * 8 * 8, 3), [2, 3, 8, 8], true);
+    const w = up(values(4 * 3 * 3 * 3, 4), [4, 3, 3, 3], true);
+    const problems = recordConvProblems(() => {
+      for (let i = 0; i < 2; i++) {
+        const y = conv2d(x, w, null, { padding: 1 });
+        y.backward(up(values(2 * 4 * 8 * 8, 5), [2, 4, 8, 8]));
+      }
+    });
+    expect(problems.map((p) => p.kernel)).toEqual(['forward', 'input_grad', 'weight_grad']);
+    expect(problems[0].geometry).toMatchObject({ N: 2, C: 3, H: 8, W: 8, K: 4, P: 8, Q: 8 });
+    expect(() => recordConvProblems(() => recordConvProblems(() => {}))).toThrow(/already recording/);
+    clearConvTilings();
+  });
+
+  it('autotuning times each candidate, pins the fastest and keeps results exact', async () => {
+    const x = up(values(2 * 3 * 9 * 9, 6), [2, 3, 9, 9], true);
+    const w = up(values(5 * 3 * 3 * 3, 7), [5, 3, 3, 3], true);
+    const other: GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
+    const seen: string[] = [];
+    const results = await autotuneConvolutions(
+      () => {
+        conv2d(x, w, null, { padding: 1 }).sum().backward();
+      },
+      { reps: 2, candidates: (_k, M, N) => [pickTiling(M, N), other], onResult: (r) => seen.push(r.kernel) },
+    );
+    try {
+      expect(seen).toEqual(['forward', 'input_grad', 'weight_grad']);
+      for (const r of results) {
+        expect(r.timings.map((t) => tilingKey(t.tiling)).sort()).toEqual(
+          [tilingKey(defaultConvTiling(r.kernel, r.geometry)), tilingKey(other)].sort(),
+        );
+        for (const t of r.timings) expect(t.ms).toBeGreaterThan(0);
+        expect(r.best.ms).toBe(Math.min(...r.timings.map((t) => t.ms)));
+        expect(convTiling(r.kernel, r.geometry, false)).toEqual(r.best.tiling);
+        expect(r.gflop).toBeCloseTo((2 * 2 * 5 * 3 * 9 * 9 * 9) / 1e9, 12);
+      }
+      x.grad?.dispose();
+      const y = conv2d(x, w, null, { padding: 1 });
+      const ref = conv2dRef(
+        values(2 * 3 * 9 * 9, 6),
+        [2, 3, 9, 9],
+        values(5 * 3 * 3 * 3, 7),
+        [5, 3, 3, 3],
+        null,
+        {
+          padding: [1, 1],
+        },
+      ).out;
+      expect(relL2(await y.data(), ref)).toBeLessThan(1e-6);
+    } finally {
+      clearConvTilings();
+    }
+  });
+});
