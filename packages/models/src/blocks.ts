@@ -1,5 +1,5 @@
 /** Building blocks shared by the architectures. */
-import { BatchNorm2d, Conv2d, Module, maxPool2d, ReLU } from '@mriseg/nn';
+import { BatchNorm2d, Conv2d, Module, maxPool2d, ReLU, Sequential } from '@mriseg/nn';
 import type { Rng, Tensor } from '@mriseg/tensor-wgsl';
 
 /** Modules run in order under the names they were given (PyTorch's `Sequential(OrderedDict(...))`). */
@@ -15,9 +15,7 @@ export class NamedSequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const m of this.order) y = m.forward(y);
-    return y;
+    return Sequential.forwardChain(this.order, x);
   }
 }
 

@@ -1,4 +1,7 @@
-/** Batch normalisation over [N, C, H, W] (PyTorch's F.batch_norm for 4-D input) with its fused backward. */
+/**
+ * Batch normalisation over [N, C, H, W] (PyTorch's F.batch_norm for 4-D input) with its fused backward, and
+ * optionally a ReLU fused into it (every U-Net block is conv → BN → ReLU).
+ */
 import {
   grid1d,
   metaDecl,
@@ -21,6 +24,9 @@ import {
 } from './batchnorm.wgsl.js';
 import { require4d } from './conv2d.js';
 
+/** An activation applied in batchNorm2d's own kernels: relu(BN(x)) without the BN output as a tensor. */
+export type BatchNormActivation = 'none' | 'relu';
+
 export interface BatchNorm2dOptions {
   /** Batch statistics (true) or the running statistics (false). */
   training: boolean;
@@ -29,6 +35,11 @@ export interface BatchNorm2dOptions {
   eps?: number;
   /** int32 [] counter, incremented in training (PyTorch's module does this; the functional op here does). */
   numBatchesTracked?: Tensor | null;
+  /**
+   * 'relu' returns relu(BN(x)) with exactly the values and gradients of F.relu(F.batch_norm(…)), relu'(0) = 0,
+   * in the BN kernels' own passes: two dispatches and one activation tensor fewer. Default 'none'.
+   */
+  activation?: BatchNormActivation;
 }
 
 /** Elements per workgroup of the per-channel reductions. */
@@ -46,6 +57,7 @@ function checkChannelVector(what: string, t: Tensor | null, C: number, x: Tensor
  * y = (x − mean) / √(var + eps) · weight + bias per channel. Training uses the batch mean and biased variance
  * and, when running statistics are given, updates them in place with momentum and the unbiased variance
  * (and increments numBatchesTracked); eval uses the running statistics. Gradients for x, weight and bias.
+ * With `activation: 'relu'` the result is max(y, 0).
  */
 export function batchNorm2d(
   x: Tensor,
@@ -71,6 +83,14 @@ export function batchNorm2d(
   const eps = options.eps ?? 1e-5;
   const momentum = options.momentum === undefined ? 0.1 : options.momentum;
   const training = options.training;
+  const activation = options.activation ?? 'none';
+  if (activation !== 'none' && activation !== 'relu')
+    throw new ShapeError(
+      'batch_norm2d',
+      `unknown activation '${String(activation)}' (expected 'none' or 'relu')`,
+    );
+  const relu = activation === 'relu';
+  const op = relu ? 'batch_norm2d_relu' : 'batch_norm2d';
   if (!training && !runningMean)
     throw new ShapeError('batch_norm2d', 'eval mode needs running_mean and running_var');
   if (training && M <= 1)
@@ -136,10 +156,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       workgroups: [Math.ceil(C / 64)],
     });
   }
-  const y = Tensor.empty(x.shape, 'f32', 'batch_norm2d');
+  const y = Tensor.empty(x.shape, 'f32', op);
   rt.dispatch({
-    name: 'batch_norm2d',
-    code: bnNormalizeWgsl(affine),
+    name: op,
+    code: bnNormalizeWgsl(affine, relu),
     buffers: affine
       ? [x.buffer, stats.buffer, weight.buffer, bias.buffer, y.buffer]
       : [x.buffer, stats.buffer, y.buffer],
@@ -151,28 +171,34 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     stats.dispose();
     return y;
   }
-  return record(y, 'batch_norm2d', inputs, (dy) => {
+  // Only x and the [2, C] statistics are kept for backward, also with the ReLU: its mask is recomputed from
+  // them, so y need not stay alive for this node (the next layer may still keep it).
+  return record(y, op, inputs, (dy) => {
     const part = Tensor.empty([2, C, chunks], 'f32', 'batch_norm2d_backward_partial');
+    const reduceBuffers = [dy.buffer, x.buffer, stats.buffer, part.buffer];
+    if (relu && affine) reduceBuffers.push(weight.buffer, bias.buffer);
     rt.dispatch({
-      name: 'batch_norm2d_backward_reduce',
-      code: bnBackwardPartialWgsl(),
-      buffers: [dy.buffer, x.buffer, stats.buffer, part.buffer],
+      name: `${op}_backward_reduce`,
+      code: bnBackwardPartialWgsl(affine, relu),
+      buffers: reduceBuffers,
       uniforms: meta,
       workgroups: [chunks, C],
     });
-    // sums[0] = Σdy = dβ, sums[1] = Σdy·x̂ = dγ.
+    // sums[0] = Σdy = dβ, sums[1] = Σdy·x̂ = dγ (dy masked by the ReLU when fused).
     const sums = sum(part, 2);
     part.dispose();
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape, 'f32', 'batch_norm2d_backward');
       const buffers = [dy.buffer, stats.buffer];
-      if (training) buffers.push(x.buffer, sums.buffer);
+      if (training || relu) buffers.push(x.buffer);
+      if (training) buffers.push(sums.buffer);
       if (affine) buffers.push(weight.buffer);
+      if (affine && relu) buffers.push(bias.buffer);
       buffers.push(dx.buffer);
       rt.dispatch({
-        name: 'batch_norm2d_backward',
-        code: bnInputGradWgsl(affine, training),
+        name: `${op}_backward`,
+        code: bnInputGradWgsl(affine, training, relu),
         buffers,
         uniforms: meta,
         workgroups: grid1d(x.size),

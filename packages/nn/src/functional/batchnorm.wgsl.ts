@@ -97,32 +97,65 @@ export function incrementWgsl(): string {
 fn main() { T[0] = T[0] + 1; }`;
 }
 
-/** y = (x − mean)·invstd·γ + β, with Stats = [mean (C), invstd (C)]. */
-export function bnNormalizeWgsl(affine: boolean): string {
-  return `@group(0) @binding(0) var<storage, read> X: array<f32>;
+/**
+ * The fused kernels' pre-activation (x − mean)·invstd·γ + β. The forward and both backward kernels call this one
+ * helper so that the ReLU mask recomputed in backward is the forward's to the bit: the same expression in each
+ * shader, rather than three hand-written copies a compiler might contract into fma differently.
+ */
+function preActivationFn(affine: boolean): string {
+  return `fn pre(i: u32, c: u32, C: u32) -> f32 {
+  let xh = (X[i] - Stats[c]) * Stats[C + c];
+  return ${affine ? 'xh * Gamma[c] + Beta[c]' : 'xh'};
+}`;
+}
+
+/**
+ * y = (x − mean)·invstd·γ + β, with Stats = [mean (C), invstd (C)]; `relu` applies max(·, 0) in the same pass
+ * (as the ReLU kernel does), so no pre-activation tensor is written.
+ */
+export function bnNormalizeWgsl(affine: boolean, relu = false): string {
+  const decls = `@group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Stats: array<f32>;
 ${affine ? '@group(0) @binding(2) var<storage, read> Gamma: array<f32>;\n@group(0) @binding(3) var<storage, read> Beta: array<f32>;' : ''}
 @group(0) @binding(${affine ? 4 : 2}) var<storage, read_write> Y: array<f32>;
-${metaDecl(affine ? 5 : 3, BN_META)}
-@compute @workgroup_size(256)
+${metaDecl(affine ? 5 : 3, BN_META)}`;
+  const head = `@compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
   let C = mi(1u);
   if (i >= mi(0u) * C * mi(2u)) { return; }
-  let c = (i / mi(2u)) % C;
+  let c = (i / mi(2u)) % C;`;
+  if (relu)
+    return `${decls}
+${preActivationFn(affine)}
+${head}
+  Y[i] = max(pre(i, c, C), 0.0);
+}`;
+  return `${decls}
+${head}
   let xh = (X[i] - Stats[c]) * Stats[C + c];
   Y[i] = ${affine ? 'xh * Gamma[c] + Beta[c]' : 'xh'};
 }`;
 }
 
-/** Per (channel, chunk): Σ dy and Σ dy·x̂ (x̂ recomputed from x and the saved statistics). */
-export function bnBackwardPartialWgsl(): string {
+/**
+ * Per (channel, chunk): Σ dy and Σ dy·x̂ (x̂ recomputed from x and the saved statistics). With `relu`, dy is the
+ * gradient of relu(BN(x)) and is masked by pre-activation > 0 (PyTorch's relu'(0) = 0), the mask recomputed
+ * from x rather than read from a saved output.
+ */
+export function bnBackwardPartialWgsl(affine = false, relu = false): string {
+  const params =
+    relu && affine
+      ? `
+@group(0) @binding(4) var<storage, read> Gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> Beta: array<f32>;`
+      : '';
   return `@group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> Stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Part: array<f32>;
-${metaDecl(4, BN_META)}
-${AT}
+@group(0) @binding(3) var<storage, read_write> Part: array<f32>;${params}
+${metaDecl(relu && affine ? 6 : 4, BN_META)}
+${AT}${relu ? `\n${preActivationFn(affine)}` : ''}
 var<workgroup> r1: array<f32, ${WG}>;
 var<workgroup> r2: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
@@ -136,7 +169,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var a = 0.0; var b = 0.0;
   for (var e = e0 + lid; e < e1; e += ${WG}u) {
     let i = at(c, e);
-    let g = DY[i];
+    let g = ${relu ? 'select(0.0, DY[i], pre(i, c, C) > 0.0)' : 'DY[i]'};
     a += g;
     b += g * (X[i] - mean) * inv;
   }
@@ -157,16 +190,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 /**
  * dx from dy. Training (batch statistics): dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M); eval: dx = γ·invstd·dy.
- * Sums = [Σdy (C), Σdy·x̂ (C)]. Only the bindings a variant reads are declared (auto layouts drop the rest).
+ * Sums = [Σdy (C), Σdy·x̂ (C)]. With `relu`, dy is masked as in bnBackwardPartialWgsl (x, and β when affine, are
+ * then read in eval too). Only the bindings a variant reads are declared (auto layouts drop the rest).
  */
-export function bnInputGradWgsl(affine: boolean, training: boolean): string {
-  const names = ['DY', 'Stats', ...(training ? ['X', 'Sums'] : []), ...(affine ? ['Gamma'] : [])];
+export function bnInputGradWgsl(affine: boolean, training: boolean, relu = false): string {
+  const names = [
+    'DY',
+    'Stats',
+    ...(training || relu ? ['X'] : []),
+    ...(training ? ['Sums'] : []),
+    ...(affine ? ['Gamma'] : []),
+    ...(affine && relu ? ['Beta'] : []),
+  ];
   const decls = names
     .map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`)
     .join('\n');
+  const dy = relu ? 'g' : 'DY[i]';
   return `${decls}
 @group(0) @binding(${names.length}) var<storage, read_write> DX: array<f32>;
-${metaDecl(names.length + 1, BN_META)}
+${metaDecl(names.length + 1, BN_META)}${relu ? `\n${preActivationFn(affine)}` : ''}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
@@ -175,13 +217,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= M * C) { return; }
   let c = (i / mi(2u)) % C;
   let inv = Stats[C + c];
-  let scale = ${affine ? 'Gamma[c] * inv' : 'inv'};
+  let scale = ${affine ? 'Gamma[c] * inv' : 'inv'};${relu ? '\n  let g = select(0.0, DY[i], pre(i, c, C) > 0.0);' : ''}
   ${
     training
       ? `let xh = (X[i] - Stats[c]) * inv;
   let m = f32(M);
-  DX[i] = scale * (DY[i] - Sums[c] / m - xh * Sums[C + c] / m);`
-      : 'DX[i] = scale * DY[i];'
+  DX[i] = scale * (${dy} - Sums[c] / m - xh * Sums[C + c] / m);`
+      : `DX[i] = scale * ${dy};`
   }
 }`;
 }

@@ -3,8 +3,15 @@
  * autograd: conv2d.ts and conv-transpose2d.ts combine them into ops with backward rules.
  */
 import { runtime, sum, Tensor, zeros } from '@mriseg/tensor-wgsl';
-import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl, sizeWords } from './conv.wgsl.js';
-import { type GemmTiling, gemmGrid, pickTiling } from './gemm.wgsl.js';
+import {
+  type ConvEpilogue,
+  convForwardWgsl,
+  convInputGradWgsl,
+  convWeightGradWgsl,
+  sizeWords,
+} from './conv.wgsl.js';
+import { convTiling } from './conv-tiling.js';
+import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
 
 /** Image x [N, C, H, W] ⊛ weight [K, C, R, S] → y [N, K, P, Q]. */
 export interface ConvGeometry {
@@ -39,7 +46,6 @@ function cachedCode(key: string, make: () => string): string {
 
 /** What a shader is specialised on: the kernel window (sizes are uniforms). */
 const windowKey = (g: ConvGeometry) => [g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
-const tilingKey = (t: GemmTiling) => [t.BM, t.BN, t.BK, t.TM, t.TN].join(',');
 
 function launch(
   name: string,
@@ -64,19 +70,34 @@ function launch(
 
 const anyZero = (g: ConvGeometry) => [g.N, g.C, g.K, g.P, g.Q, g.H, g.W, g.R, g.S].some((d) => d === 0);
 
-/** y = conv(x, w) + bias. */
-export function convForwardRaw(x: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
+/** A per-output-channel affine map applied in the forward kernel's store: y = v·scale + shift (then ReLU). */
+export interface ConvAffine {
+  scale: Tensor;
+  shift: Tensor;
+  relu: boolean;
+}
+
+/** y = conv(x, w) + bias, or y = affine(conv(x, w)) (bias must then be folded into the shift). */
+export function convForwardRaw(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  g: ConvGeometry,
+  affine: ConvAffine | null = null,
+): Tensor {
+  if (bias && affine)
+    throw new Error('conv2d: a bias and an affine epilogue together (fold the bias into the shift)');
+  const epilogue: ConvEpilogue = affine ? (affine.relu ? 'affine-relu' : 'affine') : bias ? 'bias' : 'none';
+  // An empty output, or an empty reduction (no input channels, which the layers refuse).
+  if (anyZero(g)) return zeros([g.N, g.K, g.P, g.Q]);
   const y = Tensor.empty([g.N, g.K, g.P, g.Q], 'f32', 'conv2d');
-  if (anyZero(g)) {
-    y.dispose();
-    return zeros([g.N, g.K, g.P, g.Q]);
-  }
   const M = g.N * g.P * g.Q;
-  const tiling = pickTiling(M, g.K);
-  const buffers = bias ? [x.buffer, w.buffer, bias.buffer, y.buffer] : [x.buffer, w.buffer, y.buffer];
-  const key = `f|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}`;
-  const code = cachedCode(key, () => convForwardWgsl(g, tiling, bias !== null));
-  launch('conv2d', code, tiling, M, g.K, 1, buffers, g);
+  const tiling = convTiling('forward', g, bias !== null);
+  const extra = affine ? [affine.scale.buffer, affine.shift.buffer] : bias ? [bias.buffer] : [];
+  const buffers = [x.buffer, w.buffer, ...extra, y.buffer];
+  const key = `f|${windowKey(g)}|${tilingKey(tiling)}|${epilogue}`;
+  const code = cachedCode(key, () => convForwardWgsl(g, tiling, epilogue));
+  launch(affine ? 'conv2d_affine' : 'conv2d', code, tiling, M, g.K, 1, buffers, g);
   return y;
 }
 
@@ -85,7 +106,7 @@ export function convInputGradRaw(dy: Tensor, w: Tensor, bias: Tensor | null, g: 
   if (anyZero(g)) return zeros([g.N, g.C, g.H, g.W]);
   const dx = Tensor.empty([g.N, g.C, g.H, g.W], 'f32', 'conv2d_input_grad');
   const M = g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw);
-  const tiling = pickTiling(M, g.C);
+  const tiling = convTiling('input_grad', g, bias !== null);
   const buffers = bias ? [dy.buffer, w.buffer, bias.buffer, dx.buffer] : [dy.buffer, w.buffer, dx.buffer];
   const key = `d|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}`;
   const code = cachedCode(key, () => convInputGradWgsl(g, tiling, bias !== null));
@@ -102,7 +123,7 @@ export function convWeightGradRaw(dy: Tensor, x: Tensor, g: ConvGeometry): Tenso
   if (anyZero(g)) return zeros([g.K, g.C, g.R, g.S]);
   const crs = g.C * g.R * g.S;
   const L = g.N * g.P * g.Q;
-  const tiling = pickTiling(g.K, crs);
+  const tiling = convTiling('weight_grad', g, false);
   const tiles = Math.ceil(g.K / tiling.BM) * Math.ceil(crs / tiling.BN);
   const maxSplits = Math.max(1, Math.floor(L / (tiling.BK * MIN_CHUNK_STEPS)));
   let splits = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), maxSplits));

@@ -58,15 +58,39 @@ const GATHER_X = `
   return X[aBase + c * H_ * W_ + u32(h) * W_ + u32(w)];`;
 
 /**
- * y = conv(x, w) (+ bias): C[m, n] with m = (image, p, q), n = output channel, k = (c, r, s). A is an im2col
- * gather of x (contiguous along q, so loaded m-fastest, and each thread's pixel is decoded once); B is the
- * weight, contiguous along k.
+ * What the forward kernel does with each output value: nothing, add a per-channel bias, or a per-channel
+ * affine map (an eval-mode BatchNorm folded in: v·scale + shift), optionally followed by ReLU.
  */
-export function convForwardWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boolean): string {
-  const out = bias ? 3 : 2;
+export type ConvEpilogue = 'none' | 'bias' | 'affine' | 'affine-relu';
+
+function epilogueWgsl(e: ConvEpilogue): { decls: string; out: number; value: string } {
+  if (e === 'none') return { decls: '', out: 2, value: 'v' };
+  if (e === 'bias')
+    return {
+      decls: '@group(0) @binding(2) var<storage, read> Bias: array<f32>;',
+      out: 3,
+      value: 'v + Bias[n]',
+    };
+  const affine = 'fma(v, Scale[n], Shift[n])';
+  return {
+    decls: `@group(0) @binding(2) var<storage, read> Scale: array<f32>;
+@group(0) @binding(3) var<storage, read> Shift: array<f32>;`,
+    out: 4,
+    value: e === 'affine-relu' ? `max(${affine}, 0.0)` : affine,
+  };
+}
+
+/**
+ * y = epilogue(conv(x, w)): C[m, n] with m = (image, p, q), n = output channel, k = (c, r, s). A is an im2col
+ * gather of x (contiguous along q, so loaded m-fastest, and each thread's pixel is decoded once); B is the
+ * weight, contiguous along k. `bias` true is the 'bias' epilogue.
+ */
+export function convForwardWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boolean | ConvEpilogue): string {
+  const e = epilogueWgsl(bias === true ? 'bias' : bias === false ? 'none' : bias);
+  const out = e.out;
   const body = `@group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
-${bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+${e.decls}
 @group(0) @binding(${out}) var<storage, read_write> Y: array<f32>;
 ${declarations(g, out + 1)}
 var<private> aBase: u32;
@@ -89,7 +113,7 @@ fn loadB(k: u32, n: u32) -> f32 {
 }
 fn store(m: u32, n: u32, v: f32) {
   let q = m % Q_; let t = m / Q_; let p = t % P_; let b = t / P_;
-  Y[((b * K_ + n) * P_ + p) * Q_ + q] = v${bias ? ' + Bias[n]' : ''};
+  Y[((b * K_ + n) * P_ + p) * Q_ + q] = ${e.value};
 }`;
   return gemmWgsl({
     body: sizesAsCalls(body),

@@ -1,8 +1,24 @@
-export { type BatchNorm2dOptions, batchNorm2d } from './batchnorm.js';
+export { type BatchNorm2dOptions, type BatchNormActivation, batchNorm2d } from './batchnorm.js';
 export { type ConvGeometry, convForwardRaw, convInputGradRaw, convWeightGradRaw } from './conv.js';
+export {
+  autotuneConvolutions,
+  type ConvTiming,
+  type ConvTuneOptions,
+  type ConvTuningResult,
+  tuneConvolutions,
+} from './conv-autotune.js';
+export {
+  type ConvKernel,
+  type ConvProblem,
+  clearConvTilings,
+  convTiling,
+  defaultConvTiling,
+  recordConvProblems,
+  setConvTiling,
+} from './conv-tiling.js';
 export { type ConvTranspose2dOptions, convTranspose2d, convTranspose2dGeometry } from './conv-transpose2d.js';
 export { type Conv2dOptions, conv2d, conv2dGeometry, type Pair } from './conv2d.js';
 export { dropout } from './dropout.js';
-export { type GemmTiling, pickTiling } from './gemm.wgsl.js';
+export { candidateTilings, type GemmTiling, pickGpuTiling, pickTiling, tilingKey } from './gemm.wgsl.js';
 export { type AvgPool2dOptions, avgPool2d, maxPool2d, type Pool2dOptions } from './pool.js';
 export { type UpsampleMode, type UpsampleOptions, upsample } from './upsample.js';

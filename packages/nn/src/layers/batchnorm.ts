@@ -1,5 +1,5 @@
 import { full, type Tensor, zeros } from '@mriseg/tensor-wgsl';
-import { batchNorm2d } from '../functional/batchnorm.js';
+import { type BatchNormActivation, batchNorm2d } from '../functional/batchnorm.js';
 import { Module } from '../module.js';
 
 export interface BatchNorm2dLayerOptions {
@@ -42,6 +42,14 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardFused(x, 'none');
+  }
+
+  /**
+   * forward followed by `activation` in the same kernels (Sequential uses it for BatchNorm2d → ReLU); running
+   * statistics and num_batches_tracked advance exactly as in forward.
+   */
+  forwardFused(x: Tensor, activation: BatchNormActivation): Tensor {
     const useBatchStats = this.training || this.runningMean === null;
     return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
       training: useBatchStats,
@@ -49,6 +57,7 @@ export class BatchNorm2d extends Module {
       eps: this.eps,
       // In eval mode nothing is updated; in training the counter advances with the running statistics.
       numBatchesTracked: this.training ? this.numBatchesTracked : null,
+      activation,
     });
   }
 }

@@ -1,5 +1,39 @@
-import type { Tensor } from '@mriseg/tensor-wgsl';
+import { needsGrad, type Tensor } from '@mriseg/tensor-wgsl';
+import { conv2dBatchNormEval } from '../functional/conv-bn.js';
 import { Module } from '../module.js';
+import { BatchNorm2d } from './batchnorm.js';
+import { Conv2d } from './conv.js';
+import { ReLU } from './simple.js';
+
+/**
+ * True when `m` is a plain BatchNorm2d and `next` a plain ReLU. A subclass that overrides forward must run its
+ * own code, so it is not fused.
+ */
+function fusesWithRelu(m: Module, next: Module | undefined): m is BatchNorm2d {
+  return (
+    m instanceof BatchNorm2d &&
+    m.forward === BatchNorm2d.prototype.forward &&
+    next instanceof ReLU &&
+    next.forward === ReLU.prototype.forward
+  );
+}
+
+const plain = (m: Module | undefined, type: typeof Conv2d | typeof BatchNorm2d | typeof ReLU): boolean =>
+  m instanceof type && m.forward === type.prototype.forward;
+
+/**
+ * How many modules from `i` on run as one folded inference kernel (Conv2d → eval BatchNorm2d [→ ReLU]): 0 unless
+ * the BatchNorm uses running statistics and no gradient is wanted, so the fold changes nothing observable.
+ */
+function foldableInference(modules: readonly Module[], i: number, x: Tensor): number {
+  const conv = modules[i];
+  const bn = modules[i + 1];
+  if (!plain(conv, Conv2d) || !plain(bn, BatchNorm2d)) return 0;
+  const c = conv as Conv2d;
+  const b = bn as BatchNorm2d;
+  if (b.training || !b.runningMean || needsGrad(x, c.weight, c.bias, b.weight, b.bias)) return 0;
+  return plain(modules[i + 2], ReLU) ? 3 : 2;
+}
 
 /** Runs its modules in order; they are registered as '0', '1', … (PyTorch's keys). */
 export class Sequential extends Module {
@@ -8,6 +42,45 @@ export class Sequential extends Module {
   constructor(...modules: Module[]) {
     super();
     for (const m of modules) this.append(m);
+  }
+
+  /**
+   * Runs `modules` in order as a Sequential does, for containers that keep their own list (named children).
+   * BatchNorm2d directly followed by ReLU runs as one fused call: BN → ReLU ends every U-Net conv block, and
+   * fusing it saves a kernel and an activation tensor in forward and another kernel in backward, with the same
+   * values and gradients. At inference (eval, no gradients) Conv2d → BatchNorm2d [→ ReLU] runs as one
+   * convolution with the BatchNorm folded into its output (equal up to float rounding). The modules themselves,
+   * and so the state-dict keys, stay as they are.
+   */
+  static forwardChain(modules: readonly Module[], x: Tensor): Tensor {
+    let y = x;
+    for (let i = 0; i < modules.length; i++) {
+      const m = modules[i];
+      const folded = foldableInference(modules, i, y);
+      if (folded > 0) {
+        const conv = m as Conv2d;
+        const bn = modules[i + 1] as BatchNorm2d;
+        const { stride, padding, dilation } = conv.options;
+        y = conv2dBatchNormEval(
+          y,
+          conv.weight,
+          conv.bias,
+          {
+            runningMean: bn.runningMean!,
+            runningVar: bn.runningVar!,
+            weight: bn.weight,
+            bias: bn.bias,
+            eps: bn.eps,
+          },
+          { stride, padding, dilation, relu: folded === 3 },
+        );
+        i += folded - 1;
+      } else if (fusesWithRelu(m, modules[i + 1])) {
+        y = m.forwardFused(y, 'relu');
+        i++;
+      } else y = m.forward(y);
+    }
+    return y;
   }
 
   append(m: Module): this {
@@ -27,8 +100,6 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const m of this.list) y = m.forward(y);
-    return y;
+    return Sequential.forwardChain(this.list, x);
   }
 }

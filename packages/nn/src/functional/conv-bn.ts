@@ -1,0 +1,71 @@
+/**
+ * Inference fusion: conv2d → BatchNorm2d in eval mode (running statistics) → optional ReLU as one kernel, the
+ * BatchNorm folded into a per-channel scale and shift applied where the convolution stores its output. Saves two
+ * passes over each activation and the tensors between them.
+ */
+import { isGradEnabled, needsGrad, packMeta, runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
+import { convForwardRaw } from './conv.js';
+import { foldBatchNormWgsl } from './conv-bn.wgsl.js';
+import { type Conv2dOptions, checkBias, conv2dGeometry } from './conv2d.js';
+
+/** An eval-mode BatchNorm2d's tensors (weight and bias null when it is not affine). */
+export interface FoldableBatchNorm {
+  runningMean: Tensor;
+  runningVar: Tensor;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  eps: number;
+}
+
+export interface Conv2dBatchNormOptions extends Conv2dOptions {
+  relu?: boolean;
+}
+
+function checkChannels(what: string, t: Tensor | null, C: number): void {
+  if (t && (t.rank !== 1 || t.shape[0] !== C || t.dtype !== 'f32'))
+    throw new ShapeError('conv2d_batch_norm_eval', `${what} ${t.describe()} must be f32 [${C}]`);
+}
+
+/**
+ * relu?(batch_norm(conv2d(x, weight, convBias), running statistics)) without gradients: for inference (eval
+ * mode, under noGrad). Equal to the three ops in sequence up to float rounding.
+ */
+export function conv2dBatchNormEval(
+  x: Tensor,
+  weight: Tensor,
+  convBias: Tensor | null,
+  bn: FoldableBatchNorm,
+  options: Conv2dBatchNormOptions = {},
+): Tensor {
+  const g = conv2dGeometry(x, weight, options);
+  checkBias('conv2d', convBias, g.K);
+  if (isGradEnabled() && needsGrad(x, weight, convBias, bn.weight, bn.bias))
+    throw new ShapeError(
+      'conv2d_batch_norm_eval',
+      'has no backward rule: call it under noGrad() (inference)',
+    );
+  checkChannels('running_mean', bn.runningMean, g.K);
+  checkChannels('running_var', bn.runningVar, g.K);
+  checkChannels('weight', bn.weight, g.K);
+  checkChannels('bias', bn.bias, g.K);
+  if ((bn.weight === null) !== (bn.bias === null))
+    throw new ShapeError('conv2d_batch_norm_eval', 'BatchNorm weight and bias must be given together');
+  const affine = bn.weight !== null && bn.bias !== null;
+  const scale = Tensor.empty([g.K], 'f32', 'conv2d_batch_norm_scale');
+  const shift = Tensor.empty([g.K], 'f32', 'conv2d_batch_norm_shift');
+  const buffers = [bn.runningMean.buffer, bn.runningVar.buffer];
+  if (affine) buffers.push(bn.weight!.buffer, bn.bias!.buffer);
+  if (convBias) buffers.push(convBias.buffer);
+  buffers.push(scale.buffer, shift.buffer);
+  runtime().dispatch({
+    name: 'conv2d_batch_norm_fold',
+    code: foldBatchNormWgsl(affine, convBias !== null),
+    buffers,
+    uniforms: packMeta([g.K, 0], { 1: bn.eps }),
+    workgroups: [Math.ceil(g.K / 64)],
+  });
+  const y = convForwardRaw(x, weight, null, g, { scale, shift, relu: options.relu ?? false });
+  scale.dispose();
+  shift.dispose();
+  return y;
+}
