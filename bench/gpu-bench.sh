@@ -1,41 +1,78 @@
 #!/bin/bash
 # mriseg's GPU benchmarks on a bare NVIDIA box (no Node, no node_modules; see ../shared/gpu/README.md).
-# Here, first:  pnpm --filter @mriseg/cli run bundle && bash bench/bundle-gpu.sh && ../shared/gpu/stage.sh .gpu
-# On the box, from the project root (carry .gpu and .gpu-bench):  bash bench/gpu-bench.sh
-# Writes raw results to $OUT (or ./bench-out) and prints a summary table last: per-layer conv TFLOP/s, mriseg's
-# train-step and inference img/s for three models, and PyTorch's on the same card for comparison.
+# Here, first:  bash bench/bundle-gpu.sh && ../shared/gpu/stage.sh .gpu
+# On the box, from the project root (carry .gpu and .gpu-bench):  bash bench/gpu-bench.sh [SECONDS]
+# Runs the measurements most important first, each under a time limit, all within SECONDS (default 540, so that
+# one device call of 10 minutes holds it), writes raw results to $OUT (or ./bench-out) and prints a summary last:
+#   1. U-Net f32 b16 256² train + inference, autotuned, with a per-kernel GPU profile
+#   2. PyTorch on the same card: strict FP32, TF32, FP32 + cudnn.benchmark
+#   3. the same U-Net bench with the default tilings (--autotune off)
+#   4. per-layer conv TFLOP/s with autotuned tilings (and the tiling each kernel chose)
+#   5. Attention U-Net and UNet++ (autotuned)
+#   6. per-layer conv TFLOP/s with the default tilings
+# For a dry run of the plumbing here:  RUN= SIZE="--features 4 --batch-size 2 --image-size 32" CONV=--small \
+#   OUT=/tmp/gb bash bench/gpu-bench.sh 300
 set -uo pipefail
 out=${OUT:-bench-out}
+RUN=${RUN-bash .gpu/run.sh}
+SIZE=${SIZE:-}
+CONV=${CONV:-}
+budget=${1:-540}
 mkdir -p "$out"
 B=.gpu-bench
-run() { bash .gpu/run.sh "$@"; }
+start=$(date +%s)
+# step NAME LIMIT CMD… : runs CMD under min(LIMIT, what is left of the budget); skipped when under 20 s are left.
+step() {
+  local name=$1 limit=$2; shift 2
+  local left=$((budget - ($(date +%s) - start)))
+  ((left < limit)) && limit=$left
+  if ((limit < 20)); then echo "$name: skipped (budget spent)" >> "$out/steps.txt"; return; fi
+  local t0=$(date +%s)
+  timeout "$limit" "$@"
+  echo "$name: rc $? in $(( $(date +%s) - t0 )) s (limit $limit s)" >> "$out/steps.txt"
+}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
-run node $B/cli.bundle.mjs doctor --json > "$out/doctor.json" 2> "$out/doctor.err"
-timeout 150 bash .gpu/run.sh node $B/conv-bench.mjs --iters 5 > "$out/conv.md" 2> "$out/conv.err"
-for m in unet attention-unet unet++; do
-  timeout 100 bash .gpu/run.sh node $B/cli.bundle.mjs bench --model "$m" --warmup 2 --iters 5 --json >> "$out/mriseg.jsonl" 2>> "$out/bench.err"
+step doctor 30 bash -c "$RUN node $B/cli.bundle.mjs doctor --json > $out/doctor.json 2> $out/doctor.err"
+step unet-tuned 150 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
+step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
+step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
+step conv-tuned 150 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"
+for m in attention-unet unet++; do
+  step "$m" 120 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 done
-timeout 100 python3 $B/pytorch_unet.py --warmup 3 --iters 10 > "$out/pytorch.jsonl" 2> "$out/pytorch.err"
+step conv-default 90 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 > $out/conv-default.md 2> $out/conv-default.err"
 python3 - "$out" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-print("GPU:", (out / "gpu.txt").read_text().strip())
+def text(name):
+    p = out / name
+    return p.read_text() if p.exists() else ""
+print("GPU:", text("gpu.txt").strip())
 try:
-    d = json.loads((out / "doctor.json").read_text()); print("adapter:", d["adapter"], "| features:", ", ".join(d["features"]))
+    d = json.loads(text("doctor.json")); print("adapter:", d["adapter"], "| features:", ", ".join(d["features"]))
 except Exception as e:
-    print("doctor failed:", e, (out / "doctor.err").read_text()[-500:])
-conv = (out / "conv.md").read_text()
-print(conv if conv.strip() else "conv bench failed: " + (out / "conv.err").read_text()[-800:])
-print("| framework | model | train img/s | step ms | infer img/s | peak train MiB |")
-print("| --- | --- | --- | --- | --- | --- |")
-for line in (out / "mriseg.jsonl").read_text().splitlines() if (out / "mriseg.jsonl").exists() else []:
+    print("doctor failed:", e, text("doctor.err")[-500:])
+for name in ["conv-tuned.md", "conv-default.md"]:
+    t = text(name)
+    print(t if t.strip() else f"{name}: none " + text(name.replace(".md", ".err"))[-600:])
+print("| framework | model | autotune | train img/s sustained | synced step ms | GPU ms | host ms | infer img/s | peak train MiB |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+profile = None
+for line in text("mriseg.jsonl").splitlines():
     r = json.loads(line)
-    print(f"| mriseg (WGSL, f32) | {r['model']} f{r['features']} b{r['batchSize']} {r['imageSize']}² | {r.get('trainImgPerS')} | {r.get('trainStepMs')} | {r.get('inferImgPerS')} | {r.get('peakTrainMiB')} |")
-for line in (out / "pytorch.jsonl").read_text().splitlines() if (out / "pytorch.jsonl").exists() else []:
+    at = r.get("autotune")
+    tune = f"{at['gemms']} GEMMs {at['seconds']} s, {at['beforeMs']}→{at['afterMs']} ms" if at else "off"
+    print(f"| mriseg | {r['model']} f{r['features']} b{r['batchSize']} {r['imageSize']}² | {tune} | {r.get('trainImgPerS')} | {r.get('trainStepSyncedMs')} | {r.get('trainGpuMs')} | {r.get('trainHostMs')} | {r.get('inferImgPerS')} | {r.get('peakTrainMiB')} |")
+    if r.get("profileTrain") and profile is None: profile = r
+for line in text("pytorch.jsonl").splitlines():
     r = json.loads(line)
-    print(f"| {r['framework']} {r['mode']} | unet f{r['features']} b{r['batch']} {r['size']}² | {r['train_img_s']} | {r['train_step_ms']} | {r['forward_img_s']} | {r['peak_train_mib']} |")
-err = (out / "bench.err").read_text() if (out / "bench.err").exists() else ""
-if "Error" in err: print("bench errors:", err[-1500:])
-perr = (out / "pytorch.err").read_text() if (out / "pytorch.err").exists() else ""
-if "Error" in perr: print("pytorch errors:", perr[-800:])
+    print(f"| {r['framework']} {r['mode']} | unet f{r['features']} b{r['batch']} {r['size']}² | | {r.get('train_img_s_sustained')} | {r['train_step_ms']} | | | {r.get('forward_img_s_sustained')} | {r['peak_train_mib']} |")
+if profile:
+    print(f"\nU-Net training step kernels ({profile['profileTrainMs']} ms summed, each in its own pass):")
+    for row in profile["profileTrain"][:15]:
+        print(f"  {row['name']:<32} {row['dispatches']:>4} {row['ms']:>9.3f} ms {row['percent']:>5.1f} %")
+print("\nsteps:\n" + text("steps.txt"))
+for name in ["bench.err", "pytorch.err"]:
+    t = text(name)
+    if "Error" in t: print(f"{name}:", t[-1200:])
 PY

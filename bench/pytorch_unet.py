@@ -1,8 +1,8 @@
 """PyTorch baseline for mriseg's benchmarks: the reference U-Net (M. Buda's layout, BRIEF §4) trained with Adam and
 the batch-pooled soft Dice loss on random data, timed on the same card as mriseg's own numbers.
 
-Prints one JSON line per configuration: train-step and forward img/s (median over timed steps) and the peak GPU
-memory of a training step. Run on the GPU box: `python3 bench/pytorch_unet.py --batch 16 --size 256`.
+Prints one JSON line per configuration: train-step and forward img/s (median over timed steps, each followed by a
+synchronisation, and sustained: steps queued back to back) and the peak GPU memory of a training step. Run on the GPU box: `python3 bench/pytorch_unet.py --batch 16 --size 256`.
 """
 import argparse
 from collections import OrderedDict
@@ -79,9 +79,22 @@ def timed(fn, warmup, iters):
     return statistics.median(times)
 
 
+def sustained(fn, iters):
+    """Seconds per call with calls queued back to back and one synchronisation at the end (as training runs)."""
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / iters
+
+
 def run(mode, batch, size, f, warmup, iters):
+    # fp32: strict FP32 (the brief's figure); tf32: PyTorch's default TF32 convolutions; fp32-bench: strict FP32
+    # with cudnn.benchmark, cuDNN's own autotuning (the counterpart of mriseg's --autotune).
     torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
     torch.backends.cudnn.allow_tf32 = mode == "tf32"
+    torch.backends.cudnn.benchmark = mode == "fp32-bench"
     torch.manual_seed(0)
     model = UNet(f=f).cuda()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -97,10 +110,12 @@ def run(mode, batch, size, f, warmup, iters):
     model.train()
     torch.cuda.reset_peak_memory_stats()
     t_train = timed(step, warmup, iters)
+    t_train_sustained = sustained(step, iters)
     peak = torch.cuda.max_memory_allocated()
     model.eval()
     with torch.no_grad():
         t_fwd = timed(lambda: model(x), warmup, iters)
+        t_fwd_sustained = sustained(lambda: model(x), iters)
     return {
         "framework": "pytorch " + torch.__version__,
         "device": torch.cuda.get_device_name(),
@@ -112,6 +127,8 @@ def run(mode, batch, size, f, warmup, iters):
         "train_step_ms": round(t_train * 1e3, 2),
         "train_img_s": round(batch / t_train, 1),
         "forward_img_s": round(batch / t_fwd, 1),
+        "train_img_s_sustained": round(batch / t_train_sustained, 1),
+        "forward_img_s_sustained": round(batch / t_fwd_sustained, 1),
         "peak_train_mib": round(peak / 2**20, 1),
         "params": sum(p.numel() for p in model.parameters()),
     }
@@ -124,7 +141,7 @@ if __name__ == "__main__":
     ap.add_argument("--features", type=int, default=32)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20)
-    ap.add_argument("--modes", default="fp32,tf32")
+    ap.add_argument("--modes", default="fp32,tf32,fp32-bench")
     a = ap.parse_args()
     for m in a.modes.split(","):
         print(json.dumps(run(m, a.batch, a.size, a.features, a.warmup, a.iters)), flush=True)

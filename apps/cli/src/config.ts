@@ -47,6 +47,8 @@ export interface TrainConfig {
   'log-every': number;
   workers: number;
   'demo-patients': number;
+  /** Time the convolution tilings on the device before training: auto (on a GPU, not a CPU driver), on, off. */
+  autotune: 'auto' | 'on' | 'off';
   out: string | null;
 }
 
@@ -88,6 +90,7 @@ export const REFERENCE_DEFAULTS: TrainConfig = {
   'log-every': 10,
   workers: -1,
   'demo-patients': 12,
+  autotune: 'auto',
   out: null,
 };
 
@@ -169,6 +172,7 @@ const STRING_KEYS = [
   'split',
   'postprocess',
   'tta',
+  'autotune',
   'out',
 ] as const;
 
@@ -248,8 +252,9 @@ export function parseTrainArgs(argv: string[], stored?: TrainConfig): ParsedTrai
   for (const k of TRAIN_KEYS) if (values[k] !== undefined) explicit[k] = coerce(k, values[k], `--${k}`);
   if (values['no-deep-supervision']) explicit['deep-supervision'] = false;
   const resume = typeof values.resume === 'string' ? values.resume : null;
+  // Keys added since a stored run was started take their defaults.
   const base: TrainConfig = stored
-    ? { ...stored }
+    ? { ...REFERENCE_DEFAULTS, ...stored }
     : { ...REFERENCE_DEFAULTS, ...((explicit.data ?? null) === null ? DEMO_DEFAULTS : {}) };
   const config = { ...base, ...explicit } as TrainConfig;
   validate(config);
@@ -275,6 +280,7 @@ export function validate(c: TrainConfig): void {
   oneOf('aug', c.aug, ['reference', 'none', 'strong']);
   oneOf('sampler', c.sampler, ['reference', 'uniform']);
   oneOf('tta', c.tta, ['none', 'hflip', 'hvflip']);
+  oneOf('autotune', c.autotune, ['auto', 'on', 'off']);
   parseScheduleSpec(c.schedule);
   parseSplitSpec(c.split);
   try {

@@ -4,6 +4,7 @@ import { type BenchOptions, formatBench, runBench } from './commands/bench.js';
 import { doctor } from './commands/doctor.js';
 import { ensemble, evaluate, predict } from './commands/infer.js';
 import { train } from './commands/train.js';
+import { AUTOTUNE_MODES, type AutotuneMode } from './lib/autotune.js';
 import { VERSION } from './version.js';
 
 const USAGE = `mriseg ${VERSION} — brain MRI glioma segmentation on WebGPU
@@ -23,6 +24,7 @@ commands:
       --split reference|random:SEED:N|kfold:K:I|file:PATH (reference; demo random:1:3)   --seed N (42)
       --val-every N (1)   --early-stop N validations (0: off)   --postprocess STEPS   --tta none|hflip|hvflip
       --out DIR (runs/<time>-<model>)   --resume RUN_DIR|CHECKPOINT   --cache DIR   --workers N   --log-every N
+      --autotune auto|on|off (auto: time the convolution tilings first on a GPU, not on a CPU driver)
   evaluate --checkpoint FILE [--data DIR] [--split all|SPEC] [--postprocess STEPS|none] [--tta M] [--out DIR]
                       per-patient CSV (reference DSC, raw DSC, IoU, HD95, volumes) and summary (mean, median, IQR)
   predict --checkpoint FILE --input DIR --out DIR [--postprocess STEPS|none] [--tta M] [--threshold X]
@@ -34,6 +36,7 @@ commands:
       --model unet|attention-unet|unet++|resunet (unet)   --features N (32)
       --batch-size N (16)   --image-size N (256)   --warmup N (3)   --iters N (10)
       --mode train|infer|both (both)   --loss NAME (dice)   --profile (GPU ms of each kernel)   --json
+      --autotune auto|on|off (auto: on a GPU, not on a CPU driver): time the conv tilings first
   help                this text
 `;
 
@@ -56,11 +59,15 @@ const commands: Record<string, Command> = {
       mode: { type: 'string', default: 'both' },
       loss: { type: 'string', default: 'dice' },
       profile: { type: 'boolean', default: false },
+      autotune: { type: 'string', default: 'auto' },
       json: { type: 'boolean', default: false },
     });
     const mode = values.mode as string;
     if (!['train', 'infer', 'both'].includes(mode))
       throw new UsageError(`--mode must be train, infer or both, not "${mode}"`);
+    const autotune = values.autotune as AutotuneMode;
+    if (!AUTOTUNE_MODES.includes(autotune))
+      throw new UsageError(`--autotune must be auto, on or off, not "${autotune}"`);
     const o: BenchOptions = {
       model: values.model as string,
       features: positiveInt('--features', values.features),
@@ -71,6 +78,7 @@ const commands: Record<string, Command> = {
       mode: mode as BenchOptions['mode'],
       loss: values.loss as string,
       profile: values.profile as boolean,
+      autotune,
     };
     const r = await runBench(o);
     console.log(values.json ? JSON.stringify(r) : formatBench(r));

@@ -133,5 +133,32 @@ describe('bench', () => {
     }
     expect(await main(['bench', '--batch-size', '0'])).toBe(2);
     expect(await main(['bench', '--mode', 'fast'])).toBe(2);
+    expect(await main(['bench', '--autotune', 'maybe'])).toBe(2);
   });
+
+  it('autotunes the convolutions first when asked (auto leaves a CPU driver alone)', async () => {
+    await initDevice();
+    const options: BenchOptions = {
+      model: 'unet',
+      features: 2,
+      batchSize: 1,
+      imageSize: 32,
+      warmup: 0,
+      iters: 1,
+      mode: 'infer',
+      loss: 'dice',
+      autotune: 'auto',
+    };
+    const cpu = runtime().report.isCpu;
+    const auto = await runBench(options);
+    expect(auto.autotune === undefined).toBe(cpu);
+    const tuned = await runBench({ ...options, autotune: 'on' });
+    // 23 convolutions: forward, input gradient and weight gradient of each but the first (no input gradient),
+    // less the 4 levels where encoder and decoder conv2 have one geometry (3 GEMMs each).
+    expect(tuned.autotune!.gemms).toBe(3 * 23 - 1 - 4 * 3);
+    expect(tuned.autotune!.afterMs).toBeLessThanOrEqual(tuned.autotune!.beforeMs);
+    expect(tuned.autotune!.afterMs).toBeGreaterThan(0);
+    expect(formatBench(tuned)).toMatch(/autotune\s+56 conv GEMMs in [\d.]+ s: [\d.]+ → [\d.]+ ms summed/);
+    expect(tuned.inferImgPerS).toBeGreaterThan(0);
+  }, 300_000);
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { doctorReport, formatDoctor } from '../src/commands/doctor.js';
-import { DEMO_DEFAULTS, parseTrainArgs, REFERENCE_DEFAULTS } from '../src/config.js';
+import { DEMO_DEFAULTS, parseTrainArgs, REFERENCE_DEFAULTS, type TrainConfig } from '../src/config.js';
 import { main } from '../src/main.js';
 import { VERSION } from '../src/version.js';
 
@@ -60,6 +60,7 @@ describe('cli', () => {
       ['train', '--schedule', 'cosine:abc'],
       ['train', '--postprocess', 'lcc3d,nope'],
       ['train', '--image-size', '100'],
+      ['train', '--autotune', 'maybe'],
       ['train', '--config', '/nonexistent/config.json'],
       ['train', 'extra-positional'],
       ['evaluate'],
@@ -129,5 +130,14 @@ describe('cli', () => {
     expect(() => parseTrainArgs(['--config', file])).toThrow(/lr must be a number/);
     writeFileSync(file, JSON.stringify({ colour: 'blue' }));
     expect(() => parseTrainArgs(['--config', file])).toThrow(/unknown key "colour"/);
+  });
+
+  it('a stored run configuration from before a key existed resumes with that key at its default', () => {
+    const stored = { ...parseTrainArgs(['--data', '/d']).config } as Partial<TrainConfig>;
+    delete stored.autotune;
+    const resumed = parseTrainArgs(['--epochs', '3'], stored as TrainConfig).config;
+    expect(resumed.autotune).toBe('auto');
+    expect(resumed.epochs).toBe(3);
+    expect(parseTrainArgs(['--autotune', 'off']).config.autotune).toBe('off');
   });
 });

@@ -22,6 +22,7 @@ import {
   type Tensor,
   tensor,
 } from '@mriseg/tensor-wgsl';
+import { type AutotuneMode, autotuneEnabled, autotuneModel } from '../lib/autotune.js';
 
 export interface BenchOptions {
   model: string;
@@ -34,6 +35,8 @@ export interface BenchOptions {
   loss: string;
   /** After the timed steps, time each kernel of one more training step and inference batch. */
   profile?: boolean;
+  /** Tune the convolution tilings before timing ('auto', the default: on a GPU adapter only). */
+  autotune?: AutotuneMode;
 }
 
 /** One op name's share of a profiled step. */
@@ -53,6 +56,9 @@ export interface BenchResult {
   parameters: number;
   batchSize: number;
   imageSize: number;
+  /** Convolution autotuning before the timed steps (absent when off): GEMMs tuned, seconds it took, and the
+   *  summed time of those GEMMs with the default tilings and with the chosen ones. */
+  autotune?: { gemms: number; seconds: number; beforeMs: number; afterMs: number };
   /** Sustained wall time of a training step: steps recorded back to back, one wait at the end. */
   trainStepMs?: number;
   /** Images a second at the sustained step time. */
@@ -208,6 +214,15 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     imageSize: o.imageSize,
   };
   try {
+    if (autotuneEnabled(o.autotune ?? 'auto')) {
+      const s = await autotuneModel(model, 3, o.imageSize, o.batchSize);
+      result.autotune = {
+        gemms: s.gemms,
+        seconds: round(s.seconds),
+        beforeMs: round(s.beforeMs, 3),
+        afterMs: round(s.afterMs, 3),
+      };
+    }
     if (o.mode !== 'infer') {
       const lossFn = createLoss(o.loss);
       const opt = new Adam(model.parameters(), { lr: 1e-4 });
@@ -316,6 +331,11 @@ export function formatBench(r: BenchResult): string {
     ['model', `${r.model} f${r.features} (${r.parameters.toLocaleString('en')} parameters)`],
     ['input', `batch ${r.batchSize} × 3 × ${r.imageSize}²`],
   ];
+  if (r.autotune)
+    rows.push([
+      'autotune',
+      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed`,
+    ]);
   const detail = (t: {
     synced?: number;
     gpu?: number;

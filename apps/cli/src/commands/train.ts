@@ -46,6 +46,7 @@ import {
   type TrainConfig,
 } from '../config.js';
 import { environment, makePool } from '../env.js';
+import { autotuneEnabled, autotuneModel, formatAutotune } from '../lib/autotune.js';
 import { loadVolumes } from '../lib/data.js';
 import { TRAIN_META_KEY, type TrainMeta, type TrainState, unshared } from '../lib/infer.js';
 import { formatDuration, Progress } from '../lib/progress.js';
@@ -346,6 +347,11 @@ export async function train(argv: string[], hooks: TrainHooks = {}): Promise<num
       }
       log(`resuming ${resumeFrom} at epoch ${state.epoch + 1}, batch ${state.batch} (step ${state.step})`);
     } else writeFileSync(metricsPath, '');
+    if (autotuneEnabled(c.autotune)) {
+      // Slices are 3-channel (pre-contrast, FLAIR, post-contrast), as the models' input.
+      const tuned = await autotuneModel(model, 3, c['image-size'], c['batch-size'], c['val-batch-size']);
+      log(formatAutotune(tuned));
+    }
     model.train();
 
     const params = model.parameters();

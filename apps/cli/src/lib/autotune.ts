@@ -1,0 +1,68 @@
+/**
+ * Autotuning the convolutions of a model before training or benchmarking (`--autotune auto|on|off`): one
+ * forward and backward pass at the training shape finds every convolution GEMM, then each is timed with its
+ * candidate tilings on the device (@mriseg/nn `autotuneConvolutions`). 'auto' tunes on a GPU and not on a CPU
+ * driver, where compiling the candidates would take minutes and the result matters little.
+ */
+import type { SegmentationModel } from '@mriseg/models';
+import { autotuneConvolutions, type ConvTuningResult } from '@mriseg/nn';
+import { add, noGrad, Rng, rand, runtime, sum, type Tensor } from '@mriseg/tensor-wgsl';
+
+export type AutotuneMode = 'auto' | 'on' | 'off';
+export const AUTOTUNE_MODES: readonly AutotuneMode[] = ['auto', 'on', 'off'];
+
+export function autotuneEnabled(mode: AutotuneMode): boolean {
+  return mode === 'on' || (mode === 'auto' && !runtime().report.isCpu);
+}
+
+export interface AutotuneSummary {
+  gemms: number;
+  seconds: number;
+  /** Summed time of the tuned GEMMs with the tilings they had before, and with the chosen ones. */
+  beforeMs: number;
+  afterMs: number;
+  results: ConvTuningResult[];
+}
+
+/**
+ * Tunes the convolutions of a training step at batch `batchSize` (and of inference at `inferBatchSize` when it
+ * differs). The model runs in eval mode so that BatchNorm running statistics are not touched; its parameters'
+ * gradients are cleared afterwards and its train/eval mode restored.
+ */
+export async function autotuneModel(
+  model: SegmentationModel,
+  inChannels: number,
+  imageSize: number,
+  batchSize: number,
+  inferBatchSize = batchSize,
+): Promise<AutotuneSummary> {
+  const t0 = performance.now();
+  const wasTraining = model.training;
+  const rng = new Rng(0x7e57);
+  model.eval();
+  const input = (n: number): Tensor => rand([n, inChannels, imageSize, imageSize], rng, -1, 1);
+  let results: ConvTuningResult[];
+  try {
+    results = await autotuneConvolutions(() => {
+      // Every head's convolutions take part, as in a deep-supervision training step.
+      const heads = model.forwardHeads(input(batchSize));
+      let total = sum(heads[0]);
+      for (const h of heads.slice(1)) total = add(total, sum(h));
+      total.backward();
+      if (inferBatchSize !== batchSize) noGrad(() => model.forward(input(inferBatchSize)));
+    });
+  } finally {
+    for (const p of model.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+    if (wasTraining) model.train();
+  }
+  const beforeMs = results.reduce((s, r) => s + r.before.ms, 0);
+  const afterMs = results.reduce((s, r) => s + r.best.ms, 0);
+  return { gemms: results.length, seconds: (performance.now() - t0) / 1000, beforeMs, afterMs, results };
+}
+
+export function formatAutotune(s: AutotuneSummary): string {
+  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)`;
+}
