@@ -1,6 +1,7 @@
-import { initDevice, tensor, zeros } from '@mriseg/tensor-wgsl';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { type DispatchSpec, initDevice, runtime, type Tensor, tensor, zeros } from '@mriseg/tensor-wgsl';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { batchNorm2d } from '../src/functional/batchnorm.js';
+import { BatchNorm2d } from '../src/layers/batchnorm.js';
 import { checkOp } from './check.js';
 import { expectClose, FWD_TOL, GRAD_TOL, golden, relL2, values } from './helpers.js';
 import { batchNormRef } from './reference.js';
@@ -123,4 +124,54 @@ describe('batch_norm2d against a float64 reference', () => {
       /more than 1 value per channel/,
     );
   });
+});
+
+describe('batch_norm2d work a training step', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  /** Kernel names and buffer copies of `body`, in order. */
+  function recorded(body: () => void): { kernels: string[]; copies: number } {
+    const rt = runtime();
+    const kernels: string[] = [];
+    const dispatch = rt.dispatch.bind(rt);
+    vi.spyOn(rt, 'dispatch').mockImplementation((spec: DispatchSpec) => {
+      kernels.push(spec.name);
+      dispatch(spec);
+    });
+    const copy = vi.spyOn(rt, 'copyBuffer');
+    const before = rt.counters.dispatches;
+    body();
+    expect(rt.counters.dispatches - before).toBe(kernels.length);
+    const copies = copy.mock.calls.length;
+    vi.restoreAllMocks();
+    return { kernels, copies };
+  }
+
+  // 2×2×40×60 is two chunks of 4096 pixels a channel; 2×2×4×5 is one, whose partial sums are the gradients.
+  for (const [xs, chunkSums] of [
+    [[2, 2, 40, 60], ['batch_norm2d_backward_sums']],
+    [[2, 2, 4, 5], []],
+  ] as const)
+    for (const momentum of [0.1, null])
+      it(`no counter kernel, no copies: ${xs.join('×')}, momentum ${momentum}`, async () => {
+        const bn = new BatchNorm2d(2, { momentum });
+        const n = xs.reduce((a, b) => a * b, 1);
+        const x = tensor(Float32Array.from(values(n, 41)), [...xs], { requiresGrad: true });
+        let y: Tensor | null = null;
+        const forward = recorded(() => {
+          y = bn.forward(x);
+        });
+        expect(forward).toEqual({
+          kernels: ['batch_norm2d_stats', 'batch_norm2d_stats_finalize', 'batch_norm2d'],
+          copies: 0,
+        });
+        const backward = recorded(() => y!.backward(tensor(Float32Array.from(values(n, 42)), [...xs])));
+        expect(backward).toEqual({
+          kernels: ['batch_norm2d_backward_reduce', ...chunkSums, 'batch_norm2d_backward'],
+          copies: 0,
+        });
+        expect(await bn.numBatchesTracked!.item()).toBe(1);
+        expect((bn.weight as Tensor).grad!.shape).toEqual([2]);
+        expect((bn.bias as Tensor).grad!.shape).toEqual([2]);
+      });
 });

@@ -10,17 +10,17 @@ import {
   record,
   runtime,
   ShapeError,
-  sum,
   Tensor,
 } from '@mriseg/tensor-wgsl';
 import {
   BN_META,
+  type BnTracked,
   bnBackwardPartialWgsl,
+  bnBackwardSumsWgsl,
   bnInputGradWgsl,
   bnNormalizeWgsl,
   bnStatsFinalizeWgsl,
   bnStatsPartialWgsl,
-  incrementWgsl,
 } from './batchnorm.wgsl.js';
 import { require4d } from './conv2d.js';
 
@@ -122,20 +122,19 @@ export function batchNorm2d(
       workgroups: [chunks, C],
     });
     const running = runningMean !== null && runningVar !== null;
-    const cumulative = running && momentum === null;
+    const tracked: BnTracked = !nbt ? 'none' : running && momentum === null ? 'cumulative' : 'increment';
     const buffers = [part.buffer, stats.buffer];
     if (running) buffers.push(runningMean.buffer, runningVar.buffer);
-    if (cumulative && nbt) buffers.push(nbt.buffer);
+    if (nbt) buffers.push(nbt.buffer);
     rt.dispatch({
       name: 'batch_norm2d_stats_finalize',
-      code: bnStatsFinalizeWgsl(running, cumulative),
+      code: bnStatsFinalizeWgsl(running, tracked),
       buffers,
       uniforms: meta,
-      workgroups: [Math.ceil(C / 64)],
+      // The cumulative variant reads and increments the counter, which is race-free only in one workgroup.
+      workgroups: [tracked === 'cumulative' ? 1 : Math.ceil(C / 64)],
     });
     part.dispose();
-    if (nbt)
-      rt.dispatch({ name: 'increment', code: incrementWgsl(), buffers: [nbt.buffer], workgroups: [1] });
   } else {
     rt.dispatch({
       name: 'batch_norm2d_eval_stats',
@@ -174,25 +173,48 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   // Only x and the [2, C] statistics are kept for backward, also with the ReLU: its mask is recomputed from
   // them, so y need not stay alive for this node (the next layer may still keep it).
   return record(y, op, inputs, (dy) => {
-    const part = Tensor.empty([2, C, chunks], 'f32', 'batch_norm2d_backward_partial');
-    const reduceBuffers = [dy.buffer, x.buffer, stats.buffer, part.buffer];
-    if (relu && affine) reduceBuffers.push(weight.buffer, bias.buffer);
-    rt.dispatch({
-      name: `${op}_backward_reduce`,
-      code: bnBackwardPartialWgsl(affine, relu),
-      buffers: reduceBuffers,
-      uniforms: meta,
-      workgroups: [chunks, C],
-    });
-    // sums[0] = Σdy = dβ, sums[1] = Σdy·x̂ = dγ (dy masked by the ReLU when fused).
-    const sums = sum(part, 2);
-    part.dispose();
+    const paramGrads = affine && (weight.requiresGrad || bias.requiresGrad);
+    const inputSums = training && x.requiresGrad;
+    // Σdy = dβ and Σdy·x̂ = dγ per channel (dy masked by the ReLU when fused); eval without γ, β needs none.
+    let sumB: Tensor | null = null;
+    let sumG: Tensor | null = null;
+    if (paramGrads || inputSums) {
+      // One chunk a channel: the partials are the sums, and become the parameter gradients as they are.
+      const partShape = chunks === 1 ? [C] : [C, chunks];
+      const partB = Tensor.empty(partShape, 'f32', 'batch_norm2d_param_grad');
+      const partG = Tensor.empty(partShape, 'f32', 'batch_norm2d_param_grad');
+      const reduceBuffers = [dy.buffer, x.buffer, stats.buffer, partB.buffer, partG.buffer];
+      if (relu && affine) reduceBuffers.push(weight.buffer, bias.buffer);
+      rt.dispatch({
+        name: `${op}_backward_reduce`,
+        code: bnBackwardPartialWgsl(affine, relu),
+        buffers: reduceBuffers,
+        uniforms: meta,
+        workgroups: [chunks, C],
+      });
+      if (chunks === 1) {
+        sumB = partB;
+        sumG = partG;
+      } else {
+        sumB = Tensor.empty([C], 'f32', 'batch_norm2d_param_grad');
+        sumG = Tensor.empty([C], 'f32', 'batch_norm2d_param_grad');
+        rt.dispatch({
+          name: 'batch_norm2d_backward_sums',
+          code: bnBackwardSumsWgsl(),
+          buffers: [partB.buffer, partG.buffer, sumB.buffer, sumG.buffer],
+          uniforms: meta,
+          workgroups: [Math.ceil(C / 64)],
+        });
+        partB.dispose();
+        partG.dispose();
+      }
+    }
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape, 'f32', 'batch_norm2d_backward');
       const buffers = [dy.buffer, stats.buffer];
       if (training || relu) buffers.push(x.buffer);
-      if (training) buffers.push(sums.buffer);
+      if (training) buffers.push(sumB!.buffer, sumG!.buffer);
       if (affine) buffers.push(weight.buffer);
       if (affine && relu) buffers.push(bias.buffer);
       buffers.push(dx.buffer);
@@ -205,20 +227,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       });
     }
     stats.dispose();
-    if (!affine) {
-      sums.dispose();
-      return [dx];
-    }
-    const dGamma = weight.requiresGrad ? sliceRow(sums, 1, C) : null;
-    const dBeta = bias.requiresGrad ? sliceRow(sums, 0, C) : null;
-    sums.dispose();
-    return [dx, dGamma, dBeta];
+    const dBeta = affine && bias.requiresGrad ? sumB : null;
+    const dGamma = affine && weight.requiresGrad ? sumG : null;
+    if (sumB !== dBeta) sumB?.dispose();
+    if (sumG !== dGamma) sumG?.dispose();
+    return affine ? [dx, dGamma, dBeta] : [dx];
   });
-}
-
-/** Row r of a [2, C] tensor as a new [C] tensor. */
-function sliceRow(t: Tensor, r: number, C: number): Tensor {
-  const out = Tensor.empty([C], 'f32', 'batch_norm2d_param_grad');
-  runtime().copyBuffer(t.buffer, r * C * 4, out.buffer, 0, C * 4);
-  return out;
 }

@@ -49,32 +49,62 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 /**
+ * What the statistics finalize kernel does with num_batches_tracked: nothing (no counter), add 1 to it, or
+ * add 1 and read it for the cumulative-average factor.
+ */
+export type BnTracked = 'none' | 'increment' | 'cumulative';
+
+/**
  * Combines the chunks of each channel (Chan et al.'s parallel variance), writes mean and 1/√(var + eps), and
  * (when `running`) updates the running statistics in place: running = (1 − f)·running + f·batch with the
- * unbiased variance, f = momentum, or 1/num_batches_tracked (counting this batch) when `cumulative`.
+ * unbiased variance, f = momentum, or 1/num_batches_tracked (counting this batch) when cumulative. It also
+ * increments num_batches_tracked, which saves a one-thread dispatch per BatchNorm2d.
+ *
+ * The increment must not race with reads of the counter, and WGSL has no barrier across workgroups. With
+ * momentum nobody else reads it, so invocation 0 increments it alone. The cumulative average needs the old
+ * value in every channel, so that variant runs as one workgroup looping over the channels: every invocation
+ * reads the counter, and a storageBarrier orders those reads before invocation 0 writes it back.
+ * Finalizing is a short loop over each channel's chunks, so giving up the other workgroups costs little.
  */
-export function bnStatsFinalizeWgsl(running: boolean, cumulative: boolean): string {
-  const decls = running
-    ? `@group(0) @binding(2) var<storage, read_write> RunMean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> RunVar: array<f32>;
-${cumulative ? '@group(0) @binding(4) var<storage, read> Tracked: array<i32>;' : ''}`
-    : '';
-  const metaBinding = running ? (cumulative ? 5 : 4) : 2;
+export function bnStatsFinalizeWgsl(running: boolean, tracked: BnTracked): string {
+  let binding = 2;
+  const decl = (name: string, type: string) =>
+    `@group(0) @binding(${binding++}) var<storage, read_write> ${name}: array<${type}>;`;
+  const decls = [
+    ...(running ? [decl('RunMean', 'f32'), decl('RunVar', 'f32')] : []),
+    ...(tracked !== 'none' ? [decl('Tracked', 'i32')] : []),
+  ].join('\n');
   const update = running
     ? `
-  let f = ${cumulative ? '1.0 / f32(Tracked[0] + 1)' : 'bitcast<f32>(mi(6u))'};
   RunMean[c] = (1.0 - f) * RunMean[c] + f * mean;
   RunVar[c] = (1.0 - f) * RunVar[c] + f * (m2 / (n - 1.0));`
     : '';
+  const main =
+    tracked === 'cumulative'
+      ? `@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  let C = mi(1u);
+  let t = Tracked[0];
+  let f = 1.0 / f32(t + 1);
+  for (var k = 0u; k < (C + 63u) / 64u; k++) {
+    let c = k * 64u + lid;
+    if (c < C) { channel(c, C, f); }
+  }
+  storageBarrier();
+  if (lid == 0u) { Tracked[0] = t + 1; }
+}`
+      : `@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let C = mi(1u);${tracked === 'increment' ? '\n  if (c == 0u) { Tracked[0] += 1; }' : ''}
+  if (c >= C) { return; }
+  channel(c, C, bitcast<f32>(mi(6u)));
+}`;
   return `@group(0) @binding(0) var<storage, read> Part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Stats: array<f32>;
 ${decls}
-${metaDecl(metaBinding, BN_META)}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  let C = mi(1u);
-  if (c >= C) { return; }
+${metaDecl(binding, BN_META)}
+fn channel(c: u32, C: u32, f: f32) {
   var n = 0.0; var mean = 0.0; var m2 = 0.0;
   for (var k = 0u; k < mi(3u); k++) {
     let o = (c * mi(3u) + k) * 3u;
@@ -88,13 +118,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   Stats[c] = mean;
   Stats[C + c] = inverseSqrt(m2 / n + bitcast<f32>(mi(5u)));${update}
-}`;
 }
-
-export function incrementWgsl(): string {
-  return `@group(0) @binding(0) var<storage, read_write> T: array<i32>;
-@compute @workgroup_size(1)
-fn main() { T[0] = T[0] + 1; }`;
+${main}`;
 }
 
 /**
@@ -139,22 +164,24 @@ ${head}
 }
 
 /**
- * Per (channel, chunk): Σ dy and Σ dy·x̂ (x̂ recomputed from x and the saved statistics). With `relu`, dy is the
- * gradient of relu(BN(x)) and is masked by pre-activation > 0 (PyTorch's relu'(0) = 0), the mask recomputed
- * from x rather than read from a saved output.
+ * Per (channel, chunk): Σ dy into SumB and Σ dy·x̂ into SumG, both [C, chunks] (x̂ recomputed from x and the
+ * saved statistics); with one chunk these are already dβ and dγ. With `relu`, dy is the gradient of
+ * relu(BN(x)) and is masked by pre-activation > 0 (PyTorch's relu'(0) = 0), the mask recomputed from x rather
+ * than read from a saved output.
  */
 export function bnBackwardPartialWgsl(affine = false, relu = false): string {
   const params =
     relu && affine
       ? `
-@group(0) @binding(4) var<storage, read> Gamma: array<f32>;
-@group(0) @binding(5) var<storage, read> Beta: array<f32>;`
+@group(0) @binding(5) var<storage, read> Gamma: array<f32>;
+@group(0) @binding(6) var<storage, read> Beta: array<f32>;`
       : '';
   return `@group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> Stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Part: array<f32>;${params}
-${metaDecl(relu && affine ? 6 : 4, BN_META)}
+@group(0) @binding(3) var<storage, read_write> SumB: array<f32>;
+@group(0) @binding(4) var<storage, read_write> SumG: array<f32>;${params}
+${metaDecl(relu && affine ? 7 : 5, BN_META)}
 ${AT}${relu ? `\n${preActivationFn(affine)}` : ''}
 var<workgroup> r1: array<f32, ${WG}>;
 var<workgroup> r2: array<f32, ${WG}>;
@@ -182,23 +209,49 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   if (lid == 0u) {
     let o = c * mi(3u) + chunk;
-    Part[o] = r1[0];
-    Part[mi(1u) * mi(3u) + o] = r2[0];
+    SumB[o] = r1[0];
+    SumG[o] = r2[0];
   }
 }`;
 }
 
 /**
+ * dβ = Σ dy and dγ = Σ dy·x̂ [C] from bnBackwardPartialWgsl's [C, chunks] partials, chunk by chunk in order
+ * (the order of the strided sum it replaces, so the same bits below 128 chunks).
+ */
+export function bnBackwardSumsWgsl(): string {
+  return `@group(0) @binding(0) var<storage, read> PartB: array<f32>;
+@group(0) @binding(1) var<storage, read> PartG: array<f32>;
+@group(0) @binding(2) var<storage, read_write> SumB: array<f32>;
+@group(0) @binding(3) var<storage, read_write> SumG: array<f32>;
+${metaDecl(4, BN_META)}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= mi(1u)) { return; }
+  var b = 0.0; var g = 0.0;
+  for (var k = 0u; k < mi(3u); k++) {
+    let o = c * mi(3u) + k;
+    b += PartB[o];
+    g += PartG[o];
+  }
+  SumB[c] = b;
+  SumG[c] = g;
+}`;
+}
+
+/**
  * dx from dy. Training (batch statistics): dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M); eval: dx = γ·invstd·dy.
- * Sums = [Σdy (C), Σdy·x̂ (C)]. With `relu`, dy is masked as in bnBackwardPartialWgsl (x, and β when affine, are
- * then read in eval too). Only the bindings a variant reads are declared (auto layouts drop the rest).
+ * SumB = Σdy [C], SumG = Σdy·x̂ [C]. With `relu`, dy is masked as in bnBackwardPartialWgsl (x, and β when
+ * affine, are then read in eval too). Only the bindings a variant reads are declared (auto layouts drop the
+ * rest).
  */
 export function bnInputGradWgsl(affine: boolean, training: boolean, relu = false): string {
   const names = [
     'DY',
     'Stats',
     ...(training || relu ? ['X'] : []),
-    ...(training ? ['Sums'] : []),
+    ...(training ? ['SumB', 'SumG'] : []),
     ...(affine ? ['Gamma'] : []),
     ...(affine && relu ? ['Beta'] : []),
   ];
@@ -222,7 +275,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     training
       ? `let xh = (X[i] - Stats[c]) * inv;
   let m = f32(M);
-  DX[i] = scale * (${dy} - Sums[c] / m - xh * Sums[C + c] / m);`
+  DX[i] = scale * (${dy} - SumB[c] / m - xh * SumG[c] / m);`
       : `DX[i] = scale * ${dy};`
   }
 }`;
