@@ -184,6 +184,126 @@ async function profileStep(body: () => void): Promise<{ rows: ProfileRow[]; ms: 
   return { rows, ms: round(p.totalMs, 3), copies: p.copies };
 }
 
+/** What `bench` reports of one phase (a training step or an inference batch), before it gets field names. */
+interface PhaseFigures {
+  sustainedMs: number;
+  imgPerS: number;
+  syncedMs: number;
+  gpuMs?: number;
+  hostMs: number;
+  dispatches: number;
+  submits: number;
+  uploads: number;
+  peakMiB: number;
+  profile?: { rows: ProfileRow[]; ms: number; copies: number };
+}
+
+/** Times `body` (and profiles one more run with `profile`); the memory peak is that of this phase alone. */
+async function measurePhase(o: BenchOptions, body: () => void): Promise<PhaseFigures> {
+  const rt = runtime();
+  rt.pool.resetPeak();
+  const t = await timeSteps(o.warmup, o.iters, body);
+  const figures: PhaseFigures = {
+    sustainedMs: round(t.sustained),
+    imgPerS: round((o.batchSize * 1000) / t.sustained),
+    syncedMs: round(t.synced),
+    hostMs: round(t.host),
+    dispatches: round(t.dispatches),
+    submits: round(t.submits),
+    uploads: round(t.uploads),
+    // Read before the profiled run, whose per-kernel passes are not part of the phase being timed.
+    peakMiB: round(rt.memory().peakBytes / MiB),
+  };
+  if (t.gpu !== null) figures.gpuMs = round(t.gpu);
+  if (o.profile) figures.profile = await profileStep(body);
+  return figures;
+}
+
+type NumberField = {
+  [K in keyof BenchResult]-?: NonNullable<BenchResult[K]> extends number ? K : never;
+}[keyof BenchResult];
+
+/** The flat JSON names of one phase's figures: scripts and the READMEs read them, so they must not change. */
+interface PhaseFields {
+  sustainedMs: NumberField;
+  imgPerS: NumberField;
+  syncedMs: NumberField;
+  gpuMs: NumberField;
+  hostMs: NumberField;
+  dispatches: NumberField;
+  submits: NumberField;
+  uploads: NumberField;
+  peakMiB: NumberField;
+  profile: 'profileTrain' | 'profileInfer';
+  profileMs: NumberField;
+  profileCopies: NumberField;
+}
+
+const TRAIN_FIELDS: PhaseFields = {
+  sustainedMs: 'trainStepMs',
+  imgPerS: 'trainImgPerS',
+  syncedMs: 'trainStepSyncedMs',
+  gpuMs: 'trainGpuMs',
+  hostMs: 'trainHostMs',
+  dispatches: 'trainDispatches',
+  submits: 'trainSubmits',
+  uploads: 'trainUploads',
+  peakMiB: 'peakTrainMiB',
+  profile: 'profileTrain',
+  profileMs: 'profileTrainMs',
+  profileCopies: 'profileTrainCopies',
+};
+
+const INFER_FIELDS: PhaseFields = {
+  sustainedMs: 'inferBatchMs',
+  imgPerS: 'inferImgPerS',
+  syncedMs: 'inferBatchSyncedMs',
+  gpuMs: 'inferGpuMs',
+  hostMs: 'inferHostMs',
+  dispatches: 'inferDispatches',
+  submits: 'inferSubmits',
+  uploads: 'inferUploads',
+  peakMiB: 'peakInferMiB',
+  profile: 'profileInfer',
+  profileMs: 'profileInferMs',
+  profileCopies: 'profileInferCopies',
+};
+
+/** Writes in this order because it is the order of the keys in the printed JSON. */
+function recordPhase(r: BenchResult, f: PhaseFields, p: PhaseFigures): void {
+  r[f.sustainedMs] = p.sustainedMs;
+  r[f.imgPerS] = p.imgPerS;
+  r[f.syncedMs] = p.syncedMs;
+  if (p.gpuMs !== undefined) r[f.gpuMs] = p.gpuMs;
+  r[f.hostMs] = p.hostMs;
+  r[f.dispatches] = p.dispatches;
+  r[f.submits] = p.submits;
+  r[f.uploads] = p.uploads;
+  r[f.peakMiB] = p.peakMiB;
+  if (p.profile) {
+    r[f.profile] = p.profile.rows;
+    r[f.profileMs] = p.profile.ms;
+    r[f.profileCopies] = p.profile.copies;
+  }
+}
+
+/** The inverse of `recordPhase`, for printing: a phase that did not run reads as all undefined. */
+function phaseOf(r: BenchResult, f: PhaseFields): Partial<PhaseFigures> {
+  const rows = r[f.profile];
+  return {
+    sustainedMs: r[f.sustainedMs],
+    imgPerS: r[f.imgPerS],
+    syncedMs: r[f.syncedMs],
+    gpuMs: r[f.gpuMs],
+    hostMs: r[f.hostMs],
+    dispatches: r[f.dispatches],
+    submits: r[f.submits],
+    uploads: r[f.uploads],
+    peakMiB: r[f.peakMiB],
+    profile: rows && { rows, ms: r[f.profileMs] ?? 0, copies: r[f.profileCopies] ?? 0 },
+  };
+}
+
 function syntheticBatch(o: BenchOptions, rng: Rng): { x: Tensor; y: Tensor } {
   const n = o.batchSize * o.imageSize * o.imageSize;
   const mask = new Float32Array(n);
@@ -227,7 +347,6 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       const lossFn = createLoss(o.loss);
       const opt = new Adam(model.parameters(), { lr: 1e-4 });
       model.train();
-      rt.pool.resetPeak();
       const step = () => {
         scope(() => {
           opt.zeroGrad();
@@ -239,51 +358,20 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           opt.step();
         });
       };
-      const t = await timeSteps(o.warmup, o.iters, step);
-      result.trainStepMs = round(t.sustained);
-      result.trainImgPerS = round((o.batchSize * 1000) / t.sustained);
-      result.trainStepSyncedMs = round(t.synced);
-      if (t.gpu !== null) result.trainGpuMs = round(t.gpu);
-      result.trainHostMs = round(t.host);
-      result.trainDispatches = round(t.dispatches);
-      result.trainSubmits = round(t.submits);
-      result.trainUploads = round(t.uploads);
-      result.peakTrainMiB = round(rt.memory().peakBytes / MiB);
-      if (o.profile) {
-        const p = await profileStep(step);
-        result.profileTrain = p.rows;
-        result.profileTrainMs = p.ms;
-        result.profileTrainCopies = p.copies;
-      }
+      recordPhase(result, TRAIN_FIELDS, await measurePhase(o, step));
       opt.zeroGrad();
       opt.dispose();
     }
     if (o.mode !== 'train') {
       model.eval();
       rt.pool.trim();
-      rt.pool.resetPeak();
       const batch = () => {
         // Nothing returned: the logits are freed with the rest of the scope.
         scope(() => {
           noGrad(() => model.forward(x));
         });
       };
-      const t = await timeSteps(o.warmup, o.iters, batch);
-      result.inferBatchMs = round(t.sustained);
-      result.inferImgPerS = round((o.batchSize * 1000) / t.sustained);
-      result.inferBatchSyncedMs = round(t.synced);
-      if (t.gpu !== null) result.inferGpuMs = round(t.gpu);
-      result.inferHostMs = round(t.host);
-      result.inferDispatches = round(t.dispatches);
-      result.inferSubmits = round(t.submits);
-      result.inferUploads = round(t.uploads);
-      result.peakInferMiB = round(rt.memory().peakBytes / MiB);
-      if (o.profile) {
-        const p = await profileStep(batch);
-        result.profileInfer = p.rows;
-        result.profileInferMs = p.ms;
-        result.profileInferCopies = p.copies;
-      }
+      recordPhase(result, INFER_FIELDS, await measurePhase(o, batch));
     }
   } finally {
     x.dispose();
@@ -336,60 +424,37 @@ export function formatBench(r: BenchResult): string {
       'autotune',
       `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed`,
     ]);
-  const detail = (t: {
-    synced?: number;
-    gpu?: number;
-    host?: number;
-    dispatches?: number;
-    submits?: number;
-    uploads?: number;
-  }) =>
-    `synced ${t.synced} ms${t.gpu !== undefined ? `, GPU ${t.gpu} ms` : ''}; host ${t.host} ms recording ` +
-    `${t.dispatches} dispatches, ${t.submits} submits, ${t.uploads} uploads`;
-  if (r.trainStepMs !== undefined) {
+  const phases = [
+    {
+      p: phaseOf(r, TRAIN_FIELDS),
+      name: 'train step',
+      per: '',
+      note: ' (Adam + loss)',
+      kernels: 'train step kernels',
+    },
+    {
+      p: phaseOf(r, INFER_FIELDS),
+      name: 'inference',
+      per: ' a batch',
+      note: '',
+      kernels: 'inference kernels',
+    },
+  ];
+  for (const { p, name, per, note } of phases) {
+    if (p.sustainedMs === undefined) continue;
     rows.push([
-      'train step',
-      `${r.trainStepMs} ms = ${r.trainImgPerS} img/s sustained (Adam + loss), peak ${r.peakTrainMiB} MiB`,
+      name,
+      `${p.sustainedMs} ms${per} = ${p.imgPerS} img/s sustained${note}, peak ${p.peakMiB} MiB`,
     ]);
     rows.push([
       '',
-      detail({
-        synced: r.trainStepSyncedMs,
-        gpu: r.trainGpuMs,
-        host: r.trainHostMs,
-        dispatches: r.trainDispatches,
-        submits: r.trainSubmits,
-        uploads: r.trainUploads,
-      }),
-    ]);
-  }
-  if (r.inferBatchMs !== undefined) {
-    rows.push([
-      'inference',
-      `${r.inferBatchMs} ms a batch = ${r.inferImgPerS} img/s sustained, peak ${r.peakInferMiB} MiB`,
-    ]);
-    rows.push([
-      '',
-      detail({
-        synced: r.inferBatchSyncedMs,
-        gpu: r.inferGpuMs,
-        host: r.inferHostMs,
-        dispatches: r.inferDispatches,
-        submits: r.inferSubmits,
-        uploads: r.inferUploads,
-      }),
+      `synced ${p.syncedMs} ms${p.gpuMs !== undefined ? `, GPU ${p.gpuMs} ms` : ''}; host ${p.hostMs} ms ` +
+        `recording ${p.dispatches} dispatches, ${p.submits} submits, ${p.uploads} uploads`,
     ]);
   }
   const lines = rows.map(([k, v]) => `${k.padEnd(11)} ${v}`);
-  if (r.profileTrain)
-    lines.push(
-      '',
-      ...kernelTable('train step kernels', r.profileTrain, r.profileTrainMs ?? 0, r.profileTrainCopies ?? 0),
-    );
-  if (r.profileInfer)
-    lines.push(
-      '',
-      ...kernelTable('inference kernels', r.profileInfer, r.profileInferMs ?? 0, r.profileInferCopies ?? 0),
-    );
+  for (const { p, kernels } of phases) {
+    if (p.profile) lines.push('', ...kernelTable(kernels, p.profile.rows, p.profile.ms, p.profile.copies));
+  }
   return lines.join('\n');
 }
