@@ -1,6 +1,6 @@
 /** Attention U-Net (Oktay et al. 2018): the U-Net with additive attention gates on the skip connections. */
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Module, Sigmoid } from '@mriseg/nn';
-import { add, concat, mul, type Rng, relu, type Tensor } from '@mriseg/tensor-wgsl';
+import { add, mul, type Rng, relu, type Tensor } from '@mriseg/tensor-wgsl';
 import { contract, convBlock, type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
 
 /**
@@ -87,7 +87,7 @@ export class AttentionUNet extends SegmentationModel {
     let h = bottom;
     for (let i = 3; i >= 0; i--) {
       const u = this.ups[i].forward(h);
-      h = this.decoders[i].forward(concat([u, this.gates[i].forward(u, skips[i])], 1));
+      h = this.decoders[i].forwardConcat([u, this.gates[i].forward(u, skips[i])]);
     }
     return this.conv.forward(h);
   }

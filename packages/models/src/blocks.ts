@@ -17,6 +17,11 @@ export class NamedSequential extends Module {
   forward(x: Tensor): Tensor {
     return Sequential.forwardChain(this.order, x);
   }
+
+  /** forward(concat(xs, 1)) without making the concatenation: the first convolution reads the parts in place. */
+  forwardConcat(xs: readonly Tensor[]): Tensor {
+    return Sequential.forwardChain(this.order, xs);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /** UNet++ (Zhou et al. 2018): nested, densely connected skip pathways with deep supervision. */
 import { Conv2d, ConvTranspose2d, maxPool2d } from '@mriseg/nn';
-import { add, concat, mul, type Tensor } from '@mriseg/tensor-wgsl';
+import { add, mul, type Tensor } from '@mriseg/tensor-wgsl';
 import { convBlock, type ModelOptions, type NamedSequential, SegmentationModel } from './blocks.js';
 
 export interface UNetPlusPlusOptions extends ModelOptions {
@@ -67,7 +67,7 @@ export class UNetPlusPlus extends SegmentationModel {
     for (let j = 1; j <= DEPTH; j++) {
       for (let i = 0; i <= DEPTH - j; i++) {
         const up = this.ups.get(`${i}_${j}`)!.forward(grid[i + 1][j - 1]);
-        grid[i].push(this.node(i, j).forward(concat([...grid[i].slice(0, j), up], 1)));
+        grid[i].push(this.node(i, j).forwardConcat([...grid[i].slice(0, j), up]));
       }
     }
     return grid[0].slice(1);

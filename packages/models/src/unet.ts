@@ -1,6 +1,6 @@
 /** The reference U-Net (M. Buda's brain-segmentation-pytorch), with its PyTorch parameter names. */
 import { Conv2d, ConvTranspose2d, maxPool2d } from '@mriseg/nn';
-import { concat, type Tensor } from '@mriseg/tensor-wgsl';
+import type { Tensor } from '@mriseg/tensor-wgsl';
 import { convBlock, type ModelOptions, type NamedSequential, SegmentationModel } from './blocks.js';
 
 export class UNet extends SegmentationModel {
@@ -48,10 +48,10 @@ export class UNet extends SegmentationModel {
     const e3 = this.encoder3.forward(maxPool2d(e2, 2));
     const e4 = this.encoder4.forward(maxPool2d(e3, 2));
     const b = this.bottleneck.forward(maxPool2d(e4, 2));
-    const d4 = this.decoder4.forward(concat([this.upconv4.forward(b), e4], 1));
-    const d3 = this.decoder3.forward(concat([this.upconv3.forward(d4), e3], 1));
-    const d2 = this.decoder2.forward(concat([this.upconv2.forward(d3), e2], 1));
-    const d1 = this.decoder1.forward(concat([this.upconv1.forward(d2), e1], 1));
+    const d4 = this.decoder4.forwardConcat([this.upconv4.forward(b), e4]);
+    const d3 = this.decoder3.forwardConcat([this.upconv3.forward(d4), e3]);
+    const d2 = this.decoder2.forwardConcat([this.upconv2.forward(d3), e2]);
+    const d1 = this.decoder1.forwardConcat([this.upconv1.forward(d2), e1]);
     return this.conv.forward(d1);
   }
 }

@@ -6,7 +6,7 @@
 import { isGradEnabled, needsGrad, packMeta, runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
 import { convForwardRaw } from './conv.js';
 import { foldBatchNormWgsl } from './conv-bn.wgsl.js';
-import { type Conv2dOptions, checkBias, conv2dGeometry } from './conv2d.js';
+import { type Conv2dOptions, checkBias, concatGeometry, conv2dGeometry } from './conv2d.js';
 
 /** An eval-mode BatchNorm2d's tensors (weight and bias null when it is not affine). */
 export interface FoldableBatchNorm {
@@ -31,15 +31,20 @@ function checkChannels(what: string, t: Tensor | null, C: number): void {
  * mode, under noGrad). Equal to the three ops in sequence up to float rounding.
  */
 export function conv2dBatchNormEval(
-  x: Tensor,
+  x: Tensor | readonly Tensor[],
   weight: Tensor,
   convBias: Tensor | null,
   bn: FoldableBatchNorm,
   options: Conv2dBatchNormOptions = {},
 ): Tensor {
-  const g = conv2dGeometry(x, weight, options);
+  // Several inputs: the convolution reads their channel concatenation in place (conv2dConcat).
+  const xs: readonly Tensor[] = Array.isArray(x) ? x : [x as Tensor];
+  const g =
+    xs.length === 1
+      ? conv2dGeometry(xs[0], weight, options)
+      : concatGeometry('conv2d_batch_norm_eval', xs, weight, options).g;
   checkBias('conv2d', convBias, g.K);
-  if (isGradEnabled() && needsGrad(x, weight, convBias, bn.weight, bn.bias))
+  if (isGradEnabled() && needsGrad(...xs, weight, convBias, bn.weight, bn.bias))
     throw new ShapeError(
       'conv2d_batch_norm_eval',
       'has no backward rule: call it under noGrad() (inference)',
@@ -64,7 +69,11 @@ export function conv2dBatchNormEval(
     uniforms: packMeta([g.K, 0], { 1: bn.eps }),
     workgroups: [Math.ceil(g.K / 64)],
   });
-  const y = convForwardRaw(x, weight, null, g, { scale, shift, relu: options.relu ?? false });
+  const y = convForwardRaw(xs.length === 1 ? xs[0] : xs, weight, null, g, {
+    scale,
+    shift,
+    relu: options.relu ?? false,
+  });
   scale.dispose();
   shift.dispose();
   return y;

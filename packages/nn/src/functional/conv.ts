@@ -8,6 +8,7 @@ import {
   convForwardWgsl,
   convInputGradWgsl,
   convWeightGradWgsl,
+  MAX_IMAGE_PARTS,
   sizeWords,
 } from './conv.wgsl.js';
 import { convTiling } from './conv-tiling.js';
@@ -57,6 +58,7 @@ function launch(
   buffers: GPUBuffer[],
   g: ConvGeometry,
   chunk = 0,
+  parts: readonly number[] = [g.C],
 ): void {
   const rt = runtime();
   const tilesM = Math.ceil(M / tiling.BM);
@@ -65,10 +67,30 @@ function launch(
   const grid = gemmGrid(tilesM, zCount * tilesN, max);
   if (grid[1] > max || grid[2] > max)
     throw new Error(`${name}: ${tilesM}×${tilesN}×${zCount} tiles exceed the dispatch limits`);
-  rt.dispatch({ name, code, buffers, uniforms: sizeWords(g, tilesN, chunk), workgroups: grid });
+  rt.dispatch({ name, code, buffers, uniforms: sizeWords(g, tilesN, chunk, parts), workgroups: grid });
 }
 
 const anyZero = (g: ConvGeometry) => [g.N, g.C, g.K, g.P, g.Q, g.H, g.W, g.R, g.S].some((d) => d === 0);
+
+/**
+ * The image of a convolution: one tensor, or several whose channel concatenation it is, read in place (a U-Net
+ * decoder's [upsampled, skip] input without materialising the concatenation).
+ */
+export type ConvImage = Tensor | readonly Tensor[];
+
+/** The parts of an image and their channel counts (checked against the geometry). */
+function imageParts(op: string, x: ConvImage, g: ConvGeometry): { tensors: Tensor[]; channels: number[] } {
+  const tensors = Array.isArray(x) ? [...(x as readonly Tensor[])] : [x as Tensor];
+  if (tensors.length < 1 || tensors.length > MAX_IMAGE_PARTS)
+    throw new Error(`${op}: an image in ${tensors.length} parts (1 to ${MAX_IMAGE_PARTS})`);
+  const channels = tensors.map((t) => t.shape[1]);
+  const sum = channels.reduce((a, b) => a + b, 0);
+  if (sum !== g.C || tensors.some((t) => t.shape[0] !== g.N || t.shape[2] !== g.H || t.shape[3] !== g.W))
+    throw new Error(
+      `${op}: image parts ${tensors.map((t) => t.describe()).join(', ')} do not make [${g.N}, ${g.C}, ${g.H}, ${g.W}]`,
+    );
+  return { tensors, channels };
+}
 
 /** A per-output-channel affine map applied in the forward kernel's store: y = v·scale + shift (then ReLU). */
 export interface ConvAffine {
@@ -79,7 +101,7 @@ export interface ConvAffine {
 
 /** y = conv(x, w) + bias, or y = affine(conv(x, w)) (bias must then be folded into the shift). */
 export function convForwardRaw(
-  x: Tensor,
+  x: ConvImage,
   w: Tensor,
   bias: Tensor | null,
   g: ConvGeometry,
@@ -90,27 +112,43 @@ export function convForwardRaw(
   const epilogue: ConvEpilogue = affine ? (affine.relu ? 'affine-relu' : 'affine') : bias ? 'bias' : 'none';
   // An empty output, or an empty reduction (no input channels, which the layers refuse).
   if (anyZero(g)) return zeros([g.N, g.K, g.P, g.Q]);
+  const { tensors, channels } = imageParts('conv2d', x, g);
   const y = Tensor.empty([g.N, g.K, g.P, g.Q], 'f32', 'conv2d');
   const M = g.N * g.P * g.Q;
   const tiling = convTiling('forward', g, bias !== null);
   const extra = affine ? [affine.scale.buffer, affine.shift.buffer] : bias ? [bias.buffer] : [];
-  const buffers = [x.buffer, w.buffer, ...extra, y.buffer];
-  const key = `f|${windowKey(g)}|${tilingKey(tiling)}|${epilogue}`;
-  const code = cachedCode(key, () => convForwardWgsl(g, tiling, epilogue));
-  launch(affine ? 'conv2d_affine' : 'conv2d', code, tiling, M, g.K, 1, buffers, g);
+  const buffers = [...tensors.map((t) => t.buffer), w.buffer, ...extra, y.buffer];
+  const n = tensors.length;
+  const key = `f|${windowKey(g)}|${tilingKey(tiling)}|${epilogue}|${n}`;
+  const code = cachedCode(key, () => convForwardWgsl(g, tiling, epilogue, n));
+  launch(affine ? 'conv2d_affine' : 'conv2d', code, tiling, M, g.K, 1, buffers, g, 0, channels);
   return y;
 }
 
 /** dx [N, C, H, W] from dy [N, K, P, Q] (the transposed convolution, with an optional bias over C). */
 export function convInputGradRaw(dy: Tensor, w: Tensor, bias: Tensor | null, g: ConvGeometry): Tensor {
-  if (anyZero(g)) return zeros([g.N, g.C, g.H, g.W]);
-  const dx = Tensor.empty([g.N, g.C, g.H, g.W], 'f32', 'conv2d_input_grad');
+  return convInputGradPartsRaw(dy, w, bias, g, [g.C])[0];
+}
+
+/** dx split along the channels into parts of `channels` channels each (the gradients of a concatenation's inputs). */
+export function convInputGradPartsRaw(
+  dy: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  g: ConvGeometry,
+  channels: readonly number[],
+): Tensor[] {
+  if (channels.reduce((a, b) => a + b, 0) !== g.C || channels.length > MAX_IMAGE_PARTS)
+    throw new Error(`conv2d_input_grad: parts of ${channels.join(' + ')} channels for an image of ${g.C}`);
+  if (anyZero(g)) return channels.map((c) => zeros([g.N, c, g.H, g.W]));
+  const dx = channels.map((c) => Tensor.empty([g.N, c, g.H, g.W], 'f32', 'conv2d_input_grad'));
   const M = g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw);
   const tiling = convTiling('input_grad', g, bias !== null);
-  const buffers = bias ? [dy.buffer, w.buffer, bias.buffer, dx.buffer] : [dy.buffer, w.buffer, dx.buffer];
-  const key = `d|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}`;
-  const code = cachedCode(key, () => convInputGradWgsl(g, tiling, bias !== null));
-  launch('conv2d_input_grad', code, tiling, M, g.C, g.sh * g.sw, buffers, g);
+  const n = channels.length;
+  const buffers = [dy.buffer, w.buffer, ...(bias ? [bias.buffer] : []), ...dx.map((t) => t.buffer)];
+  const key = `d|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}|${n}`;
+  const code = cachedCode(key, () => convInputGradWgsl(g, tiling, bias !== null, n));
+  launch('conv2d_input_grad', code, tiling, M, g.C, g.sh * g.sw, buffers, g, 0, channels);
   return dx;
 }
 
@@ -119,8 +157,9 @@ const TARGET_WORKGROUPS = 512;
 const MIN_CHUNK_STEPS = 16;
 
 /** dw [K, C, R, S] = Σ dy ⊗ im2col(x). */
-export function convWeightGradRaw(dy: Tensor, x: Tensor, g: ConvGeometry): Tensor {
+export function convWeightGradRaw(dy: Tensor, x: ConvImage, g: ConvGeometry): Tensor {
   if (anyZero(g)) return zeros([g.K, g.C, g.R, g.S]);
+  const { tensors, channels } = imageParts('conv2d_weight_grad', x, g);
   const crs = g.C * g.R * g.S;
   const L = g.N * g.P * g.Q;
   const tiling = convTiling('weight_grad', g, false);
@@ -130,7 +169,10 @@ export function convWeightGradRaw(dy: Tensor, x: Tensor, g: ConvGeometry): Tenso
   const chunk = Math.ceil(L / splits / tiling.BK) * tiling.BK;
   splits = Math.ceil(L / chunk);
   const partial = Tensor.empty([splits, g.K, g.C, g.R, g.S], 'f32', 'conv2d_weight_grad');
-  const code = cachedCode(`w|${windowKey(g)}|${tilingKey(tiling)}`, () => convWeightGradWgsl(g, tiling));
+  const n = tensors.length;
+  const code = cachedCode(`w|${windowKey(g)}|${tilingKey(tiling)}|${n}`, () =>
+    convWeightGradWgsl(g, tiling, n),
+  );
   launch(
     'conv2d_weight_grad',
     code,
@@ -138,9 +180,10 @@ export function convWeightGradRaw(dy: Tensor, x: Tensor, g: ConvGeometry): Tenso
     g.K,
     crs,
     splits,
-    [dy.buffer, x.buffer, partial.buffer],
+    [dy.buffer, ...tensors.map((t) => t.buffer), partial.buffer],
     g,
     chunk,
+    channels,
   );
   if (splits === 1) {
     const v = partial.view([g.K, g.C, g.R, g.S]);

@@ -11,14 +11,85 @@ import { metaDecl } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
 import { type GemmTiling, gemmWgsl } from './gemm.wgsl.js';
 
-/** Uniform words: the sizes (the parts of the geometry that vary between the layers of a network). */
-export const SIZE_WORDS = ['N_', 'C_', 'H_', 'W_', 'K_', 'P_', 'Q_', 'HP', 'WP', 'CHUNK', 'TILES_N'] as const;
+/**
+ * Uniform words: the sizes (the parts of the geometry that vary between the layers of a network), and where
+ * each image part starts along the channels (SEG1…) when the image is a channel concatenation of several
+ * tensors read in place.
+ */
+export const SIZE_WORDS = [
+  'N_',
+  'C_',
+  'H_',
+  'W_',
+  'K_',
+  'P_',
+  'Q_',
+  'HP',
+  'WP',
+  'CHUNK',
+  'TILES_N',
+  'SEG1',
+  'SEG2',
+  'SEG3',
+  'SEG4',
+  'SEG5',
+] as const;
 
-/** The uniform words of a dispatch; `tilesN` is the number of BN-wide tiles of C's columns. */
-export function sizeWords(g: ConvGeometry, tilesN: number, chunk = 0): Uint32Array {
+/** Most image parts a kernel reads (or writes) in place: six storage bindings, with the weight and output. */
+export const MAX_IMAGE_PARTS = SIZE_WORDS.length - SIZE_WORDS.indexOf('SEG1') + 1;
+
+/**
+ * The uniform words of a dispatch; `tilesN` is the number of BN-wide tiles of C's columns, `parts` the channel
+ * counts of the image's parts (one part: the image is one tensor).
+ */
+export function sizeWords(
+  g: ConvGeometry,
+  tilesN: number,
+  chunk = 0,
+  parts: readonly number[] = [g.C],
+): Uint32Array {
   const w = new Uint32Array(Math.ceil(SIZE_WORDS.length / 4) * 4);
   w.set([g.N, g.C, g.H, g.W, g.K, g.P, g.Q, Math.ceil(g.H / g.sh), Math.ceil(g.W / g.sw), chunk, tilesN]);
+  let start = 0;
+  for (let i = 1; i < parts.length; i++) {
+    start += parts[i - 1];
+    w[SIZE_WORDS.indexOf('SEG1') + i - 1] = start;
+  }
   return w;
+}
+
+/** Bounds of image part i along the channels, as WGSL expressions. */
+const partStart = (i: number) => (i === 0 ? '0u' : `SEG${i}`);
+const partEnd = (i: number, n: number) => (i === n - 1 ? 'C_' : `SEG${i + 1}`);
+
+/** Bindings of an image made of `n` parts (X0, X1, …; one part keeps the name X). */
+function imageBindings(n: number, first: number, access: 'read' | 'read_write', name: string): string {
+  if (n === 1) return `@group(0) @binding(${first}) var<storage, ${access}> ${name}: array<f32>;`;
+  return Array.from(
+    { length: n },
+    (_, i) => `@group(0) @binding(${first + i}) var<storage, ${access}> ${name}${i}: array<f32>;`,
+  ).join('\n');
+}
+
+/**
+ * fn readX(img, c, pix) for an image of n parts: the value of channel c of image img at pixel offset pix
+ * (h·W + w), from the part that holds channel c.
+ */
+function readXFn(n: number): string {
+  const lines = Array.from({ length: n }, (_, i) => {
+    const read = `return X${i}[(img * (${partEnd(i, n)} - ${partStart(i)}) + c - ${partStart(i)}) * H_ * W_ + pix];`;
+    return i === n - 1 ? `  ${read}` : `  if (c < ${partEnd(i, n)}) { ${read} }`;
+  });
+  return `fn readX(img: u32, c: u32, pix: u32) -> f32 {\n${lines.join('\n')}\n}`;
+}
+
+/** fn writeDX(img, c, pix, v) for an input gradient of n parts. */
+function writeDXFn(n: number): string {
+  const lines = Array.from({ length: n }, (_, i) => {
+    const write = `DX${i}[(img * (${partEnd(i, n)} - ${partStart(i)}) + c - ${partStart(i)}) * H_ * W_ + pix] = v; return;`;
+    return i === n - 1 ? `  ${write}` : `  if (c < ${partEnd(i, n)}) { ${write} }`;
+  });
+  return `fn writeDX(img: u32, c: u32, pix: u32, v: f32) {\n${lines.join('\n')}\n}`;
 }
 
 /**
@@ -49,13 +120,20 @@ function declarations(g: ConvGeometry, binding: number): string {
 const sizesAsCalls = (body: string) =>
   body.replace(new RegExp(`\\b(${SIZE_WORDS.join('|')})\\b(?!\\()`, 'g'), '$1()');
 
-/** The im2col gather of x at (this thread's output pixel, k = (c, r, s)). */
-const GATHER_X = `
+/**
+ * The im2col gather of x at (this thread's output pixel, k = (c, r, s)); aBase is the image's offset in X (one
+ * part) and aImg its index (several parts).
+ */
+function gatherX(parts: number): string {
+  const read =
+    parts === 1 ? 'X[aBase + c * H_ * W_ + u32(h) * W_ + u32(w)]' : 'readX(aImg, c, u32(h) * W_ + u32(w))';
+  return `
   let s = k % S_; let t = k / S_; let r = t % R_; let c = t / R_;
   let h = aH0 + i32(r * DLH);
   let w = aW0 + i32(s * DLW);
   if (h < 0 || w < 0 || h >= i32(H_) || w >= i32(W_)) { return 0.0; }
-  return X[aBase + c * H_ * W_ + u32(h) * W_ + u32(w)];`;
+  return ${read};`;
+}
 
 /**
  * What the forward kernel does with each output value: nothing, add a per-channel bias, or a per-channel
@@ -85,15 +163,25 @@ function epilogueWgsl(e: ConvEpilogue): { decls: string; out: number; value: str
  * gather of x (contiguous along q, so loaded m-fastest, and each thread's pixel is decoded once); B is the
  * weight, contiguous along k. `bias` true is the 'bias' epilogue.
  */
-export function convForwardWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boolean | ConvEpilogue): string {
+export function convForwardWgsl(
+  g: ConvGeometry,
+  tiling: GemmTiling,
+  bias: boolean | ConvEpilogue,
+  parts = 1,
+): string {
   const e = epilogueWgsl(bias === true ? 'bias' : bias === false ? 'none' : bias);
-  const out = e.out;
-  const body = `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> Wt: array<f32>;
-${e.decls}
+  // Bindings: the image parts, the weight, the epilogue's vectors, the output.
+  const shift = parts - 1;
+  const decls = e.decls.replace(/@binding\((\d)\)/g, (_, b) => `@binding(${Number(b) + shift})`);
+  const out = e.out + shift;
+  const body = `${imageBindings(parts, 0, 'read', 'X')}
+@group(0) @binding(${parts}) var<storage, read> Wt: array<f32>;
+${decls}
 @group(0) @binding(${out}) var<storage, read_write> Y: array<f32>;
 ${declarations(g, out + 1)}
+${parts > 1 ? readXFn(parts) : ''}
 var<private> aBase: u32;
+var<private> aImg: u32;
 var<private> aH0: i32;
 var<private> aW0: i32;
 
@@ -103,10 +191,11 @@ fn setup(z: u32) -> GemmRange {
 fn prepA(m: u32) {
   let q = m % Q_; let t = m / Q_; let p = t % P_; let n = t / P_;
   aBase = n * C_ * H_ * W_;
+  aImg = n;
   aH0 = i32(p * SH) - i32(PH);
   aW0 = i32(q * SW) - i32(PW);
 }
-fn loadA(m: u32, k: u32) -> f32 {${GATHER_X}
+fn loadA(m: u32, k: u32) -> f32 {${gatherX(parts)}
 }
 fn loadB(k: u32, n: u32) -> f32 {
   return Wt[n * C_ * R_ * S_ + k];
@@ -163,7 +252,8 @@ const table = (name: string, v: number[]) =>
  * so each phase (grid z) is a dense GEMM: m = (image, h', w') with h = h'·SH + phase, n = c, k = (k, jr, js).
  * Stride 1 is the single phase with every tap; a k2 s2 transposed convolution has one tap per phase.
  */
-export function convInputGradWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boolean): string {
+export function convInputGradWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boolean, parts = 1): string {
+  if (bias && parts > 1) throw new Error('conv2d_input_grad: a bias with a gradient in parts');
   const out = bias ? 3 : 2;
   const th = phaseTaps(g.sh, g.ph, g.dh, g.R);
   const tw = phaseTaps(g.sw, g.pw, g.dw, g.S);
@@ -173,8 +263,9 @@ export function convInputGradWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boo
   const body = `@group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<f32>;
 ${bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
-@group(0) @binding(${out}) var<storage, read_write> DX: array<f32>;
-${declarations(g, out + 1)}
+${imageBindings(parts, out, 'read_write', 'DX')}
+${declarations(g, out + parts)}
+${parts > 1 ? writeDXFn(parts) : ''}
 const RSTEP: u32 = ${th.step}u;
 const SSTEP: u32 = ${tw.step}u;
 ${table('firstR', th.first)}
@@ -227,7 +318,7 @@ fn store(m: u32, c: u32, v: f32) {
   let h = hp * SH + phh;
   let w = wp * SW + phw;
   if (h < H_ && w < W_) {
-    DX[((n * C_ + c) * H_ + h) * W_ + w] = v${bias ? ' + Bias[c]' : ''};
+    ${parts > 1 ? 'writeDX(n, c, h * W_ + w, v);' : `DX[((n * C_ + c) * H_ + h) * W_ + w] = v${bias ? ' + Bias[c]' : ''};`}
   }
 }`;
   return gemmWgsl({
@@ -246,14 +337,16 @@ fn store(m: u32, c: u32, v: f32) {
  * writing its own partial [split, K, C·R·S], summed afterwards (deterministic, no atomics). Both tiles load
  * k-fastest (contiguous along q), so each thread decodes its output pixel once per step.
  */
-export function convWeightGradWgsl(g: ConvGeometry, tiling: GemmTiling): string {
+export function convWeightGradWgsl(g: ConvGeometry, tiling: GemmTiling, parts = 1): string {
   const body = `@group(0) @binding(0) var<storage, read> DY: array<f32>;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
-${declarations(g, 3)}
+${imageBindings(parts, 1, 'read', 'X')}
+@group(0) @binding(${1 + parts}) var<storage, read_write> DW: array<f32>;
+${declarations(g, 2 + parts)}
+${parts > 1 ? readXFn(parts) : ''}
 var<private> split: u32;
 var<private> dyBase: u32;
 var<private> aBase: u32;
+var<private> aImg: u32;
 var<private> aH0: i32;
 var<private> aW0: i32;
 
@@ -266,13 +359,14 @@ fn prepK(j: u32) {
   let q = j % Q_; let t = j / Q_; let p = t % P_; let n = t / P_;
   dyBase = n * K_ * P_ * Q_ + p * Q_ + q;
   aBase = n * C_ * H_ * W_;
+  aImg = n;
   aH0 = i32(p * SH) - i32(PH);
   aW0 = i32(q * SW) - i32(PW);
 }
 fn loadA(ko: u32, j: u32) -> f32 {
   return DY[dyBase + ko * P_ * Q_];
 }
-fn loadB(j: u32, k: u32) -> f32 {${GATHER_X}
+fn loadB(j: u32, k: u32) -> f32 {${gatherX(parts)}
 }
 fn store(m: u32, col: u32, v: f32) {
   DW[(split * K_ + m) * C_ * R_ * S_ + col] = v;

@@ -1,5 +1,13 @@
 export { type BatchNorm2dOptions, type BatchNormActivation, batchNorm2d } from './batchnorm.js';
-export { type ConvGeometry, convForwardRaw, convInputGradRaw, convWeightGradRaw } from './conv.js';
+export {
+  type ConvAffine,
+  type ConvGeometry,
+  type ConvImage,
+  convForwardRaw,
+  convInputGradPartsRaw,
+  convInputGradRaw,
+  convWeightGradRaw,
+} from './conv.js';
 export {
   autotuneConvolutions,
   type ConvTiming,
@@ -7,6 +15,11 @@ export {
   type ConvTuningResult,
   tuneConvolutions,
 } from './conv-autotune.js';
+export {
+  type Conv2dBatchNormOptions,
+  conv2dBatchNormEval,
+  type FoldableBatchNorm,
+} from './conv-bn.js';
 export {
   type ConvKernel,
   type ConvProblem,
@@ -17,7 +30,7 @@ export {
   setConvTiling,
 } from './conv-tiling.js';
 export { type ConvTranspose2dOptions, convTranspose2d, convTranspose2dGeometry } from './conv-transpose2d.js';
-export { type Conv2dOptions, conv2d, conv2dGeometry, type Pair } from './conv2d.js';
+export { type Conv2dOptions, conv2d, conv2dConcat, conv2dGeometry, type Pair } from './conv2d.js';
 export { dropout } from './dropout.js';
 export { candidateTilings, type GemmTiling, pickGpuTiling, pickTiling, tilingKey } from './gemm.wgsl.js';
 export { type AvgPool2dOptions, avgPool2d, maxPool2d, type Pool2dOptions } from './pool.js';

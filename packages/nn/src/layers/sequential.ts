@@ -1,5 +1,6 @@
-import { needsGrad, type Tensor } from '@mriseg/tensor-wgsl';
+import { concat, needsGrad, type Tensor } from '@mriseg/tensor-wgsl';
 import { conv2dBatchNormEval } from '../functional/conv-bn.js';
+import { conv2dConcat } from '../functional/conv2d.js';
 import { Module } from '../module.js';
 import { BatchNorm2d } from './batchnorm.js';
 import { Conv2d } from './conv.js';
@@ -25,13 +26,13 @@ const plain = (m: Module | undefined, type: typeof Conv2d | typeof BatchNorm2d |
  * How many modules from `i` on run as one folded inference kernel (Conv2d → eval BatchNorm2d [→ ReLU]): 0 unless
  * the BatchNorm uses running statistics and no gradient is wanted, so the fold changes nothing observable.
  */
-function foldableInference(modules: readonly Module[], i: number, x: Tensor): number {
+function foldableInference(modules: readonly Module[], i: number, xs: readonly Tensor[]): number {
   const conv = modules[i];
   const bn = modules[i + 1];
   if (!plain(conv, Conv2d) || !plain(bn, BatchNorm2d)) return 0;
   const c = conv as Conv2d;
   const b = bn as BatchNorm2d;
-  if (b.training || !b.runningMean || needsGrad(x, c.weight, c.bias, b.weight, b.bias)) return 0;
+  if (b.training || !b.runningMean || needsGrad(...xs, c.weight, c.bias, b.weight, b.bias)) return 0;
   return plain(modules[i + 2], ReLU) ? 3 : 2;
 }
 
@@ -51,18 +52,28 @@ export class Sequential extends Module {
    * values and gradients. At inference (eval, no gradients) Conv2d → BatchNorm2d [→ ReLU] runs as one
    * convolution with the BatchNorm folded into its output (equal up to float rounding). The modules themselves,
    * and so the state-dict keys, stay as they are.
+   *
+   * `x` may be several tensors: the input is then their channel concatenation, which a leading Conv2d reads in
+   * place (conv2dConcat) instead of having it made; anything else gets the concatenated tensor.
    */
-  static forwardChain(modules: readonly Module[], x: Tensor): Tensor {
-    let y = x;
+  static forwardChain(modules: readonly Module[], x: Tensor | readonly Tensor[]): Tensor {
+    let xs: readonly Tensor[] | null = Array.isArray(x) ? x : null;
+    let y = xs ? xs[0] : (x as Tensor);
+    if (xs?.length === 1) xs = null;
+    if (xs && !plain(modules[0], Conv2d)) {
+      y = concat(xs, 1);
+      xs = null;
+    }
     for (let i = 0; i < modules.length; i++) {
       const m = modules[i];
-      const folded = foldableInference(modules, i, y);
+      const input = xs ?? [y];
+      const folded = foldableInference(modules, i, input);
       if (folded > 0) {
         const conv = m as Conv2d;
         const bn = modules[i + 1] as BatchNorm2d;
         const { stride, padding, dilation } = conv.options;
         y = conv2dBatchNormEval(
-          y,
+          input,
           conv.weight,
           conv.bias,
           {
@@ -75,10 +86,15 @@ export class Sequential extends Module {
           { stride, padding, dilation, relu: folded === 3 },
         );
         i += folded - 1;
+      } else if (xs) {
+        const conv = m as Conv2d;
+        const { stride, padding, dilation } = conv.options;
+        y = conv2dConcat(xs, conv.weight, conv.bias, { stride, padding, dilation });
       } else if (fusesWithRelu(m, modules[i + 1])) {
         y = m.forwardFused(y, 'relu');
         i++;
       } else y = m.forward(y);
+      xs = null;
     }
     return y;
   }
@@ -101,5 +117,10 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     return Sequential.forwardChain(this.list, x);
+  }
+
+  /** forward(concat(xs, 1)), with a leading Conv2d reading the parts in place (see forwardChain). */
+  forwardConcat(xs: readonly Tensor[]): Tensor {
+    return Sequential.forwardChain(this.list, xs);
   }
 }
