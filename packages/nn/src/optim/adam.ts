@@ -1,4 +1,6 @@
 import type { Tensor } from '@mriseg/tensor-wgsl';
+import type { FlatState } from './flat.js';
+import { adamFlat, type FlatParam } from './foreach.js';
 import { adamUpdate } from './kernels.js';
 import { Optimizer, type ParamState, type ParamsInput } from './optimizer.js';
 
@@ -65,6 +67,24 @@ export class Adam extends Optimizer<AdamOptions> {
         amsgrad: o.amsgrad,
         maximize: o.maximize,
       },
+    );
+  }
+
+  protected updateFlat(items: FlatParam[], flat: FlatState, o: AdamOptions): void {
+    adamFlat(
+      items,
+      flat,
+      {
+        lr: o.lr,
+        beta1: o.betas[0],
+        beta2: o.betas[1],
+        eps: o.eps,
+        weightDecay: o.weightDecay,
+        decoupled: this.decoupled,
+        amsgrad: o.amsgrad,
+        maximize: o.maximize,
+      },
+      this.maxTensorsPerDispatch,
     );
   }
 }

@@ -1,6 +1,8 @@
 export { Adam, type AdamOptions } from './adam.js';
 export { AdamW } from './adamw.js';
 export { clipGradNorm } from './clip.js';
+export type { FlatState } from './flat.js';
+export type { FlatParam } from './foreach.js';
 export {
   Optimizer,
   type OptimizerStateDict,

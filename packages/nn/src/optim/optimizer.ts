@@ -4,6 +4,8 @@
  */
 import { formatShape, keep, type Tensor, zeros } from '@mriseg/tensor-wgsl';
 import { assignValue, type HostTensor } from '../module.js';
+import { FlatState } from './flat.js';
+import type { FlatParam } from './foreach.js';
 
 export interface ParamGroup<O> {
   params: Tensor[];
@@ -33,12 +35,29 @@ export interface OptimizerStateInput {
 
 interface ParamState {
   step: number;
+  /**
+   * The state tensors by name. While the parameter's group keeps its state flat (`foreach`), these are only
+   * the copies `stateDict()` made, until the next step frees them.
+   */
   tensors: Map<string, Tensor>;
 }
 
 export abstract class Optimizer<O extends { lr: number }> {
   readonly paramGroups: ParamGroup<O>[];
   protected readonly state = new Map<Tensor, ParamState>();
+  /** Groups whose state is flat: there the flat buffers hold it, not the parameters' state tensors. */
+  private readonly flats = new Map<ParamGroup<O>, FlatState>();
+  /** Whether `stateDict()` has made copies of flat state that the next step frees. */
+  private mirrored = false;
+  /**
+   * Multi-tensor updates (torch's `foreach`): a group's state lives in flat buffers and a step takes a few
+   * dispatches; false runs one kernel per parameter on per-parameter state tensors. Both give bit-identical
+   * results, and the state moves over when this changes between steps. Not a hyper-parameter, so not part of
+   * the state dict.
+   */
+  foreach = true;
+  /** An upper bound on the parameters one fused dispatch updates (the device's binding limit sets the other). */
+  maxTensorsPerDispatch = Number.POSITIVE_INFINITY;
 
   constructor(params: ParamsInput<O>, defaults: O) {
     const groups: { params: Tensor[]; options?: Partial<O> }[] =
@@ -61,6 +80,9 @@ export abstract class Optimizer<O extends { lr: number }> {
   /** Updates one parameter that has a gradient. */
   protected abstract update(p: Tensor, grad: Tensor, state: ParamState, options: O): void;
 
+  /** Updates parameters of one group whose state and (copied) gradients are in `flat`. */
+  protected abstract updateFlat(items: FlatParam[], flat: FlatState, options: O): void;
+
   /** State tensors a new parameter state starts with (zeros of the parameter's shape). */
   protected abstract stateNames(options: O): string[];
 
@@ -73,22 +95,113 @@ export abstract class Optimizer<O extends { lr: number }> {
     for (const g of this.paramGroups) g.options.lr = value;
   }
 
-  /** One update of every parameter that has a gradient (recorded on the GPU, nothing read back). */
+  /**
+   * One update of every parameter that has a gradient (recorded on the GPU, nothing read back). With `foreach`
+   * (the default) a group's update is one copy per gradient and a few multi-tensor dispatches.
+   */
   step(): void {
-    for (const group of this.paramGroups)
-      for (const p of group.params) {
-        if (!p.grad) continue;
+    if (this.mirrored && this.foreach) this.dropMirrors();
+    for (const group of this.paramGroups) {
+      const live = group.params.filter((p) => p.grad !== null);
+      // Checked before any state changes, so that a failed step leaves no half-counted steps behind.
+      for (const p of live)
         if (p.disposed)
           throw new Error(`${this.constructor.name}.step(): parameter ${p.describe()} was disposed`);
+      if (live.length === 0) continue;
+      if (!this.foreach) {
+        this.unflatten(group);
+        for (const p of live) {
+          let st = this.state.get(p);
+          if (!st) {
+            st = { step: 0, tensors: new Map() };
+            for (const name of this.stateNames(group.options)) st.tensors.set(name, keep(zeros(p.shape)));
+            this.state.set(p, st);
+          }
+          st.step++;
+          this.update(p, p.grad!, st, group.options);
+        }
+        continue;
+      }
+      const flat = this.flatten(group, live);
+      const items = live.map((p): FlatParam => {
         let st = this.state.get(p);
         if (!st) {
+          // Its flat regions are still zeros: nothing has written them.
           st = { step: 0, tensors: new Map() };
-          for (const name of this.stateNames(group.options)) st.tensors.set(name, keep(zeros(p.shape)));
           this.state.set(p, st);
         }
         st.step++;
-        this.update(p, p.grad, st, group.options);
+        flat.copyIn(p, p.grad!, flat.grads);
+        return { param: p, offset: flat.offsets.get(p)!, step: st.step };
+      });
+      this.updateFlat(items, flat, group.options);
+    }
+  }
+
+  /**
+   * The group's flat state, made from its parameters' state tensors (then freed) where it has none yet or
+   * where the current one lacks a parameter (added to the group since) or a state the options now need.
+   */
+  private flatten(group: ParamGroup<O>, live: Tensor[]): FlatState {
+    const names = this.stateNames(group.options);
+    const current = this.flats.get(group);
+    if (current && live.every((p) => current.offsets.has(p)) && names.every((n) => current.names.includes(n)))
+      return current;
+    this.unflatten(group);
+    const all = new Set(names);
+    for (const p of group.params) for (const n of this.state.get(p)?.tensors.keys() ?? []) all.add(n);
+    const flat = new FlatState([...group.params], [...all]);
+    for (const p of group.params) {
+      const st = this.state.get(p);
+      if (!st) continue;
+      for (const [n, t] of st.tensors) {
+        flat.copyIn(p, t, flat.buffers.get(n)!);
+        t.dispose();
       }
+      st.tensors.clear();
+    }
+    this.flats.set(group, flat);
+    return flat;
+  }
+
+  /** Copies a flat group's state into the parameters' state tensors (made where missing). */
+  private mirror(flat: FlatState): void {
+    for (const p of flat.params) {
+      const st = this.state.get(p);
+      if (!st) continue;
+      for (const n of flat.names) {
+        let t = st.tensors.get(n);
+        if (!t) {
+          t = keep(zeros(p.shape));
+          st.tensors.set(n, t);
+        }
+        flat.copyOut(p, flat.buffers.get(n)!, t);
+      }
+    }
+  }
+
+  /**
+   * Frees the copies `stateDict()` made of flat state, which would otherwise hold a second copy of the state
+   * on the GPU for the rest of the run.
+   */
+  private dropMirrors(): void {
+    for (const flat of this.flats.values())
+      for (const p of flat.params) {
+        const st = this.state.get(p);
+        if (!st) continue;
+        for (const t of st.tensors.values()) t.dispose();
+        st.tensors.clear();
+      }
+    this.mirrored = false;
+  }
+
+  /** Moves a group's state back into per-parameter tensors. */
+  private unflatten(group: ParamGroup<O>): void {
+    const flat = this.flats.get(group);
+    if (!flat) return;
+    this.mirror(flat);
+    flat.dispose();
+    this.flats.delete(group);
   }
 
   /** Drops the gradients of all parameters (PyTorch's set_to_none behaviour). */
@@ -104,7 +217,13 @@ export abstract class Optimizer<O extends { lr: number }> {
     return this.paramGroups.flatMap((g) => g.params);
   }
 
+  /**
+   * The state in PyTorch's layout. With `foreach` the state itself lives in flat buffers, so its tensors here
+   * are copies taken now, owned by the optimizer and freed by its next `step()`: read (or save) them first.
+   */
   stateDict(): OptimizerStateDict {
+    for (const flat of this.flats.values()) this.mirror(flat);
+    if (this.flats.size > 0) this.mirrored = true;
     const params = this.indexed();
     const tensors = new Map<string, Tensor>();
     const steps: Record<string, number> = {};
@@ -166,8 +285,7 @@ export abstract class Optimizer<O extends { lr: number }> {
       Object.assign(this.paramGroups[i].options as Record<string, unknown>, stripParams(g));
       this.validate(this.paramGroups[i].options);
     });
-    for (const st of this.state.values()) for (const t of st.tensors.values()) t.dispose();
-    this.state.clear();
+    this.disposeState();
     for (const [key, step] of Object.entries(sd.steps)) {
       const i = Number(key);
       const p = params[i];
@@ -184,8 +302,15 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /** Frees the state tensors. */
   dispose(): void {
+    this.disposeState();
+  }
+
+  private disposeState(): void {
     for (const st of this.state.values()) for (const t of st.tensors.values()) t.dispose();
     this.state.clear();
+    for (const flat of this.flats.values()) flat.dispose();
+    this.flats.clear();
+    this.mirrored = false;
   }
 }
 

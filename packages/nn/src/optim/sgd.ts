@@ -1,4 +1,6 @@
 import type { Tensor } from '@mriseg/tensor-wgsl';
+import type { FlatState } from './flat.js';
+import { type FlatParam, sgdFlat } from './foreach.js';
 import { sgdUpdate } from './kernels.js';
 import { Optimizer, type ParamState, type ParamsInput } from './optimizer.js';
 
@@ -49,5 +51,21 @@ export class SGD extends Optimizer<SgdOptions> {
       maximize: o.maximize,
       firstStep: st.step === 1,
     });
+  }
+
+  protected updateFlat(items: FlatParam[], flat: FlatState, o: SgdOptions): void {
+    sgdFlat(
+      items,
+      flat,
+      {
+        lr: o.lr,
+        momentum: o.momentum,
+        dampening: o.dampening,
+        weightDecay: o.weightDecay,
+        nesterov: o.nesterov,
+        maximize: o.maximize,
+      },
+      this.maxTensorsPerDispatch,
+    );
   }
 }
