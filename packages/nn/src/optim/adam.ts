@@ -1,6 +1,6 @@
 import type { Tensor } from '@mriseg/tensor-wgsl';
 import type { FlatState } from './flat.js';
-import { adamFlat, type FlatParam } from './foreach.js';
+import { type AdamFlatScalars, adamFlat, type FlatParam } from './foreach.js';
 import { adamUpdate } from './kernels.js';
 import { Optimizer, type ParamState, type ParamsInput } from './optimizer.js';
 
@@ -49,6 +49,20 @@ export class Adam extends Optimizer<AdamOptions> {
     return o.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'];
   }
 
+  /** The kernels' scalars for a group's options (the per-tensor kernel adds the step count). */
+  private scalars(o: AdamOptions): AdamFlatScalars {
+    return {
+      lr: o.lr,
+      beta1: o.betas[0],
+      beta2: o.betas[1],
+      eps: o.eps,
+      weightDecay: o.weightDecay,
+      decoupled: this.decoupled,
+      amsgrad: o.amsgrad,
+      maximize: o.maximize,
+    };
+  }
+
   protected update(p: Tensor, grad: Tensor, st: ParamState, o: AdamOptions): void {
     adamUpdate(
       p,
@@ -56,35 +70,11 @@ export class Adam extends Optimizer<AdamOptions> {
       st.tensors.get('exp_avg')!,
       st.tensors.get('exp_avg_sq')!,
       st.tensors.get('max_exp_avg_sq') ?? null,
-      {
-        lr: o.lr,
-        beta1: o.betas[0],
-        beta2: o.betas[1],
-        eps: o.eps,
-        weightDecay: o.weightDecay,
-        step: st.step,
-        decoupled: this.decoupled,
-        amsgrad: o.amsgrad,
-        maximize: o.maximize,
-      },
+      { ...this.scalars(o), step: st.step },
     );
   }
 
   protected updateFlat(items: FlatParam[], flat: FlatState, o: AdamOptions): void {
-    adamFlat(
-      items,
-      flat,
-      {
-        lr: o.lr,
-        beta1: o.betas[0],
-        beta2: o.betas[1],
-        eps: o.eps,
-        weightDecay: o.weightDecay,
-        decoupled: this.decoupled,
-        amsgrad: o.amsgrad,
-        maximize: o.maximize,
-      },
-      this.maxTensorsPerDispatch,
-    );
+    adamFlat(items, flat, this.scalars(o), this.maxTensorsPerDispatch);
   }
 }

@@ -31,6 +31,7 @@
  */
 import { grid1d, gridIndex, gridParams, metaDecl, runtime, type Tensor } from '@mriseg/tensor-wgsl';
 import { FLAT_ALIGN, type FlatState } from './flat.js';
+import type { AdamScalars, SgdScalars } from './kernels.js';
 
 /** Globals occupy the first two vec4s of the uniform words; the table follows, one vec4 a parameter. */
 const GLOBAL_WORDS = 8;
@@ -200,16 +201,8 @@ function dispatchBatch(
 
 const f = (k: number) => `bitcast<f32>(mi(${k}u))`;
 
-export interface AdamFlatScalars {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  decoupled: boolean;
-  amsgrad: boolean;
-  maximize: boolean;
-}
+/** Adam's scalars without the step: each parameter of a fused update keeps its own step count. */
+export type AdamFlatScalars = Omit<AdamScalars, 'step'>;
 
 /** A parameter due for an update: its region in the flat state and its step count (the step just taken). */
 export interface FlatParam {
@@ -267,14 +260,8 @@ export function adamFlat(
   );
 }
 
-export interface SgdFlatScalars {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-  maximize: boolean;
-}
+/** SGD's scalars without the first-step flag: each parameter of a fused update keeps its own. */
+export type SgdFlatScalars = Omit<SgdScalars, 'firstStep'>;
 
 function sgdKernel(momentum: boolean, nesterov: boolean): FlatKernel {
   const shared: [string, Access][] = [['G', 'read']];

@@ -42,30 +42,10 @@ export class SGD extends Optimizer<SgdOptions> {
   }
 
   protected update(p: Tensor, grad: Tensor, st: ParamState, o: SgdOptions): void {
-    sgdUpdate(p, grad, st.tensors.get('momentum_buffer') ?? null, {
-      lr: o.lr,
-      momentum: o.momentum,
-      dampening: o.dampening,
-      weightDecay: o.weightDecay,
-      nesterov: o.nesterov,
-      maximize: o.maximize,
-      firstStep: st.step === 1,
-    });
+    sgdUpdate(p, grad, st.tensors.get('momentum_buffer') ?? null, { ...o, firstStep: st.step === 1 });
   }
 
   protected updateFlat(items: FlatParam[], flat: FlatState, o: SgdOptions): void {
-    sgdFlat(
-      items,
-      flat,
-      {
-        lr: o.lr,
-        momentum: o.momentum,
-        dampening: o.dampening,
-        weightDecay: o.weightDecay,
-        nesterov: o.nesterov,
-        maximize: o.maximize,
-      },
-      this.maxTensorsPerDispatch,
-    );
+    sgdFlat(items, flat, o, this.maxTensorsPerDispatch);
   }
 }
