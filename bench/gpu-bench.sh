@@ -33,7 +33,7 @@ step() {
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 step doctor 30 bash -c "$RUN node $B/cli.bundle.mjs doctor --json > $out/doctor.json 2> $out/doctor.err"
-step unet-tuned 150 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
+step unet-tuned 200 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
 step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step conv-tuned 150 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"

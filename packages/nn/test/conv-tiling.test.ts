@@ -12,6 +12,7 @@ import {
   type ConvKernel,
   clearConvTilings,
   convTiling,
+  convTilingProblem,
   defaultConvTiling,
   LOAD_ORDERS,
   recordConvProblems,
@@ -25,6 +26,7 @@ import {
   pickTiling,
   tilingKey,
   tilingProblem,
+  workgroupStorageBytes,
 } from '../src/functional/gemm.wgsl.js';
 import { relL2, up, values } from './helpers.js';
 import { conv2dRef } from './reference.js';
@@ -150,6 +152,15 @@ describe('GEMM tilings', () => {
     expect(() => setConvTiling('forward', g, { BM: 64, BN: 64, BK: 8, TM: 3, TN: 4 })).toThrow(
       /setConvTiling\(forward\)/,
     );
+    // A tiling whose workgroup memory exceeds the device's limit is refused before any pipeline is made.
+    const deep: GemmTiling = { BM: 128, BN: 128, BK: 128, TM: 8, TN: 8 };
+    const limit = runtime().limits.maxComputeWorkgroupStorageSize;
+    expect(workgroupStorageBytes(deep, 'mn', 'k')).toBe(4 * 128 * (128 + 129));
+    expect(limit).toBeLessThan(4 * 128 * 257);
+    expect(convTilingProblem('forward', deep)).toMatch(
+      new RegExp(`131584 bytes .* exceed the device's ${limit}`),
+    );
+    expect(() => setConvTiling('forward', g, deep)).toThrow(/workgroup memory/);
   });
 
   it('picks register-blocked tiles on a GPU only when they leave enough workgroups', () => {

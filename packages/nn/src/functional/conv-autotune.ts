@@ -9,12 +9,12 @@ import {
   type ConvKernel,
   type ConvProblem,
   convTiling,
+  convTilingProblem,
   gemmExtent,
-  LOAD_ORDERS,
   recordConvProblems,
   setConvTiling,
 } from './conv-tiling.js';
-import { candidateTilings, type GemmTiling, tilingKey, tilingProblem } from './gemm.wgsl.js';
+import { candidateTilings, type GemmTiling, tilingKey } from './gemm.wgsl.js';
 
 export interface ConvTiming {
   tiling: GemmTiling;
@@ -58,6 +58,23 @@ function operands(p: ConvProblem, rng: Rng): Record<string, Tensor> {
   return t;
 }
 
+/** Runs `body` once inside error scopes, submitted; false when WebGPU reported an error for it. */
+async function launchesCleanly(body: () => void): Promise<boolean> {
+  const rt = runtime();
+  await rt.sync('autotune');
+  rt.device.pushErrorScope('validation');
+  rt.device.pushErrorScope('internal');
+  rt.device.pushErrorScope('out-of-memory');
+  body();
+  rt.flush();
+  const errors = [
+    await rt.device.popErrorScope(),
+    await rt.device.popErrorScope(),
+    await rt.device.popErrorScope(),
+  ];
+  return errors.every((e) => e === null);
+}
+
 /** Milliseconds a launch takes: GPU timestamps when the device has them, else wall clock around a sync. */
 async function timeLaunches(body: () => void, reps: number): Promise<number> {
   const rt = runtime();
@@ -82,12 +99,11 @@ export async function tuneConvolutions(
   for (const p of problems) {
     const g = p.geometry;
     const { M, N } = gemmExtent(p.kernel, g);
-    const [a, b] = LOAD_ORDERS[p.kernel];
     const current = convTiling(p.kernel, g, p.bias);
     const seen = new Set<string>();
     const tilings = [current, ...candidatesOf(p.kernel, M, N)].filter((t) => {
       const key = tilingKey(t);
-      if (seen.has(key) || tilingProblem(t, a, b)) return false;
+      if (seen.has(key) || convTilingProblem(p.kernel, t)) return false;
       seen.add(key);
       return true;
     });
@@ -97,7 +113,9 @@ export async function tuneConvolutions(
       for (const tiling of tilings) {
         setConvTiling(p.kernel, g, tiling);
         const body = () => scope(() => noGrad(() => void launch(p, inputs)));
-        body(); // compiles the pipeline outside the timed region
+        // The first launch compiles the pipeline, outside the timed region; a candidate this device's compiler
+        // or validation rejects is skipped instead of failing the run.
+        if (!(await launchesCleanly(body))) continue;
         timings.push({ tiling, ms: await timeLaunches(body, reps) });
       }
     } finally {

@@ -5,7 +5,14 @@
  */
 import { runtime } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
-import { type GemmTiling, type LoadOrder, pickGpuTiling, pickTiling, tilingProblem } from './gemm.wgsl.js';
+import {
+  type GemmTiling,
+  type LoadOrder,
+  pickGpuTiling,
+  pickTiling,
+  tilingProblem,
+  workgroupStorageBytes,
+} from './gemm.wgsl.js';
 
 /** The three implicit GEMMs of a convolution (a transposed convolution runs them with roles swapped). */
 export type ConvKernel = 'forward' | 'input_grad' | 'weight_grad';
@@ -61,14 +68,23 @@ export function problemKey(kernel: ConvKernel, g: ConvGeometry): string {
 const chosen = new Map<string, GemmTiling>();
 let recorder: Map<string, ConvProblem> | null = null;
 
+/** Why a tiling cannot run a kernel on this device (load orders, workgroup memory), or null when it can. */
+export function convTilingProblem(kernel: ConvKernel, t: GemmTiling): string | null {
+  const [a, b] = LOAD_ORDERS[kernel];
+  const problem = tilingProblem(t, a, b);
+  if (problem) return problem;
+  const bytes = workgroupStorageBytes(t, a, b);
+  const limit = runtime().limits.maxComputeWorkgroupStorageSize;
+  return bytes > limit ? `${bytes} bytes of workgroup memory exceed the device's ${limit}` : null;
+}
+
 /** Default tiling for a kernel on the current adapter. */
 export function defaultConvTiling(kernel: ConvKernel, g: ConvGeometry): GemmTiling {
   const { M, N } = gemmExtent(kernel, g);
   if (runtime().report.isCpu) return pickTiling(M, N);
   // The weight gradient splits its long reduction across workgroups (conv.ts), so its tiles need not be many.
   const t = pickGpuTiling(M, N, kernel === 'weight_grad' ? 1 : 256);
-  const [a, b] = LOAD_ORDERS[kernel];
-  return tilingProblem(t, a, b) ? pickTiling(M, N) : t;
+  return convTilingProblem(kernel, t) ? pickTiling(M, N) : t;
 }
 
 /** The tiling a launch uses (and, while problems are being recorded, notes the launch). */
@@ -85,8 +101,7 @@ export function setConvTiling(kernel: ConvKernel, g: ConvGeometry, tiling: GemmT
     chosen.delete(key);
     return;
   }
-  const [a, b] = LOAD_ORDERS[kernel];
-  const problem = tilingProblem(tiling, a, b);
+  const problem = convTilingProblem(kernel, tiling);
   if (problem) throw new Error(`setConvTiling(${kernel}): ${problem}`);
   chosen.set(key, { ...tiling });
 }

@@ -86,6 +86,11 @@ function rowStride(extent: number, BK: number, order: LoadOrder): number {
   return order === 'k' ? extent + Math.max(1, Math.floor(32 / BK)) : extent;
 }
 
+/** Bytes of workgroup memory the kernel declares for a tiling (the device's limit may be as low as 16 KiB). */
+export function workgroupStorageBytes(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrder): number {
+  return 4 * t.BK * (rowStride(t.BM, t.BK, aOrder) + rowStride(t.BN, t.BK, bOrder));
+}
+
 interface TileSpec {
   name: 'A' | 'B';
   extent: number;
