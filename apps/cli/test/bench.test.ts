@@ -1,6 +1,8 @@
+import { createModel } from '@mriseg/models';
 import { initDevice, runtime } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type BenchOptions, formatBench, type ProfileRow, runBench } from '../src/commands/bench.js';
+import { autotuneOrDefaults } from '../src/lib/autotune.js';
 import { main } from '../src/main.js';
 
 let out: string[];
@@ -146,4 +148,17 @@ describe('bench', () => {
     expect(formatBench(tuned)).toMatch(/autotune\s+56 conv GEMMs in [\d.]+ s: [\d.]+ → [\d.]+ ms summed/);
     expect(tuned.inferImgPerS).toBeGreaterThan(0);
   }, 300_000);
+
+  it('a failed autotune leaves the default tilings and says why', async () => {
+    await initDevice();
+    const model = createModel('unet', { features: 2 });
+    try {
+      // 20 is not a multiple of 16: the U-Net's skip connections cannot line up, so tuning fails.
+      const r = await autotuneOrDefaults(model, 3, 20, 1);
+      expect('error' in r && r.error).toMatch(/conv2d_concat: .* must agree/);
+      expect(model.parameters().every((p) => p.grad === null)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
 });

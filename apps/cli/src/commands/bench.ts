@@ -22,7 +22,7 @@ import {
   type Tensor,
   tensor,
 } from '@mriseg/tensor-wgsl';
-import { type AutotuneMode, autotuneEnabled, autotuneModel } from '../lib/autotune.js';
+import { type AutotuneMode, autotuneEnabled, autotuneOrDefaults } from '../lib/autotune.js';
 
 export interface BenchOptions {
   model: string;
@@ -59,6 +59,8 @@ export interface BenchResult {
   /** Convolution autotuning before the timed steps (absent when off): GEMMs tuned, seconds it took, and the
    *  summed time of those GEMMs with the default tilings and with the chosen ones. */
   autotune?: { gemms: number; seconds: number; beforeMs: number; afterMs: number };
+  /** Why autotuning failed (the run then used the default tilings). */
+  autotuneError?: string;
   /** Sustained wall time of a training step: steps recorded back to back, one wait at the end. */
   trainStepMs?: number;
   /** Images a second at the sustained step time. */
@@ -335,13 +337,15 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   };
   try {
     if (autotuneEnabled(o.autotune ?? 'auto')) {
-      const s = await autotuneModel(model, 3, o.imageSize, o.batchSize);
-      result.autotune = {
-        gemms: s.gemms,
-        seconds: round(s.seconds),
-        beforeMs: round(s.beforeMs, 3),
-        afterMs: round(s.afterMs, 3),
-      };
+      const s = await autotuneOrDefaults(model, 3, o.imageSize, o.batchSize);
+      if ('error' in s) result.autotuneError = s.error;
+      else
+        result.autotune = {
+          gemms: s.gemms,
+          seconds: round(s.seconds),
+          beforeMs: round(s.beforeMs, 3),
+          afterMs: round(s.afterMs, 3),
+        };
     }
     if (o.mode !== 'infer') {
       const lossFn = createLoss(o.loss);
@@ -419,6 +423,7 @@ export function formatBench(r: BenchResult): string {
     ['model', `${r.model} f${r.features} (${r.parameters.toLocaleString('en')} parameters)`],
     ['input', `batch ${r.batchSize} × 3 × ${r.imageSize}²`],
   ];
+  if (r.autotuneError) rows.push(['autotune', `failed (${r.autotuneError}); default tilings`]);
   if (r.autotune)
     rows.push([
       'autotune',

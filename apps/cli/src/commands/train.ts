@@ -46,7 +46,7 @@ import {
   type TrainConfig,
 } from '../config.js';
 import { environment, makePool } from '../env.js';
-import { autotuneEnabled, autotuneModel, formatAutotune } from '../lib/autotune.js';
+import { autotuneEnabled, autotuneOrDefaults, formatAutotune } from '../lib/autotune.js';
 import { loadVolumes } from '../lib/data.js';
 import { TRAIN_META_KEY, type TrainMeta, type TrainState, unshared } from '../lib/infer.js';
 import { formatDuration, Progress } from '../lib/progress.js';
@@ -349,8 +349,12 @@ export async function train(argv: string[], hooks: TrainHooks = {}): Promise<num
     } else writeFileSync(metricsPath, '');
     if (autotuneEnabled(c.autotune)) {
       // Slices are 3-channel (pre-contrast, FLAIR, post-contrast), as the models' input.
-      const tuned = await autotuneModel(model, 3, c['image-size'], c['batch-size'], c['val-batch-size']);
-      log(formatAutotune(tuned));
+      const tuned = await autotuneOrDefaults(model, 3, c['image-size'], c['batch-size'], c['val-batch-size']);
+      log(
+        'error' in tuned
+          ? `autotune failed (${tuned.error}); training with the default tilings`
+          : formatAutotune(tuned),
+      );
     }
     model.train();
 

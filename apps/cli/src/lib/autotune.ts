@@ -5,7 +5,7 @@
  * driver, where compiling the candidates would take minutes and the result matters little.
  */
 import type { SegmentationModel } from '@mriseg/models';
-import { autotuneConvolutions, type ConvTuningResult } from '@mriseg/nn';
+import { autotuneConvolutions, type ConvTuningResult, clearConvTilings } from '@mriseg/nn';
 import { add, noGrad, Rng, rand, runtime, sum, type Tensor } from '@mriseg/tensor-wgsl';
 
 export type AutotuneMode = 'auto' | 'on' | 'off';
@@ -65,4 +65,20 @@ export async function autotuneModel(
 
 export function formatAutotune(s: AutotuneSummary): string {
   return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)`;
+}
+
+/**
+ * autotuneModel, but a failure (a driver that rejects timing, a device error while tuning) leaves the default
+ * tilings in place and returns its message: tuning only chooses among equally correct kernels, so a run can go
+ * on without it, saying so.
+ */
+export async function autotuneOrDefaults(
+  ...args: Parameters<typeof autotuneModel>
+): Promise<AutotuneSummary | { error: string }> {
+  try {
+    return await autotuneModel(...args);
+  } catch (e) {
+    clearConvTilings();
+    return { error: (e as Error).message };
+  }
 }
