@@ -20,6 +20,8 @@ CONV=${CONV:-}
 budget=${1:-540}
 mkdir -p "$out"
 B=.gpu-bench
+# The first autotuned run times the candidate tilings; the later ones reuse them and tune only new GEMMs.
+export MRISEG_TUNING_CACHE=${MRISEG_TUNING_CACHE:-$out/tilings.json}
 start=$(date +%s)
 # step NAME LIMIT CMD… : runs CMD under min(LIMIT, what is left of the budget); skipped when under 20 s are left.
 step() {

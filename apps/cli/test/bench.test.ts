@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createModel } from '@mriseg/models';
+import { clearConvTilings } from '@mriseg/nn';
 import { initDevice, runtime } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type BenchOptions, formatBench, type ProfileRow, runBench } from '../src/commands/bench.js';
@@ -148,6 +152,38 @@ describe('bench', () => {
     expect(formatBench(tuned)).toMatch(/autotune\s+56 conv GEMMs in [\d.]+ s: [\d.]+ → [\d.]+ ms summed/);
     expect(tuned.inferImgPerS).toBeGreaterThan(0);
   }, 300_000);
+
+  it('MRISEG_TUNING_CACHE: the first run writes the tilings, the next reuses them and times nothing', async () => {
+    await initDevice();
+    const dir = mkdtempSync(join(tmpdir(), 'mriseg-bench-'));
+    const file = join(dir, 'tilings.json');
+    process.env.MRISEG_TUNING_CACHE = file;
+    try {
+      clearConvTilings();
+      const options: BenchOptions = {
+        model: 'unet',
+        features: 2,
+        batchSize: 1,
+        imageSize: 32,
+        warmup: 0,
+        iters: 1,
+        mode: 'infer',
+        loss: 'dice',
+        autotune: 'on',
+      };
+      const first = await runBench(options);
+      expect(first.autotune).toMatchObject({ gemms: 56, reused: 0 });
+      expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).tilings)).toHaveLength(56);
+      clearConvTilings();
+      const second = await runBench(options);
+      expect(second.autotune).toMatchObject({ gemms: 0, reused: 56 });
+      expect(formatBench(second)).toMatch(/56 tilings reused/);
+    } finally {
+      delete process.env.MRISEG_TUNING_CACHE;
+      clearConvTilings();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('a failed autotune leaves the default tilings and says why', async () => {
     await initDevice();

@@ -8,7 +8,8 @@
  * Options: --f N --batch N --size N --iters N --warmup N. Times are wall-clock over `iters` dispatches between
  * two `runtime().sync()` calls, after `warmup` untimed runs (pipeline compilation).
  *   --autotune      time the candidate tilings of each layer's three GEMMs first and run with the fastest
- *                   (the table then names the tiling each kernel ran with, and the tuning time is printed)
+ *                   (the table then names the tiling each kernel ran with, and the tuning time is printed);
+ *                   with MRISEG_TUNING_CACHE=FILE, tilings tuned before on this device are reused
  */
 import { full, initDevice, runtime } from '@mriseg/tensor-wgsl';
 import {
@@ -22,6 +23,7 @@ import {
   tilingKey,
   tuneConvolutions,
 } from '../dist/index.js';
+import { loadConvTilings, saveConvTilings } from '../dist/node.js';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -35,6 +37,8 @@ const size = opt('size', small ? 32 : 256);
 const iters = opt('iters', small ? 3 : 20);
 const warmup = opt('warmup', 1);
 const autotune = args.includes('--autotune');
+// Tilings tuned before on this device (by `train`, `bench` or this script) are reused; new ones written back.
+const cache = autotune ? process.env.MRISEG_TUNING_CACHE : undefined;
 
 /** The reference U-Net's convolutions: [name, kind, Cin, Cout, kernel, input size]. */
 function layers() {
@@ -85,6 +89,7 @@ console.log(
 );
 console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
 let tuneMs = 0;
+if (cache) console.log(`tilings reused from ${cache}: ${loadConvTilings(cache).pinned}\n`);
 const tfl = (flop, ms) => (flop / (ms * 1e-3) / 1e12).toPrecision(3);
 let totals = [0, 0, 0, 0];
 for (const [name, kind, cin, cout, k, s] of layers()) {
@@ -120,7 +125,7 @@ for (const [name, kind, cin, cout, k, s] of layers()) {
   });
   if (autotune) {
     const t0 = performance.now();
-    await tuneConvolutions(problems);
+    await tuneConvolutions(problems, { skipPinned: cache !== undefined });
     tuneMs += performance.now() - t0;
   }
   const tilings = problems.map((p) => tilingKey(convTiling(p.kernel, p.geometry, p.bias))).join(' / ');
@@ -136,3 +141,4 @@ console.log(
   `| **all** | | | ${(flop / 1e9).toPrecision(3)} | ${a.toFixed(3)} | ${tfl(flop, a)} | ${b.toFixed(3)} | ${tfl(flop, b)} | ${c.toFixed(3)} | ${tfl(flop, c)} | |`,
 );
 if (autotune) console.log(`\nautotuning took ${(tuneMs / 1000).toFixed(1)} s`);
+if (cache) saveConvTilings(cache);

@@ -1,5 +1,6 @@
 /** Node-only checkpoint files (atomic writes: a temporary file, fsync, rename). */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { runtime } from '@mriseg/tensor-wgsl';
 import { writeFileAtomic } from '@mriseg/tensor-wgsl/node';
 import {
   type ApplyTargets,
@@ -11,6 +12,7 @@ import {
   parseCheckpoint,
   serializeCheckpoint,
 } from './checkpoint.js';
+import { exportConvTilings, importConvTilings } from './functional/conv-tiling.js';
 import type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from './module.js';
 
 /** Writes model (+ optimizer, scheduler) state and metadata; a crash leaves the old file or the new one. */
@@ -61,3 +63,36 @@ export async function saveStateDictFile(
 }
 
 export * from './checkpoint.js';
+
+const TILINGS_FORMAT = 'mriseg.conv-tilings/1';
+
+/** The device a tilings file belongs to: tilings tuned on one GPU (or driver) mean nothing on another. */
+function deviceName(): string {
+  const r = runtime().report;
+  return [r.vendor, r.architecture, r.device, r.description].filter(Boolean).join(' ');
+}
+
+/**
+ * Pins the convolution tilings saved in `path` by `saveConvTilings` on this same device (so that autotuning with
+ * `skipPinned` only times what is new). A missing file, another device's file or a damaged one pins nothing;
+ * returns how many were pinned and, when the file was not used, why.
+ */
+export function loadConvTilings(path: string): { pinned: number; skipped?: string } {
+  if (!existsSync(path)) return { pinned: 0, skipped: 'no such file' };
+  let json: { format?: unknown; device?: unknown; tilings?: unknown };
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    return { pinned: 0, skipped: `${path}: not JSON (${(e as Error).message})` };
+  }
+  if (json.format !== TILINGS_FORMAT || typeof json.tilings !== 'object' || json.tilings === null)
+    return { pinned: 0, skipped: `${path}: not a ${TILINGS_FORMAT} file` };
+  if (json.device !== deviceName()) return { pinned: 0, skipped: `${path}: tuned on ${String(json.device)}` };
+  return { pinned: importConvTilings(json.tilings as Record<string, string>) };
+}
+
+/** Writes every pinned convolution tiling of this process with the device's name (atomically). */
+export function saveConvTilings(path: string): void {
+  const body = { format: TILINGS_FORMAT, device: deviceName(), tilings: exportConvTilings() };
+  writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(body, null, 1)}\n`));
+}

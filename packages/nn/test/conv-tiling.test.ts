@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { initDevice, runtime, Tensor } from '@mriseg/tensor-wgsl';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +17,9 @@ import {
   convTiling,
   convTilingProblem,
   defaultConvTiling,
+  exportConvTilings,
+  hasConvTiling,
+  importConvTilings,
   LOAD_ORDERS,
   recordConvProblems,
   setConvTiling,
@@ -22,12 +28,14 @@ import { conv2d, conv2dGeometry } from '../src/functional/conv2d.js';
 import {
   candidateTilings,
   type GemmTiling,
+  parseTilingKey,
   pickGpuTiling,
   pickTiling,
   tilingKey,
   tilingProblem,
   workgroupStorageBytes,
 } from '../src/functional/gemm.wgsl.js';
+import { loadConvTilings, saveConvTilings } from '../src/node.js';
 import { relL2, up, values } from './helpers.js';
 import { conv2dRef } from './reference.js';
 
@@ -266,6 +274,59 @@ describe('GEMM tilings', () => {
       expect(relL2(await y.data(), ref)).toBeLessThan(1e-6);
     } finally {
       clearConvTilings();
+    }
+  });
+
+  it('tilings export as text, import on the same device, and skip what this device cannot run', async () => {
+    clearConvTilings();
+    const g = conv2dGeometry(Tensor.empty([2, 8, 16, 16], 'f32'), Tensor.empty([16, 8, 3, 3], 'f32'), {
+      padding: 1,
+    });
+    const t: GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
+    setConvTiling('weight_grad', g, t);
+    const saved = exportConvTilings();
+    expect(Object.values(saved)).toEqual(['64x64x8/4x4p']);
+    expect(parseTilingKey('64x64x8/4x4p')).toEqual(t);
+    expect(parseTilingKey('64x64x8/4x4')).toEqual({ BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 });
+    expect(parseTilingKey('64x64/4x4')).toBeNull();
+    clearConvTilings();
+    expect(hasConvTiling('weight_grad', g)).toBe(false);
+    const key = Object.keys(saved)[0];
+    const n = importConvTilings({
+      ...saved,
+      'forward|1,2,3': '64x64x8/4x4',
+      [key.replace('weight_grad', 'sideways')]: '64x64x8/4x4',
+      [key.replace('weight_grad', 'forward')]: '128x128x128/8x8',
+      [key.replace('weight_grad', 'input_grad')]: 'big',
+    });
+    expect(n).toBe(1);
+    expect(convTiling('weight_grad', g, false)).toEqual(t);
+    clearConvTilings();
+  });
+
+  it('a tilings file is reused on the same device only; autotuning then times only new GEMMs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mriseg-tilings-'));
+    const file = join(dir, 'tilings.json');
+    try {
+      expect(loadConvTilings(file)).toEqual({ pinned: 0, skipped: 'no such file' });
+      const x = up(values(1 * 2 * 6 * 6, 8), [1, 2, 6, 6], true);
+      const w = up(values(3 * 2 * 3 * 3, 9), [3, 2, 3, 3], true);
+      const step = () => conv2d(x, w, null, { padding: 1 }).sum().backward();
+      const only = { candidates: (_k: ConvKernel, M: number, N: number) => [pickTiling(M, N)] };
+      expect(await autotuneConvolutions(step, only)).toHaveLength(3);
+      saveConvTilings(file);
+      clearConvTilings();
+      expect(loadConvTilings(file)).toEqual({ pinned: 3 });
+      expect(await autotuneConvolutions(step, { ...only, skipPinned: true })).toHaveLength(0);
+      const json = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, JSON.stringify({ ...json, device: 'another GPU' }));
+      clearConvTilings();
+      expect(loadConvTilings(file)).toEqual({ pinned: 0, skipped: `${file}: tuned on another GPU` });
+      writeFileSync(file, '{ not json');
+      expect(loadConvTilings(file).skipped).toMatch(/not JSON/);
+    } finally {
+      clearConvTilings();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

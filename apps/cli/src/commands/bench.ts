@@ -58,7 +58,7 @@ export interface BenchResult {
   imageSize: number;
   /** Convolution autotuning before the timed steps (absent when off): GEMMs tuned, seconds it took, and the
    *  summed time of those GEMMs with the default tilings and with the chosen ones. */
-  autotune?: { gemms: number; seconds: number; beforeMs: number; afterMs: number };
+  autotune?: { gemms: number; reused: number; seconds: number; beforeMs: number; afterMs: number };
   /** Why autotuning failed (the run then used the default tilings). */
   autotuneError?: string;
   /** Sustained wall time of a training step: steps recorded back to back, one wait at the end. */
@@ -342,6 +342,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       else
         result.autotune = {
           gemms: s.gemms,
+          reused: s.reused,
           seconds: round(s.seconds),
           beforeMs: round(s.beforeMs, 3),
           afterMs: round(s.afterMs, 3),
@@ -427,7 +428,7 @@ export function formatBench(r: BenchResult): string {
   if (r.autotune)
     rows.push([
       'autotune',
-      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed`,
+      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed${r.autotune.reused ? `; ${r.autotune.reused} tilings reused` : ''}`,
     ]);
   const phases = [
     {

@@ -2,10 +2,13 @@
  * Autotuning the convolutions of a model before training or benchmarking (`--autotune auto|on|off`): one
  * forward and backward pass at the training shape finds every convolution GEMM, then each is timed with its
  * candidate tilings on the device (@mriseg/nn `autotuneConvolutions`). 'auto' tunes on a GPU and not on a CPU
- * driver, where compiling the candidates would take minutes and the result matters little.
+ * driver, where compiling the candidates would take minutes and the result matters little. With the environment
+ * variable MRISEG_TUNING_CACHE naming a file, tilings tuned before on the same device are read from it and the
+ * new ones written back.
  */
 import type { SegmentationModel } from '@mriseg/models';
 import { autotuneConvolutions, type ConvTuningResult, clearConvTilings } from '@mriseg/nn';
+import { loadConvTilings, saveConvTilings } from '@mriseg/nn/node';
 import { add, noGrad, Rng, rand, runtime, sum, type Tensor } from '@mriseg/tensor-wgsl';
 
 export type AutotuneMode = 'auto' | 'on' | 'off';
@@ -16,7 +19,10 @@ export function autotuneEnabled(mode: AutotuneMode): boolean {
 }
 
 export interface AutotuneSummary {
+  /** GEMMs timed now. */
   gemms: number;
+  /** Tilings taken from the MRISEG_TUNING_CACHE file instead. */
+  reused: number;
   seconds: number;
   /** Summed time of the tuned GEMMs with the tilings they had before, and with the chosen ones. */
   beforeMs: number;
@@ -42,15 +48,22 @@ export async function autotuneModel(
   model.eval();
   const input = (n: number): Tensor => rand([n, inChannels, imageSize, imageSize], rng, -1, 1);
   let results: ConvTuningResult[];
+  // Tilings tuned by an earlier run on this device are reused, and only new GEMMs are timed.
+  const cache = process.env.MRISEG_TUNING_CACHE;
+  const reused = cache ? loadConvTilings(cache).pinned : 0;
   try {
-    results = await autotuneConvolutions(() => {
-      // Every head's convolutions take part, as in a deep-supervision training step.
-      const heads = model.forwardHeads(input(batchSize));
-      let total = sum(heads[0]);
-      for (const h of heads.slice(1)) total = add(total, sum(h));
-      total.backward();
-      if (inferBatchSize !== batchSize) noGrad(() => model.forward(input(inferBatchSize)));
-    });
+    results = await autotuneConvolutions(
+      () => {
+        // Every head's convolutions take part, as in a deep-supervision training step.
+        const heads = model.forwardHeads(input(batchSize));
+        let total = sum(heads[0]);
+        for (const h of heads.slice(1)) total = add(total, sum(h));
+        total.backward();
+        if (inferBatchSize !== batchSize) noGrad(() => model.forward(input(inferBatchSize)));
+      },
+      { skipPinned: cache !== undefined },
+    );
+    if (cache) saveConvTilings(cache);
   } finally {
     for (const p of model.parameters()) {
       p.grad?.dispose();
@@ -60,11 +73,19 @@ export async function autotuneModel(
   }
   const beforeMs = results.reduce((s, r) => s + r.before.ms, 0);
   const afterMs = results.reduce((s, r) => s + r.best.ms, 0);
-  return { gemms: results.length, seconds: (performance.now() - t0) / 1000, beforeMs, afterMs, results };
+  return {
+    gemms: results.length,
+    reused,
+    seconds: (performance.now() - t0) / 1000,
+    beforeMs,
+    afterMs,
+    results,
+  };
 }
 
 export function formatAutotune(s: AutotuneSummary): string {
-  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)`;
+  const reused = s.reused > 0 ? ` (${s.reused} tilings reused from $MRISEG_TUNING_CACHE)` : '';
+  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)`;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   convTiling,
   convTilingProblem,
   gemmExtent,
+  hasConvTiling,
   recordConvProblems,
   setConvTiling,
 } from './conv-tiling.js';
@@ -39,6 +40,8 @@ export interface ConvTuneOptions {
   candidates?: (kernel: ConvKernel, M: number, N: number) => GemmTiling[];
   /** Called after each GEMM is tuned (progress). */
   onResult?: (r: ConvTuningResult) => void;
+  /** Leave GEMMs that already have a pinned tiling (e.g. imported from an earlier run) as they are. */
+  skipPinned?: boolean;
 }
 
 function launch(p: ConvProblem, inputs: Record<string, Tensor>): Tensor {
@@ -98,6 +101,7 @@ export async function tuneConvolutions(
   const results: ConvTuningResult[] = [];
   for (const p of problems) {
     const g = p.geometry;
+    if (options.skipPinned && hasConvTiling(p.kernel, g)) continue;
     const { M, N } = gemmExtent(p.kernel, g);
     const current = convTiling(p.kernel, g, p.bias);
     const seen = new Set<string>();

@@ -8,8 +8,10 @@ import type { ConvGeometry } from './conv.js';
 import {
   type GemmTiling,
   type LoadOrder,
+  parseTilingKey,
   pickGpuTiling,
   pickTiling,
+  tilingKey,
   tilingProblem,
   workgroupStorageBytes,
 } from './gemm.wgsl.js';
@@ -104,6 +106,37 @@ export function setConvTiling(kernel: ConvKernel, g: ConvGeometry, tiling: GemmT
   const problem = convTilingProblem(kernel, tiling);
   if (problem) throw new Error(`setConvTiling(${kernel}): ${problem}`);
   chosen.set(key, { ...tiling });
+}
+
+/** Whether a tiling is pinned (by hand or by the autotuner) for this kernel and geometry. */
+export function hasConvTiling(kernel: ConvKernel, g: ConvGeometry): boolean {
+  return chosen.has(problemKey(kernel, g));
+}
+
+/** Every pinned tiling as text (problem key → tiling key), to save and reuse on the same device. */
+export function exportConvTilings(): Record<string, string> {
+  return Object.fromEntries([...chosen].map(([k, t]) => [k, tilingKey(t)]));
+}
+
+const KERNELS: readonly ConvKernel[] = ['forward', 'input_grad', 'weight_grad'];
+
+/**
+ * Pins the tilings of an `exportConvTilings()` result; entries that are malformed or that this device cannot run
+ * are skipped. Returns how many were pinned.
+ */
+export function importConvTilings(entries: Record<string, string>): number {
+  let n = 0;
+  for (const [key, value] of Object.entries(entries)) {
+    const [kernel, dims] = key.split('|');
+    const tiling = parseTilingKey(value);
+    const sizes = (dims ?? '').split(',').map(Number);
+    if (!KERNELS.includes(kernel as ConvKernel) || !tiling || sizes.length !== 15) continue;
+    if (!sizes.every((v) => Number.isInteger(v) && v >= 0)) continue;
+    if (convTilingProblem(kernel as ConvKernel, tiling)) continue;
+    chosen.set(key, tiling);
+    n++;
+  }
+  return n;
 }
 
 /** Forgets every pinned or tuned tiling. */

@@ -58,6 +58,14 @@ export function tilingKey(t: GemmTiling): string {
   return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}`;
 }
 
+/** The tiling a `tilingKey` names, or null for text that is not one. */
+export function parseTilingKey(key: string): GemmTiling | null {
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)$/.exec(key);
+  if (!m) return null;
+  const [BM, BN, BK, TM, TN] = m.slice(1, 6).map(Number);
+  return m[6] ? { BM, BN, BK, TM, TN, prefetch: true } : { BM, BN, BK, TM, TN };
+}
+
 /** Why a tiling cannot be generated for these load orders, or null when it can. */
 export function tilingProblem(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrder): string | null {
   const { BM, BN, BK, TM, TN } = t;

@@ -26,12 +26,22 @@ export {
   clearConvTilings,
   convTiling,
   defaultConvTiling,
+  exportConvTilings,
+  hasConvTiling,
+  importConvTilings,
   recordConvProblems,
   setConvTiling,
 } from './conv-tiling.js';
 export { type ConvTranspose2dOptions, convTranspose2d, convTranspose2dGeometry } from './conv-transpose2d.js';
 export { type Conv2dOptions, conv2d, conv2dConcat, conv2dGeometry, type Pair } from './conv2d.js';
 export { dropout } from './dropout.js';
-export { candidateTilings, type GemmTiling, pickGpuTiling, pickTiling, tilingKey } from './gemm.wgsl.js';
+export {
+  candidateTilings,
+  type GemmTiling,
+  parseTilingKey,
+  pickGpuTiling,
+  pickTiling,
+  tilingKey,
+} from './gemm.wgsl.js';
 export { type AvgPool2dOptions, avgPool2d, maxPool2d, type Pool2dOptions } from './pool.js';
 export { type UpsampleMode, type UpsampleOptions, upsample } from './upsample.js';
