@@ -35,12 +35,12 @@ step() {
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 step doctor 30 bash -c "$RUN node $B/cli.bundle.mjs doctor --json > $out/doctor.json 2> $out/doctor.err"
-step unet-tuned 200 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
+step unet-tuned 200 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
 step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step conv-tuned 150 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"
 for m in attention-unet unet++; do
-  step "$m" 120 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --json >> $out/mriseg.jsonl 2>> $out/bench.err"
+  step "$m" 120 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 done
 step conv-default 90 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 > $out/conv-default.md 2> $out/conv-default.err"
 python3 - "$out" <<'PY'

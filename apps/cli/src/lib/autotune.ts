@@ -64,6 +64,9 @@ export async function autotuneModel(
       { skipPinned: cache !== undefined },
     );
     if (cache) saveConvTilings(cache);
+    // The tuning operands would otherwise stay in the buffer pool, held for the rest of the run.
+    await runtime().sync('autotune');
+    runtime().pool.trim();
   } finally {
     for (const p of model.parameters()) {
       p.grad?.dispose();
