@@ -114,6 +114,18 @@ function coords(s: TileSpec, BK: number, i: string): { xi: string; ki: string } 
   return s.order === 'mn' ? { xi: lane, ki: step } : { xi: step, ki: lane };
 }
 
+/**
+ * The coordinates of a thread's j-th prefetched element, index lidx + j·threads: the thread count is a multiple
+ * of the fast side (tilingProblem), so the lane is lidx's and the step advances by a constant, written so that
+ * no compiler has to prove it.
+ */
+function slotCoords(s: TileSpec, BK: number, threads: number, j: number): { xi: string; ki: string } {
+  const fast = s.order === 'mn' ? s.extent : BK;
+  const lane = `lidx % ${fast}u`;
+  const step = `lidx / ${fast}u + ${(j * threads) / fast}u`;
+  return s.order === 'mn' ? { xi: lane, ki: step } : { xi: step, ki: lane };
+}
+
 /** `target = load(x, k)` inside the bounds, 0 outside (loaders are never called out of range). */
 function guardedRead(s: TileSpec, target: string): string {
   const limit = s.name === 'A' ? 'gM' : 'gN';
@@ -146,7 +158,7 @@ function fetchToRegisters(s: TileSpec, BK: number, threads: number, kStart: stri
   const count = (s.extent * BK) / threads;
   const lines: string[] = [];
   for (let j = 0; j < count; j++) {
-    const { xi, ki } = coords(s, BK, `lidx + ${j * threads}u`);
+    const { xi, ki } = slotCoords(s, BK, threads, j);
     lines.push(`{ let x = ${base} + ${xi}; let k = ${kStart} + ${ki}; ${guardedRead(s, `p${s.name}${j}`)} }`);
   }
   return lines.join('\n      ');
@@ -156,7 +168,7 @@ function storeRegisters(s: TileSpec, BK: number, threads: number): string {
   const count = (s.extent * BK) / threads;
   const lines: string[] = [];
   for (let j = 0; j < count; j++) {
-    const { xi, ki } = coords(s, BK, `lidx + ${j * threads}u`);
+    const { xi, ki } = slotCoords(s, BK, threads, j);
     lines.push(`${s.name}s[(${ki}) * ${s.stride}u + ${xi}] = p${s.name}${j};`);
   }
   return lines.join('\n    ');
