@@ -17,6 +17,18 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
+/** One inference batch of a 2-feature U-Net on 32² images: the cheapest bench that still runs every kind of layer. */
+const TINY_INFER: BenchOptions = {
+  model: 'unet',
+  features: 2,
+  batchSize: 1,
+  imageSize: 32,
+  warmup: 0,
+  iters: 1,
+  mode: 'infer',
+  loss: 'dice',
+};
+
 describe('bench', () => {
   it('measures a training step and inference of a tiny model, with GPU time where timestamps exist', async () => {
     await initDevice();
@@ -129,17 +141,7 @@ describe('bench', () => {
 
   it('autotunes the convolutions first when asked (auto leaves a CPU driver alone)', async () => {
     await initDevice();
-    const options: BenchOptions = {
-      model: 'unet',
-      features: 2,
-      batchSize: 1,
-      imageSize: 32,
-      warmup: 0,
-      iters: 1,
-      mode: 'infer',
-      loss: 'dice',
-      autotune: 'auto',
-    };
+    const options: BenchOptions = { ...TINY_INFER, autotune: 'auto' };
     const cpu = runtime().report.isCpu;
     const auto = await runBench(options);
     expect(auto.autotune === undefined).toBe(cpu);
@@ -162,17 +164,7 @@ describe('bench', () => {
     process.env.MRISEG_TUNING_CACHE = file;
     try {
       clearConvTilings();
-      const options: BenchOptions = {
-        model: 'unet',
-        features: 2,
-        batchSize: 1,
-        imageSize: 32,
-        warmup: 0,
-        iters: 1,
-        mode: 'infer',
-        loss: 'dice',
-        autotune: 'on',
-      };
+      const options: BenchOptions = { ...TINY_INFER, autotune: 'on' };
       const first = await runBench(options);
       expect(first.autotune).toMatchObject({ gemms: 56, reused: 0 });
       expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).tilings)).toHaveLength(56);
