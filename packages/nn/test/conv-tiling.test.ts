@@ -10,31 +10,10 @@ import {
   convWeightGradRaw,
 } from '../src/functional/conv.js';
 import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from '../src/functional/conv.wgsl.js';
-import { autotuneConvolutions } from '../src/functional/conv-autotune.js';
-import {
-  type ConvKernel,
-  clearConvTilings,
-  convTiling,
-  convTilingProblem,
-  defaultConvTiling,
-  exportConvTilings,
-  hasConvTiling,
-  importConvTilings,
-  LOAD_ORDERS,
-  recordConvProblems,
-  setConvTiling,
-} from '../src/functional/conv-tiling.js';
+import { LOAD_ORDERS } from '../src/functional/conv-tiling.js';
 import { conv2d, conv2dGeometry } from '../src/functional/conv2d.js';
-import {
-  candidateTilings,
-  type GemmTiling,
-  parseTilingKey,
-  pickGpuTiling,
-  pickTiling,
-  tilingKey,
-  tilingProblem,
-  workgroupStorageBytes,
-} from '../src/functional/gemm.wgsl.js';
+import { tilingProblem, workgroupStorageBytes } from '../src/functional/gemm.wgsl.js';
+import * as F from '../src/functional/index.js';
 import { loadConvTilings, saveConvTilings } from '../src/node.js';
 import { relL2, up, values } from './helpers.js';
 import { conv2dRef } from './reference.js';
@@ -93,7 +72,7 @@ function makeCase(xs: number[], ws: number[], stride: number, seed: number): Cas
   return { geometry, x, w, dy, ref: { y, ...convGradsRef(x, w, dy, geometry) } };
 }
 
-async function runKernel(kernel: ConvKernel, c: Case): Promise<Float64Array> {
+async function runKernel(kernel: F.ConvKernel, c: Case): Promise<Float64Array> {
   const g = c.geometry;
   const x = up(c.x, [g.N, g.C, g.H, g.W]);
   const w = up(c.w, [g.K, g.C, g.R, g.S]);
@@ -109,7 +88,7 @@ async function runKernel(kernel: ConvKernel, c: Case): Promise<Float64Array> {
   return v;
 }
 
-const refOf = (kernel: ConvKernel, c: Case) =>
+const refOf = (kernel: F.ConvKernel, c: Case) =>
   kernel === 'forward' ? c.ref.y : kernel === 'input_grad' ? c.ref.dx : c.ref.dw;
 
 describe('GEMM tilings', () => {
@@ -117,7 +96,7 @@ describe('GEMM tilings', () => {
     const g = conv2dGeometry(Tensor.empty([16, 64, 64, 64], 'f32'), Tensor.empty([128, 64, 3, 3], 'f32'), {
       padding: 1,
     });
-    const tilings = new Map<string, GemmTiling>();
+    const tilings = new Map<string, F.GemmTiling>();
     for (const [M, N] of [
       [16384, 512],
       [32, 288],
@@ -125,8 +104,8 @@ describe('GEMM tilings', () => {
       [65536, 16],
       [64, 4608],
     ])
-      for (const t of [...candidateTilings(M, N), pickGpuTiling(M, N), pickGpuTiling(M, N, 1)])
-        tilings.set(tilingKey(t), t);
+      for (const t of [...F.candidateTilings(M, N), F.pickGpuTiling(M, N), F.pickGpuTiling(M, N, 1)])
+        tilings.set(F.tilingKey(t), t);
     expect(tilings.size).toBeGreaterThanOrEqual(12);
     const device = runtime().device;
     let checked = 0;
@@ -144,7 +123,7 @@ describe('GEMM tilings', () => {
         const module = device.createShaderModule({ code: make() });
         const info = await module.getCompilationInfo();
         const errors = info.messages.filter((m) => m.type === 'error').map((m) => m.message);
-        expect(errors, `${kernel} ${tilingKey(t)}`).toEqual([]);
+        expect(errors, `${kernel} ${F.tilingKey(t)}`).toEqual([]);
         checked++;
       }
     expect(checked).toBeGreaterThan(30);
@@ -157,27 +136,27 @@ describe('GEMM tilings', () => {
       /prefetch/,
     );
     const g = conv2dGeometry(Tensor.empty([1, 2, 8, 8], 'f32'), Tensor.empty([4, 2, 3, 3], 'f32'));
-    expect(() => setConvTiling('forward', g, { BM: 64, BN: 64, BK: 8, TM: 3, TN: 4 })).toThrow(
+    expect(() => F.setConvTiling('forward', g, { BM: 64, BN: 64, BK: 8, TM: 3, TN: 4 })).toThrow(
       /setConvTiling\(forward\)/,
     );
     // A tiling whose workgroup memory exceeds the device's limit is refused before any pipeline is made.
-    const deep: GemmTiling = { BM: 128, BN: 128, BK: 128, TM: 8, TN: 8 };
+    const deep: F.GemmTiling = { BM: 128, BN: 128, BK: 128, TM: 8, TN: 8 };
     const limit = runtime().limits.maxComputeWorkgroupStorageSize;
     expect(workgroupStorageBytes(deep, 'mn', 'k')).toBe(4 * 128 * (128 + 129));
     expect(limit).toBeLessThan(4 * 128 * 257);
-    expect(convTilingProblem('forward', deep)).toMatch(
+    expect(F.convTilingProblem('forward', deep)).toMatch(
       new RegExp(`131584 bytes .* exceed the device's ${limit}`),
     );
-    expect(() => setConvTiling('forward', g, deep)).toThrow(/workgroup memory/);
+    expect(() => F.setConvTiling('forward', g, deep)).toThrow(/workgroup memory/);
   });
 
   it('picks register-blocked tiles on a GPU only when they leave enough workgroups', () => {
-    expect(tilingKey(pickGpuTiling(16 * 64 * 64, 128))).toBe('128x128x8/8x8p');
-    expect(tilingKey(pickGpuTiling(16 * 16 * 16, 512))).toBe('128x64x8/8x4p');
-    expect(tilingKey(pickGpuTiling(16 * 8 * 8, 256))).toBe('64x64x8/4x4p');
-    expect(tilingKey(pickGpuTiling(16 * 256 * 256, 32))).toBe('256x32x8/8x4p');
-    expect(tilingKey(pickGpuTiling(32, 288, 1))).toBe('32x128x8/4x4p');
-    expect(pickGpuTiling(1 << 20, 1)).toEqual(pickTiling(1 << 20, 1));
+    expect(F.tilingKey(F.pickGpuTiling(16 * 64 * 64, 128))).toBe('128x128x8/8x8p');
+    expect(F.tilingKey(F.pickGpuTiling(16 * 16 * 16, 512))).toBe('128x64x8/8x4p');
+    expect(F.tilingKey(F.pickGpuTiling(16 * 8 * 8, 256))).toBe('64x64x8/4x4p');
+    expect(F.tilingKey(F.pickGpuTiling(16 * 256 * 256, 32))).toBe('256x32x8/8x4p');
+    expect(F.tilingKey(F.pickGpuTiling(32, 288, 1))).toBe('32x128x8/4x4p');
+    expect(F.pickGpuTiling(1 << 20, 1)).toEqual(F.pickTiling(1 << 20, 1));
   });
 
   // Tile sizes that do not divide M, N or the reduction: every bounds check is exercised.
@@ -196,7 +175,7 @@ describe('GEMM tilings', () => {
   };
   const stride1 = lazy(1);
   const stride2 = lazy(2);
-  const cases: [ConvKernel, () => Case, GemmTiling][] = [
+  const cases: [F.ConvKernel, () => Case, F.GemmTiling][] = [
     ['forward', stride1, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true }],
     ['forward', stride1, { BM: 256, BN: 32, BK: 8, TM: 8, TN: 4, prefetch: true }],
     ['forward', stride2, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 }],
@@ -207,25 +186,25 @@ describe('GEMM tilings', () => {
     ['weight_grad', stride1, { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, prefetch: true }],
   ];
   for (const [kernel, lazyCase, tiling] of cases) {
-    it(`${kernel} with ${tilingKey(tiling)} matches float64 (M, N, K not multiples of the tile)`, async () => {
+    it(`${kernel} with ${F.tilingKey(tiling)} matches float64 (M, N, K not multiples of the tile)`, async () => {
       const c = lazyCase();
       const g = c.geometry;
-      setConvTiling(kernel, g, tiling);
+      F.setConvTiling(kernel, g, tiling);
       try {
-        expect(convTiling(kernel, g, false)).toEqual(tiling);
+        expect(F.convTiling(kernel, g, false)).toEqual(tiling);
         const got = await runKernel(kernel, c);
         expect(relL2(got, refOf(kernel, c))).toBeLessThan(1e-6);
       } finally {
-        setConvTiling(kernel, g, null);
+        F.setConvTiling(kernel, g, null);
       }
-      expect(convTiling(kernel, g, false)).toEqual(defaultConvTiling(kernel, g));
+      expect(F.convTiling(kernel, g, false)).toEqual(F.defaultConvTiling(kernel, g));
     });
   }
 
   it('records the distinct GEMMs a step launches', () => {
     const x = up(values(2 * 3 * 8 * 8, 3), [2, 3, 8, 8], true);
     const w = up(values(4 * 3 * 3 * 3, 4), [4, 3, 3, 3], true);
-    const problems = recordConvProblems(() => {
+    const problems = F.recordConvProblems(() => {
       for (let i = 0; i < 2; i++) {
         const y = conv2d(x, w, null, { padding: 1 });
         y.backward(up(values(2 * 4 * 8 * 8, 5), [2, 4, 8, 8]));
@@ -233,30 +212,34 @@ describe('GEMM tilings', () => {
     });
     expect(problems.map((p) => p.kernel)).toEqual(['forward', 'input_grad', 'weight_grad']);
     expect(problems[0].geometry).toMatchObject({ N: 2, C: 3, H: 8, W: 8, K: 4, P: 8, Q: 8 });
-    expect(() => recordConvProblems(() => recordConvProblems(() => {}))).toThrow(/already recording/);
-    clearConvTilings();
+    expect(() => F.recordConvProblems(() => F.recordConvProblems(() => {}))).toThrow(/already recording/);
+    F.clearConvTilings();
   });
 
   it('autotuning times each candidate, pins the fastest and keeps results exact', async () => {
     const x = up(values(2 * 3 * 9 * 9, 6), [2, 3, 9, 9], true);
     const w = up(values(5 * 3 * 3 * 3, 7), [5, 3, 3, 3], true);
-    const other: GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
+    const other: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
     const seen: string[] = [];
-    const results = await autotuneConvolutions(
+    const results = await F.autotuneConvolutions(
       () => {
         conv2d(x, w, null, { padding: 1 }).sum().backward();
       },
-      { reps: 2, candidates: (_k, M, N) => [pickTiling(M, N), other], onResult: (r) => seen.push(r.kernel) },
+      {
+        reps: 2,
+        candidates: (_k, M, N) => [F.pickTiling(M, N), other],
+        onResult: (r) => seen.push(r.kernel),
+      },
     );
     try {
       expect(seen).toEqual(['forward', 'input_grad', 'weight_grad']);
       for (const r of results) {
-        expect(r.timings.map((t) => tilingKey(t.tiling)).sort()).toEqual(
-          [tilingKey(defaultConvTiling(r.kernel, r.geometry)), tilingKey(other)].sort(),
+        expect(r.timings.map((t) => F.tilingKey(t.tiling)).sort()).toEqual(
+          [F.tilingKey(F.defaultConvTiling(r.kernel, r.geometry)), F.tilingKey(other)].sort(),
         );
         for (const t of r.timings) expect(t.ms).toBeGreaterThan(0);
         expect(r.best.ms).toBe(Math.min(...r.timings.map((t) => t.ms)));
-        expect(convTiling(r.kernel, r.geometry, false)).toEqual(r.best.tiling);
+        expect(F.convTiling(r.kernel, r.geometry, false)).toEqual(r.best.tiling);
         expect(r.gflop).toBeCloseTo((2 * 2 * 5 * 3 * 9 * 9 * 9) / 1e9, 12);
       }
       x.grad?.dispose();
@@ -273,26 +256,26 @@ describe('GEMM tilings', () => {
       ).out;
       expect(relL2(await y.data(), ref)).toBeLessThan(1e-6);
     } finally {
-      clearConvTilings();
+      F.clearConvTilings();
     }
   });
 
   it('tilings export as text, import on the same device, and skip what this device cannot run', async () => {
-    clearConvTilings();
+    F.clearConvTilings();
     const g = conv2dGeometry(Tensor.empty([2, 8, 16, 16], 'f32'), Tensor.empty([16, 8, 3, 3], 'f32'), {
       padding: 1,
     });
-    const t: GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
-    setConvTiling('weight_grad', g, t);
-    const saved = exportConvTilings();
+    const t: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
+    F.setConvTiling('weight_grad', g, t);
+    const saved = F.exportConvTilings();
     expect(Object.values(saved)).toEqual(['64x64x8/4x4p']);
-    expect(parseTilingKey('64x64x8/4x4p')).toEqual(t);
-    expect(parseTilingKey('64x64x8/4x4')).toEqual({ BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 });
-    expect(parseTilingKey('64x64/4x4')).toBeNull();
-    clearConvTilings();
-    expect(hasConvTiling('weight_grad', g)).toBe(false);
+    expect(F.parseTilingKey('64x64x8/4x4p')).toEqual(t);
+    expect(F.parseTilingKey('64x64x8/4x4')).toEqual({ BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 });
+    expect(F.parseTilingKey('64x64/4x4')).toBeNull();
+    F.clearConvTilings();
+    expect(F.hasConvTiling('weight_grad', g)).toBe(false);
     const key = Object.keys(saved)[0];
-    const n = importConvTilings({
+    const n = F.importConvTilings({
       ...saved,
       'forward|1,2,3': '64x64x8/4x4',
       [key.replace('weight_grad', 'sideways')]: '64x64x8/4x4',
@@ -300,8 +283,8 @@ describe('GEMM tilings', () => {
       [key.replace('weight_grad', 'input_grad')]: 'big',
     });
     expect(n).toBe(1);
-    expect(convTiling('weight_grad', g, false)).toEqual(t);
-    clearConvTilings();
+    expect(F.convTiling('weight_grad', g, false)).toEqual(t);
+    F.clearConvTilings();
   });
 
   it('a tilings file is reused on the same device only; autotuning then times only new GEMMs', async () => {
@@ -312,20 +295,20 @@ describe('GEMM tilings', () => {
       const x = up(values(1 * 2 * 6 * 6, 8), [1, 2, 6, 6], true);
       const w = up(values(3 * 2 * 3 * 3, 9), [3, 2, 3, 3], true);
       const step = () => conv2d(x, w, null, { padding: 1 }).sum().backward();
-      const only = { candidates: (_k: ConvKernel, M: number, N: number) => [pickTiling(M, N)] };
-      expect(await autotuneConvolutions(step, only)).toHaveLength(3);
+      const only = { candidates: (_k: F.ConvKernel, M: number, N: number) => [F.pickTiling(M, N)] };
+      expect(await F.autotuneConvolutions(step, only)).toHaveLength(3);
       saveConvTilings(file);
-      clearConvTilings();
+      F.clearConvTilings();
       expect(loadConvTilings(file)).toEqual({ pinned: 3 });
-      expect(await autotuneConvolutions(step, { ...only, skipPinned: true })).toHaveLength(0);
+      expect(await F.autotuneConvolutions(step, { ...only, skipPinned: true })).toHaveLength(0);
       const json = JSON.parse(readFileSync(file, 'utf8'));
       writeFileSync(file, JSON.stringify({ ...json, device: 'another GPU' }));
-      clearConvTilings();
+      F.clearConvTilings();
       expect(loadConvTilings(file)).toEqual({ pinned: 0, skipped: `${file}: tuned on another GPU` });
       writeFileSync(file, '{ not json');
       expect(loadConvTilings(file).skipped).toMatch(/not JSON/);
     } finally {
-      clearConvTilings();
+      F.clearConvTilings();
       rmSync(dir, { recursive: true, force: true });
     }
   });

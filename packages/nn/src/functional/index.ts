@@ -25,6 +25,7 @@ export {
   type ConvProblem,
   clearConvTilings,
   convTiling,
+  convTilingProblem,
   defaultConvTiling,
   exportConvTilings,
   hasConvTiling,
