@@ -108,20 +108,9 @@ export const DEMO_DEFAULTS: Partial<TrainConfig> = {
   'val-batch-size': 32,
 };
 
-const NUMBER_KEYS = [
+/** Keys whose values are integers; the other numeric keys take any number. */
+const INT_KEY_LIST = [
   'features',
-  'smooth',
-  'bce-weight',
-  'dice-weight',
-  'alpha',
-  'beta',
-  'gamma',
-  'pos-weight',
-  'lr',
-  'weight-decay',
-  'momentum',
-  'clip-grad',
-  'warmup',
   'epochs',
   'batch-size',
   'epoch-size',
@@ -134,20 +123,22 @@ const NUMBER_KEYS = [
   'workers',
   'demo-patients',
 ] as const;
-const INT_KEYS = new Set<string>([
-  'features',
-  'epochs',
-  'batch-size',
-  'epoch-size',
-  'image-size',
-  'seed',
-  'val-every',
-  'val-batch-size',
-  'early-stop',
-  'log-every',
-  'workers',
-  'demo-patients',
-]);
+const NUMBER_KEYS = [
+  ...INT_KEY_LIST,
+  'smooth',
+  'bce-weight',
+  'dice-weight',
+  'alpha',
+  'beta',
+  'gamma',
+  'pos-weight',
+  'lr',
+  'weight-decay',
+  'momentum',
+  'clip-grad',
+  'warmup',
+] as const;
+const INT_KEYS = new Set<string>(INT_KEY_LIST);
 const POSITIVE_KEYS = new Set<string>([
   'features',
   'lr',

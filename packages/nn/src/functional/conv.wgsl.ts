@@ -9,6 +9,7 @@
  */
 import { metaDecl } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
+import { type ConvKernel, LOAD_ORDERS } from './conv-tiling.js';
 import { type GemmTiling, gemmWgsl } from './gemm.wgsl.js';
 
 /**
@@ -116,6 +117,23 @@ function declarations(g: ConvGeometry, binding: number): string {
   ].join('\n');
 }
 
+/**
+ * The GEMM of one convolution kernel, with the load orders the tilings are checked against (LOAD_ORDERS) and
+ * the index-hoisting hook those orders allow.
+ */
+function kernelGemm(kernel: ConvKernel, body: string, tiling: GemmTiling): string {
+  const [aOrder, bOrder] = LOAD_ORDERS[kernel];
+  return gemmWgsl({
+    body: sizesAsCalls(body),
+    tiling,
+    tilesN: 'TILES_N()',
+    aOrder,
+    bOrder,
+    prepA: aOrder === 'mn',
+    prepK: aOrder === 'k' && bOrder === 'k',
+  });
+}
+
 /** Size names in a body become calls of their accessor functions. */
 const sizesAsCalls = (body: string) =>
   body.replace(new RegExp(`\\b(${SIZE_WORDS.join('|')})\\b(?!\\()`, 'g'), '$1()');
@@ -204,14 +222,7 @@ fn store(m: u32, n: u32, v: f32) {
   let q = m % Q_; let t = m / Q_; let p = t % P_; let b = t / P_;
   Y[((b * K_ + n) * P_ + p) * Q_ + q] = ${e.value};
 }`;
-  return gemmWgsl({
-    body: sizesAsCalls(body),
-    tiling,
-    tilesN: 'TILES_N()',
-    aOrder: 'mn',
-    bOrder: 'k',
-    prepA: true,
-  });
+  return kernelGemm('forward', body, tiling);
 }
 
 function gcd(a: number, b: number): number {
@@ -321,14 +332,7 @@ fn store(m: u32, c: u32, v: f32) {
     ${parts > 1 ? 'writeDX(n, c, h * W_ + w, v);' : `DX[((n * C_ + c) * H_ + h) * W_ + w] = v${bias ? ' + Bias[c]' : ''};`}
   }
 }`;
-  return gemmWgsl({
-    body: sizesAsCalls(body),
-    tiling,
-    tilesN: 'TILES_N()',
-    aOrder: 'mn',
-    bOrder: 'k',
-    prepA: true,
-  });
+  return kernelGemm('input_grad', body, tiling);
 }
 
 /**
@@ -371,12 +375,5 @@ fn loadB(j: u32, k: u32) -> f32 {${gatherX(parts)}
 fn store(m: u32, col: u32, v: f32) {
   DW[(split * K_ + m) * C_ * R_ * S_ + col] = v;
 }`;
-  return gemmWgsl({
-    body: sizesAsCalls(body),
-    tiling,
-    tilesN: 'TILES_N()',
-    aOrder: 'k',
-    bOrder: 'k',
-    prepK: true,
-  });
+  return kernelGemm('weight_grad', body, tiling);
 }

@@ -7,6 +7,14 @@
  */
 import { gridIndex, gridParams, metaDecl } from '@mriseg/tensor-wgsl';
 
+/** Output element o of a forward kernel: its (plane, p, q) and the top-left input pixel (h0, w0) of its window. */
+const WINDOW_ORIGIN = `  let o = ${gridIndex()};
+  if (o >= mi(0u)) { return; }
+  let H = mi(1u); let W = mi(2u); let P = mi(3u); let Q = mi(4u);
+  let q = o % Q; let t = o / Q; let p = t % P; let plane = t / P;
+  let h0 = i32(p * mi(7u)) - i32(mi(9u));
+  let w0 = i32(q * mi(8u)) - i32(mi(10u));`;
+
 const META = 12;
 
 // The window [start, start + k) of output p in padded input coordinates, and the outputs covering input h.
@@ -28,12 +36,7 @@ export function maxPoolForwardWgsl(): string {
 ${metaDecl(3, META)}
 @compute @workgroup_size(256)
 fn main(${gridParams}) {
-  let o = ${gridIndex()};
-  if (o >= mi(0u)) { return; }
-  let H = mi(1u); let W = mi(2u); let P = mi(3u); let Q = mi(4u);
-  let q = o % Q; let t = o / Q; let p = t % P; let plane = t / P;
-  let h0 = i32(p * mi(7u)) - i32(mi(9u));
-  let w0 = i32(q * mi(8u)) - i32(mi(10u));
+${WINDOW_ORIGIN}
   var best = bitcast<f32>(mi(11u));
   var arg = -1;
   for (var i = 0; i < i32(mi(5u)); i++) {
@@ -91,12 +94,7 @@ export function avgPoolForwardWgsl(): string {
 ${metaDecl(2, META)}${AVG_DIVISOR}
 @compute @workgroup_size(256)
 fn main(${gridParams}) {
-  let o = ${gridIndex()};
-  if (o >= mi(0u)) { return; }
-  let H = mi(1u); let W = mi(2u); let P = mi(3u); let Q = mi(4u);
-  let q = o % Q; let t = o / Q; let p = t % P; let plane = t / P;
-  let h0 = i32(p * mi(7u)) - i32(mi(9u));
-  let w0 = i32(q * mi(8u)) - i32(mi(10u));
+${WINDOW_ORIGIN}
   var acc = 0.0;
   for (var h = max(h0, 0); h < min(h0 + i32(mi(5u)), i32(H)); h++) {
     for (var w = max(w0, 0); w < min(w0 + i32(mi(6u)), i32(W)); w++) {

@@ -1,17 +1,11 @@
 import type { Tensor } from '@mriseg/tensor-wgsl';
 import type { FlatState } from './flat.js';
-import { type FlatParam, sgdFlat } from './foreach.js';
+import { type FlatParam, type SgdFlatScalars, sgdFlat } from './foreach.js';
 import { sgdUpdate } from './kernels.js';
 import { Optimizer, type ParamState, type ParamsInput } from './optimizer.js';
 
-export interface SgdOptions {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-  maximize: boolean;
-}
+/** lr, momentum, dampening, weightDecay, nesterov, maximize: the kernels' scalars (one set per group). */
+export type SgdOptions = SgdFlatScalars;
 
 /**
  * torch.optim.SGD: d = g + wd·p; with momentum b ← μ·b + (1 − dampening)·d (b = d on the first step), then
