@@ -328,6 +328,88 @@ function featureRowIndex(
 }
 
 /**
+ * The y and z passes run block by block of columns: the y pass of every feature slice for a block leaves its values
+ * in `lines`, one contiguous z line per (y, x), small enough to stay in cache for the z pass that follows. Walking a
+ * column or a z line of a whole-block array instead misses the cache and TLB on most accesses.
+ */
+const XY_BLOCK = 16;
+
+/** The x/y passes' working set for a scan: the feature-row index, the envelope scratch and the block buffers. */
+function xyPassFor(
+  features: Uint8Array,
+  dims: Dims,
+  scan: ReturnType<typeof scanRows>,
+  sx2: number,
+  sy2: number,
+): { xy: XYPass; slicePos: Int32Array } {
+  const { depth, height, width } = dims;
+  const { fWords, featureRow, featureSlices, nfs, qy0, qy1, qx0 } = scan;
+  const { sliceRows, rowsOf, prevF, nextF } = featureRowIndex(
+    features,
+    fWords,
+    featureRow,
+    featureSlices,
+    nfs,
+    { height, width },
+    qx0,
+  );
+  const env = new Envelope(depth > height ? depth : height);
+  const xy: XYPass = {
+    features,
+    fWords,
+    featureSlices,
+    nfs,
+    sliceRows,
+    rowsOf,
+    prevF,
+    nextF,
+    height,
+    width,
+    sx2,
+    sy2,
+    qy0,
+    qy1,
+    colIn: new Float64Array(XY_BLOCK * height),
+    lines: new Float64Array((qy1 - qy0) * XY_BLOCK * nfs),
+    env,
+  };
+  return { xy, slicePos: featureSlices.subarray(0, nfs) };
+}
+
+/**
+ * The smallest sz²·(zq − slice)² + lines[off + i·qh] over the feature slices, searched outward from slice `near`
+ * (the last at or before zq) and stopped once the slice gap alone exceeds the best so far: near a surface a handful
+ * of slices instead of an envelope over all of them.
+ */
+function outwardMin(
+  zq: number,
+  near: number,
+  slicePos: Int32Array,
+  lines: Float64Array,
+  off: number,
+  qh: number,
+  nfs: number,
+  sz2: number,
+): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = near; i >= 0; i--) {
+    const d = zq - slicePos[i];
+    const g = sz2 * d * d;
+    if (g >= best) break;
+    const t = g + lines[off + i * qh];
+    if (t < best) best = t;
+  }
+  for (let i = near + 1; i < nfs; i++) {
+    const d = slicePos[i] - zq;
+    const g = sz2 * d * d;
+    if (g >= best) break;
+    const t = g + lines[off + i * qh];
+    if (t < best) best = t;
+  }
+  return best;
+}
+
+/**
  * Distances from every query voxel (non-zero in `queries`) to the nearest feature voxel (non-zero in `features`),
  * in raster order of the queries; Infinity when there is no feature. Bit for bit the square roots of
  * {@link squaredDistanceToFeatures} at the queries — the same envelopes from the same sites — but each pass
@@ -344,13 +426,10 @@ export function distancesAtQueries(
   dims: Dims,
   spacing: readonly number[],
 ): Float64Array {
-  const { depth, height, width } = dims;
+  const { height, width } = dims;
   const [sz, sy, sx] = spacing;
-  const { fWords, qWords, featureRow, featureSlices, nfs, qz0, qz1, qy0, qy1, qx0, qx1 } = scanRows(
-    features,
-    queries,
-    dims,
-  );
+  const scan = scanRows(features, queries, dims);
+  const { qWords, nfs, qz0, qz1, qy0, qy1, qx0, qx1 } = scan;
   if (qz1 === 0) return new Float64Array(0);
 
   // Queries grouped by (y, x) line, ascending z within a line (a counting sort), with their raster rank.
@@ -396,52 +475,16 @@ export function distancesAtQueries(
     }
   }
 
-  const { sliceRows, rowsOf, prevF, nextF } = featureRowIndex(
-    features,
-    fWords,
-    featureRow,
-    featureSlices,
-    nfs,
-    { height, width },
-    qx0,
-  );
-
-  // The y and z passes run block by block of columns: the y pass of every feature slice for a block leaves
-  // its values in `lines`, one contiguous z line per (y, x), small enough to stay in cache for the z pass that
-  // follows. Walking a column or a z line of a whole-block array instead misses the cache and TLB on most
-  // accesses.
-  const block = 16;
-  const env = new Envelope(depth > height ? depth : height);
-  const { v, fv, h, z } = env;
-  const slicePos = featureSlices.subarray(0, nfs);
-  const colIn = new Float64Array(block * height);
-  const lines = new Float64Array(qh * block * nfs);
   const sx2 = sx * sx;
   const sy2 = sy * sy;
   const sz2 = sz * sz;
   // Squared spacings that are whole numbers keep every squared distance an exact integer (far below 2^53).
   const exact = Number.isInteger(sx2) && Number.isInteger(sy2) && Number.isInteger(sz2);
-  const xy: XYPass = {
-    features,
-    fWords,
-    featureSlices,
-    nfs,
-    sliceRows,
-    rowsOf,
-    prevF,
-    nextF,
-    height,
-    width,
-    sx2,
-    sy2,
-    qy0,
-    qy1,
-    colIn,
-    lines,
-    env,
-  };
-  for (let xb = qx0; xb < qx1; xb += block) {
-    const nb = qx1 - xb < block ? qx1 - xb : block;
+  const { xy, slicePos } = xyPassFor(features, dims, scan, sx2, sy2);
+  const { env, lines } = xy;
+  const { v, fv, h, z } = env;
+  for (let xb = qx0; xb < qx1; xb += XY_BLOCK) {
+    const nb = qx1 - xb < XY_BLOCK ? qx1 - xb : XY_BLOCK;
     xyPassBlock(xy, xb, nb);
     for (let c = 0; c < nb; c++) {
       for (let y = qy0; y < qy1; y++) {
@@ -459,21 +502,7 @@ export function distancesAtQueries(
           for (let p = from; p < to; p++) {
             const zq = queryZ[p];
             while (near + 1 < nfs && slicePos[near + 1] <= zq) near++;
-            let best = Number.POSITIVE_INFINITY;
-            for (let i = near; i >= 0; i--) {
-              const d = zq - slicePos[i];
-              const g = sz2 * d * d;
-              if (g >= best) break;
-              const t = g + lines[off + i * qh];
-              if (t < best) best = t;
-            }
-            for (let i = near + 1; i < nfs; i++) {
-              const d = slicePos[i] - zq;
-              const g = sz2 * d * d;
-              if (g >= best) break;
-              const t = g + lines[off + i * qh];
-              if (t < best) best = t;
-            }
+            const best = outwardMin(zq, near, slicePos, lines, off, qh, nfs, sz2);
             out[queryRank[p]] = Math.sqrt(best);
           }
           continue;
@@ -520,54 +549,19 @@ export function countSquaredDistances(
   const { depth, height, width } = dims;
   const [sz2, sy2, sx2] = squares;
   const plane = height * width;
-  const { fWords, featureRow, featureSlices, nfs, qz0, qz1, qy0, qy1, qx0, qx1 } = scanRows(
-    features,
-    queries,
-    dims,
-  );
+  const scan = scanRows(features, queries, dims);
+  const { nfs, qz0, qz1, qy0, qy1, qx0, qx1 } = scan;
   if (nfs === 0) return false;
   if (qz1 === 0) return true;
   const qh = qy1 - qy0;
 
-  const { sliceRows, rowsOf, prevF, nextF } = featureRowIndex(
-    features,
-    fWords,
-    featureRow,
-    featureSlices,
-    nfs,
-    { height, width },
-    qx0,
-  );
-
   // The x and y passes exactly as distancesAtQueries: a block of columns at a time, into `lines`.
-  const block = 16;
-  const env = new Envelope(depth > height ? depth : height);
+  const { xy, slicePos } = xyPassFor(features, dims, scan, sx2, sy2);
+  const { env, lines } = xy;
   const { v, fv, h, z } = env;
-  const slicePos = featureSlices.subarray(0, nfs);
-  const colIn = new Float64Array(block * height);
-  const lines = new Float64Array(qh * block * nfs);
   const zs = new Int32Array(depth);
-  const xy: XYPass = {
-    features,
-    fWords,
-    featureSlices,
-    nfs,
-    sliceRows,
-    rowsOf,
-    prevF,
-    nextF,
-    height,
-    width,
-    sx2,
-    sy2,
-    qy0,
-    qy1,
-    colIn,
-    lines,
-    env,
-  };
-  for (let xb = qx0; xb < qx1; xb += block) {
-    const nb = qx1 - xb < block ? qx1 - xb : block;
+  for (let xb = qx0; xb < qx1; xb += XY_BLOCK) {
+    const nb = qx1 - xb < XY_BLOCK ? qx1 - xb : XY_BLOCK;
     xyPassBlock(xy, xb, nb);
     // Along z, each line's queries are read from the mask: rows y of the block share their cache lines.
     for (let y = qy0; y < qy1; y++) {
@@ -586,21 +580,7 @@ export function countSquaredDistances(
           for (let p = 0; p < nz; p++) {
             const zq = zs[p];
             while (near + 1 < nfs && slicePos[near + 1] <= zq) near++;
-            let best = Number.POSITIVE_INFINITY;
-            for (let i = near; i >= 0; i--) {
-              const d = zq - slicePos[i];
-              const g = sz2 * d * d;
-              if (g >= best) break;
-              const t = g + lines[off + i * qh];
-              if (t < best) best = t;
-            }
-            for (let i = near + 1; i < nfs; i++) {
-              const d = slicePos[i] - zq;
-              const g = sz2 * d * d;
-              if (g >= best) break;
-              const t = g + lines[off + i * qh];
-              if (t < best) best = t;
-            }
+            const best = outwardMin(zq, near, slicePos, lines, off, qh, nfs, sz2);
             counts[best | 0]++;
           }
           continue;
