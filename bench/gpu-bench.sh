@@ -4,9 +4,10 @@
 # On the box, from the project root (carry .gpu and .gpu-bench):  bash bench/gpu-bench.sh [SECONDS]
 # Runs the measurements most important first, each under a time limit, all within SECONDS (default 540, so that
 # one device call of 10 minutes holds it), writes raw results to $OUT (or ./bench-out) and prints a summary last:
-#   1. U-Net f32 b16 256² train + inference, autotuned, with a per-kernel GPU profile
+#   1. U-Net f32 b16 256² train + inference with the default tilings (--autotune off): a figure within a minute
 #   2. PyTorch on the same card: strict FP32, TF32, FP32 + cudnn.benchmark
-#   3. the same U-Net bench with the default tilings (--autotune off)
+#   3. the same U-Net bench autotuned (two rounds, every candidate checked against the default's result), with a
+#      per-kernel GPU profile
 #   4. per-layer conv TFLOP/s with autotuned tilings (and the tiling each kernel chose)
 #   5. Attention U-Net and UNet++ (autotuned)
 #   6. per-layer conv TFLOP/s with the default tilings
@@ -35,9 +36,9 @@ step() {
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 step doctor 30 bash -c "$RUN node $B/cli.bundle.mjs doctor --json > $out/doctor.json 2> $out/doctor.err"
-step unet-tuned 200 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
-step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
 step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
+step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
+step unet-tuned 240 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step conv-tuned 150 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"
 for m in attention-unet unet++; do
   step "$m" 120 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
@@ -60,12 +61,14 @@ for name in ["conv-tuned.md", "conv-default.md"]:
 print("| framework | model | autotune | train img/s sustained | synced step ms | GPU ms | host ms | infer img/s | peak train MiB |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 profile = None
+tuned = []
 for line in text("mriseg.jsonl").splitlines():
     r = json.loads(line)
     at = r.get("autotune")
     tune = f"{at['gemms']} GEMMs {at['seconds']} s, {at['beforeMs']}→{at['afterMs']} ms" if at else "off"
     print(f"| mriseg | {r['model']} f{r['features']} b{r['batchSize']} {r['imageSize']}² | {tune} | {r.get('trainImgPerS')} | {r.get('trainStepSyncedMs')} | {r.get('trainGpuMs')} | {r.get('trainHostMs')} | {r.get('inferImgPerS')} | {r.get('peakTrainMiB')} |")
     if r.get("profileTrain") and profile is None: profile = r
+    if at: tuned.append(r)
 for line in text("pytorch.jsonl").splitlines():
     r = json.loads(line)
     print(f"| {r['framework']} {r['mode']} | unet f{r['features']} b{r['batch']} {r['size']}² | | {r.get('train_img_s_sustained')} | {r['train_step_ms']} | | | {r.get('forward_img_s_sustained')} | {r['peak_train_mib']} |")
@@ -73,6 +76,11 @@ if profile:
     print(f"\nU-Net training step kernels ({profile['profileTrainMs']} ms summed, each in its own pass):")
     for row in profile["profileTrain"][:15]:
         print(f"  {row['name']:<32} {row['dispatches']:>4} {row['ms']:>9.3f} ms {row['percent']:>5.1f} %")
+for r in tuned:
+    at = r["autotune"]
+    chosen = ", ".join(f"{k} ×{n}" for k, n in sorted(at.get("chosen", {}).items(), key=lambda kv: -kv[1]))
+    print(f"\n{r['model']}: tilings chosen: {chosen}; {at.get('rejected', 0)} candidates rejected")
+    for x in at.get("rejectedFirst", [])[:5]: print(f"  rejected {x['kernel']} {x['tiling']}: {x['reason'][:160]}")
 print("\nsteps:\n" + text("steps.txt"))
 for name in ["bench.err", "pytorch.err"]:
     t = text(name)

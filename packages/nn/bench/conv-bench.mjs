@@ -89,6 +89,7 @@ console.log(
 );
 console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
 let tuneMs = 0;
+const rejected = [];
 if (cache) console.log(`tilings reused from ${cache}: ${loadConvTilings(cache).pinned}\n`);
 const tfl = (flop, ms) => (flop / (ms * 1e-3) / 1e12).toPrecision(3);
 let totals = [0, 0, 0, 0];
@@ -125,7 +126,9 @@ for (const [name, kind, cin, cout, k, s] of layers()) {
   });
   if (autotune) {
     const t0 = performance.now();
-    await tuneConvolutions(problems, { skipPinned: cache !== undefined });
+    const results = await tuneConvolutions(problems, { skipPinned: cache !== undefined });
+    for (const r of results)
+      for (const x of r.rejected) rejected.push(`${name} ${r.kernel} ${tilingKey(x.tiling)}: ${x.reason}`);
     tuneMs += performance.now() - t0;
   }
   const tilings = problems.map((p) => tilingKey(convTiling(p.kernel, p.geometry, p.bias))).join(' / ');
@@ -140,5 +143,10 @@ const [flop, a, b, c] = totals;
 console.log(
   `| **all** | | | ${(flop / 1e9).toPrecision(3)} | ${a.toFixed(3)} | ${tfl(flop, a)} | ${b.toFixed(3)} | ${tfl(flop, b)} | ${c.toFixed(3)} | ${tfl(flop, c)} | |`,
 );
-if (autotune) console.log(`\nautotuning took ${(tuneMs / 1000).toFixed(1)} s`);
+if (autotune) {
+  console.log(
+    `\nautotuning took ${(tuneMs / 1000).toFixed(1)} s; ${rejected.length} candidate tilings rejected`,
+  );
+  for (const line of rejected.slice(0, 20)) console.log(`  rejected: ${line}`);
+}
 if (cache) saveConvTilings(cache);

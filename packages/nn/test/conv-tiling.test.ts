@@ -105,8 +105,9 @@ describe('GEMM tilings', () => {
       [64, 4608],
     ])
       for (const t of [...F.candidateTilings(M, N), F.pickGpuTiling(M, N), F.pickGpuTiling(M, N, 1)])
-        tilings.set(F.tilingKey(t), t);
-    expect(tilings.size).toBeGreaterThanOrEqual(12);
+        for (const v of [t, ...F.tilingVariants(t)]) tilings.set(F.tilingKey(v), v);
+    expect(tilings.size).toBeGreaterThanOrEqual(30);
+    expect([...tilings.values()].filter((t) => t.vec4).length).toBeGreaterThanOrEqual(8);
     const device = runtime().device;
     let checked = 0;
     for (const t of tilings.values())
@@ -126,7 +127,7 @@ describe('GEMM tilings', () => {
         expect(errors, `${kernel} ${F.tilingKey(t)}`).toEqual([]);
         checked++;
       }
-    expect(checked).toBeGreaterThan(30);
+    expect(checked).toBeGreaterThan(80);
   });
 
   it('rejects tilings that cannot be generated, naming the reason', () => {
@@ -134,6 +135,14 @@ describe('GEMM tilings', () => {
     expect(tilingProblem({ BM: 128, BN: 128, BK: 8, TM: 4, TN: 4 }, 'mn', 'k')).toMatch(/1024 threads/);
     expect(tilingProblem({ BM: 256, BN: 16, BK: 8, TM: 8, TN: 2, prefetch: true }, 'mn', 'k')).toMatch(
       /prefetch/,
+    );
+    expect(tilingProblem({ BM: 256, BN: 16, BK: 16, TM: 8, TN: 2, vec4: true }, 'mn', 'k')).toMatch(/vec4/);
+    // vec4 rows of a k-fastest tile are padded to a whole number of vec4s: 128 + 4 floats, not 128 + 2.
+    expect(workgroupStorageBytes({ BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 }, 'k', 'k')).toBe(
+      4 * 16 * 2 * 130,
+    );
+    expect(workgroupStorageBytes({ BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, vec4: true }, 'k', 'k')).toBe(
+      4 * 16 * 2 * 132,
     );
     const g = conv2dGeometry(Tensor.empty([1, 2, 8, 8], 'f32'), Tensor.empty([4, 2, 3, 3], 'f32'));
     expect(() => F.setConvTiling('forward', g, { BM: 64, BN: 64, BK: 8, TM: 3, TN: 4 })).toThrow(
@@ -179,6 +188,12 @@ describe('GEMM tilings', () => {
     ['forward', stride1, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true }],
     ['forward', stride1, { BM: 256, BN: 32, BK: 8, TM: 8, TN: 4, prefetch: true }],
     ['forward', stride2, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 }],
+    ['forward', stride1, { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4, prefetch: true, vec4: true }],
+    ['forward', stride2, { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, vec4: true }],
+    ['input_grad', stride2, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true, vec4: true }],
+    ['input_grad', stride1, { BM: 32, BN: 128, BK: 16, TM: 4, TN: 4, prefetch: true, vec4: true }],
+    ['weight_grad', stride1, { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8, prefetch: true, vec4: true }],
+    ['weight_grad', stride2, { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, vec4: true }],
     ['input_grad', stride2, { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8, prefetch: true }],
     ['input_grad', stride1, { BM: 256, BN: 16, BK: 16, TM: 8, TN: 2, prefetch: true }],
     ['weight_grad', stride1, { BM: 32, BN: 128, BK: 8, TM: 4, TN: 4, prefetch: true }],
@@ -228,6 +243,7 @@ describe('GEMM tilings', () => {
       {
         reps: 2,
         candidates: (_k, M, N) => [F.pickTiling(M, N), other],
+        refine: 0,
         onResult: (r) => seen.push(r.kernel),
       },
     );
@@ -260,6 +276,48 @@ describe('GEMM tilings', () => {
     }
   });
 
+  it('refines the fastest first-round tilings with their variants', async () => {
+    const x = up(values(2 * 3 * 9 * 9, 10), [2, 3, 9, 9], true);
+    const w = up(values(5 * 3 * 3 * 3, 11), [5, 3, 3, 3], true);
+    const other: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
+    const deeper = (t: F.GemmTiling): F.GemmTiling => ({ ...t, BK: 2 * t.BK });
+    const results = await F.autotuneConvolutions(() => conv2d(x, w, null, { padding: 1 }).sum().backward(), {
+      reps: 1,
+      candidates: (_k, M, N) => [F.pickTiling(M, N), other],
+      refine: 1,
+      variants: (t) => [deeper(t), t],
+    });
+    try {
+      expect(results).toHaveLength(3);
+      for (const r of results) {
+        // Two first-round tilings, then the one variant of the faster that was not timed already.
+        expect(r.timings).toHaveLength(3);
+        const [a, b, refined] = r.timings;
+        const leader = a.ms <= b.ms ? a : b;
+        expect(refined.tiling).toEqual(deeper(leader.tiling));
+        expect(r.best.ms).toBe(Math.min(a.ms, b.ms, refined.ms));
+      }
+    } finally {
+      F.clearConvTilings();
+    }
+  });
+
+  it('variants of a tiling toggle vec4 reads and prefetching and change the k step', () => {
+    const keys = (t: F.GemmTiling) => F.tilingVariants(t).map(F.tilingKey);
+    expect(keys({ BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true })).toEqual([
+      '128x128x8/8x8pv',
+      '128x128x16/8x8p',
+      '128x128x8/8x8',
+      '128x128x16/8x8pv',
+    ]);
+    expect(keys({ BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, vec4: true })).toEqual([
+      '64x64x16/4x4',
+      '64x64x8/4x4v',
+      '64x64x16/4x4pv',
+      '64x64x8/4x4',
+    ]);
+  });
+
   it('tilings export as text, import on the same device, and skip what this device cannot run', async () => {
     F.clearConvTilings();
     const g = conv2dGeometry(Tensor.empty([2, 8, 16, 16], 'f32'), Tensor.empty([16, 8, 3, 3], 'f32'), {
@@ -271,6 +329,11 @@ describe('GEMM tilings', () => {
     expect(Object.values(saved)).toEqual(['64x64x8/4x4p']);
     expect(F.parseTilingKey('64x64x8/4x4p')).toEqual(t);
     expect(F.parseTilingKey('64x64x8/4x4')).toEqual({ BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 });
+    const v: F.GemmTiling = { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, prefetch: true, vec4: true };
+    expect(F.tilingKey(v)).toBe('64x64x16/4x4pv');
+    expect(F.parseTilingKey('64x64x16/4x4pv')).toEqual(v);
+    expect(F.parseTilingKey('64x64x16/4x4v')).toEqual({ BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, vec4: true });
+    expect(F.parseTilingKey('64x64x16/4x4vp')).toBeNull();
     expect(F.parseTilingKey('64x64/4x4')).toBeNull();
     F.clearConvTilings();
     expect(F.hasConvTiling('weight_grad', g)).toBe(false);
@@ -295,7 +358,10 @@ describe('GEMM tilings', () => {
       const x = up(values(1 * 2 * 6 * 6, 8), [1, 2, 6, 6], true);
       const w = up(values(3 * 2 * 3 * 3, 9), [3, 2, 3, 3], true);
       const step = () => conv2d(x, w, null, { padding: 1 }).sum().backward();
-      const only = { candidates: (_k: F.ConvKernel, M: number, N: number) => [F.pickTiling(M, N)] };
+      const only = {
+        candidates: (_k: F.ConvKernel, M: number, N: number) => [F.pickTiling(M, N)],
+        refine: 0,
+      };
       expect(await F.autotuneConvolutions(step, only)).toHaveLength(3);
       saveConvTilings(file);
       F.clearConvTilings();

@@ -58,7 +58,18 @@ export interface BenchResult {
   imageSize: number;
   /** Convolution autotuning before the timed steps (absent when off): GEMMs tuned, seconds it took, and the
    *  summed time of those GEMMs with the default tilings and with the chosen ones. */
-  autotune?: { gemms: number; reused: number; seconds: number; beforeMs: number; afterMs: number };
+  autotune?: {
+    gemms: number;
+    reused: number;
+    seconds: number;
+    beforeMs: number;
+    afterMs: number;
+    /** Tiling key → how many GEMMs chose it. */
+    chosen: Record<string, number>;
+    /** Candidates left out (device error or wrong result), at most the first 10 with their reason. */
+    rejected: number;
+    rejectedFirst: { kernel: string; tiling: string; reason: string }[];
+  };
   /** Why autotuning failed (the run then used the default tilings). */
   autotuneError?: string;
   /** Sustained wall time of a training step: steps recorded back to back, one wait at the end. */
@@ -346,6 +357,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           seconds: round(s.seconds),
           beforeMs: round(s.beforeMs, 3),
           afterMs: round(s.afterMs, 3),
+          chosen: s.chosen,
+          rejected: s.rejected.length,
+          rejectedFirst: s.rejected.slice(0, 10),
         };
     }
     if (o.mode !== 'infer') {
@@ -428,7 +442,7 @@ export function formatBench(r: BenchResult): string {
   if (r.autotune)
     rows.push([
       'autotune',
-      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed${r.autotune.reused ? `; ${r.autotune.reused} tilings reused` : ''}`,
+      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed${r.autotune.reused ? `; ${r.autotune.reused} tilings reused` : ''}${r.autotune.rejected ? `; ${r.autotune.rejected} candidates rejected` : ''}`,
     ]);
   const phases = [
     {

@@ -7,7 +7,7 @@
  * new ones written back.
  */
 import type { SegmentationModel } from '@mriseg/models';
-import { autotuneConvolutions, type ConvTuningResult, clearConvTilings } from '@mriseg/nn';
+import { autotuneConvolutions, type ConvTuningResult, clearConvTilings, tilingKey } from '@mriseg/nn';
 import { loadConvTilings, saveConvTilings } from '@mriseg/nn/node';
 import { add, noGrad, Rng, rand, runtime, sum, type Tensor } from '@mriseg/tensor-wgsl';
 
@@ -27,6 +27,10 @@ export interface AutotuneSummary {
   /** Summed time of the tuned GEMMs with the tilings they had before, and with the chosen ones. */
   beforeMs: number;
   afterMs: number;
+  /** How many GEMMs chose each tiling (tiling key → count). */
+  chosen: Record<string, number>;
+  /** Candidates left out because the device rejected them or their result was wrong. */
+  rejected: { kernel: string; tiling: string; reason: string }[];
   results: ConvTuningResult[];
 }
 
@@ -74,6 +78,14 @@ export async function autotuneModel(
     }
     if (wasTraining) model.train();
   }
+  const chosen: Record<string, number> = {};
+  for (const r of results) {
+    const key = tilingKey(r.best.tiling);
+    chosen[key] = (chosen[key] ?? 0) + 1;
+  }
+  const rejected = results.flatMap((r) =>
+    r.rejected.map((x) => ({ kernel: r.kernel, tiling: tilingKey(x.tiling), reason: x.reason })),
+  );
   const beforeMs = results.reduce((s, r) => s + r.before.ms, 0);
   const afterMs = results.reduce((s, r) => s + r.best.ms, 0);
   return {
@@ -82,13 +94,18 @@ export async function autotuneModel(
     seconds: (performance.now() - t0) / 1000,
     beforeMs,
     afterMs,
+    chosen,
+    rejected,
     results,
   };
 }
 
 export function formatAutotune(s: AutotuneSummary): string {
   const reused = s.reused > 0 ? ` (${s.reused} tilings reused from $MRISEG_TUNING_CACHE)` : '';
-  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)`;
+  const rejected = s.rejected.length
+    ? `; ${s.rejected.length} candidate tilings rejected (first: ${s.rejected[0].kernel} ${s.rejected[0].tiling}: ${s.rejected[0].reason})`
+    : '';
+  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)${rejected}`;
 }
 
 /**

@@ -3,7 +3,7 @@
  * a training step launches, on the device itself, and keep the fastest. Tile shapes that win on one GPU lose on
  * another (multiprocessor count, register file, how the driver compiles WGSL), so measuring beats guessing.
  */
-import { noGrad, Rng, rand, runtime, scope, type Tensor } from '@mriseg/tensor-wgsl';
+import { abs, concat, max, noGrad, Rng, rand, runtime, scope, sub, type Tensor } from '@mriseg/tensor-wgsl';
 import { type ConvGeometry, convForwardRaw, convInputGradRaw, convWeightGradRaw } from './conv.js';
 import {
   type ConvKernel,
@@ -12,10 +12,11 @@ import {
   convTilingProblem,
   gemmExtent,
   hasConvTiling,
+  problemKey,
   recordConvProblems,
   setConvTiling,
 } from './conv-tiling.js';
-import { candidateTilings, type GemmTiling, tilingKey } from './gemm.wgsl.js';
+import { candidateTilings, type GemmTiling, tilingKey, tilingVariants } from './gemm.wgsl.js';
 
 export interface ConvTiming {
   tiling: GemmTiling;
@@ -31,13 +32,29 @@ export interface ConvTuningResult {
   before: ConvTiming;
   best: ConvTiming;
   timings: ConvTiming[];
+  /** Candidates left out: the device rejected them, or their result differed from the first tiling's. */
+  rejected: { tiling: GemmTiling; reason: string }[];
 }
+
+/**
+ * How far a candidate's result may be from the first tiling's, relative to the largest value: the forward and
+ * input-gradient GEMMs sum in the same order whatever the tiles (bit-identical), the weight gradient's split of
+ * its reduction depends on them (float32 rounding, ~1e-6). Anything larger is a miscompiled kernel.
+ */
+const MAX_RELATIVE_ERROR = 1e-4;
 
 export interface ConvTuneOptions {
   /** Launches timed per candidate (after one untimed launch that compiles the pipeline). Default 3. */
   reps?: number;
   /** The tilings to try for a GEMM of extent M×N (default `candidateTilings`); invalid ones are skipped. */
   candidates?: (kernel: ConvKernel, M: number, N: number) => GemmTiling[];
+  /**
+   * Second round: the `refine` fastest tilings of the first are tried with each of their `variants` (default
+   * `tilingVariants`: vec4 reads, k step, prefetch). Default 2 on a GPU; 0 on a CPU driver, where each variant
+   * is seconds of pipeline compilation and how tiles are staged hardly changes the speed.
+   */
+  refine?: number;
+  variants?: (t: GemmTiling) => GemmTiling[];
   /** Called after each GEMM is tuned (progress). */
   onResult?: (r: ConvTuningResult) => void;
   /** Leave GEMMs that already have a pinned tiling (e.g. imported from an earlier run) as they are. */
@@ -61,21 +78,34 @@ function operands(p: ConvProblem, rng: Rng): Record<string, Tensor> {
   return t;
 }
 
-/** Runs `body` once inside error scopes, submitted; false when WebGPU reported an error for it. */
-async function launchesCleanly(body: () => void): Promise<boolean> {
+/** Runs `body` once inside error scopes, submitted; the first error WebGPU reported for it, or null. */
+async function launchError<T>(body: () => T): Promise<{ value: T; error: string | null }> {
   const rt = runtime();
   await rt.sync('autotune');
   rt.device.pushErrorScope('validation');
   rt.device.pushErrorScope('internal');
   rt.device.pushErrorScope('out-of-memory');
-  body();
+  const value = body();
   rt.flush();
   const errors = [
     await rt.device.popErrorScope(),
     await rt.device.popErrorScope(),
     await rt.device.popErrorScope(),
   ];
-  return errors.every((e) => e === null);
+  return { value, error: errors.find((e) => e !== null)?.message ?? null };
+}
+
+/** max |out − ref| / max |ref|, computed on the device (two numbers read back). */
+async function relativeMaxError(out: Tensor, ref: Tensor): Promise<number> {
+  const both = scope(() =>
+    noGrad(() => concat([max(abs(sub(out, ref))).reshape([1]), max(abs(ref)).reshape([1])])),
+  );
+  try {
+    const [err, scale] = await both.data();
+    return err / Math.max(scale, Number.MIN_VALUE);
+  } finally {
+    both.dispose();
+  }
 }
 
 /** Milliseconds a launch takes: GPU timestamps when the device has them, else wall clock around a sync. */
@@ -97,6 +127,8 @@ export async function tuneConvolutions(
   const reps = options.reps ?? 3;
   const candidatesOf =
     options.candidates ?? ((_k: ConvKernel, M: number, N: number) => candidateTilings(M, N));
+  const refine = options.refine ?? (runtime().report.isCpu ? 0 : 2);
+  const variantsOf = options.variants ?? tilingVariants;
   const rng = new Rng(0x7e57);
   const results: ConvTuningResult[] = [];
   for (const p of problems) {
@@ -105,25 +137,50 @@ export async function tuneConvolutions(
     const { M, N } = gemmExtent(p.kernel, g);
     const current = convTiling(p.kernel, g, p.bias);
     const seen = new Set<string>();
-    const tilings = [current, ...candidatesOf(p.kernel, M, N)].filter((t) => {
-      const key = tilingKey(t);
-      if (seen.has(key) || convTilingProblem(p.kernel, t)) return false;
-      seen.add(key);
-      return true;
-    });
     const inputs = operands(p, rng);
     const timings: ConvTiming[] = [];
-    try {
+    const rejected: ConvTuningResult['rejected'] = [];
+    // The first tiling that runs (the one in use) gives the result every other candidate must reproduce.
+    let reference = null as Tensor | null;
+    const timeEach = async (tilings: GemmTiling[]) => {
       for (const tiling of tilings) {
+        const key = tilingKey(tiling);
+        if (seen.has(key) || convTilingProblem(p.kernel, tiling)) continue;
+        seen.add(key);
         setConvTiling(p.kernel, g, tiling);
-        const body = () => scope(() => noGrad(() => void launch(p, inputs)));
         // The first launch compiles the pipeline, outside the timed region; a candidate this device's compiler
-        // or validation rejects is skipped instead of failing the run.
-        if (!(await launchesCleanly(body))) continue;
+        // or validation rejects, or whose result is wrong, is skipped instead of failing the run.
+        const first = await launchError(() => noGrad(() => launch(p, inputs)));
+        let reason = first.error;
+        if (!reason && reference) {
+          const err = await relativeMaxError(first.value, reference);
+          if (!(err <= MAX_RELATIVE_ERROR))
+            reason = `result differs from ${tilingKey(timings[0].tiling)}'s by ${err.toExponential(2)} (relative)`;
+        }
+        if (reason) {
+          first.value.dispose();
+          rejected.push({ tiling, reason });
+          continue;
+        }
+        if (reference) first.value.dispose();
+        else reference = first.value;
+        const body = () => scope(() => noGrad(() => void launch(p, inputs)));
         timings.push({ tiling, ms: await timeLaunches(body, reps) });
       }
+    };
+    try {
+      await timeEach([current, ...candidatesOf(p.kernel, M, N)]);
+      const leaders = [...timings].sort((a, b) => a.ms - b.ms).slice(0, refine);
+      await timeEach(leaders.flatMap((t) => variantsOf(t.tiling)));
     } finally {
       for (const t of Object.values(inputs)) t.dispose();
+      reference?.dispose();
+    }
+    if (timings.length === 0) {
+      setConvTiling(p.kernel, g, null);
+      throw new Error(
+        `autotune: no tiling ran for ${p.kernel} ${problemKey(p.kernel, g)}: ${rejected.map((r) => `${tilingKey(r.tiling)}: ${r.reason}`).join('; ')}`,
+      );
     }
     const best = timings.reduce((x, y) => (y.ms < x.ms ? y : x));
     setConvTiling(p.kernel, g, best.tiling);
@@ -134,6 +191,7 @@ export async function tuneConvolutions(
       before: timings[0],
       best,
       timings,
+      rejected,
     };
     results.push(r);
     options.onResult?.(r);

@@ -7,7 +7,9 @@
  * A workgroup computes a BM×BN tile of C with (BM/TM)·(BN/TN) threads, each owning TM×TN accumulators; the
  * reduction advances BK at a time through workgroup-memory tiles of A (BK×BM) and B (BK×BN). With `prefetch`,
  * each thread reads its share of the next tiles from global memory into registers while the current tiles are
- * multiplied (one workgroup-memory buffer, global latency hidden behind the arithmetic).
+ * multiplied (one workgroup-memory buffer, global latency hidden behind the arithmetic). With `vec4`, each thread
+ * owns groups of 4 adjacent rows and columns of C and reads the tiles four values at a time (one 16-byte
+ * workgroup-memory read instead of four), so a 8×8 register tile needs 4 reads for its 64 FMAs instead of 16.
  *
  * The variant's WGSL must define:
  *   fn setup(z: u32) -> GemmRange    — called first with the z index (phase, split …); returns the extent of
@@ -32,6 +34,8 @@ export interface GemmTiling {
   TN: number;
   /** Read the next tiles into registers while multiplying the current ones. */
   prefetch?: boolean;
+  /** Read workgroup memory as vec4 in the multiply (TM and TN multiples of 4). */
+  vec4?: boolean;
 }
 
 /** Which index varies fastest between neighbouring threads while loading a tile (the coalesced direction). */
@@ -55,15 +59,15 @@ export function threadsOf(t: GemmTiling): number {
 }
 
 export function tilingKey(t: GemmTiling): string {
-  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}`;
+  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}`;
 }
 
 /** The tiling a `tilingKey` names, or null for text that is not one. */
 export function parseTilingKey(key: string): GemmTiling | null {
-  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)$/.exec(key);
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)$/.exec(key);
   if (!m) return null;
   const [BM, BN, BK, TM, TN] = m.slice(1, 6).map(Number);
-  return m[6] ? { BM, BN, BK, TM, TN, prefetch: true } : { BM, BN, BK, TM, TN };
+  return { BM, BN, BK, TM, TN, ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { vec4: true } : {}) };
 }
 
 /** Why a tiling cannot be generated for these load orders, or null when it can. */
@@ -72,6 +76,7 @@ export function tilingProblem(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrde
   if (![BM, BN, BK, TM, TN].every((v) => Number.isInteger(v) && v > 0))
     return 'sizes must be positive integers';
   if (BM % TM || BN % TN) return 'BM/TM and BN/TN must be integers';
+  if (t.vec4 && (TM % 4 || TN % 4)) return 'vec4 needs TM and TN to be multiples of 4';
   const threads = threadsOf(t);
   if (threads > 256) return `${threads} threads exceed 256`;
   for (const [extent, order] of [
@@ -88,15 +93,18 @@ export function tilingProblem(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrde
 
 /**
  * Workgroup-memory row stride of a tile: tiles loaded k-fastest get padding so that the BK threads writing one
- * column land in different banks (32 banks of 4 bytes); reads in the multiply loop stay conflict-free.
+ * column land in different banks (32 banks of 4 bytes); reads in the multiply loop stay conflict-free. Rows
+ * read as vec4 keep a whole number of vec4s.
  */
-function rowStride(extent: number, BK: number, order: LoadOrder): number {
-  return order === 'k' ? extent + Math.max(1, Math.floor(32 / BK)) : extent;
+function rowStride(extent: number, t: GemmTiling, order: LoadOrder): number {
+  if (order !== 'k') return extent;
+  const pad = Math.max(1, Math.floor(32 / t.BK));
+  return extent + (t.vec4 ? Math.ceil(pad / 4) * 4 : pad);
 }
 
 /** Bytes of workgroup memory the kernel declares for a tiling (the device's limit may be as low as 16 KiB). */
 export function workgroupStorageBytes(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrder): number {
-  return 4 * t.BK * (rowStride(t.BM, t.BK, aOrder) + rowStride(t.BN, t.BK, bOrder));
+  return 4 * t.BK * (rowStride(t.BM, t, aOrder) + rowStride(t.BN, t, bOrder));
 }
 
 interface TileSpec {
@@ -104,6 +112,13 @@ interface TileSpec {
   extent: number;
   stride: number;
   order: LoadOrder;
+  vec4: boolean;
+}
+
+/** The workgroup-memory element at row ki, column xi of a tile (a component of a vec4 when read as vec4). */
+function smem(s: TileSpec, ki: string, xi: string): string {
+  if (!s.vec4) return `${s.name}s[(${ki}) * ${s.stride}u + ${xi}]`;
+  return `${s.name}s[(${ki}) * ${s.stride / 4}u + (${xi}) / 4u][(${xi}) % 4u]`;
 }
 
 /** Coordinates (x along m or n, k within the tile) of the element a thread loads at index `i` of the tile. */
@@ -148,7 +163,7 @@ function directLoad(s: TileSpec, BK: number, threads: number): string {
       let x = ${base} + xi; let k = k0 + ki;
       var v: f32;
       ${guardedRead(s, 'v')}
-      ${s.name}s[ki * ${s.stride}u + xi] = v;
+      ${smem(s, 'ki', 'xi')} = v;
     }`;
 }
 
@@ -169,7 +184,7 @@ function storeRegisters(s: TileSpec, BK: number, threads: number): string {
   const lines: string[] = [];
   for (let j = 0; j < count; j++) {
     const { xi, ki } = slotCoords(s, BK, threads, j);
-    lines.push(`${s.name}s[(${ki}) * ${s.stride}u + ${xi}] = p${s.name}${j};`);
+    lines.push(`${smem(s, ki, xi)} = p${s.name}${j};`);
   }
   return lines.join('\n    ');
 }
@@ -184,9 +199,14 @@ export function gemmWgsl(v: GemmVariant): string {
   const TX = BM / TM;
   const TY = BN / TN;
   const threads = TX * TY;
-  const A: TileSpec = { name: 'A', extent: BM, stride: rowStride(BM, BK, v.aOrder), order: v.aOrder };
-  const B: TileSpec = { name: 'B', extent: BN, stride: rowStride(BN, BK, v.bOrder), order: v.bOrder };
+  const vec4 = t.vec4 === true;
+  const A: TileSpec = { name: 'A', extent: BM, stride: rowStride(BM, t, v.aOrder), order: v.aOrder, vec4 };
+  const B: TileSpec = { name: 'B', extent: BN, stride: rowStride(BN, t, v.bOrder), order: v.bOrder, vec4 };
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  // Register i of a thread's TM (or TN) holds row (column) tx + i·TX of the tile, or with vec4 the i%4-th of
+  // the 4 adjacent rows (tx + ⌊i/4⌋·TX)·4 + i%4.
+  const offset = (i: number, lane: string, T: number) =>
+    vec4 ? `(${lane} + ${Math.floor(i / 4) * T}u) * 4u + ${i % 4}u` : `${lane} + ${i * T}u`;
   // The register tile is written out statement by statement: scalar accumulators with constant names stay in
   // registers whatever a compiler's unrolling heuristics decide.
   const accDecl = range(TM)
@@ -197,17 +217,26 @@ export function gemmWgsl(v: GemmVariant): string {
           .join('')}`,
     )
     .join('\n  ');
+  const reads = (s: TileSpec, r: string, lane: string, T: number, count: number) =>
+    vec4
+      ? range(count / 4).map(
+          (g) => `let ${r}v${g} = ${s.name}s[kk * ${s.stride / 4}u + ${lane} + ${g * T}u];`,
+        )
+      : range(count).map((i) => `let ${r}${i} = ${s.name}s[kk * ${s.stride}u + ${lane} + ${i * T}u];`);
+  const reg = (r: string, i: number) => (vec4 ? `${r}v${Math.floor(i / 4)}.${'xyzw'[i % 4]}` : `${r}${i}`);
   const multiply = [
-    ...range(TM).map((i) => `let a${i} = As[kk * ${A.stride}u + tx + ${i * TX}u];`),
-    ...range(TN).map((j) => `let b${j} = Bs[kk * ${B.stride}u + ty + ${j * TY}u];`),
-    ...range(TM).flatMap((i) => range(TN).map((j) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`)),
+    ...reads(A, 'a', 'tx', TX, TM),
+    ...reads(B, 'b', 'ty', TY, TN),
+    ...range(TM).flatMap((i) =>
+      range(TN).map((j) => `c${i}_${j} = fma(${reg('a', i)}, ${reg('b', j)}, c${i}_${j});`),
+    ),
   ].join('\n      ');
   const epilogue = range(TM)
     .map((i) => {
       const stores = range(TN)
-        .map((j) => `{ let n = n0 + ty + ${j * TY}u; if (n < gN) { store(m, n, c${i}_${j}); } }`)
+        .map((j) => `{ let n = n0 + ${offset(j, 'ty', TY)}; if (n < gN) { store(m, n, c${i}_${j}); } }`)
         .join('\n      ');
-      return `{ let m = m0 + tx + ${i * TX}u;\n    if (m < gM) {\n      ${stores}\n    } }`;
+      return `{ let m = m0 + ${offset(i, 'tx', TX)};\n    if (m < gM) {\n      ${stores}\n    } }`;
     })
     .join('\n  ');
   const prepK = (kStart: string) => (v.prepK ? `prepK(${kStart} + lidx % ${BK}u);` : '');
@@ -249,8 +278,8 @@ export function gemmWgsl(v: GemmVariant): string {
   }
   return `struct GemmRange { M: u32, N: u32, kBegin: u32, kEnd: u32 }
 ${v.body}
-var<workgroup> As: array<f32, ${BK * A.stride}>;
-var<workgroup> Bs: array<f32, ${BK * B.stride}>;
+var<workgroup> As: ${vec4 ? `array<vec4<f32>, ${(BK * A.stride) / 4}>` : `array<f32, ${BK * A.stride}>`};
+var<workgroup> Bs: ${vec4 ? `array<vec4<f32>, ${(BK * B.stride) / 4}>` : `array<f32, ${BK * B.stride}>`};
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -332,8 +361,9 @@ export function pickGpuTiling(M: number, N: number, minTiles = 256): GemmTiling 
 }
 
 /**
- * The tilings worth timing for a GEMM of extent M×N: the CPU and GPU defaults and the register-blocked shapes
- * that are not much larger than the GEMM itself (about ten, each a pipeline to compile).
+ * The tile shapes worth timing for a GEMM of extent M×N: the CPU and GPU defaults and the register-blocked shapes
+ * that are not much larger than the GEMM itself (about ten, each a pipeline to compile). How the fastest of them
+ * reads and stages its tiles is refined afterwards (`tilingVariants`).
  */
 export function candidateTilings(M: number, N: number): GemmTiling[] {
   // [BM, BN, TM, TN, BK]: 256 threads each; BK so that each thread prefetches a whole number of values.
@@ -351,14 +381,34 @@ export function candidateTilings(M: number, N: number): GemmTiling[] {
   const out: GemmTiling[] = [pickTiling(M, N), pickGpuTiling(M, N)];
   for (const [BM, BN, TM, TN, BK] of shapes)
     if (fits(BM, BN)) out.push({ BM, BN, BK, TM, TN, prefetch: true });
-  // Whether prefetching and a deeper k step pay off, on the largest tile.
-  if (fits(128, 128))
-    out.push(
-      { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
-      { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, prefetch: true },
-    );
+  return distinctTilings(out);
+}
+
+/**
+ * The same tile shape read and staged differently: vec4 workgroup-memory reads or not, a k step twice as deep
+ * (or half), prefetching or not, and vec4 with the other k step. Which of these wins depends on the driver's
+ * compiler more than on the GEMM, so they are timed only around the shapes that did best. Some may not be
+ * generable for a load order (the caller filters with `tilingProblem`).
+ */
+export function tilingVariants(t: GemmTiling): GemmTiling[] {
+  const withFlag = (base: GemmTiling, flag: 'vec4' | 'prefetch', on: boolean): GemmTiling => {
+    const { [flag]: _, ...rest } = base;
+    return on ? { ...rest, [flag]: true } : rest;
+  };
+  const otherBK = { ...t, BK: t.BK >= 16 ? t.BK / 2 : t.BK * 2 };
+  return distinctTilings(
+    [
+      withFlag(t, 'vec4', !t.vec4),
+      otherBK,
+      withFlag(t, 'prefetch', !t.prefetch),
+      withFlag(otherBK, 'vec4', !t.vec4),
+    ].filter((v) => tilingKey(v) !== tilingKey(t)),
+  );
+}
+
+function distinctTilings(list: GemmTiling[]): GemmTiling[] {
   const seen = new Set<string>();
-  return out.filter((t) => {
+  return list.filter((t) => {
     const key = tilingKey(t);
     if (seen.has(key)) return false;
     seen.add(key);

@@ -43,6 +43,7 @@ export {
   pickGpuTiling,
   pickTiling,
   tilingKey,
+  tilingVariants,
 } from './gemm.wgsl.js';
 export { type AvgPool2dOptions, avgPool2d, maxPool2d, type Pool2dOptions } from './pool.js';
 export { type UpsampleMode, type UpsampleOptions, upsample } from './upsample.js';

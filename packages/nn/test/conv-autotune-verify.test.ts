@@ -1,0 +1,65 @@
+/**
+ * The autotuner must never pin a tiling whose result is wrong (a miscompiled kernel would otherwise buy speed with
+ * wrong gradients). The GEMM generator is wrapped so that one marked tiling (BK 32) stores a shifted result, the
+ * way a faulty driver compiler might.
+ */
+import { initDevice } from '@mriseg/tensor-wgsl';
+import { beforeAll, expect, it, vi } from 'vitest';
+import { conv2d } from '../src/functional/conv2d.js';
+import type { GemmTiling, GemmVariant } from '../src/functional/gemm.wgsl.js';
+import * as F from '../src/functional/index.js';
+import { relL2, up, values } from './helpers.js';
+import { conv2dRef } from './reference.js';
+
+vi.mock('../src/functional/gemm.wgsl.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/functional/gemm.wgsl.js')>();
+  return {
+    ...real,
+    gemmWgsl: (v: GemmVariant) => {
+      const code = real.gemmWgsl(v);
+      return v.tiling.BK === 32 ? code.replaceAll('store(m, n, c', 'store(m, n, 0.001 + c') : code;
+    },
+  };
+});
+
+beforeAll(async () => {
+  await initDevice();
+});
+
+it('a candidate whose result differs from the tiling in use is rejected, never pinned', async () => {
+  const x = up(values(2 * 3 * 9 * 9, 12), [2, 3, 9, 9], true);
+  const w = up(values(5 * 3 * 3 * 3, 13), [5, 3, 3, 3], true);
+  const faulty = (t: GemmTiling): GemmTiling => ({ ...t, BK: 32 });
+  const results = await F.autotuneConvolutions(() => conv2d(x, w, null, { padding: 1 }).sum().backward(), {
+    reps: 1,
+    candidates: (_k, M, N) => [F.pickTiling(M, N), faulty(F.pickTiling(M, N))],
+    refine: 0,
+  });
+  try {
+    expect(results).toHaveLength(3);
+    for (const r of results) {
+      expect(r.timings.map((t) => F.tilingKey(t.tiling))).toEqual([
+        F.tilingKey(F.defaultConvTiling(r.kernel, r.geometry)),
+      ]);
+      expect(r.rejected).toHaveLength(1);
+      expect(F.tilingKey(r.rejected[0].tiling)).toMatch(/x32\//);
+      expect(r.rejected[0].reason).toMatch(/result differs from .* by [\d.]+e[-+]\d+ \(relative\)/);
+      expect(F.convTiling(r.kernel, r.geometry, false).BK).not.toBe(32);
+    }
+    // What the network computes afterwards is still exact.
+    const y = conv2d(x, w, null, { padding: 1 });
+    const ref = conv2dRef(
+      values(2 * 3 * 9 * 9, 12),
+      [2, 3, 9, 9],
+      values(5 * 3 * 3 * 3, 13),
+      [5, 3, 3, 3],
+      null,
+      {
+        padding: [1, 1],
+      },
+    ).out;
+    expect(relL2(await y.data(), ref)).toBeLessThan(1e-6);
+  } finally {
+    F.clearConvTilings();
+  }
+});
