@@ -43,15 +43,19 @@ export interface ConvTuningResult {
  */
 const MAX_RELATIVE_ERROR = 1e-4;
 
+/** Rounds of refinement at most (each a handful of variants of the best tiling so far). */
+const MAX_REFINE_ROUNDS = 4;
+
 export interface ConvTuneOptions {
   /** Launches timed per candidate (after one untimed launch that compiles the pipeline). Default 3. */
   reps?: number;
   /** The tilings to try for a GEMM of extent M×N (default `candidateTilings`); invalid ones are skipped. */
   candidates?: (kernel: ConvKernel, M: number, N: number) => GemmTiling[];
   /**
-   * Second round: the `refine` fastest tilings of the first are tried with each of their `variants` (default
-   * `tilingVariants`: vec4 reads, k step, prefetch). Default 2 on a GPU; 0 on a CPU driver, where each variant
-   * is seconds of pipeline compilation and how tiles are staged hardly changes the speed.
+   * Refinement: the `refine` fastest tilings of the first round are tried with each of their `variants` (default
+   * `tilingVariants`: vec4 reads, k step, prefetch, double buffering); while a round finds a faster tiling, its
+   * variants are tried next (at most MAX_REFINE_ROUNDS rounds). Default 2 on a GPU; 0 on a CPU driver, where
+   * each variant is seconds of pipeline compilation and how tiles are staged hardly changes the speed.
    */
   refine?: number;
   variants?: (t: GemmTiling) => GemmTiling[];
@@ -169,9 +173,15 @@ export async function tuneConvolutions(
       }
     };
     try {
+      const fastest = () => timings.reduce((x, y) => (y.ms < x.ms ? y : x));
       await timeEach([current, ...candidatesOf(p.kernel, M, N)]);
-      const leaders = [...timings].sort((a, b) => a.ms - b.ms).slice(0, refine);
-      await timeEach(leaders.flatMap((t) => variantsOf(t.tiling)));
+      let frontier = timings.length ? [...timings].sort((a, b) => a.ms - b.ms).slice(0, refine) : [];
+      for (let round = 0; frontier.length > 0 && round < MAX_REFINE_ROUNDS; round++) {
+        const before = fastest();
+        await timeEach(frontier.flatMap((t) => variantsOf(t.tiling)));
+        const now = fastest();
+        frontier = now !== before ? [now] : [];
+      }
     } finally {
       for (const t of Object.values(inputs)) t.dispose();
       reference?.dispose();

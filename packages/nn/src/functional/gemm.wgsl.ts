@@ -10,6 +10,8 @@
  * multiplied (one workgroup-memory buffer, global latency hidden behind the arithmetic). With `vec4`, each thread
  * owns groups of 4 adjacent rows and columns of C and reads the tiles four values at a time (one 16-byte
  * workgroup-memory read instead of four), so a 8×8 register tile needs 4 reads for its 64 FMAs instead of 16.
+ * With `double`, the workgroup tiles alternate between two buffers, so that one barrier a k step suffices (the
+ * next step writes the other buffer while slower threads still read this one).
  *
  * The variant's WGSL must define:
  *   fn setup(z: u32) -> GemmRange    — called first with the z index (phase, split …); returns the extent of
@@ -36,6 +38,8 @@ export interface GemmTiling {
   prefetch?: boolean;
   /** Read workgroup memory as vec4 in the multiply (TM and TN multiples of 4). */
   vec4?: boolean;
+  /** Two workgroup-memory buffers used in turn: one barrier a k step instead of two. */
+  double?: boolean;
 }
 
 /** Which index varies fastest between neighbouring threads while loading a tile (the coalesced direction). */
@@ -59,15 +63,24 @@ export function threadsOf(t: GemmTiling): number {
 }
 
 export function tilingKey(t: GemmTiling): string {
-  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}`;
+  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}${t.double ? 'd' : ''}`;
 }
 
 /** The tiling a `tilingKey` names, or null for text that is not one. */
 export function parseTilingKey(key: string): GemmTiling | null {
-  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)$/.exec(key);
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)(d?)$/.exec(key);
   if (!m) return null;
   const [BM, BN, BK, TM, TN] = m.slice(1, 6).map(Number);
-  return { BM, BN, BK, TM, TN, ...(m[6] ? { prefetch: true } : {}), ...(m[7] ? { vec4: true } : {}) };
+  return {
+    BM,
+    BN,
+    BK,
+    TM,
+    TN,
+    ...(m[6] ? { prefetch: true } : {}),
+    ...(m[7] ? { vec4: true } : {}),
+    ...(m[8] ? { double: true } : {}),
+  };
 }
 
 /** Why a tiling cannot be generated for these load orders, or null when it can. */
@@ -104,7 +117,7 @@ function rowStride(extent: number, t: GemmTiling, order: LoadOrder): number {
 
 /** Bytes of workgroup memory the kernel declares for a tiling (the device's limit may be as low as 16 KiB). */
 export function workgroupStorageBytes(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrder): number {
-  return 4 * t.BK * (rowStride(t.BM, t, aOrder) + rowStride(t.BN, t, bOrder));
+  return (t.double ? 2 : 1) * 4 * t.BK * (rowStride(t.BM, t, aOrder) + rowStride(t.BN, t, bOrder));
 }
 
 interface TileSpec {
@@ -113,12 +126,17 @@ interface TileSpec {
   stride: number;
   order: LoadOrder;
   vec4: boolean;
+  /** Two buffers: the one in use starts at array element (or vec4) `Abuf` / `Bbuf`. */
+  double: boolean;
 }
+
+/** Start of the buffer in use, as a prefix of an index expression. */
+const bufferStart = (s: TileSpec) => (s.double ? `${s.name}buf + ` : '');
 
 /** The workgroup-memory element at row ki, column xi of a tile (a component of a vec4 when read as vec4). */
 function smem(s: TileSpec, ki: string, xi: string): string {
-  if (!s.vec4) return `${s.name}s[(${ki}) * ${s.stride}u + ${xi}]`;
-  return `${s.name}s[(${ki}) * ${s.stride / 4}u + (${xi}) / 4u][(${xi}) % 4u]`;
+  if (!s.vec4) return `${s.name}s[${bufferStart(s)}(${ki}) * ${s.stride}u + ${xi}]`;
+  return `${s.name}s[${bufferStart(s)}(${ki}) * ${s.stride / 4}u + (${xi}) / 4u][(${xi}) % 4u]`;
 }
 
 /** Coordinates (x along m or n, k within the tile) of the element a thread loads at index `i` of the tile. */
@@ -200,8 +218,19 @@ export function gemmWgsl(v: GemmVariant): string {
   const TY = BN / TN;
   const threads = TX * TY;
   const vec4 = t.vec4 === true;
-  const A: TileSpec = { name: 'A', extent: BM, stride: rowStride(BM, t, v.aOrder), order: v.aOrder, vec4 };
-  const B: TileSpec = { name: 'B', extent: BN, stride: rowStride(BN, t, v.bOrder), order: v.bOrder, vec4 };
+  const double = t.double === true;
+  const spec = (name: 'A' | 'B', extent: number, order: LoadOrder): TileSpec => ({
+    name,
+    extent,
+    stride: rowStride(extent, t, order),
+    order,
+    vec4,
+    double,
+  });
+  const A = spec('A', BM, v.aOrder);
+  const B = spec('B', BN, v.bOrder);
+  // Array elements of one buffer (vec4s when read as vec4).
+  const bufferLength = (s: TileSpec) => (BK * s.stride) / (vec4 ? 4 : 1);
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   // Register i of a thread's TM (or TN) holds row (column) tx + i·TX of the tile, or with vec4 the i%4-th of
   // the 4 adjacent rows (tx + ⌊i/4⌋·TX)·4 + i%4.
@@ -220,9 +249,11 @@ export function gemmWgsl(v: GemmVariant): string {
   const reads = (s: TileSpec, r: string, lane: string, T: number, count: number) =>
     vec4
       ? range(count / 4).map(
-          (g) => `let ${r}v${g} = ${s.name}s[kk * ${s.stride / 4}u + ${lane} + ${g * T}u];`,
+          (g) => `let ${r}v${g} = ${s.name}s[${bufferStart(s)}kk * ${s.stride / 4}u + ${lane} + ${g * T}u];`,
         )
-      : range(count).map((i) => `let ${r}${i} = ${s.name}s[kk * ${s.stride}u + ${lane} + ${i * T}u];`);
+      : range(count).map(
+          (i) => `let ${r}${i} = ${s.name}s[${bufferStart(s)}kk * ${s.stride}u + ${lane} + ${i * T}u];`,
+        );
   const reg = (r: string, i: number) => (vec4 ? `${r}v${Math.floor(i / 4)}.${'xyzw'[i % 4]}` : `${r}${i}`);
   const multiply = [
     ...reads(A, 'a', 'tx', TX, TM),
@@ -240,6 +271,14 @@ export function gemmWgsl(v: GemmVariant): string {
     })
     .join('\n  ');
   const prepK = (kStart: string) => (v.prepK ? `prepK(${kStart} + lidx % ${BK}u);` : '');
+  // With two buffers, step i uses buffer i mod 2 and the barrier that ends a step is not needed: a thread can
+  // only write a buffer again two steps later, after the next step's barrier, which every thread reaches only
+  // once it has finished reading that buffer.
+  const stepBegin = double
+    ? `let Abuf = (stage & 1u) * ${bufferLength(A)}u; let Bbuf = (stage & 1u) * ${bufferLength(B)}u;`
+    : '';
+  const stepEnd = double ? 'stage++;' : 'workgroupBarrier();';
+  const stageDecl = double ? 'var stage = 0u;' : '';
   let loop: string;
   if (t.prefetch) {
     const regs = (s: TileSpec) =>
@@ -251,7 +290,9 @@ export function gemmWgsl(v: GemmVariant): string {
   ${prepK('rg.kBegin')}
   ${fetchToRegisters(A, BK, threads, 'rg.kBegin')}
   ${fetchToRegisters(B, BK, threads, 'rg.kBegin')}
+  ${stageDecl}
   for (var k0 = rg.kBegin; k0 < kEnd; k0 += ${BK}u) {
+    ${stepBegin}
     ${storeRegisters(A, BK, threads)}
     ${storeRegisters(B, BK, threads)}
     workgroupBarrier();
@@ -264,22 +305,24 @@ export function gemmWgsl(v: GemmVariant): string {
     for (var kk = 0u; kk < ${BK}u; kk++) {
       ${multiply}
     }
-    workgroupBarrier();
+    ${stepEnd}
   }`;
   } else {
-    loop = `for (var k0 = rg.kBegin; k0 < kEnd; k0 += ${BK}u) {
+    loop = `${stageDecl}
+  for (var k0 = rg.kBegin; k0 < kEnd; k0 += ${BK}u) {
+    ${stepBegin}
     ${prepK('k0')}${directLoad(A, BK, threads)}${directLoad(B, BK, threads)}
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk++) {
       ${multiply}
     }
-    workgroupBarrier();
+    ${stepEnd}
   }`;
   }
   return `struct GemmRange { M: u32, N: u32, kBegin: u32, kEnd: u32 }
 ${v.body}
-var<workgroup> As: ${vec4 ? `array<vec4<f32>, ${(BK * A.stride) / 4}>` : `array<f32, ${BK * A.stride}>`};
-var<workgroup> Bs: ${vec4 ? `array<vec4<f32>, ${(BK * B.stride) / 4}>` : `array<f32, ${BK * B.stride}>`};
+var<workgroup> As: array<${vec4 ? 'vec4<f32>' : 'f32'}, ${(double ? 2 : 1) * bufferLength(A)}>;
+var<workgroup> Bs: array<${vec4 ? 'vec4<f32>' : 'f32'}, ${(double ? 2 : 1) * bufferLength(B)}>;
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -385,13 +428,14 @@ export function candidateTilings(M: number, N: number): GemmTiling[] {
 }
 
 /**
- * The same tile shape read and staged differently: vec4 workgroup-memory reads or not, a k step twice as deep
- * (or half), prefetching or not, and vec4 with the other k step. Which of these wins depends on the driver's
- * compiler more than on the GEMM, so they are timed only around the shapes that did best. Some may not be
- * generable for a load order (the caller filters with `tilingProblem`).
+ * The same tile shape read and staged differently, one change each: vec4 workgroup-memory reads or not, a k step
+ * twice as deep (or half), prefetching or not, one or two workgroup buffers. Which of these wins depends on the
+ * driver's compiler more than on the GEMM, so they are timed only around the shapes that did best, and around
+ * each improvement again (the autotuner climbs while a variant is faster). Some may not be generable for a load
+ * order (the caller filters with `tilingProblem`).
  */
 export function tilingVariants(t: GemmTiling): GemmTiling[] {
-  const withFlag = (base: GemmTiling, flag: 'vec4' | 'prefetch', on: boolean): GemmTiling => {
+  const withFlag = (base: GemmTiling, flag: 'vec4' | 'prefetch' | 'double', on: boolean): GemmTiling => {
     const { [flag]: _, ...rest } = base;
     return on ? { ...rest, [flag]: true } : rest;
   };
@@ -401,7 +445,7 @@ export function tilingVariants(t: GemmTiling): GemmTiling[] {
       withFlag(t, 'vec4', !t.vec4),
       otherBK,
       withFlag(t, 'prefetch', !t.prefetch),
-      withFlag(otherBK, 'vec4', !t.vec4),
+      withFlag(t, 'double', !t.double),
     ].filter((v) => tilingKey(v) !== tilingKey(t)),
   );
 }
