@@ -5,11 +5,9 @@
  */
 import { initDevice } from '@mriseg/tensor-wgsl';
 import { beforeAll, expect, it, vi } from 'vitest';
-import { conv2d } from '../src/functional/conv2d.js';
 import type { GemmTiling, GemmVariant } from '../src/functional/gemm.wgsl.js';
 import * as F from '../src/functional/index.js';
-import { relL2, up, values } from './helpers.js';
-import { conv2dRef } from './reference.js';
+import { tuningCase } from './tuning-case.js';
 
 vi.mock('../src/functional/gemm.wgsl.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/functional/gemm.wgsl.js')>();
@@ -27,10 +25,9 @@ beforeAll(async () => {
 });
 
 it('a candidate whose result differs from the tiling in use is rejected, never pinned', async () => {
-  const x = up(values(2 * 3 * 9 * 9, 12), [2, 3, 9, 9], true);
-  const w = up(values(5 * 3 * 3 * 3, 13), [5, 3, 3, 3], true);
+  const c = tuningCase(12);
   const faulty = (t: GemmTiling): GemmTiling => ({ ...t, BK: 32 });
-  const results = await F.autotuneConvolutions(() => conv2d(x, w, null, { padding: 1 }).sum().backward(), {
+  const results = await F.autotuneConvolutions(c.step, {
     reps: 1,
     candidates: (_k, M, N) => [F.pickTiling(M, N), faulty(F.pickTiling(M, N))],
     refine: 0,
@@ -47,18 +44,7 @@ it('a candidate whose result differs from the tiling in use is rejected, never p
       expect(F.convTiling(r.kernel, r.geometry, false).BK).not.toBe(32);
     }
     // What the network computes afterwards is still exact.
-    const y = conv2d(x, w, null, { padding: 1 });
-    const ref = conv2dRef(
-      values(2 * 3 * 9 * 9, 12),
-      [2, 3, 9, 9],
-      values(5 * 3 * 3 * 3, 13),
-      [5, 3, 3, 3],
-      null,
-      {
-        padding: [1, 1],
-      },
-    ).out;
-    expect(relL2(await y.data(), ref)).toBeLessThan(1e-6);
+    await c.expectExact();
   } finally {
     F.clearConvTilings();
   }

@@ -17,6 +17,7 @@ import * as F from '../src/functional/index.js';
 import { loadConvTilings, saveConvTilings } from '../src/node.js';
 import { relL2, up, values } from './helpers.js';
 import { conv2dRef } from './reference.js';
+import { tuningCase } from './tuning-case.js';
 
 beforeAll(async () => {
   await initDevice();
@@ -239,21 +240,15 @@ describe('GEMM tilings', () => {
   });
 
   it('autotuning times each candidate, pins the fastest and keeps results exact', async () => {
-    const x = up(values(2 * 3 * 9 * 9, 6), [2, 3, 9, 9], true);
-    const w = up(values(5 * 3 * 3 * 3, 7), [5, 3, 3, 3], true);
+    const c = tuningCase(6);
     const other: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
     const seen: string[] = [];
-    const results = await F.autotuneConvolutions(
-      () => {
-        conv2d(x, w, null, { padding: 1 }).sum().backward();
-      },
-      {
-        reps: 2,
-        candidates: (_k, M, N) => [F.pickTiling(M, N), other],
-        refine: 0,
-        onResult: (r) => seen.push(r.kernel),
-      },
-    );
+    const results = await F.autotuneConvolutions(c.step, {
+      reps: 2,
+      candidates: (_k, M, N) => [F.pickTiling(M, N), other],
+      refine: 0,
+      onResult: (r) => seen.push(r.kernel),
+    });
     try {
       expect(seen).toEqual(['forward', 'input_grad', 'weight_grad']);
       for (const r of results) {
@@ -265,30 +260,18 @@ describe('GEMM tilings', () => {
         expect(F.convTiling(r.kernel, r.geometry, false)).toEqual(r.best.tiling);
         expect(r.gflop).toBeCloseTo((2 * 2 * 5 * 3 * 9 * 9 * 9) / 1e9, 12);
       }
-      x.grad?.dispose();
-      const y = conv2d(x, w, null, { padding: 1 });
-      const ref = conv2dRef(
-        values(2 * 3 * 9 * 9, 6),
-        [2, 3, 9, 9],
-        values(5 * 3 * 3 * 3, 7),
-        [5, 3, 3, 3],
-        null,
-        {
-          padding: [1, 1],
-        },
-      ).out;
-      expect(relL2(await y.data(), ref)).toBeLessThan(1e-6);
+      c.x.grad?.dispose();
+      await c.expectExact();
     } finally {
       F.clearConvTilings();
     }
   });
 
   it('refines the fastest first-round tilings with their variants, and climbs while a variant is faster', async () => {
-    const x = up(values(2 * 3 * 9 * 9, 10), [2, 3, 9, 9], true);
-    const w = up(values(5 * 3 * 3 * 3, 11), [5, 3, 3, 3], true);
+    const c = tuningCase(10);
     const other: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true };
     const deeper = (t: F.GemmTiling): F.GemmTiling => ({ ...t, BK: 2 * t.BK });
-    const results = await F.autotuneConvolutions(() => conv2d(x, w, null, { padding: 1 }).sum().backward(), {
+    const results = await F.autotuneConvolutions(c.step, {
       reps: 1,
       candidates: (_k, M, N) => [F.pickTiling(M, N), other],
       refine: 1,

@@ -22,7 +22,12 @@ import {
   type Tensor,
   tensor,
 } from '@mriseg/tensor-wgsl';
-import { type AutotuneMode, autotuneEnabled, autotuneOrDefaults } from '../lib/autotune.js';
+import {
+  type AutotuneMode,
+  type AutotuneSummary,
+  autotuneEnabled,
+  autotuneOrDefaults,
+} from '../lib/autotune.js';
 
 export interface BenchOptions {
   model: string;
@@ -58,17 +63,10 @@ export interface BenchResult {
   imageSize: number;
   /** Convolution autotuning before the timed steps (absent when off): GEMMs tuned, seconds it took, and the
    *  summed time of those GEMMs with the default tilings and with the chosen ones. */
-  autotune?: {
-    gemms: number;
-    reused: number;
-    seconds: number;
-    beforeMs: number;
-    afterMs: number;
-    /** Tiling key → how many GEMMs chose it. */
-    chosen: Record<string, number>;
-    /** Candidates left out (device error or wrong result), at most the first 10 with their reason. */
+  autotune?: Omit<AutotuneSummary, 'results' | 'rejected'> & {
+    /** Candidates left out (device error or wrong result), and the first 10 with their reason. */
     rejected: number;
-    rejectedFirst: { kernel: string; tiling: string; reason: string }[];
+    rejectedFirst: AutotuneSummary['rejected'];
   };
   /** Why autotuning failed (the run then used the default tilings). */
   autotuneError?: string;
