@@ -5,6 +5,7 @@
  */
 import { initDevice } from '@mriseg/tensor-wgsl';
 import { beforeAll, expect, it, vi } from 'vitest';
+import { gemmExtent } from '../src/functional/conv-tiling.js';
 import type { GemmTiling, GemmVariant } from '../src/functional/gemm.wgsl.js';
 import * as F from '../src/functional/index.js';
 import { tuningCase } from './tuning-case.js';
@@ -24,7 +25,7 @@ beforeAll(async () => {
   await initDevice();
 });
 
-it('a candidate whose result differs from the tiling in use is rejected, never pinned', async () => {
+it('a candidate whose result differs from the plainest tiling is rejected, never pinned', async () => {
   const c = tuningCase(12);
   const faulty = (t: GemmTiling): GemmTiling => ({ ...t, BK: 32 });
   const results = await F.autotuneConvolutions(c.step, {
@@ -44,6 +45,28 @@ it('a candidate whose result differs from the tiling in use is rejected, never p
       expect(F.convTiling(r.kernel, r.geometry, false).BK).not.toBe(32);
     }
     // What the network computes afterwards is still exact.
+    await c.expectExact();
+  } finally {
+    F.clearConvTilings();
+  }
+});
+
+it('a faulty tiling already in use is caught too: results are checked against the plainest tiling', async () => {
+  const c = tuningCase(14);
+  const faulty = (t: GemmTiling): GemmTiling => ({ ...t, BK: 32 });
+  const problems = F.recordConvProblems(c.step);
+  for (const p of problems) {
+    const { M, N } = gemmExtent(p.kernel, p.geometry);
+    F.setConvTiling(p.kernel, p.geometry, faulty(F.pickTiling(M, N)));
+  }
+  try {
+    const results = await F.tuneConvolutions(problems, { reps: 1, candidates: () => [], refine: 0 });
+    for (const r of results) {
+      const { M, N } = gemmExtent(r.kernel, r.geometry);
+      expect(r.rejected.map((x) => F.tilingKey(x.tiling))).toEqual([F.tilingKey(faulty(F.pickTiling(M, N)))]);
+      expect(r.best.tiling).toEqual(F.pickTiling(M, N));
+      expect(r.before).toBe(r.timings[0]);
+    }
     await c.expectExact();
   } finally {
     F.clearConvTilings();

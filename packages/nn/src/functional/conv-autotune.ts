@@ -16,7 +16,7 @@ import {
   recordConvProblems,
   setConvTiling,
 } from './conv-tiling.js';
-import { candidateTilings, type GemmTiling, tilingKey, tilingVariants } from './gemm.wgsl.js';
+import { candidateTilings, type GemmTiling, pickTiling, tilingKey, tilingVariants } from './gemm.wgsl.js';
 
 export interface ConvTiming {
   tiling: GemmTiling;
@@ -32,14 +32,15 @@ export interface ConvTuningResult {
   before: ConvTiming;
   best: ConvTiming;
   timings: ConvTiming[];
-  /** Candidates left out: the device rejected them, or their result differed from the first tiling's. */
+  /** Candidates left out: the device rejected them, or their result differed from the reference tiling's. */
   rejected: { tiling: GemmTiling; reason: string }[];
 }
 
 /**
- * How far a candidate's result may be from the first tiling's, relative to the largest value: the forward and
- * input-gradient GEMMs sum in the same order whatever the tiles (bit-identical), the weight gradient's split of
- * its reduction depends on them (float32 rounding, ~1e-6). Anything larger is a miscompiled kernel.
+ * How far a candidate's result may be from the reference tiling's (`pickTiling`: small tiles without prefetch,
+ * vec4 or double buffering, the plainest kernel the generator makes), relative to the largest value: the forward
+ * and input-gradient GEMMs sum in the same order whatever the tiles (bit-identical), the weight gradient's split
+ * of its reduction depends on them (float32 rounding, ~1e-6). Anything larger is a miscompiled kernel.
  */
 const MAX_RELATIVE_ERROR = 1e-4;
 
@@ -144,7 +145,7 @@ export async function tuneConvolutions(
     const inputs = operands(p, rng);
     const timings: ConvTiming[] = [];
     const rejected: ConvTuningResult['rejected'] = [];
-    // The first tiling that runs (the one in use) gives the result every other candidate must reproduce.
+    // The first tiling that runs (the plainest one) gives the result every other candidate must reproduce.
     let reference = null as Tensor | null;
     const timeEach = async (tilings: GemmTiling[]) => {
       for (const tiling of tilings) {
@@ -174,7 +175,7 @@ export async function tuneConvolutions(
     };
     try {
       const fastest = () => timings.reduce((x, y) => (y.ms < x.ms ? y : x));
-      await timeEach([current, ...candidatesOf(p.kernel, M, N)]);
+      await timeEach([pickTiling(M, N), current, ...candidatesOf(p.kernel, M, N)]);
       let frontier = timings.length ? [...timings].sort((a, b) => a.ms - b.ms).slice(0, refine) : [];
       for (let round = 0; frontier.length > 0 && round < MAX_REFINE_ROUNDS; round++) {
         const before = fastest();
@@ -198,7 +199,7 @@ export async function tuneConvolutions(
       kernel: p.kernel,
       geometry: g,
       gflop: (2 * g.N * g.K * g.C * g.R * g.S * g.P * g.Q) / 1e9,
-      before: timings[0],
+      before: timings.find((t) => tilingKey(t.tiling) === tilingKey(current)) ?? timings[0],
       best,
       timings,
       rejected,
