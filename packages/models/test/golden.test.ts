@@ -1,7 +1,18 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Adam, diceLoss, type HostTensor } from '@mriseg/nn';
-import { add, entryToFloat32, initDevice, mul, scope, type Tensor, tensor } from '@mriseg/tensor-wgsl';
+import {
+  Adam,
+  clearConvTilings,
+  convTilingProblem,
+  diceLoss,
+  type GemmTiling,
+  gemmExtent,
+  type HostTensor,
+  pickGpuTiling,
+  recordConvProblems,
+  setConvTiling,
+} from '@mriseg/nn';
+import { add, entryToFloat32, initDevice, mul, scope, sum, type Tensor, tensor } from '@mriseg/tensor-wgsl';
 import { readSafetensorsFile } from '@mriseg/tensor-wgsl/node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type SegmentationModel } from '../src/index.js';
@@ -76,6 +87,43 @@ function runningStatsFromGolden(g: ReturnType<typeof loadGolden>): Map<string, H
   return dict;
 }
 
+/**
+ * Pins every convolution GEMM of a training step to the tiling a GPU runs without autotuning (`pickGpuTiling`:
+ * register-blocked with prefetch), in turn plain, with vec4 reads, with double buffering and with both where the
+ * tile allows, so that one pass through the model runs each kind of kernel the autotuner may choose. A CPU
+ * adapter's default is small tiles; this checks the GPU's configurations against the same goldens. Returns how
+ * many GEMMs were pinned and how many of them use vec4 reads and double buffering.
+ */
+function pinGpuTilings(model: SegmentationModel, x: Tensor): { gemms: number; vec4: number; double: number } {
+  const problems = recordConvProblems(() =>
+    scope(() => {
+      const heads = model.forwardHeads(x);
+      let total = sum(heads[0]);
+      for (const h of heads.slice(1)) total = add(total, sum(h));
+      total.backward();
+    }),
+  );
+  for (const p of model.parameters()) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
+  const count = { gemms: problems.length, vec4: 0, double: 0 };
+  let turn = 0;
+  for (const p of problems) {
+    const { M, N } = gemmExtent(p.kernel, p.geometry);
+    const base = pickGpuTiling(M, N, p.kernel === 'weight_grad' ? 1 : 256);
+    const flags = [{ vec4: true }, { vec4: true, double: true }, {}, { double: true }][turn++ % 4];
+    const flagged: GemmTiling = { ...base, ...flags };
+    const tiling = convTilingProblem(p.kernel, flagged) ? base : flagged;
+    setConvTiling(p.kernel, p.geometry, tiling);
+    if (tiling.vec4) count.vec4++;
+    if (tiling.double) count.double++;
+    // Tiles that cannot read vec4 (fewer than 4 registers a side) take their turn again with the next GEMM.
+    if (flagged.vec4 && tiling === base) turn--;
+  }
+  return count;
+}
+
 const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
 
 const cases: [string, string, number][] = [
@@ -89,72 +137,82 @@ beforeAll(async () => {
 });
 
 describe('models match the PyTorch goldens (f = 4, batch 2, 32×32)', () => {
-  for (const [file, name, heads] of cases) {
-    it(`${name}: logits, loss, every gradient, running stats, one Adam step, eval logits`, async () => {
-      const g = loadGolden(file);
-      const model: SegmentationModel = createModel(name, { features: 4 });
-      expect(model.numParameters()).toBe(Number(g.metadata.params));
-      model.loadStateDict(initialStateFromGolden(g, 1e-3));
-      const input = g.get('input');
-      const x = tensor(input.data, input.shape);
-      const y = tensor(g.get('target').data, g.get('target').shape);
+  for (const [file, name, heads] of cases)
+    for (const tilings of ['default', 'gpu'] as const) {
+      const title = tilings === 'default' ? '' : ' (GPU tilings: register-blocked, vec4, double-buffered)';
+      it(`${name}: logits, loss, every gradient, running stats, one Adam step, eval logits${title}`, async () => {
+        const g = loadGolden(file);
+        const model: SegmentationModel = createModel(name, { features: 4 });
+        expect(model.numParameters()).toBe(Number(g.metadata.params));
+        const input = g.get('input');
+        const x = tensor(input.data, input.shape);
+        const y = tensor(g.get('target').data, g.get('target').shape);
+        if (tilings === 'gpu') {
+          const pinned = pinGpuTilings(model, x);
+          expect(pinned.gemms).toBeGreaterThan(20);
+          expect(pinned.vec4).toBeGreaterThanOrEqual(3);
+          expect(pinned.double).toBeGreaterThanOrEqual(3);
+        }
+        model.loadStateDict(initialStateFromGolden(g, 1e-3));
 
-      model.train();
-      const { logits, loss } = scope(() => {
-        const outs = model.forwardHeads(x);
-        let total: Tensor = diceLoss(outs[0], y, { smooth: 1 });
-        for (let k = 1; k < outs.length; k++) total = add(total, diceLoss(outs[k], y, { smooth: 1 }));
-        const l = mul(total, 1 / outs.length);
-        l.backward();
-        return { logits: outs, loss: l };
+        model.train();
+        const { logits, loss } = scope(() => {
+          const outs = model.forwardHeads(x);
+          let total: Tensor = diceLoss(outs[0], y, { smooth: 1 });
+          for (let k = 1; k < outs.length; k++) total = add(total, diceLoss(outs[k], y, { smooth: 1 }));
+          const l = mul(total, 1 / outs.length);
+          l.backward();
+          return { logits: outs, loss: l };
+        });
+        expect(logits.length).toBe(heads);
+        for (let k = 0; k < heads; k++) {
+          expect(relL2(await logits[k].data(), g.get(`logits${k}`).data), `logits${k}`).toBeLessThan(1e-4);
+        }
+        const wantLoss = g.get('loss').data[0];
+        expect(Math.abs((await loss.item()) - wantLoss) / wantLoss).toBeLessThan(1e-4);
+
+        const named = new Map(model.namedParameters());
+        expect(new Set(g.keys('grad.'))).toEqual(new Set(named.keys()));
+        // Biases that feed a BatchNorm have a gradient of exactly zero; in float32 they come out as rounding noise,
+        // so the tolerance has a floor proportional to the typical gradient's size.
+        const norms = [...named.keys()].map((k) => norm(g.get(`grad.${k}`).data)).sort((a, b) => a - b);
+        const floor = 1e-5 * norms[norms.length >> 1];
+        for (const [key, p] of named) {
+          const want = g.get(`grad.${key}`).data;
+          const got = await p.grad!.data();
+          const err = norm(Array.from(got, (v, i) => v - want[i]));
+          expect(err, `grad.${key}: |error| ${err} vs |grad| ${norm(want)}`).toBeLessThanOrEqual(
+            1e-3 * norm(want) + floor,
+          );
+        }
+        for (const [key, b] of model.namedBuffers()) {
+          if (key.endsWith('num_batches_tracked')) expect(Array.from(await b.data()), key).toEqual([1]);
+        }
+
+        const opt = new Adam(model.parameters(), { lr: 1e-3 });
+        opt.step();
+        for (const [key, p] of named) {
+          const want = g.get(`adam_step1.${key}`).data;
+          const got = await p.data();
+          if (norm(g.get(`grad.${key}`).data) < floor) {
+            // A zero gradient's rounding noise becomes a step of up to lr under Adam's normalisation.
+            for (let i = 0; i < got.length; i++)
+              expect(Math.abs(got[i] - want[i]), `adam_step1.${key}`).toBeLessThanOrEqual(1e-3);
+          } else expect(relL2(got, want), `adam_step1.${key}`).toBeLessThan(1e-4);
+        }
+
+        model.loadStateDict(runningStatsFromGolden(g), { strict: false });
+        model.eval();
+        const evalOut = scope(() => model.forwardHeads(x));
+        for (let k = 0; k < heads; k++) {
+          expect(
+            relL2(await evalOut[k].data(), g.get(`eval_logits${k}`).data),
+            `eval_logits${k}`,
+          ).toBeLessThan(1e-4);
+        }
+        for (const t of [...logits, loss, ...evalOut, x, y]) t.dispose();
+        model.dispose();
+        clearConvTilings();
       });
-      expect(logits.length).toBe(heads);
-      for (let k = 0; k < heads; k++) {
-        expect(relL2(await logits[k].data(), g.get(`logits${k}`).data), `logits${k}`).toBeLessThan(1e-4);
-      }
-      const wantLoss = g.get('loss').data[0];
-      expect(Math.abs((await loss.item()) - wantLoss) / wantLoss).toBeLessThan(1e-4);
-
-      const named = new Map(model.namedParameters());
-      expect(new Set(g.keys('grad.'))).toEqual(new Set(named.keys()));
-      // Biases that feed a BatchNorm have a gradient of exactly zero; in float32 they come out as rounding noise,
-      // so the tolerance has a floor proportional to the typical gradient's size.
-      const norms = [...named.keys()].map((k) => norm(g.get(`grad.${k}`).data)).sort((a, b) => a - b);
-      const floor = 1e-5 * norms[norms.length >> 1];
-      for (const [key, p] of named) {
-        const want = g.get(`grad.${key}`).data;
-        const got = await p.grad!.data();
-        const err = norm(Array.from(got, (v, i) => v - want[i]));
-        expect(err, `grad.${key}: |error| ${err} vs |grad| ${norm(want)}`).toBeLessThanOrEqual(
-          1e-3 * norm(want) + floor,
-        );
-      }
-      for (const [key, b] of model.namedBuffers()) {
-        if (key.endsWith('num_batches_tracked')) expect(Array.from(await b.data()), key).toEqual([1]);
-      }
-
-      const opt = new Adam(model.parameters(), { lr: 1e-3 });
-      opt.step();
-      for (const [key, p] of named) {
-        const want = g.get(`adam_step1.${key}`).data;
-        const got = await p.data();
-        if (norm(g.get(`grad.${key}`).data) < floor) {
-          // A zero gradient's rounding noise becomes a step of up to lr under Adam's normalisation.
-          for (let i = 0; i < got.length; i++)
-            expect(Math.abs(got[i] - want[i]), `adam_step1.${key}`).toBeLessThanOrEqual(1e-3);
-        } else expect(relL2(got, want), `adam_step1.${key}`).toBeLessThan(1e-4);
-      }
-
-      model.loadStateDict(runningStatsFromGolden(g), { strict: false });
-      model.eval();
-      const evalOut = scope(() => model.forwardHeads(x));
-      for (let k = 0; k < heads; k++) {
-        expect(relL2(await evalOut[k].data(), g.get(`eval_logits${k}`).data), `eval_logits${k}`).toBeLessThan(
-          1e-4,
-        );
-      }
-      for (const t of [...logits, loss, ...evalOut, x, y]) t.dispose();
-      model.dispose();
-    });
-  }
+    }
 });

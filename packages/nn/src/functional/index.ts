@@ -28,6 +28,7 @@ export {
   convTilingProblem,
   defaultConvTiling,
   exportConvTilings,
+  gemmExtent,
   hasConvTiling,
   importConvTilings,
   recordConvProblems,
