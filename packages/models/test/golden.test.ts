@@ -14,7 +14,7 @@ import {
 } from '@mriseg/nn';
 import { add, entryToFloat32, initDevice, mul, scope, sum, type Tensor, tensor } from '@mriseg/tensor-wgsl';
 import { readSafetensorsFile } from '@mriseg/tensor-wgsl/node';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type SegmentationModel } from '../src/index.js';
 
 const GOLDEN = fileURLToPath(new URL('../../../../shared/golden/models/', import.meta.url));
@@ -137,6 +137,8 @@ beforeAll(async () => {
 });
 
 describe('models match the PyTorch goldens (f = 4, batch 2, 32×32)', () => {
+  // Pinned tilings must not outlive their test, failed or not.
+  afterEach(() => clearConvTilings());
   for (const [file, name, heads] of cases)
     for (const tilings of ['default', 'gpu'] as const) {
       const title = tilings === 'default' ? '' : ' (GPU tilings: register-blocked, vec4, double-buffered)';
@@ -212,7 +214,6 @@ describe('models match the PyTorch goldens (f = 4, batch 2, 32×32)', () => {
         }
         for (const t of [...logits, loss, ...evalOut, x, y]) t.dispose();
         model.dispose();
-        clearConvTilings();
       });
     }
 });
