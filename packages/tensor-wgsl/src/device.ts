@@ -76,6 +76,11 @@ export interface DispatchSpec {
   workgroups: [number, number?, number?];
 }
 
+interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
 interface PendingScope {
   op: string;
   promise: Promise<GPUError | null>;
@@ -129,7 +134,12 @@ export function hasRuntime(): boolean {
 export class Runtime {
   readonly pool: BufferPool;
   readonly validate: boolean;
-  private pipelines = new Map<string, GPUComputePipeline>();
+  /**
+   * Pipelines by code, then by entry point and constants. Keyed by the code string itself: callers that cache
+   * their generated code pass the same string object every time, whose hash V8 keeps, so a lookup costs no
+   * pass over the (often tens of kB of) WGSL; a key built by concatenation would be hashed anew every dispatch.
+   */
+  private pipelines = new Map<string, Map<string, CachedPipeline>>();
   private uniformCache = new Map<string, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -209,16 +219,32 @@ export class Runtime {
     entryPoint = 'main',
     constants?: Record<string, number>,
   ): GPUComputePipeline {
-    const key = constants ? `${entryPoint}|${JSON.stringify(constants)}|${code}` : `${entryPoint}|${code}`;
-    let p = this.pipelines.get(key);
+    return this.cachedPipeline(name, code, entryPoint, constants).pipeline;
+  }
+
+  private cachedPipeline(
+    name: string,
+    code: string,
+    entryPoint = 'main',
+    constants?: Record<string, number>,
+  ): CachedPipeline {
+    let byEntry = this.pipelines.get(code);
+    if (!byEntry) {
+      byEntry = new Map();
+      this.pipelines.set(code, byEntry);
+    }
+    const key = constants ? `${entryPoint}|${JSON.stringify(constants)}` : entryPoint;
+    let p = byEntry.get(key);
     if (!p) {
       const module = this.device.createShaderModule({ code, label: name });
-      p = this.device.createComputePipeline({
+      const pipeline = this.device.createComputePipeline({
         layout: 'auto',
         label: name,
         compute: { module, entryPoint, ...(constants ? { constants } : {}) },
       });
-      this.pipelines.set(key, p);
+      // Each getBindGroupLayout() call makes a new wrapper object; one per pipeline is enough.
+      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      byEntry.set(key, p);
       this.counters.pipelinesCreated++;
     }
     return p;
@@ -327,7 +353,7 @@ export class Runtime {
       );
     }
     if (this.validate) this.device.pushErrorScope('validation');
-    const pipeline = this.pipeline(spec.name, spec.code, spec.entryPoint, spec.constants);
+    const { pipeline, layout } = this.cachedPipeline(spec.name, spec.code, spec.entryPoint, spec.constants);
     const entries: GPUBindGroupEntry[] = spec.buffers.map((buffer, binding) => ({
       binding,
       resource: { buffer },
@@ -335,7 +361,7 @@ export class Runtime {
     if (spec.uniforms)
       entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer(spec.uniforms) } });
     const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
+      layout,
       entries,
       label: spec.name,
     });
