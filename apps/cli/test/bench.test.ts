@@ -179,6 +179,25 @@ describe('bench', () => {
     }
   });
 
+  it('MRISEG_AUTOTUNE_SECONDS caps the tuning: GEMMs not reached keep their defaults, and the output says so', async () => {
+    await initDevice();
+    clearConvTilings();
+    try {
+      process.env.MRISEG_AUTOTUNE_SECONDS = '0';
+      const r = await runBench({ ...TINY_INFER, autotune: 'on' });
+      expect(r.autotune).toMatchObject({ gemms: 0, skipped: 56, cutShort: 0, budgetSeconds: 0 });
+      expect(formatBench(r)).toMatch(/time budget ran out: 56 GEMMs untuned, 0 in part/);
+      process.env.MRISEG_AUTOTUNE_SECONDS = 'soon';
+      const bad = await runBench({ ...TINY_INFER, autotune: 'on' });
+      expect(bad.autotuneError).toMatch(
+        /MRISEG_AUTOTUNE_SECONDS must be a number of seconds ≥ 0, not "soon"/,
+      );
+    } finally {
+      delete process.env.MRISEG_AUTOTUNE_SECONDS;
+      clearConvTilings();
+    }
+  });
+
   it('a failed autotune leaves the default tilings and says why', async () => {
     await initDevice();
     const model = createModel('unet', { features: 2 });

@@ -72,3 +72,27 @@ it('a faulty tiling already in use is caught too: results are checked against th
     F.clearConvTilings();
   }
 });
+
+it('a time budget leaves the GEMMs it does not reach as they were, and names them', async () => {
+  const c = tuningCase(16);
+  const skipped: string[] = [];
+  const results = await F.autotuneConvolutions(c.step, {
+    budgetSeconds: 0,
+    onSkipped: (p) => skipped.push(p.kernel),
+  });
+  expect(results).toEqual([]);
+  expect(skipped).toEqual(['forward', 'input_grad', 'weight_grad']);
+  expect(F.exportConvTilings()).toEqual({});
+  // With time to spare nothing is cut short.
+  const full = await F.autotuneConvolutions(c.step, {
+    budgetSeconds: 600,
+    candidates: (_k, M, N) => [F.pickTiling(M, N)],
+    onSkipped: (p) => skipped.push(p.kernel),
+  });
+  try {
+    expect(full.map((r) => r.cutShort)).toEqual([false, false, false]);
+    expect(skipped).toHaveLength(3);
+  } finally {
+    F.clearConvTilings();
+  }
+});

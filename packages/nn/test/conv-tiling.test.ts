@@ -201,6 +201,8 @@ describe('GEMM tilings', () => {
     ['weight_grad', stride2, { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, vec4: true }],
     ['forward', stride2, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true, vec4: true, double: true }],
     ['input_grad', stride1, { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, double: true }],
+    ['forward', stride1, { BM: 64, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true, vec4: true }],
+    ['weight_grad', stride2, { BM: 128, BN: 64, BK: 8, TM: 8, TN: 8, prefetch: true, double: true }],
     ['weight_grad', stride1, { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4, prefetch: true, double: true }],
     ['input_grad', stride2, { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8, prefetch: true }],
     ['input_grad', stride1, { BM: 256, BN: 16, BK: 16, TM: 8, TN: 2, prefetch: true }],

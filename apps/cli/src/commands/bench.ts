@@ -356,6 +356,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           beforeMs: round(s.beforeMs, 3),
           afterMs: round(s.afterMs, 3),
           chosen: s.chosen,
+          skipped: s.skipped,
+          cutShort: s.cutShort,
+          ...(s.budgetSeconds === undefined ? {} : { budgetSeconds: s.budgetSeconds }),
           rejected: s.rejected.length,
           rejectedFirst: s.rejected.slice(0, 10),
         };
@@ -440,7 +443,7 @@ export function formatBench(r: BenchResult): string {
   if (r.autotune)
     rows.push([
       'autotune',
-      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed${r.autotune.reused ? `; ${r.autotune.reused} tilings reused` : ''}${r.autotune.rejected ? `; ${r.autotune.rejected} candidates rejected` : ''}`,
+      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed${r.autotune.reused ? `; ${r.autotune.reused} tilings reused` : ''}${r.autotune.rejected ? `; ${r.autotune.rejected} candidates rejected` : ''}${r.autotune.skipped || r.autotune.cutShort ? `; time budget ran out: ${r.autotune.skipped} GEMMs untuned, ${r.autotune.cutShort} in part` : ''}`,
     ]);
   const phases = [
     {

@@ -4,7 +4,8 @@
  * candidate tilings on the device (@mriseg/nn `autotuneConvolutions`). 'auto' tunes on a GPU and not on a CPU
  * driver, where compiling the candidates would take minutes and the result matters little. With the environment
  * variable MRISEG_TUNING_CACHE naming a file, tilings tuned before on the same device are read from it and the
- * new ones written back.
+ * new ones written back. MRISEG_AUTOTUNE_SECONDS caps the time spent tuning (the GEMMs not reached keep their
+ * default tilings).
  */
 import type { SegmentationModel } from '@mriseg/models';
 import { autotuneConvolutions, type ConvTuningResult, clearConvTilings, tilingKey } from '@mriseg/nn';
@@ -31,6 +32,11 @@ export interface AutotuneSummary {
   chosen: Record<string, number>;
   /** Candidates left out because the device rejected them or their result was wrong. */
   rejected: { kernel: string; tiling: string; reason: string }[];
+  /** GEMMs left with their default tilings, and GEMMs whose candidates were not all timed, for lack of time. */
+  skipped: number;
+  cutShort: number;
+  /** The MRISEG_AUTOTUNE_SECONDS cap, if any. */
+  budgetSeconds?: number;
   results: ConvTuningResult[];
 }
 
@@ -55,6 +61,8 @@ export async function autotuneModel(
   // Tilings tuned by an earlier run on this device are reused, and only new GEMMs are timed.
   const cache = process.env.MRISEG_TUNING_CACHE;
   const reused = cache ? loadConvTilings(cache).pinned : 0;
+  const budgetSeconds = autotuneBudget();
+  let skipped = 0;
   try {
     results = await autotuneConvolutions(
       () => {
@@ -65,7 +73,7 @@ export async function autotuneModel(
         total.backward();
         if (inferBatchSize !== batchSize) noGrad(() => model.forward(input(inferBatchSize)));
       },
-      { skipPinned: cache !== undefined },
+      { skipPinned: cache !== undefined, budgetSeconds, onSkipped: () => skipped++ },
     );
     if (cache) saveConvTilings(cache);
     // The tuning operands would otherwise stay in the buffer pool, held for the rest of the run.
@@ -96,8 +104,21 @@ export async function autotuneModel(
     afterMs,
     chosen,
     rejected,
+    skipped,
+    cutShort: results.filter((r) => r.cutShort).length,
+    ...(budgetSeconds === undefined ? {} : { budgetSeconds }),
     results,
   };
+}
+
+/** MRISEG_AUTOTUNE_SECONDS as a number of seconds, undefined when unset; anything else is a usage error. */
+export function autotuneBudget(): number | undefined {
+  const text = process.env.MRISEG_AUTOTUNE_SECONDS;
+  if (text === undefined || text === '') return undefined;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < 0)
+    throw new Error(`MRISEG_AUTOTUNE_SECONDS must be a number of seconds ≥ 0, not "${text}"`);
+  return v;
 }
 
 export function formatAutotune(s: AutotuneSummary): string {
@@ -105,7 +126,11 @@ export function formatAutotune(s: AutotuneSummary): string {
   const rejected = s.rejected.length
     ? `; ${s.rejected.length} candidate tilings rejected (first: ${s.rejected[0].kernel} ${s.rejected[0].tiling}: ${s.rejected[0].reason})`
     : '';
-  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)${rejected}`;
+  const budget =
+    s.skipped || s.cutShort
+      ? `; MRISEG_AUTOTUNE_SECONDS=${s.budgetSeconds} ran out: ${s.skipped} GEMMs kept their default tilings, ${s.cutShort} were tuned in part`
+      : '';
+  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)${rejected}${budget}`;
 }
 
 /**

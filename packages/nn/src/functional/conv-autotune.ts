@@ -34,6 +34,8 @@ export interface ConvTuningResult {
   timings: ConvTiming[];
   /** Candidates left out: the device rejected them, or their result differed from the reference tiling's. */
   rejected: { tiling: GemmTiling; reason: string }[];
+  /** The time budget ran out before every candidate was timed. */
+  cutShort: boolean;
 }
 
 /**
@@ -64,6 +66,12 @@ export interface ConvTuneOptions {
   onResult?: (r: ConvTuningResult) => void;
   /** Leave GEMMs that already have a pinned tiling (e.g. imported from an earlier run) as they are. */
   skipPinned?: boolean;
+  /**
+   * Time allowed for tuning, in seconds. When it runs out, the GEMM being tuned keeps the fastest tiling timed
+   * so far (its result has `cutShort`), and the GEMMs not reached keep their tilings (`onSkipped` names them).
+   */
+  budgetSeconds?: number;
+  onSkipped?: (p: ConvProblem) => void;
 }
 
 function launch(p: ConvProblem, inputs: Record<string, Tensor>): Tensor {
@@ -136,9 +144,17 @@ export async function tuneConvolutions(
   const variantsOf = options.variants ?? tilingVariants;
   const rng = new Rng(0x7e57);
   const results: ConvTuningResult[] = [];
+  const deadline =
+    options.budgetSeconds === undefined
+      ? Number.POSITIVE_INFINITY
+      : performance.now() + 1000 * options.budgetSeconds;
   for (const p of problems) {
     const g = p.geometry;
     if (options.skipPinned && hasConvTiling(p.kernel, g)) continue;
+    if (performance.now() > deadline) {
+      options.onSkipped?.(p);
+      continue;
+    }
     const { M, N } = gemmExtent(p.kernel, g);
     const current = convTiling(p.kernel, g, p.bias);
     const seen = new Set<string>();
@@ -147,8 +163,13 @@ export async function tuneConvolutions(
     const rejected: ConvTuningResult['rejected'] = [];
     // The first tiling that runs (the plainest one) gives the result every other candidate must reproduce.
     let reference = null as Tensor | null;
+    let cutShort = false;
     const timeEach = async (tilings: GemmTiling[]) => {
       for (const tiling of tilings) {
+        if (timings.length > 0 && performance.now() > deadline) {
+          cutShort = true;
+          return;
+        }
         const key = tilingKey(tiling);
         if (seen.has(key) || convTilingProblem(p.kernel, tiling)) continue;
         seen.add(key);
@@ -203,6 +224,7 @@ export async function tuneConvolutions(
       best,
       timings,
       rejected,
+      cutShort,
     };
     results.push(r);
     options.onResult?.(r);

@@ -409,7 +409,8 @@ export function pickGpuTiling(M: number, N: number, minTiles = 256): GemmTiling 
  * reads and stages its tiles is refined afterwards (`tilingVariants`).
  */
 export function candidateTilings(M: number, N: number): GemmTiling[] {
-  // [BM, BN, TM, TN, BK]: 256 threads each; BK so that each thread prefetches a whole number of values.
+  // [BM, BN, TM, TN, BK]: 256 threads each, but for two 8×8 tiles of 128 threads (more workgroups resident per
+  // multiprocessor for the same registers); BK so that each thread prefetches a whole number of values.
   const shapes: [number, number, number, number, number][] = [
     [64, 64, 4, 4, 8],
     [128, 64, 8, 4, 8],
@@ -419,6 +420,8 @@ export function candidateTilings(M: number, N: number): GemmTiling[] {
     [128, 32, 4, 4, 8],
     [32, 128, 4, 4, 8],
     [256, 16, 8, 2, 16],
+    [64, 128, 8, 8, 8],
+    [128, 64, 8, 8, 8],
   ];
   const fits = (BM: number, BN: number) => BM <= Math.max(32, 2 * M) && BN <= Math.max(8, 2 * N);
   const out: GemmTiling[] = [pickTiling(M, N), pickGpuTiling(M, N)];
