@@ -203,6 +203,9 @@ describe('GEMM tilings', () => {
     ['input_grad', stride1, { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, double: true }],
     ['forward', stride1, { BM: 64, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true, vec4: true }],
     ['weight_grad', stride2, { BM: 128, BN: 64, BK: 8, TM: 8, TN: 8, prefetch: true, double: true }],
+    // Split-K extremes: one workgroup for the whole reduction, and as many splits as the reduction allows.
+    ['weight_grad', stride1, { BM: 32, BN: 64, BK: 8, TM: 2, TN: 4, prefetch: true, splitTarget: 1 }],
+    ['weight_grad', stride2, { BM: 32, BN: 64, BK: 8, TM: 2, TN: 4, splitTarget: 100000 }],
     ['weight_grad', stride1, { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4, prefetch: true, double: true }],
     ['input_grad', stride2, { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8, prefetch: true }],
     ['input_grad', stride1, { BM: 256, BN: 16, BK: 16, TM: 8, TN: 2, prefetch: true }],
@@ -284,18 +287,43 @@ describe('GEMM tilings', () => {
       for (const r of results) {
         // Two first-round tilings, then the one variant of the faster that was not timed already; each later
         // round refines a tiling that was the fastest so far.
-        const [a, b, ...refined] = r.timings;
+        // (The weight gradient's split-K targets, tried last, are another test's subject.)
+        const chain = r.timings.filter((t) => t.tiling.splitTarget === undefined);
+        const [a, b, ...refined] = chain;
         const leader = a.ms <= b.ms ? a : b;
         expect(refined.length).toBeGreaterThanOrEqual(1);
         expect(refined.length).toBeLessThanOrEqual(4);
         expect(refined[0].tiling).toEqual(deeper(leader.tiling));
-        for (let i = 3; i < r.timings.length; i++) {
-          const prev = r.timings[i - 1];
-          expect(r.timings[i].tiling).toEqual(deeper(prev.tiling));
-          expect(prev.ms).toBe(Math.min(...r.timings.slice(0, i).map((t) => t.ms)));
+        for (let i = 3; i < chain.length; i++) {
+          const prev = chain[i - 1];
+          expect(chain[i].tiling).toEqual(deeper(prev.tiling));
+          expect(prev.ms).toBe(Math.min(...chain.slice(0, i).map((t) => t.ms)));
         }
         expect(r.best.ms).toBe(Math.min(...r.timings.map((t) => t.ms)));
       }
+    } finally {
+      F.clearConvTilings();
+    }
+  });
+
+  it('refinement also tries other split-K targets for the weight gradient', async () => {
+    const c = tuningCase(18);
+    const results = await F.autotuneConvolutions(c.step, {
+      reps: 1,
+      candidates: (_k, M, N) => [F.pickTiling(M, N)],
+      refine: 1,
+      variants: () => [],
+    });
+    try {
+      const splits = (r: F.ConvTuningResult) => r.timings.map((t) => t.tiling.splitTarget ?? null);
+      expect(results.map((r) => r.kernel)).toEqual(['forward', 'input_grad', 'weight_grad']);
+      expect(splits(results[0])).toEqual([null]);
+      expect(splits(results[1])).toEqual([null]);
+      expect(splits(results[2])).toEqual([null, 128, 256, 1024, 2048]);
+      const dw = results[2];
+      expect(F.convTiling('weight_grad', dw.geometry, false)).toEqual(dw.best.tiling);
+      c.x.grad?.dispose();
+      await c.expectExact();
     } finally {
       F.clearConvTilings();
     }
@@ -335,6 +363,19 @@ describe('GEMM tilings', () => {
     expect(F.parseTilingKey('64x64x16/4x4vp')).toBeNull();
     expect(F.parseTilingKey('64x64x16/4x4pvd')).toEqual({ ...v, double: true });
     expect(F.tilingKey({ ...v, double: true })).toBe('64x64x16/4x4pvd');
+    expect(F.parseTilingKey('128x64x8/8x4ps1024')).toEqual({
+      BM: 128,
+      BN: 64,
+      BK: 8,
+      TM: 8,
+      TN: 4,
+      prefetch: true,
+      splitTarget: 1024,
+    });
+    expect(F.tilingKey({ ...v, double: true, splitTarget: 256 })).toBe('64x64x16/4x4pvds256');
+    expect(F.parseTilingKey('64x64x16/4x4pvds256')).toEqual({ ...v, double: true, splitTarget: 256 });
+    expect(F.convTilingProblem('forward', { ...v, splitTarget: 256 })).toMatch(/weight gradient only/);
+    expect(F.convTilingProblem('weight_grad', { ...v, splitTarget: 0 })).toMatch(/positive integer/);
     expect(F.parseTilingKey('64x64/4x4')).toBeNull();
     F.clearConvTilings();
     expect(F.hasConvTiling('weight_grad', g)).toBe(false);

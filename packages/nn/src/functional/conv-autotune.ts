@@ -49,6 +49,12 @@ const MAX_RELATIVE_ERROR = 1e-4;
 /** Rounds of refinement at most (each a handful of variants of the best tiling so far). */
 const MAX_REFINE_ROUNDS = 4;
 
+/**
+ * Split-K targets tried for the weight gradient's best tiling during refinement (conv.ts splits the reduction
+ * to reach about this many workgroups; 512 when unset). Same kernel, so no pipeline to compile.
+ */
+const SPLIT_TARGETS = [128, 256, 1024, 2048];
+
 export interface ConvTuneOptions {
   /** Launches timed per candidate (after one untimed launch that compiles the pipeline). Default 3. */
   reps?: number;
@@ -57,7 +63,8 @@ export interface ConvTuneOptions {
   /**
    * Refinement: the `refine` fastest tilings of the first round are tried with each of their `variants` (default
    * `tilingVariants`: vec4 reads, k step, prefetch, double buffering); while a round finds a faster tiling, its
-   * variants are tried next (at most MAX_REFINE_ROUNDS rounds). Default 2 on a GPU; 0 on a CPU driver, where
+   * variants are tried next (at most MAX_REFINE_ROUNDS rounds); the weight gradient's best is then tried with
+   * other split-K targets (SPLIT_TARGETS). Default 2 on a GPU; 0 on a CPU driver, where
    * each variant is seconds of pipeline compilation and how tiles are staged hardly changes the speed.
    */
   refine?: number;
@@ -203,6 +210,10 @@ export async function tuneConvolutions(
         await timeEach(frontier.flatMap((t) => variantsOf(t.tiling)));
         const now = fastest();
         frontier = now !== before ? [now] : [];
+      }
+      if (refine > 0 && p.kernel === 'weight_grad') {
+        const best = fastest().tiling;
+        await timeEach(SPLIT_TARGETS.map((splitTarget) => ({ ...best, splitTarget })));
       }
     } finally {
       for (const t of Object.values(inputs)) t.dispose();

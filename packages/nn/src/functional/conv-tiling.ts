@@ -72,6 +72,8 @@ let recorder: Map<string, ConvProblem> | null = null;
 
 /** Why a tiling cannot run a kernel on this device (load orders, workgroup memory), or null when it can. */
 export function convTilingProblem(kernel: ConvKernel, t: GemmTiling): string | null {
+  if (t.splitTarget !== undefined && kernel !== 'weight_grad')
+    return 'splitTarget applies to the weight gradient only';
   const [a, b] = LOAD_ORDERS[kernel];
   const problem = tilingProblem(t, a, b);
   if (problem) return problem;

@@ -152,7 +152,10 @@ export function convInputGradPartsRaw(
   return dx;
 }
 
-/** Enough workgroups to fill a large GPU several times over; partial sums cost K·C·R·S floats per split. */
+/**
+ * Enough workgroups to fill a large GPU several times over; partial sums cost K·C·R·S floats per split. A
+ * tiling's `splitTarget` (set by the autotuner) overrides it.
+ */
 const TARGET_WORKGROUPS = 512;
 const MIN_CHUNK_STEPS = 16;
 
@@ -162,10 +165,11 @@ export function convWeightGradRaw(dy: Tensor, x: ConvImage, g: ConvGeometry): Te
   const { tensors, channels } = imageParts('conv2d_weight_grad', x, g);
   const crs = g.C * g.R * g.S;
   const L = g.N * g.P * g.Q;
-  const tiling = convTiling('weight_grad', g, false);
+  // The split is a launch parameter: the kernel (and its cached code) is the tiling's without it.
+  const { splitTarget = TARGET_WORKGROUPS, ...tiling } = convTiling('weight_grad', g, false);
   const tiles = Math.ceil(g.K / tiling.BM) * Math.ceil(crs / tiling.BN);
   const maxSplits = Math.max(1, Math.floor(L / (tiling.BK * MIN_CHUNK_STEPS)));
-  let splits = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), maxSplits));
+  let splits = Math.max(1, Math.min(Math.ceil(splitTarget / tiles), maxSplits));
   const chunk = Math.ceil(L / splits / tiling.BK) * tiling.BK;
   splits = Math.ceil(L / chunk);
   const partial = Tensor.empty([splits, g.K, g.C, g.R, g.S], 'f32', 'conv2d_weight_grad');

@@ -40,6 +40,11 @@ export interface GemmTiling {
   vec4?: boolean;
   /** Two workgroup-memory buffers used in turn: one barrier a k step instead of two. */
   double?: boolean;
+  /**
+   * Launch parameter of the convolution weight gradient (split-K), not of the kernel: how many workgroups its
+   * reduction is split to reach (conv.ts; default there 512).
+   */
+  splitTarget?: number;
 }
 
 /** Which index varies fastest between neighbouring threads while loading a tile (the coalesced direction). */
@@ -63,12 +68,13 @@ export function threadsOf(t: GemmTiling): number {
 }
 
 export function tilingKey(t: GemmTiling): string {
-  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}${t.double ? 'd' : ''}`;
+  const split = t.splitTarget === undefined ? '' : `s${t.splitTarget}`;
+  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}${t.double ? 'd' : ''}${split}`;
 }
 
 /** The tiling a `tilingKey` names, or null for text that is not one. */
 export function parseTilingKey(key: string): GemmTiling | null {
-  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)(d?)$/.exec(key);
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)(d?)(?:s(\d+))?$/.exec(key);
   if (!m) return null;
   const [BM, BN, BK, TM, TN] = m.slice(1, 6).map(Number);
   return {
@@ -80,6 +86,7 @@ export function parseTilingKey(key: string): GemmTiling | null {
     ...(m[6] ? { prefetch: true } : {}),
     ...(m[7] ? { vec4: true } : {}),
     ...(m[8] ? { double: true } : {}),
+    ...(m[9] ? { splitTarget: Number(m[9]) } : {}),
   };
 }
 
@@ -90,6 +97,8 @@ export function tilingProblem(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrde
     return 'sizes must be positive integers';
   if (BM % TM || BN % TN) return 'BM/TM and BN/TN must be integers';
   if (t.vec4 && (TM % 4 || TN % 4)) return 'vec4 needs TM and TN to be multiples of 4';
+  if (t.splitTarget !== undefined && !(Number.isInteger(t.splitTarget) && t.splitTarget > 0))
+    return 'splitTarget must be a positive integer';
   const threads = threadsOf(t);
   if (threads > 256) return `${threads} threads exceed 256`;
   for (const [extent, order] of [
