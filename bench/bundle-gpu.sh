@@ -6,10 +6,12 @@ mkdir -p .gpu-bench
 grep -qx "/.gpu-bench/" .git/info/exclude 2>/dev/null || echo "/.gpu-bench/" >> .git/info/exclude
 pnpm --filter @mriseg/cli run bundle >/dev/null
 cp apps/cli/dist/cli.bundle.mjs apps/cli/dist/cli.worker.mjs bench/pytorch_unet.py .gpu-bench/
-# The conv bench imports the built package; bundle it from the sources instead.
-sed -e "s#from '../dist/index.js'#from '@mriseg/nn'#" -e "s#from '../dist/node.js'#from '@mriseg/nn/node'#" \
-  packages/nn/bench/conv-bench.mjs > packages/nn/bench/.conv-bench.src.mjs
-npx esbuild packages/nn/bench/.conv-bench.src.mjs --bundle --platform=node --format=esm --target=node20 \
-  --conditions=source --external:webgpu --outfile=.gpu-bench/conv-bench.mjs --log-level=warning
-rm packages/nn/bench/.conv-bench.src.mjs
+# The nn benches import the built package; bundle them from the sources instead.
+for bench in conv-bench gemm-bench; do
+  sed -e "s#from '../dist/index.js'#from '@mriseg/nn'#" -e "s#from '../dist/node.js'#from '@mriseg/nn/node'#" \
+    "packages/nn/bench/$bench.mjs" > "packages/nn/bench/.$bench.src.mjs"
+  npx esbuild "packages/nn/bench/.$bench.src.mjs" --bundle --platform=node --format=esm --target=node20 \
+    --conditions=source --external:webgpu --outfile=".gpu-bench/$bench.mjs" --log-level=warning
+  rm "packages/nn/bench/.$bench.src.mjs"
+done
 du -sh .gpu-bench

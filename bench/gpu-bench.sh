@@ -8,16 +8,18 @@
 #   2. PyTorch on the same card: strict FP32, TF32, FP32 + cudnn.benchmark
 #   3. the same U-Net bench autotuned (two rounds, every candidate checked against the default's result), with a
 #      per-kernel GPU profile
-#   4. per-layer conv TFLOP/s with autotuned tilings (and the tiling each kernel chose)
-#   5. Attention U-Net and UNet++ (autotuned)
-#   6. per-layer conv TFLOP/s with the default tilings
+#   4. the GEMM tiles' ceiling: a dense 4096³ product with every candidate tiling (no im2col gather)
+#   5. per-layer conv TFLOP/s with autotuned tilings (and the tiling each kernel chose)
+#   6. Attention U-Net and UNet++ (autotuned)
+#   7. per-layer conv TFLOP/s with the default tilings
 # For a dry run of the plumbing here:  RUN= SIZE="--features 4 --batch-size 2 --image-size 32" CONV=--small \
-#   OUT=/tmp/gb bash bench/gpu-bench.sh 300
+#   GEMM=--small OUT=/tmp/gb bash bench/gpu-bench.sh 300
 set -uo pipefail
 out=${OUT:-bench-out}
 RUN=${RUN-bash .gpu/run.sh}
 SIZE=${SIZE:-}
 CONV=${CONV:-}
+GEMM=${GEMM:-}
 budget=${1:-540}
 mkdir -p "$out"
 B=.gpu-bench
@@ -41,6 +43,7 @@ step doctor 30 bash -c "$RUN node $B/cli.bundle.mjs doctor --json > $out/doctor.
 step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
 step unet-tuned 240 bash -c "MRISEG_AUTOTUNE_SECONDS=150 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
+step gemm 60 bash -c "$RUN node $B/gemm-bench.mjs $GEMM > $out/gemm.md 2> $out/gemm.err"
 step conv-tuned 150 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"
 for m in attention-unet unet++; do
   step "$m" 120 bash -c "MRISEG_AUTOTUNE_SECONDS=50 $RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
@@ -57,6 +60,12 @@ try:
     d = json.loads(text("doctor.json")); print("adapter:", d["adapter"], "| features:", ", ".join(d["features"]))
 except Exception as e:
     print("doctor failed:", e, text("doctor.err")[-500:])
+t = text("gemm.md")
+if "| tiling |" in t:
+    head, table = t.split("| tiling |", 1)
+    print("dense GEMM, best tilings:\n| tiling |" + "\n".join(table.splitlines()[:12]))
+else:
+    print("gemm.md: none " + text("gemm.err")[-600:])
 for name in ["conv-tuned.md", "conv-default.md"]:
     t = text(name)
     print(t if t.strip() else f"{name}: none " + text(name.replace(".md", ".err"))[-600:])

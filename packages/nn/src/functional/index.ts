@@ -40,11 +40,15 @@ export { dropout } from './dropout.js';
 export {
   candidateTilings,
   type GemmTiling,
+  gemmGrid,
   parseTilingKey,
   pickGpuTiling,
   pickTiling,
   tilingKey,
+  tilingProblem,
   tilingVariants,
+  workgroupStorageBytes,
 } from './gemm.wgsl.js';
+export { denseGemmRaw } from './gemm-dense.js';
 export { type AvgPool2dOptions, avgPool2d, maxPool2d, type Pool2dOptions } from './pool.js';
 export { type UpsampleMode, type UpsampleOptions, upsample } from './upsample.js';

@@ -1,0 +1,36 @@
+/**
+ * x · y through the convolution kernels' GEMM generator with a chosen tiling: the ceiling those tiles reach on a
+ * device, for benchmarks (tensor-wgsl's `matmul` is the general op, with autograd and broadcasting).
+ */
+import { runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
+import { type GemmTiling, gemmGrid, tilingKey, tilingProblem } from './gemm.wgsl.js';
+import { denseGemmWgsl } from './gemm-dense.wgsl.js';
+
+const codeCache = new Map<string, string>();
+
+/** out [R, Q] = x [R, K] · y [K, Q] (f32, row-major), computed with `tiling`. Not recorded for autograd. */
+export function denseGemmRaw(x: Tensor, y: Tensor, tiling: GemmTiling): Tensor {
+  const op = 'dense_gemm';
+  if (x.rank !== 2 || y.rank !== 2 || x.dtype !== 'f32' || y.dtype !== 'f32' || x.shape[1] !== y.shape[0])
+    throw new ShapeError(op, `needs f32 matrices [R, K] and [K, Q], got ${x.describe()} and ${y.describe()}`);
+  const problem = tilingProblem(tiling, 'mn', 'k');
+  if (problem) throw new ShapeError(op, `tiling ${tilingKey(tiling)}: ${problem}`);
+  const [R, K] = x.shape;
+  const Q = y.shape[1];
+  const out = Tensor.empty([R, Q], 'f32', op);
+  if (R === 0 || Q === 0) return out;
+  const key = `${R},${K},${Q}|${tilingKey(tiling)}`;
+  let code = codeCache.get(key);
+  if (!code) {
+    code = denseGemmWgsl(R, K, Q, tiling);
+    codeCache.set(key, code);
+  }
+  const rt = runtime();
+  const grid = gemmGrid(
+    Math.ceil(Q / tiling.BM),
+    Math.ceil(R / tiling.BN),
+    rt.limits.maxComputeWorkgroupsPerDimension,
+  );
+  rt.dispatch({ name: op, code, buffers: [x.buffer, y.buffer, out.buffer], workgroups: grid });
+  return out;
+}
