@@ -44,7 +44,7 @@ step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model un
 step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
 step unet-tuned 240 bash -c "MRISEG_AUTOTUNE_SECONDS=150 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step gemm 60 bash -c "$RUN node $B/gemm-bench.mjs $GEMM > $out/gemm.md 2> $out/gemm.err"
-step conv-tuned 150 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"
+step conv-tuned 150 bash -c "MRISEG_AUTOTUNE_SECONDS=90 $RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"
 for m in attention-unet unet++; do
   step "$m" 120 bash -c "MRISEG_AUTOTUNE_SECONDS=50 $RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 done

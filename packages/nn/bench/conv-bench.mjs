@@ -89,6 +89,9 @@ console.log(
 );
 console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
 let tuneMs = 0;
+// MRISEG_AUTOTUNE_SECONDS caps the tuning of all layers together, as it does for the CLI.
+const budget = process.env.MRISEG_AUTOTUNE_SECONDS ? Number(process.env.MRISEG_AUTOTUNE_SECONDS) : undefined;
+let untuned = 0;
 const rejected = [];
 if (cache) console.log(`tilings reused from ${cache}: ${loadConvTilings(cache).pinned}\n`);
 const tfl = (flop, ms) => (flop / (ms * 1e-3) / 1e12).toPrecision(3);
@@ -126,7 +129,11 @@ for (const [name, kind, cin, cout, k, s] of layers()) {
   });
   if (autotune) {
     const t0 = performance.now();
-    const results = await tuneConvolutions(problems, { skipPinned: cache !== undefined });
+    const results = await tuneConvolutions(problems, {
+      skipPinned: cache !== undefined,
+      budgetSeconds: budget === undefined ? undefined : Math.max(0, budget - tuneMs / 1000),
+      onSkipped: () => untuned++,
+    });
     for (const r of results)
       for (const x of r.rejected) rejected.push(`${name} ${r.kernel} ${tilingKey(x.tiling)}: ${x.reason}`);
     tuneMs += performance.now() - t0;
@@ -145,7 +152,8 @@ console.log(
 );
 if (autotune) {
   console.log(
-    `\nautotuning took ${(tuneMs / 1000).toFixed(1)} s; ${rejected.length} candidate tilings rejected`,
+    `\nautotuning took ${(tuneMs / 1000).toFixed(1)} s; ${rejected.length} candidate tilings rejected` +
+      (untuned ? `; MRISEG_AUTOTUNE_SECONDS ran out: ${untuned} GEMMs kept their tilings` : ''),
   );
   for (const line of rejected.slice(0, 20)) console.log(`  rejected: ${line}`);
 }

@@ -139,7 +139,13 @@ async function timeLaunches(body: () => void, reps: number): Promise<number> {
   return (gpu ?? performance.now() - t0) / reps;
 }
 
-/** Times the candidates of each problem and pins the fastest (setConvTiling); returns what it measured. */
+/** 2·N·K·C·R·S·P·Q: the same for all three kernels of a convolution. */
+const gflopOf = (g: ConvGeometry) => (2 * g.N * g.K * g.C * g.R * g.S * g.P * g.Q) / 1e9;
+
+/**
+ * Times the candidates of each problem, largest first, and pins the fastest (setConvTiling); returns what it
+ * measured.
+ */
 export async function tuneConvolutions(
   problems: ConvProblem[],
   options: ConvTuneOptions = {},
@@ -155,7 +161,9 @@ export async function tuneConvolutions(
     options.budgetSeconds === undefined
       ? Number.POSITIVE_INFINITY
       : performance.now() + 1000 * options.budgetSeconds;
-  for (const p of problems) {
+  // Largest first, so that a time budget is spent where the time goes (the order of equal ones is kept).
+  const ordered = [...problems].sort((a, b) => gflopOf(b.geometry) - gflopOf(a.geometry));
+  for (const p of ordered) {
     const g = p.geometry;
     if (options.skipPinned && hasConvTiling(p.kernel, g)) continue;
     if (performance.now() > deadline) {
@@ -230,7 +238,7 @@ export async function tuneConvolutions(
     const r: ConvTuningResult = {
       kernel: p.kernel,
       geometry: g,
-      gflop: (2 * g.N * g.K * g.C * g.R * g.S * g.P * g.Q) / 1e9,
+      gflop: gflopOf(g),
       before: timings.find((t) => tilingKey(t.tiling) === tilingKey(current)) ?? timings[0],
       best,
       timings,

@@ -1,13 +1,16 @@
 /**
- * The autotuner must never pin a tiling whose result is wrong (a miscompiled kernel would otherwise buy speed with
- * wrong gradients). The GEMM generator is wrapped so that one marked tiling (BK 32) stores a shifted result, the
- * way a faulty driver compiler might.
+ * Autotuner behaviour beyond timing: it must never pin a tiling whose result is wrong (a miscompiled kernel would
+ * otherwise buy speed with wrong gradients), it keeps to a time budget, and it tunes the largest GEMMs first.
+ * The GEMM generator is wrapped so that one marked tiling (BK 32) stores a shifted result, the way a faulty
+ * driver compiler might.
  */
 import { initDevice } from '@mriseg/tensor-wgsl';
 import { beforeAll, expect, it, vi } from 'vitest';
 import { gemmExtent } from '../src/functional/conv-tiling.js';
+import { conv2d } from '../src/functional/conv2d.js';
 import type { GemmTiling, GemmVariant } from '../src/functional/gemm.wgsl.js';
 import * as F from '../src/functional/index.js';
+import { up, values } from './helpers.js';
 import { tuningCase } from './tuning-case.js';
 
 vi.mock('../src/functional/gemm.wgsl.js', async (importOriginal) => {
@@ -92,6 +95,27 @@ it('a time budget leaves the GEMMs it does not reach as they were, and names the
   try {
     expect(full.map((r) => r.cutShort)).toEqual([false, false, false]);
     expect(skipped).toHaveLength(3);
+  } finally {
+    F.clearConvTilings();
+  }
+});
+
+it('tunes the largest GEMMs first, whatever order the step launched them in', async () => {
+  const c = tuningCase(20);
+  const big = up(values(2 * 3 * 17 * 17, 22), [2, 3, 17, 17], true);
+  const gflops: number[] = [];
+  const results = await F.autotuneConvolutions(
+    () => {
+      c.step();
+      conv2d(big, c.w, null, { padding: 1 }).sum().backward();
+    },
+    { reps: 1, candidates: () => [], refine: 0, onResult: (r) => gflops.push(r.gflop) },
+  );
+  try {
+    expect(results).toHaveLength(6);
+    expect(gflops).toEqual([...gflops].sort((a, b) => b - a));
+    expect(gflops[0]).toBeGreaterThan(gflops[5]);
+    expect(results[0].geometry.H).toBe(17);
   } finally {
     F.clearConvTilings();
   }
