@@ -11,6 +11,7 @@ import {
   pickGpuTiling,
   recordConvProblems,
   setConvTiling,
+  winogradEligible,
 } from '@mriseg/nn';
 import { add, entryToFloat32, initDevice, mul, scope, sum, type Tensor, tensor } from '@mriseg/tensor-wgsl';
 import { readSafetensorsFile } from '@mriseg/tensor-wgsl/node';
@@ -90,11 +91,15 @@ function runningStatsFromGolden(g: ReturnType<typeof loadGolden>): Map<string, H
 /**
  * Pins every convolution GEMM of a training step to the tiling a GPU runs without autotuning (`pickGpuTiling`:
  * register-blocked with prefetch), in turn plain, with vec4 reads, with double buffering and with both where the
- * tile allows, so that one pass through the model runs each kind of kernel the autotuner may choose. A CPU
- * adapter's default is small tiles; this checks the GPU's configurations against the same goldens. Returns how
- * many GEMMs were pinned and how many of them use vec4 reads and double buffering.
+ * tile allows, and every other 3×3 forward convolution to Winograd F(2×2, 3×3), so that one pass through the
+ * model runs each kind of kernel the autotuner may choose. A CPU adapter's default is small tiles; this checks
+ * the GPU's configurations against the same goldens. Returns how many GEMMs were pinned and how many of them use
+ * vec4 reads, double buffering and Winograd.
  */
-function pinGpuTilings(model: SegmentationModel, x: Tensor): { gemms: number; vec4: number; double: number } {
+function pinGpuTilings(
+  model: SegmentationModel,
+  x: Tensor,
+): { gemms: number; vec4: number; double: number; winograd: number } {
   const problems = recordConvProblems(() =>
     scope(() => {
       const heads = model.forwardHeads(x);
@@ -107,19 +112,26 @@ function pinGpuTilings(model: SegmentationModel, x: Tensor): { gemms: number; ve
     p.grad?.dispose();
     p.grad = null;
   }
-  const count = { gemms: problems.length, vec4: 0, double: 0 };
+  const count = { gemms: problems.length, vec4: 0, double: 0, winograd: 0 };
   let turn = 0;
+  let forwards = 0;
   for (const p of problems) {
     const { M, N } = gemmExtent(p.kernel, p.geometry);
     const base = pickGpuTiling(M, N, p.kernel === 'weight_grad' ? 1 : 256);
     const flags = [{ vec4: true }, { vec4: true, double: true }, {}, { double: true }][turn++ % 4];
-    const flagged: GemmTiling = { ...base, ...flags };
-    const tiling = convTilingProblem(p.kernel, flagged) ? base : flagged;
+    // Every other 3×3 stride-1 forward convolution by Winograd F(2×2, 3×3).
+    const winograd = p.kernel === 'forward' && winogradEligible(p.geometry) && forwards++ % 2 === 0;
+    const flagged: GemmTiling = { ...base, ...flags, ...(winograd ? { winograd } : {}) };
+    const tiling =
+      [flagged, { ...base, ...(winograd ? { winograd } : {}) }].find(
+        (t) => !convTilingProblem(p.kernel, t, p.geometry),
+      ) ?? base;
     setConvTiling(p.kernel, p.geometry, tiling);
     if (tiling.vec4) count.vec4++;
     if (tiling.double) count.double++;
+    if (tiling.winograd) count.winograd++;
     // Tiles that cannot read vec4 (fewer than 4 registers a side) take their turn again with the next GEMM.
-    if (flagged.vec4 && tiling === base) turn--;
+    if (flagged.vec4 && !tiling.vec4) turn--;
   }
   return count;
 }
@@ -141,7 +153,8 @@ describe('models match the PyTorch goldens (f = 4, batch 2, 32×32)', () => {
   afterEach(() => clearConvTilings());
   for (const [file, name, heads] of cases)
     for (const tilings of ['default', 'gpu'] as const) {
-      const title = tilings === 'default' ? '' : ' (GPU tilings: register-blocked, vec4, double-buffered)';
+      const title =
+        tilings === 'default' ? '' : ' (GPU tilings: register-blocked, vec4, double-buffered, Winograd)';
       it(`${name}: logits, loss, every gradient, running stats, one Adam step, eval logits${title}`, async () => {
         const g = loadGolden(file);
         const model: SegmentationModel = createModel(name, { features: 4 });
@@ -153,6 +166,7 @@ describe('models match the PyTorch goldens (f = 4, batch 2, 32×32)', () => {
           const pinned = pinGpuTilings(model, x);
           expect(pinned.gemms).toBeGreaterThan(20);
           expect(pinned.vec4).toBeGreaterThanOrEqual(3);
+          expect(pinned.winograd).toBeGreaterThanOrEqual(3);
           expect(pinned.double).toBeGreaterThanOrEqual(3);
         }
         model.loadStateDict(initialStateFromGolden(g, 1e-3));

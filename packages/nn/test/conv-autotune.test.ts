@@ -120,3 +120,31 @@ it('tunes the largest GEMMs first, whatever order the step launched them in', as
     F.clearConvTilings();
   }
 });
+
+it('times Winograd F(2×2, 3×3) for a 3×3 stride-1 forward convolution, checked like any candidate', async () => {
+  const c = tuningCase(24);
+  const results = await F.autotuneConvolutions(c.step, {
+    reps: 1,
+    candidates: () => [],
+    refine: 0,
+    winograd: true,
+  });
+  try {
+    const winograd = (r: F.ConvTuningResult) => r.timings.filter((t) => t.tiling.winograd).length;
+    // (Five output channels: the GPU's and the CPU's tiles for its GEMMs coincide, so one Winograd candidate.)
+    expect(results.map((r) => [r.kernel, winograd(r)])).toEqual([
+      ['forward', 1],
+      ['input_grad', 0],
+      ['weight_grad', 0],
+    ]);
+    expect(results.every((r) => r.rejected.length === 0)).toBe(true);
+    // Pin Winograd whatever the timings said: the layer still computes the same.
+    const fwd = results[0];
+    const w = fwd.timings.find((t) => t.tiling.winograd)!;
+    F.setConvTiling('forward', fwd.geometry, w.tiling);
+    c.x.grad?.dispose();
+    await c.expectExact();
+  } finally {
+    F.clearConvTilings();
+  }
+});

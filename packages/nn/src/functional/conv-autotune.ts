@@ -16,7 +16,15 @@ import {
   recordConvProblems,
   setConvTiling,
 } from './conv-tiling.js';
-import { candidateTilings, type GemmTiling, pickTiling, tilingKey, tilingVariants } from './gemm.wgsl.js';
+import { winogradEligible, winogradTiles } from './conv-winograd.js';
+import {
+  candidateTilings,
+  type GemmTiling,
+  pickGpuTiling,
+  pickTiling,
+  tilingKey,
+  tilingVariants,
+} from './gemm.wgsl.js';
 
 export interface ConvTiming {
   tiling: GemmTiling;
@@ -79,6 +87,11 @@ export interface ConvTuneOptions {
    */
   budgetSeconds?: number;
   onSkipped?: (p: ConvProblem) => void;
+  /**
+   * Also time Winograd F(2×2, 3×3) (two GEMM tilings of its 16 products, then refined like the others) for
+   * forward convolutions with a 3×3 window at stride 1. Default: on a GPU, not on a CPU driver.
+   */
+  winograd?: boolean;
 }
 
 function launch(p: ConvProblem, inputs: Record<string, Tensor>): Tensor {
@@ -155,6 +168,7 @@ export async function tuneConvolutions(
     options.candidates ?? ((_k: ConvKernel, M: number, N: number) => candidateTilings(M, N));
   const refine = options.refine ?? (runtime().report.isCpu ? 0 : 2);
   const variantsOf = options.variants ?? tilingVariants;
+  const tryWinograd = options.winograd ?? !runtime().report.isCpu;
   const rng = new Rng(0x7e57);
   const results: ConvTuningResult[] = [];
   const deadline =
@@ -186,7 +200,7 @@ export async function tuneConvolutions(
           return;
         }
         const key = tilingKey(tiling);
-        if (seen.has(key) || convTilingProblem(p.kernel, tiling)) continue;
+        if (seen.has(key) || convTilingProblem(p.kernel, tiling, g)) continue;
         seen.add(key);
         setConvTiling(p.kernel, g, tiling);
         // The first launch compiles the pipeline, outside the timed region; a candidate this device's compiler
@@ -211,7 +225,12 @@ export async function tuneConvolutions(
     };
     try {
       const fastest = () => timings.reduce((x, y) => (y.ms < x.ms ? y : x));
-      await timeEach([pickTiling(M, N), current, ...candidatesOf(p.kernel, M, N)]);
+      const winograd: GemmTiling[] = [];
+      if (tryWinograd && p.kernel === 'forward' && winogradEligible(g)) {
+        const T = winogradTiles(g);
+        for (const t of [pickGpuTiling(T, g.K), pickTiling(T, g.K)]) winograd.push({ ...t, winograd: true });
+      }
+      await timeEach([pickTiling(M, N), current, ...candidatesOf(p.kernel, M, N), ...winograd]);
       let frontier = timings.length ? [...timings].sort((a, b) => a.ms - b.ms).slice(0, refine) : [];
       for (let round = 0; frontier.length > 0 && round < MAX_REFINE_ROUNDS; round++) {
         const before = fastest();

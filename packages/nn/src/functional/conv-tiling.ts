@@ -5,6 +5,7 @@
  */
 import { runtime } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
+import { winogradEligible, winogradTiles } from './conv-winograd.js';
 import {
   type GemmTiling,
   type LoadOrder,
@@ -70,10 +71,23 @@ export function problemKey(kernel: ConvKernel, g: ConvGeometry): string {
 const chosen = new Map<string, GemmTiling>();
 let recorder: Map<string, ConvProblem> | null = null;
 
-/** Why a tiling cannot run a kernel on this device (load orders, workgroup memory), or null when it can. */
-export function convTilingProblem(kernel: ConvKernel, t: GemmTiling): string | null {
+/**
+ * Why a tiling cannot run a kernel on this device (load orders, workgroup memory, Winograd's window when the
+ * geometry is given), or null when it can.
+ */
+export function convTilingProblem(kernel: ConvKernel, t: GemmTiling, g?: ConvGeometry): string | null {
   if (t.splitTarget !== undefined && kernel !== 'weight_grad')
     return 'splitTarget applies to the weight gradient only';
+  if (t.winograd && kernel !== 'forward') return 'winograd applies to the forward convolution only';
+  if (t.winograd && g && !winogradEligible(g))
+    return 'winograd needs a 3×3 window at stride 1 and dilation 1';
+  if (t.winograd && g) {
+    // Its transformed input and product are [16, C, T] and [16, K, T] floats, each one storage binding.
+    const bytes = 4 * 16 * Math.max(g.C, g.K) * winogradTiles(g);
+    const limit = runtime().limits.maxStorageBufferBindingSize;
+    if (bytes > limit)
+      return `winograd's transformed tensors (${bytes} bytes) exceed the device's binding limit ${limit}`;
+  }
   const [a, b] = LOAD_ORDERS[kernel];
   const problem = tilingProblem(t, a, b);
   if (problem) return problem;
@@ -105,7 +119,7 @@ export function setConvTiling(kernel: ConvKernel, g: ConvGeometry, tiling: GemmT
     chosen.delete(key);
     return;
   }
-  const problem = convTilingProblem(kernel, tiling);
+  const problem = convTilingProblem(kernel, tiling, g);
   if (problem) throw new Error(`setConvTiling(${kernel}): ${problem}`);
   chosen.set(key, { ...tiling });
 }
@@ -134,7 +148,8 @@ export function importConvTilings(entries: Record<string, string>): number {
     const sizes = (dims ?? '').split(',').map(Number);
     if (!KERNELS.includes(kernel as ConvKernel) || !tiling || sizes.length !== 15) continue;
     if (!sizes.every((v) => Number.isInteger(v) && v >= 0)) continue;
-    if (convTilingProblem(kernel as ConvKernel, tiling)) continue;
+    const g = Object.fromEntries(GEOMETRY_FIELDS.map((f, i) => [f, sizes[i]])) as unknown as ConvGeometry;
+    if (convTilingProblem(kernel as ConvKernel, tiling, g)) continue;
     chosen.set(key, tiling);
     n++;
   }

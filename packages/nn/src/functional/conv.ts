@@ -12,6 +12,7 @@ import {
   sizeWords,
 } from './conv.wgsl.js';
 import { convTiling } from './conv-tiling.js';
+import { convForwardWinograd } from './conv-winograd.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
 
 /** Image x [N, C, H, W] ⊛ weight [K, C, R, S] → y [N, K, P, Q]. */
@@ -119,6 +120,10 @@ export function convForwardRaw(
   const extra = affine ? [affine.scale.buffer, affine.shift.buffer] : bias ? [bias.buffer] : [];
   const buffers = [...tensors.map((t) => t.buffer), w.buffer, ...extra, y.buffer];
   const n = tensors.length;
+  if (tiling.winograd) {
+    convForwardWinograd(tensors, channels, w, extra, y, g, tiling, epilogue);
+    return y;
+  }
   const key = `f|${windowKey(g)}|${tilingKey(tiling)}|${epilogue}|${n}`;
   const code = cachedCode(key, () => convForwardWgsl(g, tiling, epilogue, n));
   launch(affine ? 'conv2d_affine' : 'conv2d', code, tiling, M, g.K, 1, buffers, g, 0, channels);

@@ -64,7 +64,7 @@ const partStart = (i: number) => (i === 0 ? '0u' : `SEG${i}`);
 const partEnd = (i: number, n: number) => (i === n - 1 ? 'C_' : `SEG${i + 1}`);
 
 /** Bindings of an image made of `n` parts (X0, X1, …; one part keeps the name X). */
-function imageBindings(n: number, first: number, access: 'read' | 'read_write', name: string): string {
+export function imageBindings(n: number, first: number, access: 'read' | 'read_write', name: string): string {
   if (n === 1) return `@group(0) @binding(${first}) var<storage, ${access}> ${name}: array<f32>;`;
   return Array.from(
     { length: n },
@@ -76,7 +76,7 @@ function imageBindings(n: number, first: number, access: 'read' | 'read_write', 
  * fn readX(img, c, pix) for an image of n parts: the value of channel c of image img at pixel offset pix
  * (h·W + w), from the part that holds channel c.
  */
-function readXFn(n: number): string {
+export function readXFn(n: number): string {
   const lines = Array.from({ length: n }, (_, i) => {
     const read = `return X${i}[(img * (${partEnd(i, n)} - ${partStart(i)}) + c - ${partStart(i)}) * H_ * W_ + pix];`;
     return i === n - 1 ? `  ${read}` : `  if (c < ${partEnd(i, n)}) { ${read} }`;
@@ -99,7 +99,7 @@ function writeDXFn(n: number): string {
  * uniforms, so all layers with one window shape share a pipeline (each pipeline costs seconds to compile on
  * a CPU adapter).
  */
-function declarations(g: ConvGeometry, binding: number): string {
+export function declarations(g: ConvGeometry, binding: number): string {
   const window: [string, number][] = [
     ['R_', g.R],
     ['S_', g.S],
@@ -135,7 +135,7 @@ function kernelGemm(kernel: ConvKernel, body: string, tiling: GemmTiling): strin
 }
 
 /** Size names in a body become calls of their accessor functions. */
-const sizesAsCalls = (body: string) =>
+export const sizesAsCalls = (body: string) =>
   body.replace(new RegExp(`\\b(${SIZE_WORDS.join('|')})\\b(?!\\()`, 'g'), '$1()');
 
 /**
@@ -159,7 +159,7 @@ function gatherX(parts: number): string {
  */
 export type ConvEpilogue = 'none' | 'bias' | 'affine' | 'affine-relu';
 
-function epilogueWgsl(e: ConvEpilogue): { decls: string; out: number; value: string } {
+export function epilogueWgsl(e: ConvEpilogue): { decls: string; out: number; value: string } {
   if (e === 'none') return { decls: '', out: 2, value: 'v' };
   if (e === 'bias')
     return {

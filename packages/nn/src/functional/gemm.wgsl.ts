@@ -41,6 +41,11 @@ export interface GemmTiling {
   /** Two workgroup-memory buffers used in turn: one barrier a k step instead of two. */
   double?: boolean;
   /**
+   * Forward convolution only (3×3, stride 1, dilation 1): compute it by Winograd F(2×2, 3×3), whose 16 GEMMs
+   * this tiling shapes (conv-winograd.ts). Not a property of the GEMM kernel itself.
+   */
+  winograd?: boolean;
+  /**
    * Launch parameter of the convolution weight gradient (split-K), not of the kernel: how many workgroups its
    * reduction is split to reach (conv.ts; default there 512).
    */
@@ -69,12 +74,13 @@ export function threadsOf(t: GemmTiling): number {
 
 export function tilingKey(t: GemmTiling): string {
   const split = t.splitTarget === undefined ? '' : `s${t.splitTarget}`;
-  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}${t.double ? 'd' : ''}${split}`;
+  const flags = `${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}${t.double ? 'd' : ''}${t.winograd ? 'w' : ''}`;
+  return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${flags}${split}`;
 }
 
 /** The tiling a `tilingKey` names, or null for text that is not one. */
 export function parseTilingKey(key: string): GemmTiling | null {
-  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)(d?)(?:s(\d+))?$/.exec(key);
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)(d?)(w?)(?:s(\d+))?$/.exec(key);
   if (!m) return null;
   const [BM, BN, BK, TM, TN] = m.slice(1, 6).map(Number);
   return {
@@ -86,7 +92,8 @@ export function parseTilingKey(key: string): GemmTiling | null {
     ...(m[6] ? { prefetch: true } : {}),
     ...(m[7] ? { vec4: true } : {}),
     ...(m[8] ? { double: true } : {}),
-    ...(m[9] ? { splitTarget: Number(m[9]) } : {}),
+    ...(m[9] ? { winograd: true } : {}),
+    ...(m[10] ? { splitTarget: Number(m[10]) } : {}),
   };
 }
 

@@ -35,6 +35,7 @@ export {
   setConvTiling,
 } from './conv-tiling.js';
 export { type ConvTranspose2dOptions, convTranspose2d, convTranspose2dGeometry } from './conv-transpose2d.js';
+export { convForwardWinograd, winogradEligible, winogradTiles } from './conv-winograd.js';
 export { type Conv2dOptions, conv2d, conv2dConcat, conv2dGeometry, type Pair } from './conv2d.js';
 export { dropout } from './dropout.js';
 export {

@@ -1,0 +1,225 @@
+/**
+ * Winograd F(2×2, 3×3) forward convolution (Lavin & Gray, 2016) for 3×3 windows at stride 1 and dilation 1: each
+ * 2×2 block of outputs comes from a 4×4 input patch with 16 multiplications per (input, output) channel pair
+ * instead of 36. Four kernels: the input patches are transformed (V = Bᵀ d B), the weights (U = G g Gᵀ), the 16
+ * element-wise products summed over the input channels are 16 GEMMs (the GEMM generator, one per grid z), and
+ * the output transform (Y = Aᵀ M A) applies the forward kernel's epilogue. Layouts: V [16, C, T], U [16, K, C],
+ * M [16, K, T], with T = N·⌈P/2⌉·⌈Q/2⌉ output tiles. Sizes are the forward kernel's uniforms (conv.wgsl.ts).
+ */
+import { gridIndex, gridParams } from '@mriseg/tensor-wgsl';
+import type { ConvGeometry } from './conv.js';
+import {
+  type ConvEpilogue,
+  declarations,
+  epilogueWgsl,
+  imageBindings,
+  readXFn,
+  sizesAsCalls,
+} from './conv.wgsl.js';
+import { type GemmTiling, gemmWgsl } from './gemm.wgsl.js';
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Tile counts as WGSL, from the uniform sizes. */
+const TILES = `let TH = (P_ + 1u) / 2u; let TW = (Q_ + 1u) / 2u; let T = N_ * TH * TW;`;
+
+/**
+ * One 1-D transform applied to the rows (or columns) of a small matrix of WGSL scalars `${src}${i}_${j}`: each
+ * output row is a signed sum of input rows, `rows[o] = [[coefficient, input row], …]`.
+ */
+function transform(
+  src: string,
+  dst: string,
+  rows: [number, number][][],
+  cols: number,
+  alongColumns: boolean,
+): string {
+  const term = (c: number, i: number, j: number) => {
+    const v = alongColumns ? `${src}${j}_${i}` : `${src}${i}_${j}`;
+    return c === 1 ? `+ ${v}` : c === -1 ? `- ${v}` : `+ ${c} * ${v}`;
+  };
+  return rows
+    .flatMap((row, o) =>
+      range(cols).map((j) => {
+        const sum = row.map(([c, i]) => term(c, i, j)).join(' ');
+        const name = alongColumns ? `${dst}${j}_${o}` : `${dst}${o}_${j}`;
+        return `let ${name} = ${sum.replace(/^\+ /, '')};`;
+      }),
+    )
+    .join('\n  ');
+}
+
+// Bᵀ (4×4), G (4×3), Aᵀ (2×4) as signed row sums.
+const BT: [number, number][][] = [
+  [
+    [1, 0],
+    [-1, 2],
+  ],
+  [
+    [1, 1],
+    [1, 2],
+  ],
+  [
+    [-1, 1],
+    [1, 2],
+  ],
+  [
+    [1, 1],
+    [-1, 3],
+  ],
+];
+const G: [number, number][][] = [
+  [[1, 0]],
+  [
+    [0.5, 0],
+    [0.5, 1],
+    [0.5, 2],
+  ],
+  [
+    [0.5, 0],
+    [-0.5, 1],
+    [0.5, 2],
+  ],
+  [[1, 2]],
+];
+const AT: [number, number][][] = [
+  [
+    [1, 0],
+    [1, 1],
+    [1, 2],
+  ],
+  [
+    [1, 1],
+    [-1, 2],
+    [-1, 3],
+  ],
+];
+
+/** V[ξ, c, t] = (Bᵀ d B)[ξ] for the 4×4 patch d of channel c at tile t (zero outside the image). */
+export function winogradInputWgsl(g: ConvGeometry, parts: number): string {
+  const read =
+    parts === 1 ? 'X[((img * C_ + c) * H_ + u32(h)) * W_ + u32(w)]' : 'readX(img, c, u32(h) * W_ + u32(w))';
+  const loads = range(4)
+    .flatMap((i) =>
+      range(4).map(
+        (j) =>
+          `var d${i}_${j} = 0.0; { let h = h0 + ${i}; let w = w0 + ${j}; if (h >= 0 && w >= 0 && h < i32(H_) && w < i32(W_)) { d${i}_${j} = ${read}; } }`,
+      ),
+    )
+    .join('\n  ');
+  const stores = range(16)
+    .map((xi) => `V[(${xi}u * C_ + c) * T + t] = v${Math.floor(xi / 4)}_${xi % 4};`)
+    .join('\n  ');
+  return sizesAsCalls(`${imageBindings(parts, 0, 'read', 'X')}
+@group(0) @binding(${parts}) var<storage, read_write> V: array<f32>;
+${declarations(g, parts + 1)}
+${parts > 1 ? readXFn(parts) : ''}
+@compute @workgroup_size(256)
+fn main(${gridParams}) {
+  ${TILES}
+  let e = ${gridIndex()};
+  if (e >= C_ * T) { return; }
+  let t = e % T; let c = e / T;
+  let tw = t % TW; let r = t / TW; let th = r % TH; let img = r / TH;
+  let h0 = i32(th * 2u) - i32(PH);
+  let w0 = i32(tw * 2u) - i32(PW);
+  ${loads}
+  ${transform('d', 'b', BT, 4, false)}
+  ${transform('b', 'v', BT, 4, true)}
+  ${stores}
+}`);
+}
+
+/** U[ξ, k, c] = (G g Gᵀ)[ξ] for the 3×3 filter g of output channel k and input channel c. */
+export function winogradWeightWgsl(g: ConvGeometry): string {
+  const loads = range(3)
+    .flatMap((r) => range(3).map((s) => `let g${r}_${s} = Wt[e * 9u + ${r * 3 + s}u];`))
+    .join('\n  ');
+  const stores = range(16)
+    .map((xi) => `U[(${xi}u * K_ + k) * C_ + c] = u${Math.floor(xi / 4)}_${xi % 4};`)
+    .join('\n  ');
+  return sizesAsCalls(`@group(0) @binding(0) var<storage, read> Wt: array<f32>;
+@group(0) @binding(1) var<storage, read_write> U: array<f32>;
+${declarations(g, 2)}
+@compute @workgroup_size(256)
+fn main(${gridParams}) {
+  let e = ${gridIndex()};
+  if (e >= K_ * C_) { return; }
+  let c = e % C_; let k = e / C_;
+  ${loads}
+  ${transform('g', 'a', G, 3, false)}
+  ${transform('a', 'u', G, 4, true)}
+  ${stores}
+}`);
+}
+
+/** M[ξ] = U[ξ] · V[ξ] summed over input channels: GEMM with m = tile, n = output channel, k = input channel. */
+export function winogradGemmWgsl(g: ConvGeometry, tiling: GemmTiling): string {
+  const body = `@group(0) @binding(0) var<storage, read> V: array<f32>;
+@group(0) @binding(1) var<storage, read> U: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Mo: array<f32>;
+${declarations(g, 3)}
+var<private> aBase: u32;
+var<private> bBase: u32;
+var<private> mBase: u32;
+var<private> tiles: u32;
+fn setup(z: u32) -> GemmRange {
+  ${TILES}
+  aBase = z * C_ * T;
+  bBase = z * K_ * C_;
+  mBase = z * K_ * T;
+  tiles = T;
+  return GemmRange(T, K_, 0u, C_);
+}
+fn loadA(m: u32, k: u32) -> f32 {
+  return V[aBase + k * tiles + m];
+}
+fn loadB(k: u32, n: u32) -> f32 {
+  return U[bBase + n * C_ + k];
+}
+fn store(m: u32, n: u32, v: f32) {
+  Mo[mBase + n * tiles + m] = v;
+}`;
+  return gemmWgsl({
+    body: sizesAsCalls(body),
+    tiling,
+    tilesN: 'TILES_N()',
+    aOrder: 'mn',
+    bOrder: 'k',
+  });
+}
+
+/** y = epilogue(Aᵀ M A) for each 2×2 output block (the parts outside the output dropped). */
+export function winogradOutputWgsl(g: ConvGeometry, epilogue: ConvEpilogue): string {
+  const e = epilogueWgsl(epilogue);
+  // The epilogue's vectors sit right after M here (binding 1…), not after an image and a weight.
+  const decls = e.decls.replace(/@binding\((\d)\)/g, (_, b) => `@binding(${Number(b) - 1})`);
+  const out = e.out - 1;
+  const loads = range(16)
+    .map((xi) => `let m${Math.floor(xi / 4)}_${xi % 4} = Mo[(${xi}u * K_ + n) * T + t];`)
+    .join('\n  ');
+  const stores = range(2)
+    .flatMap((i) =>
+      range(2).map(
+        (j) =>
+          `{ let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { let v = y${i}_${j}; Y[((img * K_ + n) * P_ + p) * Q_ + q] = ${e.value}; } }`,
+      ),
+    )
+    .join('\n  ');
+  return sizesAsCalls(`@group(0) @binding(0) var<storage, read> Mo: array<f32>;
+${decls}
+@group(0) @binding(${out}) var<storage, read_write> Y: array<f32>;
+${declarations(g, out + 1)}
+@compute @workgroup_size(256)
+fn main(${gridParams}) {
+  ${TILES}
+  let e = ${gridIndex()};
+  if (e >= K_ * T) { return; }
+  let t = e % T; let n = e / T;
+  let tw = t % TW; let r = t / TW; let th = r % TH; let img = r / TH;
+  ${loads}
+  ${transform('m', 's', AT, 4, false)}
+  ${transform('s', 'y', AT, 2, true)}
+  ${stores}
+}`);
+}

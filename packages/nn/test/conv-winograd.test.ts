@@ -1,0 +1,113 @@
+import { initDevice, runtime, Tensor } from '@mriseg/tensor-wgsl';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ConvAffine, convForwardRaw } from '../src/functional/conv.js';
+import { conv2dGeometry } from '../src/functional/conv2d.js';
+import * as F from '../src/functional/index.js';
+import { relL2, up, values } from './helpers.js';
+import { conv2dRef } from './reference.js';
+
+beforeAll(async () => {
+  await initDevice();
+});
+afterEach(() => F.clearConvTilings());
+
+/** conv2d by Winograd with `tiling`, against float64, for an image given in one or several channel parts. */
+async function check(
+  xShape: number[],
+  wShape: number[],
+  padding: number,
+  tiling: F.GemmTiling,
+  options: { parts?: number[]; bias?: boolean; affine?: 'affine' | 'affine-relu' } = {},
+) {
+  const [N, C, H, W] = xShape;
+  const K = wShape[0];
+  const xv = values(N * C * H * W, 31);
+  const wv = values(K * C * 9, 32);
+  const bv = values(K, 33);
+  const x = up(xv, xShape);
+  const w = up(wv, wShape);
+  const g = conv2dGeometry(x, w, { padding });
+  F.setConvTiling('forward', g, { ...tiling, winograd: true });
+  // The image in parts along the channels, as a decoder reads [upsampled, skip] in place.
+  const parts = options.parts ?? [C];
+  const pieces: Tensor[] = [];
+  let c0 = 0;
+  for (const c of parts) {
+    const v = new Float64Array(N * c * H * W);
+    for (let n = 0; n < N; n++)
+      v.set(xv.subarray((n * C + c0) * H * W, (n * C + c0 + c) * H * W), n * c * H * W);
+    pieces.push(up(v, [N, c, H, W]));
+    c0 += c;
+  }
+  const bias = options.bias ? up(bv, [K]) : null;
+  let affine: ConvAffine | null = null;
+  const scale = values(K, 34);
+  if (options.affine)
+    affine = { scale: up(scale, [K]), shift: up(bv, [K]), relu: options.affine === 'affine-relu' };
+  const before = runtime().counters.dispatches;
+  const y = convForwardRaw(pieces.length === 1 ? pieces[0] : pieces, w, bias, g, affine);
+  // Input transform, weight transform, the 16 GEMMs in one dispatch, output transform.
+  expect(runtime().counters.dispatches - before).toBe(4);
+  const ref = conv2dRef(xv, xShape, wv, wShape, options.bias ? bv : null, {
+    padding: [padding, padding],
+  }).out;
+  if (options.affine)
+    for (let i = 0; i < ref.length; i++) {
+      const k = Math.floor(i / (g.P * g.Q)) % K;
+      const v = ref[i] * scale[k] + bv[k];
+      ref[i] = options.affine === 'affine-relu' ? Math.max(v, 0) : v;
+    }
+  expect(y.shape).toEqual([N, K, g.P, g.Q]);
+  expect(relL2(await y.data(), ref)).toBeLessThan(1e-5);
+  for (const t of [
+    x,
+    w,
+    y,
+    ...pieces,
+    ...(bias ? [bias] : []),
+    ...(affine ? [affine.scale, affine.shift] : []),
+  ])
+    t.dispose();
+}
+
+describe('Winograd F(2×2, 3×3) forward convolution', () => {
+  const small: F.GemmTiling = { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1 };
+  const gpu: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true, vec4: true };
+
+  it('matches float64 with padding 1 and an odd output (partial 2×2 tiles)', async () => {
+    await check([2, 5, 9, 11], [7, 5, 3, 3], 1, small);
+  });
+  it('matches float64 without padding and with padding 2', async () => {
+    await check([1, 3, 8, 7], [4, 3, 3, 3], 0, small);
+    await check([1, 3, 5, 6], [4, 3, 3, 3], 2, small);
+  });
+  it('matches float64 with register-blocked, vec4 GEMM tiles and a bias', async () => {
+    await check([2, 6, 13, 10], [9, 6, 3, 3], 1, gpu, { bias: true });
+  });
+  it('reads an image in three parts in place, and applies a folded BatchNorm + ReLU', async () => {
+    await check([2, 7, 9, 9], [5, 7, 3, 3], 1, small, { parts: [2, 4, 1], affine: 'affine-relu' });
+    await check([1, 4, 6, 6], [3, 4, 3, 3], 1, small, { affine: 'affine' });
+  });
+
+  it('is refused where it does not apply, naming why', () => {
+    const x = Tensor.empty([1, 2, 8, 8], 'f32');
+    const w = Tensor.empty([3, 2, 3, 3], 'f32');
+    const strided = conv2dGeometry(x, w, { stride: 2 });
+    const ok = conv2dGeometry(x, w, { padding: 1 });
+    const wino = { ...small, winograd: true };
+    expect(() => F.setConvTiling('forward', strided, wino)).toThrow(/3×3 window at stride 1 and dilation 1/);
+    expect(() => F.setConvTiling('input_grad', ok, wino)).toThrow(/forward convolution only/);
+    F.setConvTiling('forward', ok, wino);
+    expect(F.tilingKey(F.convTiling('forward', ok, false))).toBe('32x8x16/1x1w');
+    expect(F.parseTilingKey('64x64x8/4x4pvw')).toEqual({ ...gpu, winograd: true });
+    const saved = F.exportConvTilings();
+    F.clearConvTilings();
+    const stridedKey = Object.keys(saved)[0].replace(/\|(.*)$/, () => {
+      const f = ['N', 'C', 'H', 'W', 'K', 'P', 'Q', 'R', 'S', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw'] as const;
+      return `|${f.map((k) => strided[k]).join(',')}`;
+    });
+    // A Winograd tiling saved for a geometry it does not fit is skipped on import.
+    expect(F.importConvTilings({ ...saved, [stridedKey]: '32x8x16/1x1w' })).toBe(1);
+    for (const t of [x, w]) t.dispose();
+  });
+});
