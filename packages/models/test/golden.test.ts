@@ -11,7 +11,7 @@ import {
   pickGpuTiling,
   recordConvProblems,
   setConvTiling,
-  winogradEligible,
+  winogradEligibleFor,
 } from '@mriseg/nn';
 import { add, entryToFloat32, initDevice, mul, scope, sum, type Tensor, tensor } from '@mriseg/tensor-wgsl';
 import { readSafetensorsFile } from '@mriseg/tensor-wgsl/node';
@@ -91,10 +91,10 @@ function runningStatsFromGolden(g: ReturnType<typeof loadGolden>): Map<string, H
 /**
  * Pins every convolution GEMM of a training step to the tiling a GPU runs without autotuning (`pickGpuTiling`:
  * register-blocked with prefetch), in turn plain, with vec4 reads, with double buffering and with both where the
- * tile allows, and every other 3×3 forward convolution to Winograd F(2×2, 3×3), so that one pass through the
- * model runs each kind of kernel the autotuner may choose. A CPU adapter's default is small tiles; this checks
- * the GPU's configurations against the same goldens. Returns how many GEMMs were pinned and how many of them use
- * vec4 reads, double buffering and Winograd.
+ * tile allows, and every other 3×3 convolution and input gradient to Winograd F(2×2, 3×3), so that one pass
+ * through the model runs each kind of kernel the autotuner may choose. A CPU adapter's default is small tiles;
+ * this checks the GPU's configurations against the same goldens. Returns how many GEMMs were pinned and how many
+ * of them use vec4 reads, double buffering and Winograd.
  */
 function pinGpuTilings(
   model: SegmentationModel,
@@ -114,13 +114,13 @@ function pinGpuTilings(
   }
   const count = { gemms: problems.length, vec4: 0, double: 0, winograd: 0 };
   let turn = 0;
-  let forwards = 0;
+  let eligible = 0;
   for (const p of problems) {
     const { M, N } = gemmExtent(p.kernel, p.geometry);
     const base = pickGpuTiling(M, N, p.kernel === 'weight_grad' ? 1 : 256);
     const flags = [{ vec4: true }, { vec4: true, double: true }, {}, { double: true }][turn++ % 4];
-    // Every other 3×3 stride-1 forward convolution by Winograd F(2×2, 3×3).
-    const winograd = p.kernel === 'forward' && winogradEligible(p.geometry) && forwards++ % 2 === 0;
+    // Every other 3×3 stride-1 forward convolution and input gradient by Winograd F(2×2, 3×3).
+    const winograd = winogradEligibleFor(p.kernel, p.geometry) && eligible++ % 2 === 0;
     const flagged: GemmTiling = { ...base, ...flags, ...(winograd ? { winograd } : {}) };
     const tiling =
       [flagged, { ...base, ...(winograd ? { winograd } : {}) }].find(

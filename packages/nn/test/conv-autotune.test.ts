@@ -121,7 +121,7 @@ it('tunes the largest GEMMs first, whatever order the step launched them in', as
   }
 });
 
-it('times Winograd F(2×2, 3×3) for a 3×3 stride-1 forward convolution, checked like any candidate', async () => {
+it('times Winograd F(2×2, 3×3) for a 3×3 stride-1 forward convolution and its input gradient, checked like any candidate', async () => {
   const c = tuningCase(24);
   const results = await F.autotuneConvolutions(c.step, {
     reps: 1,
@@ -131,17 +131,18 @@ it('times Winograd F(2×2, 3×3) for a 3×3 stride-1 forward convolution, checke
   });
   try {
     const winograd = (r: F.ConvTuningResult) => r.timings.filter((t) => t.tiling.winograd).length;
-    // (Five output channels: the GPU's and the CPU's tiles for its GEMMs coincide, so one Winograd candidate.)
+    // (Few channels: the GPU's and the CPU's tiles for its GEMMs coincide, so one Winograd candidate each.)
     expect(results.map((r) => [r.kernel, winograd(r)])).toEqual([
       ['forward', 1],
-      ['input_grad', 0],
+      ['input_grad', 1],
       ['weight_grad', 0],
     ]);
     expect(results.every((r) => r.rejected.length === 0)).toBe(true);
     // Pin Winograd whatever the timings said: the layer still computes the same.
-    const fwd = results[0];
-    const w = fwd.timings.find((t) => t.tiling.winograd)!;
-    F.setConvTiling('forward', fwd.geometry, w.tiling);
+    for (const r of results.slice(0, 2)) {
+      const w = r.timings.find((t) => t.tiling.winograd)!;
+      F.setConvTiling(r.kernel, r.geometry, w.tiling);
+    }
     c.x.grad?.dispose();
     await c.expectExact();
   } finally {

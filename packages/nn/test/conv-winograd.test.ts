@@ -1,6 +1,6 @@
 import { initDevice, runtime, Tensor } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ConvAffine, convForwardRaw } from '../src/functional/conv.js';
+import { type ConvAffine, convForwardRaw, convInputGradPartsRaw } from '../src/functional/conv.js';
 import { conv2dGeometry } from '../src/functional/conv2d.js';
 import * as F from '../src/functional/index.js';
 import { relL2, up, values } from './helpers.js';
@@ -70,6 +70,74 @@ async function check(
     t.dispose();
 }
 
+describe('Winograd F(2×2, 3×3) input gradient', () => {
+  /** dx of conv2d(x, w, padding) for dy, by Winograd, in parts, against the float64 adjoint. */
+  async function checkDx(
+    xShape: number[],
+    wShape: number[],
+    padding: number,
+    parts: number[],
+    tiling: F.GemmTiling,
+  ) {
+    const [N, C, H, W] = xShape;
+    const K = wShape[0];
+    const wv = values(K * C * 9, 41);
+    const x = Tensor.empty(xShape, 'f32');
+    const w = up(wv, wShape);
+    const g = conv2dGeometry(x, w, { padding });
+    const dyv = values(N * K * g.P * g.Q, 42);
+    const dy = up(dyv, [N, K, g.P, g.Q]);
+    F.setConvTiling('input_grad', g, { ...tiling, winograd: true });
+    const before = runtime().counters.dispatches;
+    const dx = convInputGradPartsRaw(dy, w, null, g, parts);
+    expect(runtime().counters.dispatches - before).toBe(4);
+    // The adjoint of the forward loop, in float64.
+    const want = new Float64Array(N * C * H * W);
+    for (let n = 0; n < N; n++)
+      for (let k = 0; k < K; k++)
+        for (let p = 0; p < g.P; p++)
+          for (let q = 0; q < g.Q; q++) {
+            const d = dyv[((n * K + k) * g.P + p) * g.Q + q];
+            for (let c = 0; c < C; c++)
+              for (let r = 0; r < 3; r++)
+                for (let s = 0; s < 3; s++) {
+                  const h = p - padding + r;
+                  const ww = q - padding + s;
+                  if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                  want[((n * C + c) * H + h) * W + ww] += d * wv[((k * C + c) * 3 + r) * 3 + s];
+                }
+          }
+    // Parts back into one [N, C, H, W] array.
+    const got = new Float64Array(want.length);
+    let c0 = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const part = await dx[i].data();
+      for (let n = 0; n < N; n++)
+        got.set(part.subarray(n * parts[i] * H * W, (n + 1) * parts[i] * H * W), (n * C + c0) * H * W);
+      c0 += parts[i];
+    }
+    expect(relL2(got, want)).toBeLessThan(1e-5);
+    for (const t of [x, w, dy, ...dx]) t.dispose();
+  }
+
+  it('matches float64 with padding 1, 0 and 2 and odd sizes', async () => {
+    await checkDx([2, 5, 9, 11], [7, 5, 3, 3], 1, [5], { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1 });
+    await checkDx([1, 3, 8, 7], [4, 3, 3, 3], 0, [3], { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1 });
+    await checkDx([1, 3, 6, 5], [4, 3, 3, 3], 2, [3], { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1 });
+  });
+  it('writes the gradient of a concatenation in its parts, with vec4 GEMM tiles', async () => {
+    await checkDx([2, 9, 10, 13], [6, 9, 3, 3], 1, [4, 2, 3], {
+      BM: 64,
+      BN: 64,
+      BK: 8,
+      TM: 4,
+      TN: 4,
+      prefetch: true,
+      vec4: true,
+    });
+  });
+});
+
 describe('Winograd F(2×2, 3×3) forward convolution', () => {
   const small: F.GemmTiling = { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1 };
   const gpu: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true, vec4: true };
@@ -96,7 +164,11 @@ describe('Winograd F(2×2, 3×3) forward convolution', () => {
     const ok = conv2dGeometry(x, w, { padding: 1 });
     const wino = { ...small, winograd: true };
     expect(() => F.setConvTiling('forward', strided, wino)).toThrow(/3×3 window at stride 1 and dilation 1/);
-    expect(() => F.setConvTiling('input_grad', ok, wino)).toThrow(/forward convolution only/);
+    expect(() => F.setConvTiling('weight_grad', ok, wino)).toThrow(
+      /forward convolution and its input gradient only/,
+    );
+    const wide = conv2dGeometry(x, w, { padding: 3 });
+    expect(() => F.setConvTiling('input_grad', wide, wino)).toThrow(/padding ≤ 2 for the input gradient/);
     F.setConvTiling('forward', ok, wino);
     expect(F.tilingKey(F.convTiling('forward', ok, false))).toBe('32x8x16/1x1w');
     expect(F.parseTilingKey('64x64x8/4x4pvw')).toEqual({ ...gpu, winograd: true });

@@ -16,7 +16,7 @@ import {
   recordConvProblems,
   setConvTiling,
 } from './conv-tiling.js';
-import { winogradEligible, winogradTiles } from './conv-winograd.js';
+import { winogradEligibleFor, winogradGeometry, winogradTiles } from './conv-winograd.js';
 import {
   candidateTilings,
   type GemmTiling,
@@ -88,8 +88,9 @@ export interface ConvTuneOptions {
   budgetSeconds?: number;
   onSkipped?: (p: ConvProblem) => void;
   /**
-   * Also time Winograd F(2×2, 3×3) (two GEMM tilings of its 16 products, then refined like the others) for
-   * forward convolutions with a 3×3 window at stride 1. Default: on a GPU, not on a CPU driver.
+   * Also time Winograd F(2×2, 3×3) (two GEMM tilings of its 16 products, then refined like the others) for the
+   * forward pass and input gradient of convolutions with a 3×3 window at stride 1. Default: on a GPU, not on a
+   * CPU driver.
    */
   winograd?: boolean;
 }
@@ -226,9 +227,11 @@ export async function tuneConvolutions(
     try {
       const fastest = () => timings.reduce((x, y) => (y.ms < x.ms ? y : x));
       const winograd: GemmTiling[] = [];
-      if (tryWinograd && p.kernel === 'forward' && winogradEligible(g)) {
-        const T = winogradTiles(g);
-        for (const t of [pickGpuTiling(T, g.K), pickTiling(T, g.K)]) winograd.push({ ...t, winograd: true });
+      if (tryWinograd && winogradEligibleFor(p.kernel, g)) {
+        const wg = winogradGeometry(p.kernel, g);
+        const T = winogradTiles(wg);
+        for (const t of [pickGpuTiling(T, wg.K), pickTiling(T, wg.K)])
+          winograd.push({ ...t, winograd: true });
       }
       await timeEach([pickTiling(M, N), current, ...candidatesOf(p.kernel, M, N), ...winograd]);
       let frontier = timings.length ? [...timings].sort((a, b) => a.ms - b.ms).slice(0, refine) : [];

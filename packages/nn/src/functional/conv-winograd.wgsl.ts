@@ -5,6 +5,8 @@
  * element-wise products summed over the input channels are 16 GEMMs (the GEMM generator, one per grid z), and
  * the output transform (Y = Aᵀ M A) applies the forward kernel's epilogue. Layouts: V [16, C, T], U [16, K, C],
  * M [16, K, T], with T = N·⌈P/2⌉·⌈Q/2⌉ output tiles. Sizes are the forward kernel's uniforms (conv.wgsl.ts).
+ * The input gradient of such a convolution is one too (dy convolved with the flipped, transposed filters): the
+ * same kernels in that geometry, the weight read flipped, the output written in parts when dx is.
  */
 import { gridIndex, gridParams } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
@@ -130,10 +132,15 @@ fn main(${gridParams}) {
 }`);
 }
 
-/** U[ξ, k, c] = (G g Gᵀ)[ξ] for the 3×3 filter g of output channel k and input channel c. */
-export function winogradWeightWgsl(g: ConvGeometry): string {
+/**
+ * U[ξ, k, c] = (G g Gᵀ)[ξ] for the 3×3 filter g of output channel k and input channel c; `flipped`: the weight is
+ * stored [C, K, 3, 3] and read rotated by 180° (the input gradient's filters).
+ */
+export function winogradWeightWgsl(g: ConvGeometry, flipped: boolean): string {
+  const at = (r: number, s: number) =>
+    flipped ? `(c * K_ + k) * 9u + ${8 - (r * 3 + s)}u` : `e * 9u + ${r * 3 + s}u`;
   const loads = range(3)
-    .flatMap((r) => range(3).map((s) => `let g${r}_${s} = Wt[e * 9u + ${r * 3 + s}u];`))
+    .flatMap((r) => range(3).map((s) => `let g${r}_${s} = Wt[${at(r, s)}];`))
     .join('\n  ');
   const stores = range(16)
     .map((xi) => `U[(${xi}u * K_ + k) * C_ + c] = u${Math.floor(xi / 4)}_${xi % 4};`)
@@ -189,12 +196,30 @@ fn store(m: u32, n: u32, v: f32) {
   });
 }
 
-/** y = epilogue(Aᵀ M A) for each 2×2 output block (the parts outside the output dropped). */
-export function winogradOutputWgsl(g: ConvGeometry, epilogue: ConvEpilogue): string {
+/**
+ * fn writeY(img, k, pix, v) for an output in `n` channel parts (Y0, Y1, …), whose boundaries are the SEG words:
+ * an input gradient written straight into the gradients of a concatenation's inputs.
+ */
+function writeYFn(n: number): string {
+  const start = (i: number) => (i === 0 ? '0u' : `SEG${i}`);
+  const end = (i: number) => (i === n - 1 ? 'K_' : `SEG${i + 1}`);
+  const lines = range(n).map((i) => {
+    const write = `Y${i}[(img * (${end(i)} - ${start(i)}) + k - ${start(i)}) * P_ * Q_ + pix] = v; return;`;
+    return i === n - 1 ? `  ${write}` : `  if (k < ${end(i)}) { ${write} }`;
+  });
+  return `fn writeY(img: u32, k: u32, pix: u32, v: f32) {\n${lines.join('\n')}\n}`;
+}
+
+/** y = epilogue(Aᵀ M A) for each 2×2 output block (the parts outside the output dropped), y in `parts`. */
+export function winogradOutputWgsl(g: ConvGeometry, epilogue: ConvEpilogue, parts = 1): string {
   const e = epilogueWgsl(epilogue);
+  if (parts > 1 && epilogue !== 'none')
+    throw new Error('conv2d (winograd): an epilogue with an output in parts');
   // The epilogue's vectors sit right after M here (binding 1…), not after an image and a weight.
   const decls = e.decls.replace(/@binding\((\d)\)/g, (_, b) => `@binding(${Number(b) - 1})`);
   const out = e.out - 1;
+  const write = (value: string) =>
+    parts > 1 ? `writeY(img, n, p * Q_ + q, ${value});` : `Y[((img * K_ + n) * P_ + p) * Q_ + q] = ${value};`;
   const loads = range(16)
     .map((xi) => `let m${Math.floor(xi / 4)}_${xi % 4} = Mo[(${xi}u * K_ + n) * T + t];`)
     .join('\n  ');
@@ -202,14 +227,15 @@ export function winogradOutputWgsl(g: ConvGeometry, epilogue: ConvEpilogue): str
     .flatMap((i) =>
       range(2).map(
         (j) =>
-          `{ let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { let v = y${i}_${j}; Y[((img * K_ + n) * P_ + p) * Q_ + q] = ${e.value}; } }`,
+          `{ let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { let v = y${i}_${j}; ${write(e.value)} } }`,
       ),
     )
     .join('\n  ');
   return sizesAsCalls(`@group(0) @binding(0) var<storage, read> Mo: array<f32>;
 ${decls}
-@group(0) @binding(${out}) var<storage, read_write> Y: array<f32>;
-${declarations(g, out + 1)}
+${imageBindings(parts, out, 'read_write', 'Y')}
+${declarations(g, out + parts)}
+${parts > 1 ? writeYFn(parts) : ''}
 @compute @workgroup_size(256)
 fn main(${gridParams}) {
   ${TILES}

@@ -12,7 +12,7 @@ import {
   sizeWords,
 } from './conv.wgsl.js';
 import { convTiling } from './conv-tiling.js';
-import { convForwardWinograd } from './conv-winograd.js';
+import { convForwardWinograd, convInputGradWinograd } from './conv-winograd.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
 
 /** Image x [N, C, H, W] ⊛ weight [K, C, R, S] → y [N, K, P, Q]. */
@@ -150,6 +150,10 @@ export function convInputGradPartsRaw(
   const M = g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw);
   const tiling = convTiling('input_grad', g, bias !== null);
   const n = channels.length;
+  if (tiling.winograd) {
+    convInputGradWinograd(dy, w, bias, g, dx, channels, tiling);
+    return dx;
+  }
   const buffers = [dy.buffer, w.buffer, ...(bias ? [bias.buffer] : []), ...dx.map((t) => t.buffer)];
   const key = `d|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}|${n}`;
   const code = cachedCode(key, () => convInputGradWgsl(g, tiling, bias !== null, n));

@@ -35,7 +35,15 @@ export {
   setConvTiling,
 } from './conv-tiling.js';
 export { type ConvTranspose2dOptions, convTranspose2d, convTranspose2dGeometry } from './conv-transpose2d.js';
-export { convForwardWinograd, winogradEligible, winogradTiles } from './conv-winograd.js';
+export {
+  convForwardWinograd,
+  convInputGradWinograd,
+  inputGradGeometry,
+  winogradEligible,
+  winogradEligibleFor,
+  winogradGeometry,
+  winogradTiles,
+} from './conv-winograd.js';
 export { type Conv2dOptions, conv2d, conv2dConcat, conv2dGeometry, type Pair } from './conv2d.js';
 export { dropout } from './dropout.js';
 export {
