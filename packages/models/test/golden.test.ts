@@ -91,7 +91,7 @@ function runningStatsFromGolden(g: ReturnType<typeof loadGolden>): Map<string, H
 /**
  * Pins every convolution GEMM of a training step to the tiling a GPU runs without autotuning (`pickGpuTiling`:
  * register-blocked with prefetch), in turn plain, with vec4 reads, with double buffering and with both where the
- * tile allows, and every other 3×3 convolution and input gradient to Winograd F(2×2, 3×3), so that one pass
+ * tile allows, and every other 3×3 convolution kernel (forward, either gradient) to Winograd, so that one pass
  * through the model runs each kind of kernel the autotuner may choose. A CPU adapter's default is small tiles;
  * this checks the GPU's configurations against the same goldens. Returns how many GEMMs were pinned and how many
  * of them use vec4 reads, double buffering and Winograd.
@@ -119,7 +119,7 @@ function pinGpuTilings(
     const { M, N } = gemmExtent(p.kernel, p.geometry);
     const base = pickGpuTiling(M, N, p.kernel === 'weight_grad' ? 1 : 256);
     const flags = [{ vec4: true }, { vec4: true, double: true }, {}, { double: true }][turn++ % 4];
-    // Every other 3×3 stride-1 forward convolution and input gradient by Winograd F(2×2, 3×3).
+    // Every other kernel of a 3×3 stride-1 convolution (forward, input or weight gradient) by Winograd.
     const winograd = winogradEligibleFor(p.kernel, p.geometry) && eligible++ % 2 === 0;
     const flagged: GemmTiling = { ...base, ...flags, ...(winograd ? { winograd } : {}) };
     const tiling =

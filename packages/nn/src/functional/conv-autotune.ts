@@ -89,7 +89,7 @@ export interface ConvTuneOptions {
   onSkipped?: (p: ConvProblem) => void;
   /**
    * Also time Winograd F(2×2, 3×3) (two GEMM tilings of its 16 products, then refined like the others) for the
-   * forward pass and input gradient of convolutions with a 3×3 window at stride 1. Default: on a GPU, not on a
+   * forward pass and both gradients of convolutions with a 3×3 window at stride 1. Default: on a GPU, not on a
    * CPU driver.
    */
   winograd?: boolean;
@@ -228,10 +228,11 @@ export async function tuneConvolutions(
       const fastest = () => timings.reduce((x, y) => (y.ms < x.ms ? y : x));
       const winograd: GemmTiling[] = [];
       if (tryWinograd && winogradEligibleFor(p.kernel, g)) {
+        // Its GEMMs: tiles × output channels, or for the weight gradient output × input channels.
         const wg = winogradGeometry(p.kernel, g);
-        const T = winogradTiles(wg);
-        for (const t of [pickGpuTiling(T, wg.K), pickTiling(T, wg.K)])
-          winograd.push({ ...t, winograd: true });
+        const [m, n] = p.kernel === 'weight_grad' ? [g.K, g.C] : [winogradTiles(wg), wg.K];
+        const gpu = pickGpuTiling(m, n, p.kernel === 'weight_grad' ? 1 : 256);
+        for (const t of [gpu, pickTiling(m, n)]) winograd.push({ ...t, winograd: true });
       }
       await timeEach([pickTiling(M, N), current, ...candidatesOf(p.kernel, M, N), ...winograd]);
       let frontier = timings.length ? [...timings].sort((a, b) => a.ms - b.ms).slice(0, refine) : [];

@@ -78,12 +78,10 @@ let recorder: Map<string, ConvProblem> | null = null;
 export function convTilingProblem(kernel: ConvKernel, t: GemmTiling, g?: ConvGeometry): string | null {
   if (t.splitTarget !== undefined && kernel !== 'weight_grad')
     return 'splitTarget applies to the weight gradient only';
-  if (t.winograd && kernel === 'weight_grad')
-    return 'winograd applies to the forward convolution and its input gradient only';
   if (t.winograd && g && !winogradEligibleFor(kernel, g))
     return 'winograd needs a 3×3 window at stride 1 and dilation 1 (and padding ≤ 2 for the input gradient)';
   if (t.winograd && g) {
-    // Its transformed input and product are [16, C, T] and [16, K, T] floats, each one storage binding.
+    // Its transformed input and products are [16, C, T] and [16, K, T] floats, each one storage binding.
     const bytes = 4 * 16 * Math.max(g.C, g.K) * winogradTiles(winogradGeometry(kernel, g));
     const limit = runtime().limits.maxStorageBufferBindingSize;
     if (bytes > limit)

@@ -1,17 +1,20 @@
 /**
  * The Winograd F(2×2, 3×3) form of a convolution (conv-winograd.wgsl.ts): an algorithm the autotuner may choose
- * for a 3×3 convolution at stride 1 and dilation 1 — its forward pass, and its input gradient, which is the
- * convolution of dy with the flipped, transposed filters — selected by a tiling with `winograd` (the tiling then
- * shapes its 16 GEMMs). Results equal the direct convolution's up to float32 rounding.
+ * for a 3×3 convolution at stride 1 and dilation 1 — its forward pass, its input gradient (the convolution of dy
+ * with the flipped, transposed filters) and its weight gradient (F(3×3, 2×2)) — selected by a tiling with
+ * `winograd` (the tiling then shapes its 16 GEMMs). Results equal the direct convolution's up to float32 rounding.
  */
-import { grid1d, runtime, Tensor } from '@mriseg/tensor-wgsl';
+import { grid1d, runtime, sum, Tensor } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
 import { type ConvEpilogue, sizeWords } from './conv.wgsl.js';
 import type { ConvKernel } from './conv-tiling.js';
 import {
   winogradGemmWgsl,
   winogradInputWgsl,
+  winogradOutputGradWgsl,
   winogradOutputWgsl,
+  winogradWeightGradGemmWgsl,
+  winogradWeightGradOutputWgsl,
   winogradWeightWgsl,
 } from './conv-winograd.wgsl.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
@@ -29,10 +32,10 @@ export function inputGradGeometry(g: ConvGeometry): ConvGeometry {
   return { ...g, C: g.K, H: g.P, W: g.Q, K: g.C, P: g.H, Q: g.W, ph: 2 - g.ph, pw: 2 - g.pw };
 }
 
-/** Whether a kernel of this convolution can run by Winograd (the weight gradient cannot). */
+/** Whether a kernel of this convolution can run by Winograd (the input gradient needs padding ≤ 2). */
 export function winogradEligibleFor(kernel: ConvKernel, g: ConvGeometry): boolean {
-  if (kernel === 'forward') return winogradEligible(g);
-  return kernel === 'input_grad' && winogradEligible(g) && g.ph <= 2 && g.pw <= 2;
+  if (kernel === 'input_grad') return winogradEligible(g) && g.ph <= 2 && g.pw <= 2;
+  return winogradEligible(g);
 }
 
 /** Output tiles of 2×2 of a forward convolution: the GEMMs' m extent. */
@@ -40,7 +43,7 @@ export function winogradTiles(g: ConvGeometry): number {
   return g.N * Math.ceil(g.P / 2) * Math.ceil(g.Q / 2);
 }
 
-/** The geometry of the forward convolution a kernel runs as under Winograd. */
+/** The geometry of the forward convolution a kernel runs as under Winograd (its tiles: the GEMMs' extent). */
 export function winogradGeometry(kernel: ConvKernel, g: ConvGeometry): ConvGeometry {
   return kernel === 'input_grad' ? inputGradGeometry(g) : g;
 }
@@ -71,28 +74,43 @@ interface WinogradRun {
   epilogue: ConvEpilogue;
 }
 
-function runWinograd(r: WinogradRun): void {
-  const { g, tiling } = r;
+function requireEligible(op: string, g: ConvGeometry): void {
   if (!winogradEligible(g))
     throw new Error(
-      `conv2d (winograd): needs a 3×3 window at stride 1 and dilation 1, got ${g.R}×${g.S} stride ${g.sh}×${g.sw} dilation ${g.dh}×${g.dw}`,
+      `${op} (winograd): needs a 3×3 window at stride 1 and dilation 1, got ${g.R}×${g.S} stride ${g.sh}×${g.sw} dilation ${g.dh}×${g.dw}`,
     );
+}
+
+/** V [16, C, T]: the transformed 4×4 input patches of every output tile. */
+function transformInput(
+  g: ConvGeometry,
+  images: Tensor[],
+  channels: readonly number[],
+  tilesN: number,
+): Tensor {
+  const T = winogradTiles(g);
+  const V = Tensor.empty([16, g.C, T], 'f32', 'conv2d_winograd');
+  runtime().dispatch({
+    name: 'conv2d_winograd_input',
+    code: cached(`i|${g.ph},${g.pw}|${images.length}`, () => winogradInputWgsl(g, images.length)),
+    buffers: [...images.map((t) => t.buffer), V.buffer],
+    uniforms: sizeWords(g, tilesN, 0, channels),
+    workgroups: grid1d(g.C * T),
+  });
+  return V;
+}
+
+function runWinograd(r: WinogradRun): void {
+  const { g, tiling } = r;
+  requireEligible('conv2d', g);
   const rt = runtime();
   const T = winogradTiles(g);
   const window = `${g.ph},${g.pw}`;
   const tilesN = Math.ceil(g.K / tiling.BN);
-  const V = Tensor.empty([16, g.C, T], 'f32', 'conv2d_winograd');
+  const V = transformInput(g, r.images, r.imageChannels, tilesN);
   const U = Tensor.empty([16, g.K, g.C], 'f32', 'conv2d_winograd');
   const M = Tensor.empty([16, g.K, T], 'f32', 'conv2d_winograd');
-  const inParts = r.images.length;
   const outParts = r.outputs.length;
-  rt.dispatch({
-    name: 'conv2d_winograd_input',
-    code: cached(`i|${window}|${inParts}`, () => winogradInputWgsl(g, inParts)),
-    buffers: [...r.images.map((t) => t.buffer), V.buffer],
-    uniforms: sizeWords(g, tilesN, 0, r.imageChannels),
-    workgroups: grid1d(g.C * T),
-  });
   const words = sizeWords(g, tilesN, 0, r.outChannels);
   rt.dispatch({
     name: 'conv2d_winograd_weight',
@@ -177,4 +195,67 @@ export function convInputGradWinograd(
     tiling,
     epilogue: bias ? 'bias' : 'none',
   });
+}
+
+/** Workgroups the weight gradient's reduction is split to reach, unless the tiling says otherwise (as conv.ts). */
+const TARGET_WORKGROUPS = 512;
+const MIN_CHUNK_STEPS = 16;
+
+/** dw [K, C, 3, 3] of conv(x, w) for dy, by Winograd F(3×3, 2×2); x may be in channel parts. */
+export function convWeightGradWinograd(
+  dy: Tensor,
+  images: Tensor[],
+  channels: readonly number[],
+  g: ConvGeometry,
+  tiling: GemmTiling,
+): Tensor {
+  requireEligible('conv2d_weight_grad', g);
+  const rt = runtime();
+  const T = winogradTiles(g);
+  const window = `${g.ph},${g.pw}`;
+  const { splitTarget = TARGET_WORKGROUPS, ...kernelTiling } = tiling;
+  const tilesM = Math.ceil(g.K / tiling.BM);
+  const tilesN = Math.ceil(g.C / tiling.BN);
+  const maxSplits = Math.max(1, Math.floor(T / (tiling.BK * MIN_CHUNK_STEPS)));
+  let splits = Math.max(1, Math.min(Math.ceil(splitTarget / (16 * tilesM * tilesN)), maxSplits));
+  const chunk = Math.ceil(T / splits / tiling.BK) * tiling.BK;
+  splits = Math.ceil(T / chunk);
+  const words = sizeWords(g, tilesN, chunk, [g.C]);
+  const V = transformInput(g, images, channels, tilesN);
+  const Wd = Tensor.empty([16, g.K, T], 'f32', 'conv2d_winograd');
+  rt.dispatch({
+    name: 'conv2d_winograd_dy',
+    code: cached(`y|${window}`, () => winogradOutputGradWgsl(g)),
+    buffers: [dy.buffer, Wd.buffer],
+    uniforms: words,
+    workgroups: grid1d(g.K * T),
+  });
+  const partial = Tensor.empty([splits, 16 * g.K * g.C], 'f32', 'conv2d_winograd');
+  const max = rt.limits.maxComputeWorkgroupsPerDimension;
+  const grid = gemmGrid(tilesM, 16 * splits * tilesN, max);
+  if (grid[1] > max || grid[2] > max)
+    throw new Error(
+      `conv2d_weight_grad (winograd): ${16 * splits * tilesN} GEMM tiles exceed the dispatch limits`,
+    );
+  rt.dispatch({
+    name: 'conv2d_winograd_weight_grad',
+    code: cached(`z|${window}|${tilingKey(kernelTiling)}`, () => winogradWeightGradGemmWgsl(g, kernelTiling)),
+    buffers: [Wd.buffer, V.buffer, partial.buffer],
+    uniforms: words,
+    workgroups: grid,
+  });
+  V.dispose();
+  Wd.dispose();
+  const Z = splits === 1 ? partial : sum(partial, 0);
+  const dw = Tensor.empty([g.K, g.C, 3, 3], 'f32', 'conv2d_weight_grad');
+  rt.dispatch({
+    name: 'conv2d_winograd_weight_grad_output',
+    code: cached(`u|${window}`, () => winogradWeightGradOutputWgsl(g)),
+    buffers: [Z.buffer, dw.buffer],
+    uniforms: words,
+    workgroups: grid1d(g.K * g.C),
+  });
+  if (Z !== partial) Z.dispose();
+  partial.dispose();
+  return dw;
 }

@@ -6,7 +6,9 @@
  * the output transform (Y = Aᵀ M A) applies the forward kernel's epilogue. Layouts: V [16, C, T], U [16, K, C],
  * M [16, K, T], with T = N·⌈P/2⌉·⌈Q/2⌉ output tiles. Sizes are the forward kernel's uniforms (conv.wgsl.ts).
  * The input gradient of such a convolution is one too (dy convolved with the flipped, transposed filters): the
- * same kernels in that geometry, the weight read flipped, the output written in parts when dx is.
+ * same kernels in that geometry, the weight read flipped, the output written in parts when dx is. The weight
+ * gradient is F(3×3, 2×2), the transposed algorithm: dw = Gᵀ [Σ over tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G, whose sum
+ * over tiles is 16 GEMMs with a long reduction, split across workgroups like the direct weight gradient's.
  */
 import { gridIndex, gridParams } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
@@ -246,6 +248,126 @@ fn main(${gridParams}) {
   ${loads}
   ${transform('m', 's', AT, 4, false)}
   ${transform('s', 'y', AT, 2, true)}
+  ${stores}
+}`);
+}
+
+// A (4×2) and Gᵀ (3×4) as signed row sums, for the weight gradient.
+const A: [number, number][][] = [
+  [[1, 0]],
+  [
+    [1, 0],
+    [1, 1],
+  ],
+  [
+    [1, 0],
+    [-1, 1],
+  ],
+  [[-1, 1]],
+];
+const GT: [number, number][][] = [
+  [
+    [1, 0],
+    [0.5, 1],
+    [0.5, 2],
+  ],
+  [
+    [0.5, 1],
+    [-0.5, 2],
+  ],
+  [
+    [0.5, 1],
+    [0.5, 2],
+    [1, 3],
+  ],
+];
+
+/** W[ξ, k, t] = (A e Aᵀ)[ξ] for the 2×2 block e of dy's channel k at tile t (zero past the output's edge). */
+export function winogradOutputGradWgsl(g: ConvGeometry): string {
+  const loads = range(2)
+    .flatMap((i) =>
+      range(2).map(
+        (j) =>
+          `var e${i}_${j} = 0.0; { let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { e${i}_${j} = DY[((img * K_ + k) * P_ + p) * Q_ + q]; } }`,
+      ),
+    )
+    .join('\n  ');
+  const stores = range(16)
+    .map((xi) => `Wd[(${xi}u * K_ + k) * T + t] = w${Math.floor(xi / 4)}_${xi % 4};`)
+    .join('\n  ');
+  return sizesAsCalls(`@group(0) @binding(0) var<storage, read> DY: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Wd: array<f32>;
+${declarations(g, 2)}
+@compute @workgroup_size(256)
+fn main(${gridParams}) {
+  ${TILES}
+  let e = ${gridIndex()};
+  if (e >= K_ * T) { return; }
+  let t = e % T; let k = e / T;
+  let tw = t % TW; let r = t / TW; let th = r % TH; let img = r / TH;
+  ${loads}
+  ${transform('e', 'a', A, 2, false)}
+  ${transform('a', 'w', A, 4, true)}
+  ${stores}
+}`);
+}
+
+/**
+ * Z[split, ξ, k, c] = Σ over the split's tiles t of W[ξ, k, t] · V[ξ, c, t]: GEMM with m = output channel,
+ * n = input channel, reduction over tiles in chunks of CHUNK (grid z = ξ·splits + split).
+ */
+export function winogradWeightGradGemmWgsl(g: ConvGeometry, tiling: GemmTiling): string {
+  const body = `@group(0) @binding(0) var<storage, read> Wd: array<f32>;
+@group(0) @binding(1) var<storage, read> V: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Z: array<f32>;
+${declarations(g, 3)}
+var<private> aBase: u32;
+var<private> bBase: u32;
+var<private> zBase: u32;
+var<private> tiles: u32;
+fn setup(z: u32) -> GemmRange {
+  ${TILES}
+  let splits = (T + CHUNK - 1u) / CHUNK;
+  let xi = z / splits;
+  let split = z % splits;
+  aBase = xi * K_ * T;
+  bBase = xi * C_ * T;
+  zBase = (split * 16u + xi) * K_ * C_;
+  tiles = T;
+  let begin = split * CHUNK;
+  return GemmRange(K_, C_, begin, min(T, begin + CHUNK));
+}
+fn loadA(m: u32, k: u32) -> f32 {
+  return Wd[aBase + m * tiles + k];
+}
+fn loadB(k: u32, n: u32) -> f32 {
+  return V[bBase + n * tiles + k];
+}
+fn store(m: u32, n: u32, v: f32) {
+  Z[zBase + m * C_ + n] = v;
+}`;
+  return gemmWgsl({ body: sizesAsCalls(body), tiling, tilesN: 'TILES_N()', aOrder: 'k', bOrder: 'k' });
+}
+
+/** dw[k, c] = Gᵀ Z[·, k, c] G: the 3×3 filter gradient from the 16 summed products. */
+export function winogradWeightGradOutputWgsl(g: ConvGeometry): string {
+  const loads = range(16)
+    .map((xi) => `let z${Math.floor(xi / 4)}_${xi % 4} = Z[(${xi}u * K_ + k) * C_ + c];`)
+    .join('\n  ');
+  const stores = range(9)
+    .map((i) => `DW[e * 9u + ${i}u] = o${Math.floor(i / 3)}_${i % 3};`)
+    .join('\n  ');
+  return sizesAsCalls(`@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read_write> DW: array<f32>;
+${declarations(g, 2)}
+@compute @workgroup_size(256)
+fn main(${gridParams}) {
+  let e = ${gridIndex()};
+  if (e >= K_ * C_) { return; }
+  let c = e % C_; let k = e / C_;
+  ${loads}
+  ${transform('z', 'h', GT, 4, false)}
+  ${transform('h', 'o', GT, 3, true)}
   ${stores}
 }`);
 }

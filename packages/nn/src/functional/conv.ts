@@ -12,7 +12,7 @@ import {
   sizeWords,
 } from './conv.wgsl.js';
 import { convTiling } from './conv-tiling.js';
-import { convForwardWinograd, convInputGradWinograd } from './conv-winograd.js';
+import { convForwardWinograd, convInputGradWinograd, convWeightGradWinograd } from './conv-winograd.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
 
 /** Image x [N, C, H, W] ⊛ weight [K, C, R, S] → y [N, K, P, Q]. */
@@ -174,8 +174,10 @@ export function convWeightGradRaw(dy: Tensor, x: ConvImage, g: ConvGeometry): Te
   const { tensors, channels } = imageParts('conv2d_weight_grad', x, g);
   const crs = g.C * g.R * g.S;
   const L = g.N * g.P * g.Q;
+  const chosen = convTiling('weight_grad', g, false);
+  if (chosen.winograd) return convWeightGradWinograd(dy, tensors, channels, g, chosen);
   // The split is a launch parameter: the kernel (and its cached code) is the tiling's without it.
-  const { splitTarget = TARGET_WORKGROUPS, ...tiling } = convTiling('weight_grad', g, false);
+  const { splitTarget = TARGET_WORKGROUPS, ...tiling } = chosen;
   const tiles = Math.ceil(g.K / tiling.BM) * Math.ceil(crs / tiling.BN);
   const maxSplits = Math.max(1, Math.floor(L / (tiling.BK * MIN_CHUNK_STEPS)));
   let splits = Math.max(1, Math.min(Math.ceil(splitTarget / tiles), maxSplits));
