@@ -6,7 +6,7 @@ import { clearConvTilings } from '@mriseg/nn';
 import { initDevice, runtime } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type BenchOptions, formatBench, type ProfileRow, runBench } from '../src/commands/bench.js';
-import { autotuneOrDefaults } from '../src/lib/autotune.js';
+import { autotuneOrDefaults, DEFAULT_AUTOTUNE_SECONDS } from '../src/lib/autotune.js';
 import { main } from '../src/main.js';
 
 let out: string[];
@@ -149,6 +149,11 @@ describe('bench', () => {
     // 23 convolutions: forward, input gradient and weight gradient of each but the first (no input gradient),
     // less the 4 levels where encoder and decoder conv2 have one geometry (3 GEMMs each).
     expect(tuned.autotune!.gemms).toBe(3 * 23 - 1 - 4 * 3);
+    expect(tuned.autotune).toMatchObject({
+      budgetSeconds: DEFAULT_AUTOTUNE_SECONDS,
+      skipped: 0,
+      cutShort: 0,
+    });
     expect(tuned.autotune!.afterMs).toBeLessThanOrEqual(tuned.autotune!.beforeMs);
     expect(tuned.autotune!.afterMs).toBeGreaterThan(0);
     expect(formatBench(tuned)).toMatch(/autotune\s+56 conv GEMMs in [\d.]+ s: [\d.]+ → [\d.]+ ms summed/);

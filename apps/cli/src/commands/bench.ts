@@ -358,7 +358,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           chosen: s.chosen,
           skipped: s.skipped,
           cutShort: s.cutShort,
-          ...(s.budgetSeconds === undefined ? {} : { budgetSeconds: s.budgetSeconds }),
+          budgetSeconds: s.budgetSeconds,
           rejected: s.rejected.length,
           rejectedFirst: s.rejected.slice(0, 10),
         };

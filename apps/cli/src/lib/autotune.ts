@@ -4,8 +4,8 @@
  * candidate tilings on the device (@mriseg/nn `autotuneConvolutions`). 'auto' tunes on a GPU and not on a CPU
  * driver, where compiling the candidates would take minutes and the result matters little. With the environment
  * variable MRISEG_TUNING_CACHE naming a file, tilings tuned before on the same device are read from it and the
- * new ones written back. MRISEG_AUTOTUNE_SECONDS caps the time spent tuning (the GEMMs not reached keep their
- * default tilings).
+ * new ones written back. The time spent tuning is capped (DEFAULT_AUTOTUNE_SECONDS, or MRISEG_AUTOTUNE_SECONDS;
+ * the GEMMs not reached keep their default tilings, and the largest are tuned first).
  */
 import type { SegmentationModel } from '@mriseg/models';
 import { autotuneConvolutions, type ConvTuningResult, clearConvTilings, tilingKey } from '@mriseg/nn';
@@ -35,8 +35,8 @@ export interface AutotuneSummary {
   /** GEMMs left with their default tilings, and GEMMs whose candidates were not all timed, for lack of time. */
   skipped: number;
   cutShort: number;
-  /** The MRISEG_AUTOTUNE_SECONDS cap, if any. */
-  budgetSeconds?: number;
+  /** The cap on tuning time (DEFAULT_AUTOTUNE_SECONDS or MRISEG_AUTOTUNE_SECONDS). */
+  budgetSeconds: number;
   results: ConvTuningResult[];
 }
 
@@ -106,15 +106,22 @@ export async function autotuneModel(
     rejected,
     skipped,
     cutShort: results.filter((r) => r.cutShort).length,
-    ...(budgetSeconds === undefined ? {} : { budgetSeconds }),
+    budgetSeconds,
     results,
   };
 }
 
-/** MRISEG_AUTOTUNE_SECONDS as a number of seconds, undefined when unset; anything else is a usage error. */
-export function autotuneBudget(): number | undefined {
+/**
+ * Seconds of tuning before a run when MRISEG_AUTOTUNE_SECONDS does not say: training should start within a few
+ * minutes, and the largest GEMMs, tuned first, are where the time goes. With MRISEG_TUNING_CACHE the next run
+ * tunes only the GEMMs this one did not reach.
+ */
+export const DEFAULT_AUTOTUNE_SECONDS = 180;
+
+/** MRISEG_AUTOTUNE_SECONDS as a number of seconds (DEFAULT_AUTOTUNE_SECONDS when unset); else a usage error. */
+export function autotuneBudget(): number {
   const text = process.env.MRISEG_AUTOTUNE_SECONDS;
-  if (text === undefined || text === '') return undefined;
+  if (text === undefined || text === '') return DEFAULT_AUTOTUNE_SECONDS;
   const v = Number(text);
   if (!Number.isFinite(v) || v < 0)
     throw new Error(`MRISEG_AUTOTUNE_SECONDS must be a number of seconds ≥ 0, not "${text}"`);
@@ -128,7 +135,7 @@ export function formatAutotune(s: AutotuneSummary): string {
     : '';
   const budget =
     s.skipped || s.cutShort
-      ? `; MRISEG_AUTOTUNE_SECONDS=${s.budgetSeconds} ran out: ${s.skipped} GEMMs kept their default tilings, ${s.cutShort} were tuned in part`
+      ? `; the ${s.budgetSeconds} s budget (MRISEG_AUTOTUNE_SECONDS) ran out: ${s.skipped} GEMMs kept their default tilings, ${s.cutShort} were tuned in part`
       : '';
   return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)${rejected}${budget}`;
 }
