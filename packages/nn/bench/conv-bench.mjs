@@ -24,19 +24,15 @@ import {
   tuneConvolutions,
 } from '../dist/index.js';
 import { loadConvTilings, saveConvTilings } from '../dist/node.js';
+import { flag, option } from './args.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const small = args.includes('--small');
-const f = opt('f', small ? 4 : 32);
-const batch = opt('batch', small ? 2 : 16);
-const size = opt('size', small ? 32 : 256);
-const iters = opt('iters', small ? 3 : 20);
-const warmup = opt('warmup', 1);
-const autotune = args.includes('--autotune');
+const small = flag('small');
+const f = option('f', small ? 4 : 32);
+const batch = option('batch', small ? 2 : 16);
+const size = option('size', small ? 32 : 256);
+const iters = option('iters', small ? 3 : 20);
+const warmup = option('warmup', 1);
+const autotune = flag('autotune');
 // Tilings tuned before on this device (by `train`, `bench` or this script) are reused; new ones written back.
 const cache = autotune ? process.env.MRISEG_TUNING_CACHE : undefined;
 

@@ -17,15 +17,11 @@ import {
   tilingVariants,
   workgroupStorageBytes,
 } from '../dist/index.js';
+import { flag, option } from './args.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const small = args.includes('--small');
-const S = opt('size', small ? 256 : 4096);
-const iters = opt('iters', small ? 2 : 10);
+const small = flag('small');
+const S = option('size', small ? 256 : 4096);
+const iters = option('iters', small ? 2 : 10);
 
 const rt = await initDevice();
 const limit = rt.limits.maxComputeWorkgroupStorageSize;

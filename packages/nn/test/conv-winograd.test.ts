@@ -6,6 +6,50 @@ import * as F from '../src/functional/index.js';
 import { relL2, up, values } from './helpers.js';
 import { conv2dRef } from './reference.js';
 
+/** An image [N, C, H, W] as tensors of `parts` channels each (a concatenation's inputs). */
+function channelParts(xv: Float64Array, xShape: number[], parts: number[]): Tensor[] {
+  const [N, C, H, W] = xShape;
+  const pieces: Tensor[] = [];
+  let c0 = 0;
+  for (const c of parts) {
+    const v = new Float64Array(N * c * H * W);
+    for (let n = 0; n < N; n++)
+      v.set(xv.subarray((n * C + c0) * H * W, (n * C + c0 + c) * H * W), n * c * H * W);
+    pieces.push(up(v, [N, c, H, W]));
+    c0 += c;
+  }
+  return pieces;
+}
+
+/**
+ * Every (output, input, weight) index triple a 3×3 convolution of an image of shape xShape into K channels
+ * multiplies (taps outside the padded image left out): the float64 references of both gradients sum over it.
+ */
+function forEachTap(
+  xShape: number[],
+  K: number,
+  g: { P: number; Q: number; ph: number; pw: number },
+  fn: (iy: number, ix: number, iw: number) => void,
+) {
+  const [N, C, H, W] = xShape;
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++)
+      for (let p = 0; p < g.P; p++)
+        for (let q = 0; q < g.Q; q++)
+          for (let c = 0; c < C; c++)
+            for (let r = 0; r < 3; r++)
+              for (let s = 0; s < 3; s++) {
+                const h = p - g.ph + r;
+                const w = q - g.pw + s;
+                if (h < 0 || h >= H || w < 0 || w >= W) continue;
+                fn(
+                  ((n * K + k) * g.P + p) * g.Q + q,
+                  ((n * C + c) * H + h) * W + w,
+                  ((k * C + c) * 3 + r) * 3 + s,
+                );
+              }
+}
+
 beforeAll(async () => {
   await initDevice();
 });
@@ -29,16 +73,7 @@ async function check(
   const g = conv2dGeometry(x, w, { padding });
   F.setConvTiling('forward', g, { ...tiling, winograd: true });
   // The image in parts along the channels, as a decoder reads [upsampled, skip] in place.
-  const parts = options.parts ?? [C];
-  const pieces: Tensor[] = [];
-  let c0 = 0;
-  for (const c of parts) {
-    const v = new Float64Array(N * c * H * W);
-    for (let n = 0; n < N; n++)
-      v.set(xv.subarray((n * C + c0) * H * W, (n * C + c0 + c) * H * W), n * c * H * W);
-    pieces.push(up(v, [N, c, H, W]));
-    c0 += c;
-  }
+  const pieces = channelParts(xv, xShape, options.parts ?? [C]);
   const bias = options.bias ? up(bv, [K]) : null;
   let affine: ConvAffine | null = null;
   const scale = values(K, 34);
@@ -82,35 +117,16 @@ describe('Winograd F(3×3, 2×2) weight gradient', () => {
     const [N, C, H, W] = xShape;
     const xv = values(N * C * H * W, 51);
     const w = Tensor.empty([K, C, 3, 3], 'f32');
-    const pieces: Tensor[] = [];
-    let c0 = 0;
-    for (const c of parts) {
-      const v = new Float64Array(N * c * H * W);
-      for (let n = 0; n < N; n++)
-        v.set(xv.subarray((n * C + c0) * H * W, (n * C + c0 + c) * H * W), n * c * H * W);
-      pieces.push(up(v, [N, c, H, W]));
-      c0 += c;
-    }
+    const pieces = channelParts(xv, xShape, parts);
     const g = conv2dGeometry(Tensor.empty(xShape, 'f32'), w, { padding });
     const dyv = values(N * K * g.P * g.Q, 52);
     const dy = up(dyv, [N, K, g.P, g.Q]);
     F.setConvTiling('weight_grad', g, { ...tiling, winograd: true });
     const dw = F.convWeightGradRaw(dy, pieces.length === 1 ? pieces[0] : pieces, g);
     const want = new Float64Array(K * C * 9);
-    for (let n = 0; n < N; n++)
-      for (let k = 0; k < K; k++)
-        for (let p = 0; p < g.P; p++)
-          for (let q = 0; q < g.Q; q++) {
-            const d = dyv[((n * K + k) * g.P + p) * g.Q + q];
-            for (let c = 0; c < C; c++)
-              for (let r = 0; r < 3; r++)
-                for (let s = 0; s < 3; s++) {
-                  const h = p - padding + r;
-                  const ww = q - padding + s;
-                  if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-                  want[((k * C + c) * 3 + r) * 3 + s] += d * xv[((n * C + c) * H + h) * W + ww];
-                }
-          }
+    forEachTap(xShape, K, g, (iy, ix, iw) => {
+      want[iw] += dyv[iy] * xv[ix];
+    });
     expect(dw.shape).toEqual([K, C, 3, 3]);
     expect(relL2(await dw.data(), want)).toBeLessThan(1e-5);
     for (const t of [w, dy, dw, ...pieces]) t.dispose();
@@ -160,20 +176,9 @@ describe('Winograd F(2×2, 3×3) input gradient', () => {
     expect(runtime().counters.dispatches - before).toBe(4);
     // The adjoint of the forward loop, in float64.
     const want = new Float64Array(N * C * H * W);
-    for (let n = 0; n < N; n++)
-      for (let k = 0; k < K; k++)
-        for (let p = 0; p < g.P; p++)
-          for (let q = 0; q < g.Q; q++) {
-            const d = dyv[((n * K + k) * g.P + p) * g.Q + q];
-            for (let c = 0; c < C; c++)
-              for (let r = 0; r < 3; r++)
-                for (let s = 0; s < 3; s++) {
-                  const h = p - padding + r;
-                  const ww = q - padding + s;
-                  if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-                  want[((n * C + c) * H + h) * W + ww] += d * wv[((k * C + c) * 3 + r) * 3 + s];
-                }
-          }
+    forEachTap(xShape, K, g, (iy, ix, iw) => {
+      want[ix] += dyv[iy] * wv[iw];
+    });
     // Parts back into one [N, C, H, W] array.
     const got = new Float64Array(want.length);
     let c0 = 0;

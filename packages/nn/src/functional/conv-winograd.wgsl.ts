@@ -53,6 +53,40 @@ function transform(
     .join('\n  ');
 }
 
+/** M·X·Mᵀ for the matrix of scalars `src` (X has `srcCols` columns), through `mid`, into `dst`. */
+const sandwich = (src: string, mid: string, dst: string, m: [number, number][][], srcCols: number) =>
+  `${transform(src, mid, m, srcCols, false)}\n  ${transform(mid, dst, m, m.length, true)}`;
+
+/** One statement per element ξ = 4i + j of a 4×4 matrix. */
+const each16 = (line: (xi: number, ij: string) => string) =>
+  range(16)
+    .map((xi) => line(xi, `${Math.floor(xi / 4)}_${xi % 4}`))
+    .join('\n  ');
+
+/** Which image and 2×2 block a tile index t is. */
+const TILE_OF_T = 'let tw = t % TW; let r = t / TW; let th = r % TH; let img = r / TH;';
+
+/**
+ * A kernel with one thread per element of a `count`-element index space (decoded from e by `index`): loads a
+ * small matrix, transforms it (`body`), stores it. `head`: the bindings, with the sizes' uniform at `meta`.
+ */
+function transformKernel(
+  g: ConvGeometry,
+  k: { head: string; meta: number; helpers?: string; count: string; index: string; body: string },
+): string {
+  return sizesAsCalls(`${k.head}
+${declarations(g, k.meta)}
+${k.helpers ?? ''}
+@compute @workgroup_size(256)
+fn main(${gridParams}) {
+  ${TILES}
+  let e = ${gridIndex()};
+  if (e >= ${k.count}) { return; }
+  ${k.index}
+  ${k.body}
+}`);
+}
+
 // Bᵀ (4×4), G (4×3), Aᵀ (2×4) as signed row sums.
 const BT: [number, number][][] = [
   [
@@ -103,35 +137,24 @@ const AT: [number, number][][] = [
 export function winogradInputWgsl(g: ConvGeometry, parts: number): string {
   const read =
     parts === 1 ? 'X[((img * C_ + c) * H_ + u32(h)) * W_ + u32(w)]' : 'readX(img, c, u32(h) * W_ + u32(w))';
-  const loads = range(4)
-    .flatMap((i) =>
-      range(4).map(
-        (j) =>
-          `var d${i}_${j} = 0.0; { let h = h0 + ${i}; let w = w0 + ${j}; if (h >= 0 && w >= 0 && h < i32(H_) && w < i32(W_)) { d${i}_${j} = ${read}; } }`,
-      ),
-    )
-    .join('\n  ');
-  const stores = range(16)
-    .map((xi) => `V[(${xi}u * C_ + c) * T + t] = v${Math.floor(xi / 4)}_${xi % 4};`)
-    .join('\n  ');
-  return sizesAsCalls(`${imageBindings(parts, 0, 'read', 'X')}
-@group(0) @binding(${parts}) var<storage, read_write> V: array<f32>;
-${declarations(g, parts + 1)}
-${parts > 1 ? readXFn(parts) : ''}
-@compute @workgroup_size(256)
-fn main(${gridParams}) {
-  ${TILES}
-  let e = ${gridIndex()};
-  if (e >= C_ * T) { return; }
-  let t = e % T; let c = e / T;
-  let tw = t % TW; let r = t / TW; let th = r % TH; let img = r / TH;
+  const loads = each16(
+    (xi, ij) =>
+      `var d${ij} = 0.0; { let h = h0 + ${Math.floor(xi / 4)}; let w = w0 + ${xi % 4}; if (h >= 0 && w >= 0 && h < i32(H_) && w < i32(W_)) { d${ij} = ${read}; } }`,
+  );
+  return transformKernel(g, {
+    head: `${imageBindings(parts, 0, 'read', 'X')}
+@group(0) @binding(${parts}) var<storage, read_write> V: array<f32>;`,
+    meta: parts + 1,
+    helpers: parts > 1 ? readXFn(parts) : '',
+    count: 'C_ * T',
+    index: `let t = e % T; let c = e / T;
+  ${TILE_OF_T}
   let h0 = i32(th * 2u) - i32(PH);
-  let w0 = i32(tw * 2u) - i32(PW);
-  ${loads}
-  ${transform('d', 'b', BT, 4, false)}
-  ${transform('b', 'v', BT, 4, true)}
-  ${stores}
-}`);
+  let w0 = i32(tw * 2u) - i32(PW);`,
+    body: `${loads}
+  ${sandwich('d', 'b', 'v', BT, 4)}
+  ${each16((xi, ij) => `V[(${xi}u * C_ + c) * T + t] = v${ij};`)}`,
+  });
 }
 
 /**
@@ -141,25 +164,19 @@ fn main(${gridParams}) {
 export function winogradWeightWgsl(g: ConvGeometry, flipped: boolean): string {
   const at = (r: number, s: number) =>
     flipped ? `(c * K_ + k) * 9u + ${8 - (r * 3 + s)}u` : `e * 9u + ${r * 3 + s}u`;
-  const loads = range(3)
-    .flatMap((r) => range(3).map((s) => `let g${r}_${s} = Wt[${at(r, s)}];`))
+  const loads = range(9)
+    .map((i) => `let g${Math.floor(i / 3)}_${i % 3} = Wt[${at(Math.floor(i / 3), i % 3)}];`)
     .join('\n  ');
-  const stores = range(16)
-    .map((xi) => `U[(${xi}u * K_ + k) * C_ + c] = u${Math.floor(xi / 4)}_${xi % 4};`)
-    .join('\n  ');
-  return sizesAsCalls(`@group(0) @binding(0) var<storage, read> Wt: array<f32>;
-@group(0) @binding(1) var<storage, read_write> U: array<f32>;
-${declarations(g, 2)}
-@compute @workgroup_size(256)
-fn main(${gridParams}) {
-  let e = ${gridIndex()};
-  if (e >= K_ * C_) { return; }
-  let c = e % C_; let k = e / C_;
-  ${loads}
-  ${transform('g', 'a', G, 3, false)}
-  ${transform('a', 'u', G, 4, true)}
-  ${stores}
-}`);
+  return transformKernel(g, {
+    head: `@group(0) @binding(0) var<storage, read> Wt: array<f32>;
+@group(0) @binding(1) var<storage, read_write> U: array<f32>;`,
+    meta: 2,
+    count: 'K_ * C_',
+    index: 'let c = e % C_; let k = e / C_;',
+    body: `${loads}
+  ${sandwich('g', 'a', 'u', G, 3)}
+  ${each16((xi, ij) => `U[(${xi}u * K_ + k) * C_ + c] = u${ij};`)}`,
+  });
 }
 
 /** M[ξ] = U[ξ] · V[ξ] summed over input channels: GEMM with m = tile, n = output channel, k = input channel. */
@@ -222,34 +239,25 @@ export function winogradOutputWgsl(g: ConvGeometry, epilogue: ConvEpilogue, part
   const out = e.out - 1;
   const write = (value: string) =>
     parts > 1 ? `writeY(img, n, p * Q_ + q, ${value});` : `Y[((img * K_ + n) * P_ + p) * Q_ + q] = ${value};`;
-  const loads = range(16)
-    .map((xi) => `let m${Math.floor(xi / 4)}_${xi % 4} = Mo[(${xi}u * K_ + n) * T + t];`)
+  const stores = range(4)
+    .map((b) => {
+      const [i, j] = [Math.floor(b / 2), b % 2];
+      return `{ let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { let v = y${i}_${j}; ${write(e.value)} } }`;
+    })
     .join('\n  ');
-  const stores = range(2)
-    .flatMap((i) =>
-      range(2).map(
-        (j) =>
-          `{ let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { let v = y${i}_${j}; ${write(e.value)} } }`,
-      ),
-    )
-    .join('\n  ');
-  return sizesAsCalls(`@group(0) @binding(0) var<storage, read> Mo: array<f32>;
+  return transformKernel(g, {
+    head: `@group(0) @binding(0) var<storage, read> Mo: array<f32>;
 ${decls}
-${imageBindings(parts, out, 'read_write', 'Y')}
-${declarations(g, out + parts)}
-${parts > 1 ? writeYFn(parts) : ''}
-@compute @workgroup_size(256)
-fn main(${gridParams}) {
-  ${TILES}
-  let e = ${gridIndex()};
-  if (e >= K_ * T) { return; }
-  let t = e % T; let n = e / T;
-  let tw = t % TW; let r = t / TW; let th = r % TH; let img = r / TH;
-  ${loads}
-  ${transform('m', 's', AT, 4, false)}
-  ${transform('s', 'y', AT, 2, true)}
-  ${stores}
-}`);
+${imageBindings(parts, out, 'read_write', 'Y')}`,
+    meta: out + parts,
+    helpers: parts > 1 ? writeYFn(parts) : '',
+    count: 'K_ * T',
+    index: `let t = e % T; let n = e / T;
+  ${TILE_OF_T}`,
+    body: `${each16((xi, ij) => `let m${ij} = Mo[(${xi}u * K_ + n) * T + t];`)}
+  ${sandwich('m', 's', 'y', AT, 4)}
+  ${stores}`,
+  });
 }
 
 // A (4×2) and Gᵀ (3×4) as signed row sums, for the weight gradient.
@@ -284,32 +292,23 @@ const GT: [number, number][][] = [
 
 /** W[ξ, k, t] = (A e Aᵀ)[ξ] for the 2×2 block e of dy's channel k at tile t (zero past the output's edge). */
 export function winogradOutputGradWgsl(g: ConvGeometry): string {
-  const loads = range(2)
-    .flatMap((i) =>
-      range(2).map(
-        (j) =>
-          `var e${i}_${j} = 0.0; { let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { e${i}_${j} = DY[((img * K_ + k) * P_ + p) * Q_ + q]; } }`,
-      ),
-    )
+  const loads = range(4)
+    .map((b) => {
+      const [i, j] = [Math.floor(b / 2), b % 2];
+      return `var e${i}_${j} = 0.0; { let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { e${i}_${j} = DY[((img * K_ + k) * P_ + p) * Q_ + q]; } }`;
+    })
     .join('\n  ');
-  const stores = range(16)
-    .map((xi) => `Wd[(${xi}u * K_ + k) * T + t] = w${Math.floor(xi / 4)}_${xi % 4};`)
-    .join('\n  ');
-  return sizesAsCalls(`@group(0) @binding(0) var<storage, read> DY: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Wd: array<f32>;
-${declarations(g, 2)}
-@compute @workgroup_size(256)
-fn main(${gridParams}) {
-  ${TILES}
-  let e = ${gridIndex()};
-  if (e >= K_ * T) { return; }
-  let t = e % T; let k = e / T;
-  let tw = t % TW; let r = t / TW; let th = r % TH; let img = r / TH;
-  ${loads}
-  ${transform('e', 'a', A, 2, false)}
-  ${transform('a', 'w', A, 4, true)}
-  ${stores}
-}`);
+  return transformKernel(g, {
+    head: `@group(0) @binding(0) var<storage, read> DY: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Wd: array<f32>;`,
+    meta: 2,
+    count: 'K_ * T',
+    index: `let t = e % T; let k = e / T;
+  ${TILE_OF_T}`,
+    body: `${loads}
+  ${sandwich('e', 'a', 'w', A, 2)}
+  ${each16((xi, ij) => `Wd[(${xi}u * K_ + k) * T + t] = w${ij};`)}`,
+  });
 }
 
 /**
@@ -351,23 +350,17 @@ fn store(m: u32, n: u32, v: f32) {
 
 /** dw[k, c] = Gᵀ Z[·, k, c] G: the 3×3 filter gradient from the 16 summed products. */
 export function winogradWeightGradOutputWgsl(g: ConvGeometry): string {
-  const loads = range(16)
-    .map((xi) => `let z${Math.floor(xi / 4)}_${xi % 4} = Z[(${xi}u * K_ + k) * C_ + c];`)
-    .join('\n  ');
   const stores = range(9)
     .map((i) => `DW[e * 9u + ${i}u] = o${Math.floor(i / 3)}_${i % 3};`)
     .join('\n  ');
-  return sizesAsCalls(`@group(0) @binding(0) var<storage, read> Z: array<f32>;
-@group(0) @binding(1) var<storage, read_write> DW: array<f32>;
-${declarations(g, 2)}
-@compute @workgroup_size(256)
-fn main(${gridParams}) {
-  let e = ${gridIndex()};
-  if (e >= K_ * C_) { return; }
-  let c = e % C_; let k = e / C_;
-  ${loads}
-  ${transform('z', 'h', GT, 4, false)}
-  ${transform('h', 'o', GT, 3, true)}
-  ${stores}
-}`);
+  return transformKernel(g, {
+    head: `@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read_write> DW: array<f32>;`,
+    meta: 2,
+    count: 'K_ * C_',
+    index: 'let c = e % C_; let k = e / C_;',
+    body: `${each16((xi, ij) => `let z${ij} = Z[(${xi}u * K_ + k) * C_ + c];`)}
+  ${sandwich('z', 'h', 'o', GT, 4)}
+  ${stores}`,
+  });
 }
