@@ -94,12 +94,12 @@ function runningStatsFromGolden(g: ReturnType<typeof loadGolden>): Map<string, H
  * tile allows, and every other 3×3 convolution kernel (forward, either gradient) to Winograd, so that one pass
  * through the model runs each kind of kernel the autotuner may choose. A CPU adapter's default is small tiles;
  * this checks the GPU's configurations against the same goldens. Returns how many GEMMs were pinned and how many
- * of them use vec4 reads, double buffering and Winograd.
+ * of them use vec4 reads, double buffering and Winograd (and of those, 4×4 output tiles).
  */
 function pinGpuTilings(
   model: SegmentationModel,
   x: Tensor,
-): { gemms: number; vec4: number; double: number; winograd: number } {
+): { gemms: number; vec4: number; double: number; winograd: number; winograd4: number } {
   const problems = recordConvProblems(() =>
     scope(() => {
       const heads = model.forwardHeads(x);
@@ -112,7 +112,7 @@ function pinGpuTilings(
     p.grad?.dispose();
     p.grad = null;
   }
-  const count = { gemms: problems.length, vec4: 0, double: 0, winograd: 0 };
+  const count = { gemms: problems.length, vec4: 0, double: 0, winograd: 0, winograd4: 0 };
   let turn = 0;
   let eligible = 0;
   for (const p of problems) {
@@ -120,7 +120,9 @@ function pinGpuTilings(
     const base = pickGpuTiling(M, N, p.kernel === 'weight_grad' ? 1 : 256);
     const flags = [{ vec4: true }, { vec4: true, double: true }, {}, { double: true }][turn++ % 4];
     // Every other kernel of a 3×3 stride-1 convolution (forward, input or weight gradient) by Winograd.
-    const winograd = winogradEligibleFor(p.kernel, p.geometry) && eligible++ % 2 === 0;
+    // … with 2×2 and 4×4 output tiles in turn.
+    const turnOf = winogradEligibleFor(p.kernel, p.geometry) ? eligible++ % 4 : 1;
+    const winograd: GemmTiling['winograd'] = turnOf === 0 ? 2 : turnOf === 2 ? 4 : undefined;
     const flagged: GemmTiling = { ...base, ...flags, ...(winograd ? { winograd } : {}) };
     const tiling =
       [flagged, { ...base, ...(winograd ? { winograd } : {}) }].find(
@@ -130,6 +132,7 @@ function pinGpuTilings(
     if (tiling.vec4) count.vec4++;
     if (tiling.double) count.double++;
     if (tiling.winograd) count.winograd++;
+    if (tiling.winograd === 4) count.winograd4++;
     // Tiles that cannot read vec4 (fewer than 4 registers a side) take their turn again with the next GEMM.
     if (flagged.vec4 && !tiling.vec4) turn--;
   }
@@ -167,6 +170,7 @@ describe('models match the PyTorch goldens (f = 4, batch 2, 32×32)', () => {
           expect(pinned.gemms).toBeGreaterThan(20);
           expect(pinned.vec4).toBeGreaterThanOrEqual(3);
           expect(pinned.winograd).toBeGreaterThanOrEqual(3);
+          expect(pinned.winograd4).toBeGreaterThanOrEqual(2);
           expect(pinned.double).toBeGreaterThanOrEqual(3);
         }
         model.loadStateDict(initialStateFromGolden(g, 1e-3));

@@ -131,12 +131,14 @@ it('times Winograd for a 3×3 stride-1 convolution and both its gradients, check
   });
   try {
     const winograd = (r: F.ConvTuningResult) => r.timings.filter((t) => t.tiling.winograd).length;
-    // (Few channels: the GPU's and the CPU's tiles for its GEMMs coincide, so one Winograd candidate each.)
+    // (Few channels: the GPU's and the CPU's tiles for its GEMMs coincide, so one candidate per tile size.)
     expect(results.map((r) => [r.kernel, winograd(r)])).toEqual([
-      ['forward', 1],
-      ['input_grad', 1],
-      ['weight_grad', 1],
+      ['forward', 2],
+      ['input_grad', 2],
+      ['weight_grad', 2],
     ]);
+    for (const r of results)
+      expect(r.timings.flatMap((t) => (t.tiling.winograd ? [t.tiling.winograd] : [])).sort()).toEqual([2, 4]);
     expect(results.every((r) => r.rejected.length === 0)).toBe(true);
     // Pin Winograd whatever the timings said: the layer still computes the same.
     for (const r of results) {

@@ -88,8 +88,8 @@ export interface ConvTuneOptions {
   budgetSeconds?: number;
   onSkipped?: (p: ConvProblem) => void;
   /**
-   * Also time Winograd F(2×2, 3×3) (two GEMM tilings of its 16 products, then refined like the others) for the
-   * forward pass and both gradients of convolutions with a 3×3 window at stride 1. Default: on a GPU, not on a
+   * Also time Winograd with 2×2 and 4×4 output tiles (two GEMM tilings each, then refined like the others) for
+   * the forward pass and both gradients of convolutions with a 3×3 window at stride 1. Default: on a GPU, not on a
    * CPU driver.
    */
   winograd?: boolean;
@@ -230,9 +230,11 @@ export async function tuneConvolutions(
       if (tryWinograd && winogradEligibleFor(p.kernel, g)) {
         // Its GEMMs: tiles × output channels, or for the weight gradient output × input channels.
         const wg = winogradGeometry(p.kernel, g);
-        const [m, n] = p.kernel === 'weight_grad' ? [g.K, g.C] : [winogradTiles(wg), wg.K];
-        const gpu = pickGpuTiling(m, n, p.kernel === 'weight_grad' ? 1 : 256);
-        for (const t of [gpu, pickTiling(m, n)]) winograd.push({ ...t, winograd: true });
+        for (const wm of [2, 4] as const) {
+          const [m, n] = p.kernel === 'weight_grad' ? [g.K, g.C] : [winogradTiles(wg, wm), wg.K];
+          const gpu = pickGpuTiling(m, n, p.kernel === 'weight_grad' ? 1 : 256);
+          for (const t of [gpu, pickTiling(m, n)]) winograd.push({ ...t, winograd: wm });
+        }
       }
       await timeEach([pickTiling(M, N), current, ...candidatesOf(p.kernel, M, N), ...winograd]);
       let frontier = timings.length ? [...timings].sort((a, b) => a.ms - b.ms).slice(0, refine) : [];

@@ -5,7 +5,7 @@
  */
 import { runtime } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
-import { winogradEligibleFor, winogradGeometry, winogradTiles } from './conv-winograd.js';
+import { winogradEligibleFor, winogradTransformFloats } from './conv-winograd.js';
 import {
   type GemmTiling,
   type LoadOrder,
@@ -82,7 +82,7 @@ export function convTilingProblem(kernel: ConvKernel, t: GemmTiling, g?: ConvGeo
     return 'winograd needs a 3×3 window at stride 1 and dilation 1 (and padding ≤ 2 for the input gradient)';
   if (t.winograd && g) {
     // Its transformed input and products are [16, C, T] and [16, K, T] floats, each one storage binding.
-    const bytes = 4 * 16 * Math.max(g.C, g.K) * winogradTiles(winogradGeometry(kernel, g));
+    const bytes = 4 * winogradTransformFloats(kernel, g, t.winograd);
     const limit = runtime().limits.maxStorageBufferBindingSize;
     if (bytes > limit)
       return `winograd's transformed tensors (${bytes} bytes) exceed the device's binding limit ${limit}`;

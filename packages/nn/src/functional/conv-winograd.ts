@@ -1,14 +1,16 @@
 /**
- * The Winograd F(2×2, 3×3) form of a convolution (conv-winograd.wgsl.ts): an algorithm the autotuner may choose
- * for a 3×3 convolution at stride 1 and dilation 1 — its forward pass, its input gradient (the convolution of dy
- * with the flipped, transposed filters) and its weight gradient (F(3×3, 2×2)) — selected by a tiling with
- * `winograd` (the tiling then shapes its 16 GEMMs). Results equal the direct convolution's up to float32 rounding.
+ * The Winograd form of a convolution (conv-winograd.wgsl.ts): an algorithm the autotuner may choose for a 3×3
+ * convolution at stride 1 and dilation 1 — its forward pass F(m×m, 3×3), its input gradient (the convolution of
+ * dy with the flipped, transposed filters) and its weight gradient F(3×3, m×m), with output tiles of m = 2 or 4 —
+ * selected by a tiling with `winograd: m` (the tiling then shapes its GEMMs). Results equal the direct
+ * convolution's up to float32 rounding (larger for m = 4, whose transforms have larger coefficients).
  */
 import { grid1d, runtime, sum, Tensor } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
 import { type ConvEpilogue, sizeWords } from './conv.wgsl.js';
 import type { ConvKernel } from './conv-tiling.js';
 import {
+  type WinogradTile,
   winogradGemmWgsl,
   winogradInputWgsl,
   winogradOutputGradWgsl,
@@ -19,7 +21,9 @@ import {
 } from './conv-winograd.wgsl.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
 
-/** Whether a convolution has the window F(2×2, 3×3) computes: 3×3, stride 1, dilation 1 (any padding). */
+export type { WinogradTile } from './conv-winograd.wgsl.js';
+
+/** Whether a convolution has the window Winograd computes here: 3×3, stride 1, dilation 1 (any padding). */
 export function winogradEligible(g: ConvGeometry): boolean {
   return g.R === 3 && g.S === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1;
 }
@@ -38,14 +42,20 @@ export function winogradEligibleFor(kernel: ConvKernel, g: ConvGeometry): boolea
   return winogradEligible(g);
 }
 
-/** Output tiles of 2×2 of a forward convolution: the GEMMs' m extent. */
-export function winogradTiles(g: ConvGeometry): number {
-  return g.N * Math.ceil(g.P / 2) * Math.ceil(g.Q / 2);
+/** Output tiles of m×m of a forward convolution: the GEMMs' m extent. */
+export function winogradTiles(g: ConvGeometry, m: WinogradTile = 2): number {
+  return g.N * Math.ceil(g.P / m) * Math.ceil(g.Q / m);
 }
 
 /** The geometry of the forward convolution a kernel runs as under Winograd (its tiles: the GEMMs' extent). */
 export function winogradGeometry(kernel: ConvKernel, g: ConvGeometry): ConvGeometry {
   return kernel === 'input_grad' ? inputGradGeometry(g) : g;
+}
+
+/** Floats of the largest transformed tensor a kernel makes ([α², max(C, K), T]): one storage binding each. */
+export function winogradTransformFloats(kernel: ConvKernel, g: ConvGeometry, m: WinogradTile): number {
+  const wg = winogradGeometry(kernel, g);
+  return (m + 2) ** 2 * Math.max(wg.C, wg.K) * winogradTiles(wg, m);
 }
 
 const codeCache = new Map<string, string>();
@@ -56,6 +66,33 @@ function cached(key: string, make: () => string): string {
     codeCache.set(key, code);
   }
   return code;
+}
+
+function requireEligible(op: string, g: ConvGeometry): void {
+  if (!winogradEligible(g))
+    throw new Error(
+      `${op} (winograd): needs a 3×3 window at stride 1 and dilation 1, got ${g.R}×${g.S} stride ${g.sh}×${g.sw} dilation ${g.dh}×${g.dw}`,
+    );
+}
+
+/** V [α², C, T]: the transformed α×α input patches of every output tile. */
+function transformInput(
+  g: ConvGeometry,
+  m: WinogradTile,
+  images: Tensor[],
+  channels: readonly number[],
+  tilesN: number,
+): Tensor {
+  const T = winogradTiles(g, m);
+  const V = Tensor.empty([(m + 2) ** 2, g.C, T], 'f32', 'conv2d_winograd');
+  runtime().dispatch({
+    name: 'conv2d_winograd_input',
+    code: cached(`i|${m}|${g.ph},${g.pw}|${images.length}`, () => winogradInputWgsl(g, images.length, m)),
+    buffers: [...images.map((t) => t.buffer), V.buffer],
+    uniforms: sizeWords(g, tilesN, 0, channels),
+    workgroups: grid1d(g.C * T),
+  });
+  return V;
 }
 
 interface WinogradRun {
@@ -74,65 +111,43 @@ interface WinogradRun {
   epilogue: ConvEpilogue;
 }
 
-function requireEligible(op: string, g: ConvGeometry): void {
-  if (!winogradEligible(g))
-    throw new Error(
-      `${op} (winograd): needs a 3×3 window at stride 1 and dilation 1, got ${g.R}×${g.S} stride ${g.sh}×${g.sw} dilation ${g.dh}×${g.dw}`,
-    );
-}
-
-/** V [16, C, T]: the transformed 4×4 input patches of every output tile. */
-function transformInput(
-  g: ConvGeometry,
-  images: Tensor[],
-  channels: readonly number[],
-  tilesN: number,
-): Tensor {
-  const T = winogradTiles(g);
-  const V = Tensor.empty([16, g.C, T], 'f32', 'conv2d_winograd');
-  runtime().dispatch({
-    name: 'conv2d_winograd_input',
-    code: cached(`i|${g.ph},${g.pw}|${images.length}`, () => winogradInputWgsl(g, images.length)),
-    buffers: [...images.map((t) => t.buffer), V.buffer],
-    uniforms: sizeWords(g, tilesN, 0, channels),
-    workgroups: grid1d(g.C * T),
-  });
-  return V;
-}
-
 function runWinograd(r: WinogradRun): void {
   const { g, tiling } = r;
   requireEligible('conv2d', g);
   const rt = runtime();
-  const T = winogradTiles(g);
-  const window = `${g.ph},${g.pw}`;
+  const m = tiling.winograd ?? 2;
+  const count = (m + 2) ** 2;
+  const T = winogradTiles(g, m);
+  const window = `${m}|${g.ph},${g.pw}`;
   const tilesN = Math.ceil(g.K / tiling.BN);
-  const V = transformInput(g, r.images, r.imageChannels, tilesN);
-  const U = Tensor.empty([16, g.K, g.C], 'f32', 'conv2d_winograd');
-  const M = Tensor.empty([16, g.K, T], 'f32', 'conv2d_winograd');
+  const V = transformInput(g, m, r.images, r.imageChannels, tilesN);
+  const U = Tensor.empty([count, g.K, g.C], 'f32', 'conv2d_winograd');
+  const M = Tensor.empty([count, g.K, T], 'f32', 'conv2d_winograd');
   const outParts = r.outputs.length;
   const words = sizeWords(g, tilesN, 0, r.outChannels);
   rt.dispatch({
     name: 'conv2d_winograd_weight',
-    code: cached(`w|${window}|${r.flipped}`, () => winogradWeightWgsl(g, r.flipped)),
+    code: cached(`w|${window}|${r.flipped}`, () => winogradWeightWgsl(g, r.flipped, m)),
     buffers: [r.w.buffer, U.buffer],
     uniforms: words,
     workgroups: grid1d(g.K * g.C),
   });
   const max = rt.limits.maxComputeWorkgroupsPerDimension;
-  const grid = gemmGrid(Math.ceil(T / tiling.BM), 16 * tilesN, max);
+  const grid = gemmGrid(Math.ceil(T / tiling.BM), count * tilesN, max);
   if (grid[1] > max || grid[2] > max)
     throw new Error(`conv2d (winograd): ${T} tiles × ${g.K} channels exceed the dispatch limits`);
   rt.dispatch({
     name: 'conv2d_winograd_gemm',
-    code: cached(`g|${window}|${tilingKey(tiling)}`, () => winogradGemmWgsl(g, tiling)),
+    code: cached(`g|${window}|${tilingKey(tiling)}`, () => winogradGemmWgsl(g, tiling, m)),
     buffers: [V.buffer, U.buffer, M.buffer],
     uniforms: words,
     workgroups: grid,
   });
   rt.dispatch({
     name: 'conv2d_winograd_output',
-    code: cached(`o|${window}|${r.epilogue}|${outParts}`, () => winogradOutputWgsl(g, r.epilogue, outParts)),
+    code: cached(`o|${window}|${r.epilogue}|${outParts}`, () =>
+      winogradOutputWgsl(g, r.epilogue, outParts, m),
+    ),
     buffers: [M.buffer, ...r.extra, ...r.outputs.map((t) => t.buffer)],
     uniforms: words,
     workgroups: grid1d(g.K * T),
@@ -201,7 +216,7 @@ export function convInputGradWinograd(
 const TARGET_WORKGROUPS = 512;
 const MIN_CHUNK_STEPS = 16;
 
-/** dw [K, C, 3, 3] of conv(x, w) for dy, by Winograd F(3×3, 2×2); x may be in channel parts. */
+/** dw [K, C, 3, 3] of conv(x, w) for dy, by Winograd F(3×3, m×m); x may be in channel parts. */
 export function convWeightGradWinograd(
   dy: Tensor,
   images: Tensor[],
@@ -211,35 +226,39 @@ export function convWeightGradWinograd(
 ): Tensor {
   requireEligible('conv2d_weight_grad', g);
   const rt = runtime();
-  const T = winogradTiles(g);
-  const window = `${g.ph},${g.pw}`;
+  const m = tiling.winograd ?? 2;
+  const count = (m + 2) ** 2;
+  const T = winogradTiles(g, m);
+  const window = `${m}|${g.ph},${g.pw}`;
   const { splitTarget = TARGET_WORKGROUPS, ...kernelTiling } = tiling;
   const tilesM = Math.ceil(g.K / tiling.BM);
   const tilesN = Math.ceil(g.C / tiling.BN);
   const maxSplits = Math.max(1, Math.floor(T / (tiling.BK * MIN_CHUNK_STEPS)));
-  let splits = Math.max(1, Math.min(Math.ceil(splitTarget / (16 * tilesM * tilesN)), maxSplits));
+  let splits = Math.max(1, Math.min(Math.ceil(splitTarget / (count * tilesM * tilesN)), maxSplits));
   const chunk = Math.ceil(T / splits / tiling.BK) * tiling.BK;
   splits = Math.ceil(T / chunk);
   const words = sizeWords(g, tilesN, chunk, [g.C]);
-  const V = transformInput(g, images, channels, tilesN);
-  const Wd = Tensor.empty([16, g.K, T], 'f32', 'conv2d_winograd');
+  const V = transformInput(g, m, images, channels, tilesN);
+  const Wd = Tensor.empty([count, g.K, T], 'f32', 'conv2d_winograd');
   rt.dispatch({
     name: 'conv2d_winograd_dy',
-    code: cached(`y|${window}`, () => winogradOutputGradWgsl(g)),
+    code: cached(`y|${window}`, () => winogradOutputGradWgsl(g, m)),
     buffers: [dy.buffer, Wd.buffer],
     uniforms: words,
     workgroups: grid1d(g.K * T),
   });
-  const partial = Tensor.empty([splits, 16 * g.K * g.C], 'f32', 'conv2d_winograd');
+  const partial = Tensor.empty([splits, count * g.K * g.C], 'f32', 'conv2d_winograd');
   const max = rt.limits.maxComputeWorkgroupsPerDimension;
-  const grid = gemmGrid(tilesM, 16 * splits * tilesN, max);
+  const grid = gemmGrid(tilesM, count * splits * tilesN, max);
   if (grid[1] > max || grid[2] > max)
     throw new Error(
-      `conv2d_weight_grad (winograd): ${16 * splits * tilesN} GEMM tiles exceed the dispatch limits`,
+      `conv2d_weight_grad (winograd): ${count * splits * tilesN} GEMM tiles exceed the dispatch limits`,
     );
   rt.dispatch({
     name: 'conv2d_winograd_weight_grad',
-    code: cached(`z|${window}|${tilingKey(kernelTiling)}`, () => winogradWeightGradGemmWgsl(g, kernelTiling)),
+    code: cached(`z|${window}|${tilingKey(kernelTiling)}`, () =>
+      winogradWeightGradGemmWgsl(g, kernelTiling, m),
+    ),
     buffers: [Wd.buffer, V.buffer, partial.buffer],
     uniforms: words,
     workgroups: grid,
@@ -250,7 +269,7 @@ export function convWeightGradWinograd(
   const dw = Tensor.empty([g.K, g.C, 3, 3], 'f32', 'conv2d_weight_grad');
   rt.dispatch({
     name: 'conv2d_winograd_weight_grad_output',
-    code: cached(`u|${window}`, () => winogradWeightGradOutputWgsl(g)),
+    code: cached(`u|${window}`, () => winogradWeightGradOutputWgsl(g, m)),
     buffers: [Z.buffer, dw.buffer],
     uniforms: words,
     workgroups: grid1d(g.K * g.C),

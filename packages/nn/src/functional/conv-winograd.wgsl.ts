@@ -1,14 +1,15 @@
 /**
- * Winograd F(2×2, 3×3) forward convolution (Lavin & Gray, 2016) for 3×3 windows at stride 1 and dilation 1: each
- * 2×2 block of outputs comes from a 4×4 input patch with 16 multiplications per (input, output) channel pair
- * instead of 36. Four kernels: the input patches are transformed (V = Bᵀ d B), the weights (U = G g Gᵀ), the 16
- * element-wise products summed over the input channels are 16 GEMMs (the GEMM generator, one per grid z), and
- * the output transform (Y = Aᵀ M A) applies the forward kernel's epilogue. Layouts: V [16, C, T], U [16, K, C],
- * M [16, K, T], with T = N·⌈P/2⌉·⌈Q/2⌉ output tiles. Sizes are the forward kernel's uniforms (conv.wgsl.ts).
+ * Winograd convolution (Lavin & Gray, 2016) for 3×3 windows at stride 1 and dilation 1, F(m×m, 3×3) with output
+ * tiles of m = 2 or 4: each m×m block of outputs comes from an α×α input patch (α = m + 2) with α² multiplications
+ * per (input, output) channel pair instead of 9m² (16 for 36, or 36 for 144). Four kernels: the input patches are
+ * transformed (V = Bᵀ d B), the weights (U = G g Gᵀ), the α² element-wise products summed over the input channels
+ * are α² GEMMs (the GEMM generator, one per grid z), and the output transform (Y = Aᵀ M A) applies the forward
+ * kernel's epilogue. Layouts: V [α², C, T], U [α², K, C], M [α², K, T], with T = N·⌈P/m⌉·⌈Q/m⌉ output tiles.
+ * Sizes are the forward kernel's uniforms (conv.wgsl.ts).
  * The input gradient of such a convolution is one too (dy convolved with the flipped, transposed filters): the
  * same kernels in that geometry, the weight read flipped, the output written in parts when dx is. The weight
- * gradient is F(3×3, 2×2), the transposed algorithm: dw = Gᵀ [Σ over tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G, whose sum
- * over tiles is 16 GEMMs with a long reduction, split across workgroups like the direct weight gradient's.
+ * gradient is F(3×3, m×m), the transposed algorithm: dw = Gᵀ [Σ over tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G, whose sum
+ * over tiles is α² GEMMs with a long reduction, split across workgroups like the direct weight gradient's.
  */
 import { gridIndex, gridParams } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
@@ -22,48 +23,93 @@ import {
 } from './conv.wgsl.js';
 import { type GemmTiling, gemmWgsl } from './gemm.wgsl.js';
 
+/** The output tile size m of F(m×m, 3×3). */
+export type WinogradTile = 2 | 4;
+
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** Tile counts as WGSL, from the uniform sizes. */
-const TILES = `let TH = (P_ + 1u) / 2u; let TW = (Q_ + 1u) / 2u; let T = N_ * TH * TW;`;
+/** The transforms of F(m×m, 3×3) (interpolation points 0, ±1 for m = 2; 0, ±1, ±2 for m = 4). */
+const MATRICES: Record<WinogradTile, { BT: number[][]; G: number[][]; AT: number[][] }> = {
+  2: {
+    BT: [
+      [1, 0, -1, 0],
+      [0, 1, 1, 0],
+      [0, -1, 1, 0],
+      [0, 1, 0, -1],
+    ],
+    G: [
+      [1, 0, 0],
+      [0.5, 0.5, 0.5],
+      [0.5, -0.5, 0.5],
+      [0, 0, 1],
+    ],
+    AT: [
+      [1, 1, 1, 0],
+      [0, 1, -1, -1],
+    ],
+  },
+  4: {
+    BT: [
+      [4, 0, -5, 0, 1, 0],
+      [0, -4, -4, 1, 1, 0],
+      [0, 4, -4, -1, 1, 0],
+      [0, -2, -1, 2, 1, 0],
+      [0, 2, -1, -2, 1, 0],
+      [0, 4, 0, -5, 0, 1],
+    ],
+    G: [
+      [1 / 4, 0, 0],
+      [-1 / 6, -1 / 6, -1 / 6],
+      [-1 / 6, 1 / 6, -1 / 6],
+      [1 / 24, 1 / 12, 1 / 6],
+      [1 / 24, -1 / 12, 1 / 6],
+      [0, 0, 1],
+    ],
+    AT: [
+      [1, 1, 1, 1, 1, 0],
+      [0, 1, -1, 2, -2, 0],
+      [0, 1, 1, 4, 4, 0],
+      [0, 1, -1, 8, -8, 1],
+    ],
+  },
+};
+
+const transpose = (m: number[][]) => m[0].map((_, j) => m.map((row) => row[j]));
 
 /**
- * One 1-D transform applied to the rows (or columns) of a small matrix of WGSL scalars `${src}${i}_${j}`: each
- * output row is a signed sum of input rows, `rows[o] = [[coefficient, input row], …]`.
+ * One 1-D transform applied to the rows (or columns) of a small matrix of WGSL scalars `${src}${i}_${j}`: output
+ * row o is Σ_i M[o][i] · (input row i), zero coefficients left out.
  */
-function transform(
-  src: string,
-  dst: string,
-  rows: [number, number][][],
-  cols: number,
-  alongColumns: boolean,
-): string {
+function transform(src: string, dst: string, M: number[][], cols: number, alongColumns: boolean): string {
+  const literal = (c: number) => (Number.isInteger(c) ? `${c}.0` : `${c}`);
   const term = (c: number, i: number, j: number) => {
     const v = alongColumns ? `${src}${j}_${i}` : `${src}${i}_${j}`;
-    return c === 1 ? `+ ${v}` : c === -1 ? `- ${v}` : `+ ${c} * ${v}`;
+    return c === 1 ? `+ ${v}` : c === -1 ? `- ${v}` : `+ ${literal(c)} * ${v}`;
   };
-  return rows
-    .flatMap((row, o) =>
-      range(cols).map((j) => {
-        const sum = row.map(([c, i]) => term(c, i, j)).join(' ');
-        const name = alongColumns ? `${dst}${j}_${o}` : `${dst}${o}_${j}`;
-        return `let ${name} = ${sum.replace(/^\+ /, '')};`;
-      }),
-    )
-    .join('\n  ');
+  return M.flatMap((row, o) =>
+    range(cols).map((j) => {
+      const terms = row.flatMap((c, i) => (c === 0 ? [] : [term(c, i, j)]));
+      const name = alongColumns ? `${dst}${j}_${o}` : `${dst}${o}_${j}`;
+      return `let ${name} = ${terms.join(' ').replace(/^\+ /, '') || '0.0'};`;
+    }),
+  ).join('\n  ');
 }
 
 /** M·X·Mᵀ for the matrix of scalars `src` (X has `srcCols` columns), through `mid`, into `dst`. */
-const sandwich = (src: string, mid: string, dst: string, m: [number, number][][], srcCols: number) =>
-  `${transform(src, mid, m, srcCols, false)}\n  ${transform(mid, dst, m, m.length, true)}`;
+const sandwich = (src: string, mid: string, dst: string, M: number[][], srcCols: number) =>
+  `${transform(src, mid, M, srcCols, false)}\n  ${transform(mid, dst, M, M.length, true)}`;
 
-/** One statement per element ξ = 4i + j of a 4×4 matrix. */
-const each16 = (line: (xi: number, ij: string) => string) =>
-  range(16)
-    .map((xi) => line(xi, `${Math.floor(xi / 4)}_${xi % 4}`))
+/** One statement per element ξ = n·i + j of an n×n matrix. */
+const eachElement = (n: number, line: (xi: number, ij: string, i: number, j: number) => string) =>
+  range(n * n)
+    .map((xi) => line(xi, `${Math.floor(xi / n)}_${xi % n}`, Math.floor(xi / n), xi % n))
     .join('\n  ');
 
-/** Which image and 2×2 block a tile index t is. */
+/** Tile counts as WGSL, from the uniform sizes. */
+const tiles = (m: WinogradTile) =>
+  `let TH = (P_ + ${m - 1}u) / ${m}u; let TW = (Q_ + ${m - 1}u) / ${m}u; let T = N_ * TH * TW;`;
+
+/** Which image and m×m block a tile index t is. */
 const TILE_OF_T = 'let tw = t % TW; let r = t / TW; let th = r % TH; let img = r / TH;';
 
 /**
@@ -72,6 +118,7 @@ const TILE_OF_T = 'let tw = t % TW; let r = t / TW; let th = r % TH; let img = r
  */
 function transformKernel(
   g: ConvGeometry,
+  m: WinogradTile,
   k: { head: string; meta: number; helpers?: string; count: string; index: string; body: string },
 ): string {
   return sizesAsCalls(`${k.head}
@@ -79,7 +126,7 @@ ${declarations(g, k.meta)}
 ${k.helpers ?? ''}
 @compute @workgroup_size(256)
 fn main(${gridParams}) {
-  ${TILES}
+  ${tiles(m)}
   let e = ${gridIndex()};
   if (e >= ${k.count}) { return; }
   ${k.index}
@@ -87,61 +134,17 @@ fn main(${gridParams}) {
 }`);
 }
 
-// Bᵀ (4×4), G (4×3), Aᵀ (2×4) as signed row sums.
-const BT: [number, number][][] = [
-  [
-    [1, 0],
-    [-1, 2],
-  ],
-  [
-    [1, 1],
-    [1, 2],
-  ],
-  [
-    [-1, 1],
-    [1, 2],
-  ],
-  [
-    [1, 1],
-    [-1, 3],
-  ],
-];
-const G: [number, number][][] = [
-  [[1, 0]],
-  [
-    [0.5, 0],
-    [0.5, 1],
-    [0.5, 2],
-  ],
-  [
-    [0.5, 0],
-    [-0.5, 1],
-    [0.5, 2],
-  ],
-  [[1, 2]],
-];
-const AT: [number, number][][] = [
-  [
-    [1, 0],
-    [1, 1],
-    [1, 2],
-  ],
-  [
-    [1, 1],
-    [-1, 2],
-    [-1, 3],
-  ],
-];
-
-/** V[ξ, c, t] = (Bᵀ d B)[ξ] for the 4×4 patch d of channel c at tile t (zero outside the image). */
-export function winogradInputWgsl(g: ConvGeometry, parts: number): string {
+/** V[ξ, c, t] = (Bᵀ d B)[ξ] for the α×α patch d of channel c at tile t (zero outside the image). */
+export function winogradInputWgsl(g: ConvGeometry, parts: number, m: WinogradTile): string {
+  const a = m + 2;
   const read =
     parts === 1 ? 'X[((img * C_ + c) * H_ + u32(h)) * W_ + u32(w)]' : 'readX(img, c, u32(h) * W_ + u32(w))';
-  const loads = each16(
-    (xi, ij) =>
-      `var d${ij} = 0.0; { let h = h0 + ${Math.floor(xi / 4)}; let w = w0 + ${xi % 4}; if (h >= 0 && w >= 0 && h < i32(H_) && w < i32(W_)) { d${ij} = ${read}; } }`,
+  const loads = eachElement(
+    a,
+    (_, ij, i, j) =>
+      `var d${ij} = 0.0; { let h = h0 + ${i}; let w = w0 + ${j}; if (h >= 0 && w >= 0 && h < i32(H_) && w < i32(W_)) { d${ij} = ${read}; } }`,
   );
-  return transformKernel(g, {
+  return transformKernel(g, m, {
     head: `${imageBindings(parts, 0, 'read', 'X')}
 @group(0) @binding(${parts}) var<storage, read_write> V: array<f32>;`,
     meta: parts + 1,
@@ -149,11 +152,11 @@ export function winogradInputWgsl(g: ConvGeometry, parts: number): string {
     count: 'C_ * T',
     index: `let t = e % T; let c = e / T;
   ${TILE_OF_T}
-  let h0 = i32(th * 2u) - i32(PH);
-  let w0 = i32(tw * 2u) - i32(PW);`,
+  let h0 = i32(th * ${m}u) - i32(PH);
+  let w0 = i32(tw * ${m}u) - i32(PW);`,
     body: `${loads}
-  ${sandwich('d', 'b', 'v', BT, 4)}
-  ${each16((xi, ij) => `V[(${xi}u * C_ + c) * T + t] = v${ij};`)}`,
+  ${sandwich('d', 'b', 'v', MATRICES[m].BT, a)}
+  ${eachElement(a, (xi, ij) => `V[(${xi}u * C_ + c) * T + t] = v${ij};`)}`,
   });
 }
 
@@ -161,26 +164,23 @@ export function winogradInputWgsl(g: ConvGeometry, parts: number): string {
  * U[ξ, k, c] = (G g Gᵀ)[ξ] for the 3×3 filter g of output channel k and input channel c; `flipped`: the weight is
  * stored [C, K, 3, 3] and read rotated by 180° (the input gradient's filters).
  */
-export function winogradWeightWgsl(g: ConvGeometry, flipped: boolean): string {
+export function winogradWeightWgsl(g: ConvGeometry, flipped: boolean, m: WinogradTile): string {
   const at = (r: number, s: number) =>
     flipped ? `(c * K_ + k) * 9u + ${8 - (r * 3 + s)}u` : `e * 9u + ${r * 3 + s}u`;
-  const loads = range(9)
-    .map((i) => `let g${Math.floor(i / 3)}_${i % 3} = Wt[${at(Math.floor(i / 3), i % 3)}];`)
-    .join('\n  ');
-  return transformKernel(g, {
+  return transformKernel(g, m, {
     head: `@group(0) @binding(0) var<storage, read> Wt: array<f32>;
 @group(0) @binding(1) var<storage, read_write> U: array<f32>;`,
     meta: 2,
     count: 'K_ * C_',
     index: 'let c = e % C_; let k = e / C_;',
-    body: `${loads}
-  ${sandwich('g', 'a', 'u', G, 3)}
-  ${each16((xi, ij) => `U[(${xi}u * K_ + k) * C_ + c] = u${ij};`)}`,
+    body: `${eachElement(3, (_, ij, r, s) => `let g${ij} = Wt[${at(r, s)}];`)}
+  ${sandwich('g', 'a', 'u', MATRICES[m].G, 3)}
+  ${eachElement(m + 2, (xi, ij) => `U[(${xi}u * K_ + k) * C_ + c] = u${ij};`)}`,
   });
 }
 
 /** M[ξ] = U[ξ] · V[ξ] summed over input channels: GEMM with m = tile, n = output channel, k = input channel. */
-export function winogradGemmWgsl(g: ConvGeometry, tiling: GemmTiling): string {
+export function winogradGemmWgsl(g: ConvGeometry, tiling: GemmTiling, m: WinogradTile): string {
   const body = `@group(0) @binding(0) var<storage, read> V: array<f32>;
 @group(0) @binding(1) var<storage, read> U: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Mo: array<f32>;
@@ -188,31 +188,25 @@ ${declarations(g, 3)}
 var<private> aBase: u32;
 var<private> bBase: u32;
 var<private> mBase: u32;
-var<private> tiles: u32;
+var<private> tileCount: u32;
 fn setup(z: u32) -> GemmRange {
-  ${TILES}
+  ${tiles(m)}
   aBase = z * C_ * T;
   bBase = z * K_ * C_;
   mBase = z * K_ * T;
-  tiles = T;
+  tileCount = T;
   return GemmRange(T, K_, 0u, C_);
 }
 fn loadA(m: u32, k: u32) -> f32 {
-  return V[aBase + k * tiles + m];
+  return V[aBase + k * tileCount + m];
 }
 fn loadB(k: u32, n: u32) -> f32 {
   return U[bBase + n * C_ + k];
 }
 fn store(m: u32, n: u32, v: f32) {
-  Mo[mBase + n * tiles + m] = v;
+  Mo[mBase + n * tileCount + m] = v;
 }`;
-  return gemmWgsl({
-    body: sizesAsCalls(body),
-    tiling,
-    tilesN: 'TILES_N()',
-    aOrder: 'mn',
-    bOrder: 'k',
-  });
+  return gemmWgsl({ body: sizesAsCalls(body), tiling, tilesN: 'TILES_N()', aOrder: 'mn', bOrder: 'k' });
 }
 
 /**
@@ -229,8 +223,13 @@ function writeYFn(n: number): string {
   return `fn writeY(img: u32, k: u32, pix: u32, v: f32) {\n${lines.join('\n')}\n}`;
 }
 
-/** y = epilogue(Aᵀ M A) for each 2×2 output block (the parts outside the output dropped), y in `parts`. */
-export function winogradOutputWgsl(g: ConvGeometry, epilogue: ConvEpilogue, parts = 1): string {
+/** y = epilogue(Aᵀ M A) for each m×m output block (the parts outside the output dropped), y in `parts`. */
+export function winogradOutputWgsl(
+  g: ConvGeometry,
+  epilogue: ConvEpilogue,
+  parts: number,
+  m: WinogradTile,
+): string {
   const e = epilogueWgsl(epilogue);
   if (parts > 1 && epilogue !== 'none')
     throw new Error('conv2d (winograd): an epilogue with an output in parts');
@@ -239,13 +238,12 @@ export function winogradOutputWgsl(g: ConvGeometry, epilogue: ConvEpilogue, part
   const out = e.out - 1;
   const write = (value: string) =>
     parts > 1 ? `writeY(img, n, p * Q_ + q, ${value});` : `Y[((img * K_ + n) * P_ + p) * Q_ + q] = ${value};`;
-  const stores = range(4)
-    .map((b) => {
-      const [i, j] = [Math.floor(b / 2), b % 2];
-      return `{ let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { let v = y${i}_${j}; ${write(e.value)} } }`;
-    })
-    .join('\n  ');
-  return transformKernel(g, {
+  const stores = eachElement(
+    m,
+    (_, ij, i, j) =>
+      `{ let p = th * ${m}u + ${i}u; let q = tw * ${m}u + ${j}u; if (p < P_ && q < Q_) { let v = y${ij}; ${write(e.value)} } }`,
+  );
+  return transformKernel(g, m, {
     head: `@group(0) @binding(0) var<storage, read> Mo: array<f32>;
 ${decls}
 ${imageBindings(parts, out, 'read_write', 'Y')}`,
@@ -254,51 +252,20 @@ ${imageBindings(parts, out, 'read_write', 'Y')}`,
     count: 'K_ * T',
     index: `let t = e % T; let n = e / T;
   ${TILE_OF_T}`,
-    body: `${each16((xi, ij) => `let m${ij} = Mo[(${xi}u * K_ + n) * T + t];`)}
-  ${sandwich('m', 's', 'y', AT, 4)}
+    body: `${eachElement(m + 2, (xi, ij) => `let m${ij} = Mo[(${xi}u * K_ + n) * T + t];`)}
+  ${sandwich('m', 's', 'y', MATRICES[m].AT, m + 2)}
   ${stores}`,
   });
 }
 
-// A (4×2) and Gᵀ (3×4) as signed row sums, for the weight gradient.
-const A: [number, number][][] = [
-  [[1, 0]],
-  [
-    [1, 0],
-    [1, 1],
-  ],
-  [
-    [1, 0],
-    [-1, 1],
-  ],
-  [[-1, 1]],
-];
-const GT: [number, number][][] = [
-  [
-    [1, 0],
-    [0.5, 1],
-    [0.5, 2],
-  ],
-  [
-    [0.5, 1],
-    [-0.5, 2],
-  ],
-  [
-    [0.5, 1],
-    [0.5, 2],
-    [1, 3],
-  ],
-];
-
-/** W[ξ, k, t] = (A e Aᵀ)[ξ] for the 2×2 block e of dy's channel k at tile t (zero past the output's edge). */
-export function winogradOutputGradWgsl(g: ConvGeometry): string {
-  const loads = range(4)
-    .map((b) => {
-      const [i, j] = [Math.floor(b / 2), b % 2];
-      return `var e${i}_${j} = 0.0; { let p = th * 2u + ${i}u; let q = tw * 2u + ${j}u; if (p < P_ && q < Q_) { e${i}_${j} = DY[((img * K_ + k) * P_ + p) * Q_ + q]; } }`;
-    })
-    .join('\n  ');
-  return transformKernel(g, {
+/** W[ξ, k, t] = (A e Aᵀ)[ξ] for the m×m block e of dy's channel k at tile t (zero past the output's edge). */
+export function winogradOutputGradWgsl(g: ConvGeometry, m: WinogradTile): string {
+  const loads = eachElement(
+    m,
+    (_, ij, i, j) =>
+      `var e${ij} = 0.0; { let p = th * ${m}u + ${i}u; let q = tw * ${m}u + ${j}u; if (p < P_ && q < Q_) { e${ij} = DY[((img * K_ + k) * P_ + p) * Q_ + q]; } }`,
+  );
+  return transformKernel(g, m, {
     head: `@group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Wd: array<f32>;`,
     meta: 2,
@@ -306,8 +273,8 @@ export function winogradOutputGradWgsl(g: ConvGeometry): string {
     index: `let t = e % T; let k = e / T;
   ${TILE_OF_T}`,
     body: `${loads}
-  ${sandwich('e', 'a', 'w', A, 2)}
-  ${each16((xi, ij) => `Wd[(${xi}u * K_ + k) * T + t] = w${ij};`)}`,
+  ${sandwich('e', 'a', 'w', transpose(MATRICES[m].AT), m)}
+  ${eachElement(m + 2, (xi, ij) => `Wd[(${xi}u * K_ + k) * T + t] = w${ij};`)}`,
   });
 }
 
@@ -315,7 +282,8 @@ export function winogradOutputGradWgsl(g: ConvGeometry): string {
  * Z[split, ξ, k, c] = Σ over the split's tiles t of W[ξ, k, t] · V[ξ, c, t]: GEMM with m = output channel,
  * n = input channel, reduction over tiles in chunks of CHUNK (grid z = ξ·splits + split).
  */
-export function winogradWeightGradGemmWgsl(g: ConvGeometry, tiling: GemmTiling): string {
+export function winogradWeightGradGemmWgsl(g: ConvGeometry, tiling: GemmTiling, m: WinogradTile): string {
+  const count = (m + 2) ** 2;
   const body = `@group(0) @binding(0) var<storage, read> Wd: array<f32>;
 @group(0) @binding(1) var<storage, read> V: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Z: array<f32>;
@@ -323,24 +291,24 @@ ${declarations(g, 3)}
 var<private> aBase: u32;
 var<private> bBase: u32;
 var<private> zBase: u32;
-var<private> tiles: u32;
+var<private> tileCount: u32;
 fn setup(z: u32) -> GemmRange {
-  ${TILES}
+  ${tiles(m)}
   let splits = (T + CHUNK - 1u) / CHUNK;
   let xi = z / splits;
   let split = z % splits;
   aBase = xi * K_ * T;
   bBase = xi * C_ * T;
-  zBase = (split * 16u + xi) * K_ * C_;
-  tiles = T;
+  zBase = (split * ${count}u + xi) * K_ * C_;
+  tileCount = T;
   let begin = split * CHUNK;
   return GemmRange(K_, C_, begin, min(T, begin + CHUNK));
 }
 fn loadA(m: u32, k: u32) -> f32 {
-  return Wd[aBase + m * tiles + k];
+  return Wd[aBase + m * tileCount + k];
 }
 fn loadB(k: u32, n: u32) -> f32 {
-  return V[bBase + n * tiles + k];
+  return V[bBase + n * tileCount + k];
 }
 fn store(m: u32, n: u32, v: f32) {
   Z[zBase + m * C_ + n] = v;
@@ -348,19 +316,16 @@ fn store(m: u32, n: u32, v: f32) {
   return gemmWgsl({ body: sizesAsCalls(body), tiling, tilesN: 'TILES_N()', aOrder: 'k', bOrder: 'k' });
 }
 
-/** dw[k, c] = Gᵀ Z[·, k, c] G: the 3×3 filter gradient from the 16 summed products. */
-export function winogradWeightGradOutputWgsl(g: ConvGeometry): string {
-  const stores = range(9)
-    .map((i) => `DW[e * 9u + ${i}u] = o${Math.floor(i / 3)}_${i % 3};`)
-    .join('\n  ');
-  return transformKernel(g, {
+/** dw[k, c] = Gᵀ Z[·, k, c] G: the 3×3 filter gradient from the α² summed products. */
+export function winogradWeightGradOutputWgsl(g: ConvGeometry, m: WinogradTile): string {
+  return transformKernel(g, m, {
     head: `@group(0) @binding(0) var<storage, read> Z: array<f32>;
 @group(0) @binding(1) var<storage, read_write> DW: array<f32>;`,
     meta: 2,
     count: 'K_ * C_',
     index: 'let c = e % C_; let k = e / C_;',
-    body: `${each16((xi, ij) => `let z${ij} = Z[(${xi}u * K_ + k) * C_ + c];`)}
-  ${sandwich('z', 'h', 'o', GT, 4)}
-  ${stores}`,
+    body: `${eachElement(m + 2, (xi, ij) => `let z${ij} = Z[(${xi}u * K_ + k) * C_ + c];`)}
+  ${sandwich('z', 'h', 'o', transpose(MATRICES[m].G), m + 2)}
+  ${eachElement(3, (xi, ij) => `DW[e * 9u + ${xi}u] = o${ij};`)}`,
   });
 }

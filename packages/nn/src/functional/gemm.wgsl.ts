@@ -41,10 +41,11 @@ export interface GemmTiling {
   /** Two workgroup-memory buffers used in turn: one barrier a k step instead of two. */
   double?: boolean;
   /**
-   * Forward convolution only (3×3, stride 1, dilation 1): compute it by Winograd F(2×2, 3×3), whose 16 GEMMs
-   * this tiling shapes (conv-winograd.ts). Not a property of the GEMM kernel itself.
+   * Convolution kernels of a 3×3, stride-1, dilation-1 convolution only: compute it by Winograd F(m×m, 3×3) with
+   * output tiles of m = 2 or 4, whose GEMMs this tiling shapes (conv-winograd.ts). Not a property of the GEMM
+   * kernel itself.
    */
-  winograd?: boolean;
+  winograd?: 2 | 4;
   /**
    * Launch parameter of the convolution weight gradient (split-K), not of the kernel: how many workgroups its
    * reduction is split to reach (conv.ts; default there 512).
@@ -74,13 +75,14 @@ export function threadsOf(t: GemmTiling): number {
 
 export function tilingKey(t: GemmTiling): string {
   const split = t.splitTarget === undefined ? '' : `s${t.splitTarget}`;
-  const flags = `${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}${t.double ? 'd' : ''}${t.winograd ? 'w' : ''}`;
+  const winograd = t.winograd === 4 ? 'w4' : t.winograd ? 'w' : '';
+  const flags = `${t.prefetch ? 'p' : ''}${t.vec4 ? 'v' : ''}${t.double ? 'd' : ''}${winograd}`;
   return `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${flags}${split}`;
 }
 
 /** The tiling a `tilingKey` names, or null for text that is not one. */
 export function parseTilingKey(key: string): GemmTiling | null {
-  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)(d?)(w?)(?:s(\d+))?$/.exec(key);
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)(p?)(v?)(d?)(w4|w)?(?:s(\d+))?$/.exec(key);
   if (!m) return null;
   const [BM, BN, BK, TM, TN] = m.slice(1, 6).map(Number);
   return {
@@ -92,7 +94,7 @@ export function parseTilingKey(key: string): GemmTiling | null {
     ...(m[6] ? { prefetch: true } : {}),
     ...(m[7] ? { vec4: true } : {}),
     ...(m[8] ? { double: true } : {}),
-    ...(m[9] ? { winograd: true } : {}),
+    ...(m[9] ? { winograd: m[9] === 'w4' ? (4 as const) : (2 as const) } : {}),
     ...(m[10] ? { splitTarget: Number(m[10]) } : {}),
   };
 }
@@ -106,6 +108,7 @@ export function tilingProblem(t: GemmTiling, aOrder: LoadOrder, bOrder: LoadOrde
   if (t.vec4 && (TM % 4 || TN % 4)) return 'vec4 needs TM and TN to be multiples of 4';
   if (t.splitTarget !== undefined && !(Number.isInteger(t.splitTarget) && t.splitTarget > 0))
     return 'splitTarget must be a positive integer';
+  if (t.winograd !== undefined && t.winograd !== 2 && t.winograd !== 4) return 'winograd must be 2 or 4';
   const threads = threadsOf(t);
   if (threads > 256) return `${threads} threads exceed 256`;
   for (const [extent, order] of [

@@ -39,10 +39,12 @@ export {
   convForwardWinograd,
   convInputGradWinograd,
   inputGradGeometry,
+  type WinogradTile,
   winogradEligible,
   winogradEligibleFor,
   winogradGeometry,
   winogradTiles,
+  winogradTransformFloats,
 } from './conv-winograd.js';
 export { type Conv2dOptions, conv2d, conv2dConcat, conv2dGeometry, type Pair } from './conv2d.js';
 export { dropout } from './dropout.js';
