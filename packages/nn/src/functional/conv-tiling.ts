@@ -81,7 +81,7 @@ export function convTilingProblem(kernel: ConvKernel, t: GemmTiling, g?: ConvGeo
   if (t.winograd && g && !winogradEligibleFor(kernel, g))
     return 'winograd needs a 3×3 window at stride 1 and dilation 1 (and padding ≤ 2 for the input gradient)';
   if (t.winograd && g) {
-    // Its transformed input and products are [16, C, T] and [16, K, T] floats, each one storage binding.
+    // Its transformed input and products are [α², C, T] and [α², K, T] floats, each one storage binding.
     const bytes = 4 * winogradTransformFloats(kernel, g, t.winograd);
     const limit = runtime().limits.maxStorageBufferBindingSize;
     if (bytes > limit)
