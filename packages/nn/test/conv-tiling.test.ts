@@ -189,7 +189,18 @@ describe('GEMM tilings', () => {
   };
   const stride1 = lazy(1);
   const stride2 = lazy(2);
+  // A 1×1 convolution to one channel: one-column forward GEMM, one-row weight gradient.
+  const single = () => {
+    let c = memo.get(0);
+    if (!c) {
+      c = makeCase([2, 5, 17, 23], [1, 5, 1, 1], 1, 0);
+      memo.set(0, c);
+    }
+    return c;
+  };
   const cases: [F.ConvKernel, () => Case, F.GemmTiling][] = [
+    ['forward', single, { BM: 256, BN: 1, BK: 16, TM: 1, TN: 1 }],
+    ['weight_grad', single, { BM: 1, BN: 256, BK: 16, TM: 1, TN: 1 }],
     ['forward', stride1, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, prefetch: true }],
     ['forward', stride1, { BM: 256, BN: 32, BK: 8, TM: 8, TN: 4, prefetch: true }],
     ['forward', stride2, { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 }],

@@ -446,6 +446,10 @@ export function candidateTilings(M: number, N: number): GemmTiling[] {
   const out: GemmTiling[] = [pickTiling(M, N), pickGpuTiling(M, N)];
   for (const [BM, BN, TM, TN, BK] of shapes)
     if (fits(BM, BN)) out.push({ BM, BN, BK, TM, TN, prefetch: true });
+  // A GEMM one column or row wide (a 1×1 convolution to one channel, its weight gradient) wastes most of any
+  // tile above: one thread an output, the tile as narrow as the GEMM.
+  if (N <= 2) out.push({ BM: 256, BN: 1, BK: 16, TM: 1, TN: 1 });
+  if (M <= 2) out.push({ BM: 1, BN: 256, BK: 16, TM: 1, TN: 1 });
   return distinctTilings(out);
 }
 
