@@ -3,7 +3,12 @@
 # sampler, augmentation and split) for EPOCHS epochs on the full kaggle_3m, rebuilt from ../shared/gpu/pack_lgg.py
 # parts into /tmp/lgg (see ../shared/gpu/README.md). Usage on the box: bash bench/gpu-train.sh EPOCHS [SECONDS]
 # Copies metrics.jsonl, the report and the run's config back under $OUT (checkpoints stay on the box).
+# TILINGS=FILE reuses convolution tilings tuned on the same kind of card (gpu-bench.sh's $OUT/tilings.json, carried
+# in the tree); the run then tunes only what the file lacks, and for at most MRISEG_AUTOTUNE_SECONDS (default 60).
 set -uo pipefail
+export MRISEG_TUNING_CACHE=/tmp/mriseg-tilings.json
+[ -n "${TILINGS:-}" ] && cp "$TILINGS" "$MRISEG_TUNING_CACHE"
+export MRISEG_AUTOTUNE_SECONDS=${MRISEG_AUTOTUNE_SECONDS:-60}
 epochs=${1:-20}
 limit=${2:-540}
 out=${OUT:-bench-out}
