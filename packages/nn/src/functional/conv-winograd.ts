@@ -20,6 +20,7 @@ import {
   winogradWeightWgsl,
 } from './conv-winograd.wgsl.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
+import { shaderMemo, splitReduction } from './launch-helpers.js';
 
 export type { WinogradTile } from './conv-winograd.wgsl.js';
 
@@ -58,15 +59,7 @@ export function winogradTransformFloats(kernel: ConvKernel, g: ConvGeometry, m: 
   return (m + 2) ** 2 * Math.max(wg.C, wg.K) * winogradTiles(wg, m);
 }
 
-const codeCache = new Map<string, string>();
-function cached(key: string, make: () => string): string {
-  let code = codeCache.get(key);
-  if (!code) {
-    code = make();
-    codeCache.set(key, code);
-  }
-  return code;
-}
+const cached = shaderMemo();
 
 function requireEligible(op: string, g: ConvGeometry): void {
   if (!winogradEligible(g))
@@ -212,10 +205,6 @@ export function convInputGradWinograd(
   });
 }
 
-/** Workgroups the weight gradient's reduction is split to reach, unless the tiling says otherwise (as conv.ts). */
-const TARGET_WORKGROUPS = 512;
-const MIN_CHUNK_STEPS = 16;
-
 /** dw [K, C, 3, 3] of conv(x, w) for dy, by Winograd F(3×3, m×m); x may be in channel parts. */
 export function convWeightGradWinograd(
   dy: Tensor,
@@ -230,13 +219,9 @@ export function convWeightGradWinograd(
   const count = (m + 2) ** 2;
   const T = winogradTiles(g, m);
   const window = `${m}|${g.ph},${g.pw}`;
-  const { splitTarget = TARGET_WORKGROUPS, ...kernelTiling } = tiling;
   const tilesM = Math.ceil(g.K / tiling.BM);
   const tilesN = Math.ceil(g.C / tiling.BN);
-  const maxSplits = Math.max(1, Math.floor(T / (tiling.BK * MIN_CHUNK_STEPS)));
-  let splits = Math.max(1, Math.min(Math.ceil(splitTarget / (count * tilesM * tilesN)), maxSplits));
-  const chunk = Math.ceil(T / splits / tiling.BK) * tiling.BK;
-  splits = Math.ceil(T / chunk);
+  const { splits, chunk, kernel: kernelTiling } = splitReduction(T, count * tilesM * tilesN, tiling);
   const words = sizeWords(g, tilesN, chunk, [g.C]);
   const V = transformInput(g, m, images, channels, tilesN);
   const Wd = Tensor.empty([count, g.K, T], 'f32', 'conv2d_winograd');

@@ -14,6 +14,7 @@ import {
 import { convTiling } from './conv-tiling.js';
 import { convForwardWinograd, convInputGradWinograd, convWeightGradWinograd } from './conv-winograd.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
+import { shaderMemo, splitReduction } from './launch-helpers.js';
 
 /** Image x [N, C, H, W] ⊛ weight [K, C, R, S] → y [N, K, P, Q]. */
 export interface ConvGeometry {
@@ -35,16 +36,7 @@ export interface ConvGeometry {
 }
 
 /** Generated shaders by geometry and variant (generation is cheap, but a training step repeats it often). */
-const codeCache = new Map<string, string>();
-
-function cachedCode(key: string, make: () => string): string {
-  let code = codeCache.get(key);
-  if (!code) {
-    code = make();
-    codeCache.set(key, code);
-  }
-  return code;
-}
+const cachedCode = shaderMemo();
 
 /** What a shader is specialised on: the kernel window (sizes are uniforms). */
 const windowKey = (g: ConvGeometry) => [g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
@@ -161,13 +153,6 @@ export function convInputGradPartsRaw(
   return dx;
 }
 
-/**
- * Enough workgroups to fill a large GPU several times over; partial sums cost K·C·R·S floats per split. A
- * tiling's `splitTarget` (set by the autotuner) overrides it.
- */
-const TARGET_WORKGROUPS = 512;
-const MIN_CHUNK_STEPS = 16;
-
 /** dw [K, C, R, S] = Σ dy ⊗ im2col(x). */
 export function convWeightGradRaw(dy: Tensor, x: ConvImage, g: ConvGeometry): Tensor {
   if (anyZero(g)) return zeros([g.K, g.C, g.R, g.S]);
@@ -176,13 +161,9 @@ export function convWeightGradRaw(dy: Tensor, x: ConvImage, g: ConvGeometry): Te
   const L = g.N * g.P * g.Q;
   const chosen = convTiling('weight_grad', g, false);
   if (chosen.winograd) return convWeightGradWinograd(dy, tensors, channels, g, chosen);
+  const tiles = Math.ceil(g.K / chosen.BM) * Math.ceil(crs / chosen.BN);
   // The split is a launch parameter: the kernel (and its cached code) is the tiling's without it.
-  const { splitTarget = TARGET_WORKGROUPS, ...tiling } = chosen;
-  const tiles = Math.ceil(g.K / tiling.BM) * Math.ceil(crs / tiling.BN);
-  const maxSplits = Math.max(1, Math.floor(L / (tiling.BK * MIN_CHUNK_STEPS)));
-  let splits = Math.max(1, Math.min(Math.ceil(splitTarget / tiles), maxSplits));
-  const chunk = Math.ceil(L / splits / tiling.BK) * tiling.BK;
-  splits = Math.ceil(L / chunk);
+  const { splits, chunk, kernel: tiling } = splitReduction(L, tiles, chosen);
   const partial = Tensor.empty([splits, g.K, g.C, g.R, g.S], 'f32', 'conv2d_weight_grad');
   const n = tensors.length;
   const code = cachedCode(`w|${windowKey(g)}|${tilingKey(tiling)}|${n}`, () =>

@@ -5,8 +5,9 @@
 import { runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
 import { type GemmTiling, gemmGrid, tilingKey, tilingProblem } from './gemm.wgsl.js';
 import { denseGemmWgsl } from './gemm-dense.wgsl.js';
+import { shaderMemo } from './launch-helpers.js';
 
-const codeCache = new Map<string, string>();
+const cachedCode = shaderMemo();
 
 /** out [R, Q] = x [R, K] · y [K, Q] (f32, row-major), computed with `tiling`. Not recorded for autograd. */
 export function denseGemmRaw(x: Tensor, y: Tensor, tiling: GemmTiling): Tensor {
@@ -20,11 +21,7 @@ export function denseGemmRaw(x: Tensor, y: Tensor, tiling: GemmTiling): Tensor {
   const out = Tensor.empty([R, Q], 'f32', op);
   if (R === 0 || Q === 0) return out;
   const key = `${R},${K},${Q}|${tilingKey(tiling)}`;
-  let code = codeCache.get(key);
-  if (!code) {
-    code = denseGemmWgsl(R, K, Q, tiling);
-    codeCache.set(key, code);
-  }
+  const code = cachedCode(key, () => denseGemmWgsl(R, K, Q, tiling));
   const rt = runtime();
   const grid = gemmGrid(
     Math.ceil(Q / tiling.BM),
