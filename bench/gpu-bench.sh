@@ -8,10 +8,12 @@
 #   2. PyTorch on the same card: strict FP32, TF32, FP32 + cudnn.benchmark
 #   3. the same U-Net bench autotuned (two rounds, every candidate checked against the default's result), with a
 #      per-kernel GPU profile
+#   3b. the same autotuned U-Net with Dawn's shader robustness off (MRISEG_ROBUSTNESS=0: no index clamps)
 #   4. the GEMM tiles' ceiling: a dense 4096³ product with every candidate tiling (no im2col gather)
 #   5. per-layer conv TFLOP/s with autotuned tilings (and the tiling each kernel chose)
 #   6. Attention U-Net and UNet++ (autotuned)
 #   7. per-layer conv TFLOP/s with the default tilings
+#   8. the dense GEMM ceiling with robustness off
 # For a dry run of the plumbing here:  RUN= SIZE="--features 4 --batch-size 2 --image-size 32" CONV=--small \
 #   GEMM=--small OUT=/tmp/gb bash bench/gpu-bench.sh 300
 set -uo pipefail
@@ -43,12 +45,14 @@ step doctor 30 bash -c "$RUN node $B/cli.bundle.mjs doctor --json > $out/doctor.
 step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
 step unet-tuned 240 bash -c "MRISEG_AUTOTUNE_SECONDS=150 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
+step unet-unguarded 90 bash -c "MRISEG_ROBUSTNESS=0 MRISEG_AUTOTUNE_SECONDS=40 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step gemm 60 bash -c "$RUN node $B/gemm-bench.mjs $GEMM > $out/gemm.md 2> $out/gemm.err"
 step conv-tuned 150 bash -c "MRISEG_AUTOTUNE_SECONDS=90 $RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"
 for m in attention-unet unet++; do
   step "$m" 120 bash -c "MRISEG_AUTOTUNE_SECONDS=50 $RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 done
 step conv-default 90 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 > $out/conv-default.md 2> $out/conv-default.err"
+step gemm-unguarded 60 bash -c "MRISEG_ROBUSTNESS=0 $RUN node $B/gemm-bench.mjs $GEMM > $out/gemm-unguarded.md 2> $out/gemm-unguarded.err"
 python3 - "$out" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
@@ -60,12 +64,13 @@ try:
     d = json.loads(text("doctor.json")); print("adapter:", d["adapter"], "| features:", ", ".join(d["features"]))
 except Exception as e:
     print("doctor failed:", e, text("doctor.err")[-500:])
-t = text("gemm.md")
-if "| tiling |" in t:
-    head, table = t.split("| tiling |", 1)
-    print("dense GEMM, best tilings:\n| tiling |" + "\n".join(table.splitlines()[:12]))
-else:
-    print("gemm.md: none " + text("gemm.err")[-600:])
+for name, what in [("gemm.md", ""), ("gemm-unguarded.md", ", robustness off")]:
+    t = text(name)
+    if "| tiling |" in t:
+        head, table = t.split("| tiling |", 1)
+        print(f"dense GEMM{what}, best tilings:\n| tiling |" + "\n".join(table.splitlines()[:12]))
+    else:
+        print(f"{name}: none " + text(name.replace(".md", ".err"))[-600:])
 for name in ["conv-tuned.md", "conv-default.md"]:
     t = text(name)
     print(t if t.strip() else f"{name}: none " + text(name.replace(".md", ".err"))[-600:])
@@ -77,6 +82,7 @@ for line in text("mriseg.jsonl").splitlines():
     r = json.loads(line)
     at = r.get("autotune")
     tune = f"{at['gemms']} GEMMs {at['seconds']} s, {at['beforeMs']}→{at['afterMs']} ms" if at else "off"
+    if r.get("robustness") is False: tune += ", robustness off"
     print(f"| mriseg | {r['model']} f{r['features']} b{r['batchSize']} {r['imageSize']}² | {tune} | {r.get('trainImgPerS')} | {r.get('trainStepSyncedMs')} | {r.get('trainGpuMs')} | {r.get('trainHostMs')} | {r.get('inferImgPerS')} | {r.get('peakTrainMiB')} |")
     if r.get("profileTrain") and profile is None: profile = r
     if at: tuned.append(r)

@@ -75,7 +75,7 @@ async function time(fn) {
 
 const rt = await initDevice();
 console.log(
-  `device: ${rt.report.description || rt.report.device} (${rt.report.vendor}, ${rt.report.architecture})`,
+  `device: ${rt.report.description || rt.report.device} (${rt.report.vendor}, ${rt.report.architecture})${rt.robustness ? '' : ', robustness off (MRISEG_ROBUSTNESS=0)'}`,
 );
 console.log(
   `U-Net f ${f}, batch ${batch}, ${size}², ${iters} iterations after ${warmup} warm-up, ${autotune ? 'autotuned' : 'default'} tilings\n`,

@@ -26,7 +26,7 @@ const iters = option('iters', small ? 2 : 10);
 const rt = await initDevice();
 const limit = rt.limits.maxComputeWorkgroupStorageSize;
 console.log(
-  `device: ${rt.report.description || rt.report.device} (${rt.report.vendor}, ${rt.report.architecture})`,
+  `device: ${rt.report.description || rt.report.device} (${rt.report.vendor}, ${rt.report.architecture})${rt.robustness ? '' : ', robustness off (MRISEG_ROBUSTNESS=0)'}`,
 );
 console.log(`dense ${S}×${S}×${S} f32 (${((2 * S ** 3) / 1e9).toFixed(1)} GFLOP), ${iters} products timed\n`);
 

@@ -17,6 +17,14 @@ export interface InitOptions {
   validate?: boolean;
   /** Dispatches recorded before a submit is forced. */
   maxDispatchesPerSubmit?: number;
+  /**
+   * WebGPU's guard against untrusted shaders (default true): Dawn clamps every array index into bounds and zeroes
+   * workgroup memory before each workgroup runs. This library's kernels index in bounds by construction (their
+   * tests and goldens also run with the guard off), so `false` drops the clamps from their inner loops (Dawn
+   * toggles `disable_robustness` and `disable_workgroup_init`; Node only, browsers ignore it). Also `false` when
+   * the environment variable MRISEG_ROBUSTNESS=0.
+   */
+  robustness?: boolean;
 }
 
 export interface AdapterReport {
@@ -93,11 +101,37 @@ interface PendingScope {
  */
 function withPreciseTimestamps(options: DawnOptions = []): DawnOptions {
   if (options.some((o) => o.includes('timestamp_quantization'))) return options;
-  const i = options.findIndex((o) => o.startsWith('disable-dawn-features='));
-  if (i < 0) return [...options, 'disable-dawn-features=timestamp_quantization'];
+  return withToggles(options, 'disable', ['timestamp_quantization']);
+}
+
+/** `options` with Dawn toggles added to its `enable-dawn-features=` or `disable-dawn-features=` entry. */
+export function withToggles(
+  options: DawnOptions,
+  which: 'enable' | 'disable',
+  toggles: string[],
+): DawnOptions {
+  const prefix = `${which}-dawn-features=`;
+  const i = options.findIndex((o) => o.startsWith(prefix));
+  if (i < 0) return [...options, `${prefix}${toggles.join(',')}`];
+  const have = options[i].slice(prefix.length).split(',');
   const out = [...options];
-  out[i] = `${out[i]},timestamp_quantization`;
+  out[i] = `${prefix}${[...have, ...toggles.filter((t) => !have.includes(t))].join(',')}`;
   return out;
+}
+
+/** Dawn toggles that turn WebGPU's shader robustness off (see InitOptions.robustness). */
+export const NO_ROBUSTNESS_TOGGLES = ['disable_robustness', 'disable_workgroup_init'];
+
+type Env = Record<string, string | undefined>;
+
+const processEnv = (): Env => (typeof process !== 'undefined' ? process.env : {});
+
+const robustnessOf = (options: InitOptions, env: Env) => options.robustness ?? env.MRISEG_ROBUSTNESS !== '0';
+
+/** The Dawn options a runtime is created with. */
+export function dawnOptionsFor(options: InitOptions, env: Env = {}): DawnOptions {
+  const out = withPreciseTimestamps(options.dawnOptions);
+  return robustnessOf(options, env) ? out : withToggles(out, 'enable', NO_ROBUSTNESS_TOGGLES);
 }
 
 let current: Runtime | null = null;
@@ -134,6 +168,8 @@ export function hasRuntime(): boolean {
 export class Runtime {
   readonly pool: BufferPool;
   readonly validate: boolean;
+  /** Whether Dawn guards the shaders' indexing (InitOptions.robustness). */
+  readonly robustness: boolean;
   /**
    * Pipelines by code, then by entry point and constants. Keyed by the code string itself: callers that cache
    * their generated code pass the same string object every time, whose hash V8 keeps, so a lookup costs no
@@ -163,8 +199,9 @@ export class Runtime {
     options: InitOptions,
   ) {
     this.pool = new BufferPool(device, undefined, (buf) => this.destroyAfterSubmit(buf));
-    const env = typeof process !== 'undefined' ? process.env : {};
+    const env = processEnv();
     this.validate = options.validate ?? env.MRISEG_VALIDATE === '1';
+    this.robustness = robustnessOf(options, env);
     this.maxDispatches = options.maxDispatchesPerSubmit ?? 512;
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.uncaptured.push(ev.error.message);
@@ -175,7 +212,7 @@ export class Runtime {
   }
 
   static async create(options: InitOptions): Promise<Runtime> {
-    const gpu = await obtainGpu(withPreciseTimestamps(options.dawnOptions));
+    const gpu = await obtainGpu(dawnOptionsFor(options, processEnv()));
     const adapter = await gpu.requestAdapter({
       powerPreference: options.powerPreference ?? 'high-performance',
     });

@@ -9,6 +9,7 @@ export type DawnOptions = string[];
 // Dawn aborts the process if the object create() returned is garbage-collected while a device lives, so the
 // module keeps it for the life of the process.
 let keptAlive: GPU | null = null;
+let keptOptions = '';
 
 const ICD_DIRS = [
   '/usr/share/vulkan/icd.d',
@@ -42,7 +43,14 @@ function privateIcdPath(
 }
 
 async function nodeGpu(dawnOptions: DawnOptions): Promise<GPU> {
-  if (keptAlive) return keptAlive;
+  if (keptAlive) {
+    // Dawn's options (toggles such as robustness) are fixed when it is created, once a process.
+    if (JSON.stringify(dawnOptions) !== keptOptions)
+      throw new Error(
+        `mriseg: Dawn was created in this process with the options ${keptOptions} and cannot be created again with ${JSON.stringify(dawnOptions)}; start a new process to change them`,
+      );
+    return keptAlive;
+  }
   // Module names in variables keep browser bundlers from trying to resolve Node-only modules.
   const fsName = 'node:fs';
   const pathName = 'node:path';
@@ -80,6 +88,7 @@ async function nodeGpu(dawnOptions: DawnOptions): Promise<GPU> {
   }
   Object.assign(globalThis, mod.globals);
   keptAlive = mod.create(dawnOptions);
+  keptOptions = JSON.stringify(dawnOptions);
   return keptAlive;
 }
 

@@ -10,6 +10,7 @@ export {
   type AdapterReport,
   adapterInfo,
   type DispatchSpec,
+  dawnOptionsFor,
   hasRuntime,
   type InitOptions,
   initDevice,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adapterInfo,
   add,
+  dawnOptionsFor,
   hasRuntime,
   initDevice,
   mul,
@@ -186,6 +187,46 @@ describe('GPU timing', () => {
   });
 });
 
+describe('Dawn options', () => {
+  it('turn timestamp rounding off, and robustness off only when asked', () => {
+    expect(dawnOptionsFor({})).toEqual(['disable-dawn-features=timestamp_quantization']);
+    expect(dawnOptionsFor({ robustness: true }, { MRISEG_ROBUSTNESS: '0' })).toEqual([
+      'disable-dawn-features=timestamp_quantization',
+    ]);
+    const off = [
+      'disable-dawn-features=timestamp_quantization',
+      'enable-dawn-features=disable_robustness,disable_workgroup_init',
+    ];
+    expect(dawnOptionsFor({ robustness: false })).toEqual(off);
+    expect(dawnOptionsFor({}, { MRISEG_ROBUSTNESS: '0' })).toEqual(off);
+    expect(dawnOptionsFor({}, { MRISEG_ROBUSTNESS: '1' })).toEqual([off[0]]);
+  });
+
+  it("merge into the caller's own toggle lists without repeating a toggle", () => {
+    expect(
+      dawnOptionsFor(
+        {
+          robustness: false,
+          dawnOptions: [
+            'backend=vulkan',
+            'enable-dawn-features=allow_unsafe_apis,disable_robustness',
+            'disable-dawn-features=foo',
+          ],
+        },
+        {},
+      ),
+    ).toEqual([
+      'backend=vulkan',
+      'enable-dawn-features=allow_unsafe_apis,disable_robustness,disable_workgroup_init',
+      'disable-dawn-features=foo,timestamp_quantization',
+    ]);
+    // The caller's own choice about timestamps stands.
+    expect(dawnOptionsFor({ dawnOptions: ['enable-dawn-features=timestamp_quantization'] })).toEqual([
+      'enable-dawn-features=timestamp_quantization',
+    ]);
+  });
+});
+
 describe('runtime in a separate process', () => {
   // The runtime is a process-wide singleton, so adapter selection and validate mode are checked in child
   // processes running the package source bundled with esbuild. The bundle lives inside the package so that
@@ -305,6 +346,46 @@ console.log(JSON.stringify({ thrown: false, hadRuntime, fresh: rt2 !== rt, v: Ar
       { ...process.env },
     );
     expect(r).toEqual({ thrown: false, hadRuntime: false, fresh: true, v: [3, 6], before: [1, 2] });
+  });
+
+  // Reads a[i + 1] of a 4-element workgroup array: thread 3 reads one past the end. With robustness Dawn clamps
+  // the index (a[3] = 13); without, the read lands outside a (b follows it on lavapipe: 20).
+  const OUT_OF_BOUNDS = `const rt = await m.initDevice();
+const t = m.zeros([4]);
+const code = \`@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+var<workgroup> a: array<f32, 4>;
+var<workgroup> b: array<f32, 4>;
+@compute @workgroup_size(4) fn main(@builtin(local_invocation_index) i: u32) {
+  a[i] = f32(i) + 10.0; b[i] = f32(i) + 20.0;
+  workgroupBarrier();
+  out[i] = a[i + u32(out[i] + 1.0)];
+}\`;
+rt.dispatch({ name: 'probe', code, buffers: [t.buffer], workgroups: [1] });
+const v = Array.from(await t.data());
+console.log(JSON.stringify({ thrown: false, robustness: rt.robustness, v }));`;
+
+  it('keeps array indexing clamped into bounds by default', () => {
+    const r = runChild(OUT_OF_BOUNDS, { ...process.env, MRISEG_ROBUSTNESS: undefined });
+    expect(r).toEqual({ thrown: false, robustness: true, v: [11, 12, 13, 13] });
+  });
+
+  it('MRISEG_ROBUSTNESS=0 reaches the device: the clamps are gone', () => {
+    const r = runChild(OUT_OF_BOUNDS, { ...process.env, MRISEG_ROBUSTNESS: '0' });
+    expect(r.robustness).toBe(false);
+    expect((r.v as number[]).slice(0, 3)).toEqual([11, 12, 13]);
+    expect((r.v as number[])[3]).not.toBe(13);
+  });
+
+  it('refuses to re-create Dawn with other options in the same process', () => {
+    const r = runChild(
+      `const rt = await m.initDevice();
+rt.destroy();
+await m.initDevice({ robustness: false });
+console.log(JSON.stringify({ thrown: false }));`,
+      { ...process.env, MRISEG_ROBUSTNESS: undefined },
+    );
+    expect(r.thrown).toBe(true);
+    expect(r.message).toMatch(/cannot be created again with .*disable_robustness.*start a new process/);
   });
 
   it('validate mode stays quiet for valid work', () => {

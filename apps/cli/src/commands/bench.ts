@@ -61,6 +61,8 @@ export interface BenchResult {
   parameters: number;
   batchSize: number;
   imageSize: number;
+  /** Whether Dawn guarded the shaders' array indexing (MRISEG_ROBUSTNESS=0 turns it off). */
+  robustness: boolean;
   /** Convolution autotuning before the timed steps (absent when off): GEMMs tuned, seconds it took, and the
    *  summed time of those GEMMs with the default tilings and with the chosen ones. */
   autotune?: Omit<AutotuneSummary, 'results' | 'rejected'> & {
@@ -343,6 +345,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     parameters: model.numParameters(),
     batchSize: o.batchSize,
     imageSize: o.imageSize,
+    robustness: rt.robustness,
   };
   try {
     if (autotuneEnabled(o.autotune ?? 'auto')) {
@@ -435,7 +438,7 @@ function kernelTable(title: string, rows: ProfileRow[], ms: number, copies: numb
 
 export function formatBench(r: BenchResult): string {
   const rows: [string, string][] = [
-    ['adapter', r.adapter],
+    ['adapter', `${r.adapter}${r.robustness ? '' : ' (robustness off)'}`],
     ['model', `${r.model} f${r.features} (${r.parameters.toLocaleString('en')} parameters)`],
     ['input', `batch ${r.batchSize} × 3 × ${r.imageSize}²`],
   ];
