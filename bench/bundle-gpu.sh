@@ -2,10 +2,10 @@
 # Bundles what bench/gpu-bench.sh runs into .gpu-bench/ (single files; only the native `webgpu` stays external).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .gpu-bench
+rm -rf .gpu-bench && mkdir -p .gpu-bench
 grep -qx "/.gpu-bench/" .git/info/exclude 2>/dev/null || echo "/.gpu-bench/" >> .git/info/exclude
 pnpm --filter @mriseg/cli run bundle >/dev/null
-cp apps/cli/dist/cli.bundle.mjs apps/cli/dist/cli.worker.mjs bench/pytorch_unet.py .gpu-bench/
+cp apps/cli/dist/cli.bundle.mjs apps/cli/dist/cli.worker.mjs bench/pytorch_models.py .gpu-bench/
 # The nn benches import the built package; bundle them from the sources instead.
 for bench in conv-bench gemm-bench; do
   sed -e "s#from '../dist/index.js'#from '@mriseg/nn'#" -e "s#from '../dist/node.js'#from '@mriseg/nn/node'#" \

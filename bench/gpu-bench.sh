@@ -11,17 +11,19 @@
 #   3b. the same autotuned U-Net with Dawn's shader robustness off (MRISEG_ROBUSTNESS=0: no index clamps)
 #   4. the GEMM tiles' ceiling: a dense 4096³ product with every candidate tiling (no im2col gather)
 #   5. per-layer conv TFLOP/s with autotuned tilings (and the tiling each kernel chose)
-#   6. Attention U-Net and UNet++ (autotuned)
+#   6. Attention U-Net and UNet++ (autotuned), and in PyTorch (strict FP32, TF32)
 #   7. per-layer conv TFLOP/s with the default tilings
 #   8. the dense GEMM ceiling with robustness off
-# For a dry run of the plumbing here:  RUN= SIZE="--features 4 --batch-size 2 --image-size 32" CONV=--small \
-#   GEMM=--small OUT=/tmp/gb bash bench/gpu-bench.sh 300
+# For a dry run of the plumbing here (PyTorch for the CPU in a venv on PATH):  RUN= SIZE="--features 4 --batch-size 2
+#   --image-size 32" CONV=--small GEMM=--small TORCH="--device cpu --batch 2 --size 32 --features 4" OUT=/tmp/gb \
+#   bash bench/gpu-bench.sh 400
 set -uo pipefail
 out=${OUT:-bench-out}
 RUN=${RUN-bash .gpu/run.sh}
 SIZE=${SIZE:-}
 CONV=${CONV:-}
 GEMM=${GEMM:-}
+TORCH=${TORCH:-}
 budget=${1:-540}
 mkdir -p "$out"
 B=.gpu-bench
@@ -43,7 +45,7 @@ step() {
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 step doctor 30 bash -c "$RUN node $B/cli.bundle.mjs doctor --json > $out/doctor.json 2> $out/doctor.err"
 step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
-step pytorch 120 bash -c "python3 $B/pytorch_unet.py --warmup 3 --iters 10 > $out/pytorch.jsonl 2> $out/pytorch.err"
+step pytorch 120 bash -c "python3 $B/pytorch_models.py $TORCH --warmup 3 --iters 10 >> $out/pytorch.jsonl 2>> $out/pytorch.err"
 step unet-tuned 240 bash -c "MRISEG_AUTOTUNE_SECONDS=150 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step unet-unguarded 90 bash -c "MRISEG_ROBUSTNESS=0 MRISEG_AUTOTUNE_SECONDS=40 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step gemm 60 bash -c "$RUN node $B/gemm-bench.mjs $GEMM > $out/gemm.md 2> $out/gemm.err"
@@ -51,6 +53,7 @@ step conv-tuned 150 bash -c "MRISEG_AUTOTUNE_SECONDS=90 $RUN node $B/conv-bench.
 for m in attention-unet unet++; do
   step "$m" 120 bash -c "MRISEG_AUTOTUNE_SECONDS=50 $RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 done
+step pytorch-others 120 bash -c "python3 $B/pytorch_models.py $TORCH --models attention-unet,unet++ --modes fp32,tf32 --warmup 3 --iters 10 >> $out/pytorch.jsonl 2>> $out/pytorch.err"
 step conv-default 90 bash -c "$RUN node $B/conv-bench.mjs $CONV --iters 5 > $out/conv-default.md 2> $out/conv-default.err"
 step gemm-unguarded 60 bash -c "MRISEG_ROBUSTNESS=0 $RUN node $B/gemm-bench.mjs $GEMM > $out/gemm-unguarded.md 2> $out/gemm-unguarded.err"
 python3 - "$out" <<'PY'
@@ -82,19 +85,21 @@ for line in text("mriseg.jsonl").splitlines():
     r = json.loads(line)
     at = r.get("autotune")
     tune = f"{at['gemms']} GEMMs {at['seconds']} s, {at['beforeMs']}→{at['afterMs']} ms" if at else "off"
+    if at and at.get("reused"): tune += f", {at['reused']} reused"
     if r.get("robustness") is False: tune += ", robustness off"
     print(f"| mriseg | {r['model']} f{r['features']} b{r['batchSize']} {r['imageSize']}² | {tune} | {r.get('trainImgPerS')} | {r.get('trainStepSyncedMs')} | {r.get('trainGpuMs')} | {r.get('trainHostMs')} | {r.get('inferImgPerS')} | {r.get('peakTrainMiB')} |")
     if r.get("profileTrain") and profile is None: profile = r
     if at: tuned.append(r)
 for line in text("pytorch.jsonl").splitlines():
     r = json.loads(line)
-    print(f"| {r['framework']} {r['mode']} | unet f{r['features']} b{r['batch']} {r['size']}² | | {r.get('train_img_s_sustained')} | {r['train_step_ms']} | | | {r.get('forward_img_s_sustained')} | {r['peak_train_mib']} |")
+    print(f"| {r['framework']} {r['mode']} | {r['model']} f{r['features']} b{r['batch']} {r['size']}² | | {r.get('train_img_s_sustained')} | {r['train_step_ms']} | | | {r.get('forward_img_s_sustained')} | {r['peak_train_mib']} |")
 if profile:
     print(f"\nU-Net training step kernels ({profile['profileTrainMs']} ms summed, each in its own pass):")
     for row in profile["profileTrain"][:15]:
         print(f"  {row['name']:<32} {row['dispatches']:>4} {row['ms']:>9.3f} ms {row['percent']:>5.1f} %")
 for r in tuned:
     at = r["autotune"]
+    if not at.get("chosen"): continue
     chosen = ", ".join(f"{k} ×{n}" for k, n in sorted(at.get("chosen", {}).items(), key=lambda kv: -kv[1]))
     print(f"\n{r['model']}: tilings chosen: {chosen}; {at.get('rejected', 0)} candidates rejected")
     for x in at.get("rejectedFirst", [])[:5]: print(f"  rejected {x['kernel']} {x['tiling']}: {x['reason'][:160]}")
