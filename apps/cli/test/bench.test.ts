@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createModel } from '@mriseg/models';
@@ -10,12 +10,22 @@ import { autotuneOrDefaults, DEFAULT_AUTOTUNE_SECONDS } from '../src/lib/autotun
 import { main } from '../src/main.js';
 
 let out: string[];
+let cacheRoot = '';
+const savedCache = process.env.MRISEG_CACHE;
 beforeEach(() => {
+  // Tuned tilings go to the cache root by default: each test gets its own, none touches the user's.
+  cacheRoot = mkdtempSync(join(tmpdir(), 'mriseg-bench-cache-'));
+  process.env.MRISEG_CACHE = cacheRoot;
   out = [];
   vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
   vi.spyOn(console, 'error').mockImplementation(() => undefined);
 });
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.restoreAllMocks();
+  rmSync(cacheRoot, { recursive: true, force: true });
+  if (savedCache === undefined) delete process.env.MRISEG_CACHE;
+  else process.env.MRISEG_CACHE = savedCache;
+});
 
 /** One inference batch of a 2-feature U-Net on 32² images: the cheapest bench that still runs every kind of layer. */
 const TINY_INFER: BenchOptions = {
@@ -181,6 +191,43 @@ describe('bench', () => {
       delete process.env.MRISEG_TUNING_CACHE;
       clearConvTilings();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without MRISEG_TUNING_CACHE the tilings are kept per device under the cache root; =off keeps none', async () => {
+    await initDevice();
+    const options: BenchOptions = { ...TINY_INFER, autotune: 'on' };
+    try {
+      clearConvTilings();
+      const first = await runBench(options);
+      const dir = join(cacheRoot, 'tilings');
+      const files = readdirSync(dir);
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/^[a-z0-9.-]+\.json$/);
+      expect(first.autotune).toMatchObject({ gemms: 56, reused: 0, cache: join(dir, files[0]) });
+      clearConvTilings();
+      const second = await runBench(options);
+      expect(second.autotune).toMatchObject({ gemms: 0, reused: 56 });
+      expect(formatBench(second)).toContain(`56 tilings reused from ${join(dir, files[0])}`);
+      // A file for other kernel code is not used, and the output says why.
+      const file = join(dir, files[0]);
+      const json = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, JSON.stringify({ ...json, kernels: 'other' }));
+      clearConvTilings();
+      const third = await runBench(options);
+      expect(third.autotune).toMatchObject({ gemms: 56, reused: 0 });
+      expect(formatBench(third)).toMatch(
+        /tilings file not reused \(.*another version of the convolution kernels\)/,
+      );
+      rmSync(dir, { recursive: true });
+      process.env.MRISEG_TUNING_CACHE = 'off';
+      clearConvTilings();
+      const off = await runBench(options);
+      expect(off.autotune).toMatchObject({ gemms: 56, reused: 0, cache: null });
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      delete process.env.MRISEG_TUNING_CACHE;
+      clearConvTilings();
     }
   });
 

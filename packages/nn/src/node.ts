@@ -12,6 +12,7 @@ import {
   parseCheckpoint,
   serializeCheckpoint,
 } from './checkpoint.js';
+import { convKernelsFingerprint } from './functional/conv-fingerprint.js';
 import { exportConvTilings, importConvTilings } from './functional/conv-tiling.js';
 import type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from './module.js';
 
@@ -64,7 +65,7 @@ export async function saveStateDictFile(
 
 export * from './checkpoint.js';
 
-const TILINGS_FORMAT = 'mriseg.conv-tilings/1';
+const TILINGS_FORMAT = 'mriseg.conv-tilings/2';
 
 /** The device a tilings file belongs to: tilings tuned on one GPU (or driver) mean nothing on another. */
 function deviceName(): string {
@@ -79,7 +80,7 @@ function deviceName(): string {
  */
 export function loadConvTilings(path: string): { pinned: number; skipped?: string } {
   if (!existsSync(path)) return { pinned: 0, skipped: 'no such file' };
-  let json: { format?: unknown; device?: unknown; tilings?: unknown };
+  let json: { format?: unknown; device?: unknown; kernels?: unknown; tilings?: unknown };
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
@@ -88,11 +89,18 @@ export function loadConvTilings(path: string): { pinned: number; skipped?: strin
   if (json.format !== TILINGS_FORMAT || typeof json.tilings !== 'object' || json.tilings === null)
     return { pinned: 0, skipped: `${path}: not a ${TILINGS_FORMAT} file` };
   if (json.device !== deviceName()) return { pinned: 0, skipped: `${path}: tuned on ${String(json.device)}` };
+  if (json.kernels !== convKernelsFingerprint())
+    return { pinned: 0, skipped: `${path}: tuned for another version of the convolution kernels` };
   return { pinned: importConvTilings(json.tilings as Record<string, string>) };
 }
 
 /** Writes every pinned convolution tiling of this process with the device's name (atomically). */
 export function saveConvTilings(path: string): void {
-  const body = { format: TILINGS_FORMAT, device: deviceName(), tilings: exportConvTilings() };
+  const body = {
+    format: TILINGS_FORMAT,
+    device: deviceName(),
+    kernels: convKernelsFingerprint(),
+    tilings: exportConvTilings(),
+  };
   writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(body, null, 1)}\n`));
 }

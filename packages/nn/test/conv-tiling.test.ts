@@ -403,6 +403,12 @@ describe('GEMM tilings', () => {
     F.clearConvTilings();
   });
 
+  it('the kernels fingerprint is a stable 64-bit hash', () => {
+    const a = F.convKernelsFingerprint();
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+    expect(F.convKernelsFingerprint()).toBe(a);
+  });
+
   it('a tilings file is reused on the same device only; autotuning then times only new GEMMs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mriseg-tilings-'));
     const file = join(dir, 'tilings.json');
@@ -424,6 +430,14 @@ describe('GEMM tilings', () => {
       writeFileSync(file, JSON.stringify({ ...json, device: 'another GPU' }));
       F.clearConvTilings();
       expect(loadConvTilings(file)).toEqual({ pinned: 0, skipped: `${file}: tuned on another GPU` });
+      expect(json.kernels).toBe(F.convKernelsFingerprint());
+      writeFileSync(file, JSON.stringify({ ...json, kernels: '0123456789abcdef' }));
+      expect(loadConvTilings(file)).toEqual({
+        pinned: 0,
+        skipped: `${file}: tuned for another version of the convolution kernels`,
+      });
+      writeFileSync(file, JSON.stringify({ ...json, format: 'mriseg.conv-tilings/1' }));
+      expect(loadConvTilings(file).skipped).toMatch(/not a mriseg\.conv-tilings\/2 file/);
       writeFileSync(file, '{ not json');
       expect(loadConvTilings(file).skipped).toMatch(/not JSON/);
     } finally {

@@ -2,15 +2,19 @@
  * Autotuning the convolutions of a model before training or benchmarking (`--autotune auto|on|off`): one
  * forward and backward pass at the training shape finds every convolution GEMM, then each is timed with its
  * candidate tilings on the device (@mriseg/nn `autotuneConvolutions`). 'auto' tunes on a GPU and not on a CPU
- * driver, where compiling the candidates would take minutes and the result matters little. With the environment
- * variable MRISEG_TUNING_CACHE naming a file, tilings tuned before on the same device are read from it and the
- * new ones written back. The time spent tuning is capped (DEFAULT_AUTOTUNE_SECONDS, or MRISEG_AUTOTUNE_SECONDS;
- * the GEMMs not reached keep their default tilings, and the largest are tuned first).
+ * driver, where compiling the candidates would take minutes and the result matters little. Tilings tuned before
+ * on the same device (driver included) for the same kernel code are read from a file and the new ones written
+ * back (tuningCachePath), so that only a machine's first run pays for tuning. The time spent tuning is capped
+ * (DEFAULT_AUTOTUNE_SECONDS, or MRISEG_AUTOTUNE_SECONDS; the GEMMs not reached keep their default tilings, and
+ * the largest are tuned first).
  */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { SegmentationModel } from '@mriseg/models';
 import { autotuneConvolutions, type ConvTuningResult, clearConvTilings, tilingKey } from '@mriseg/nn';
 import { loadConvTilings, saveConvTilings } from '@mriseg/nn/node';
 import { add, noGrad, Rng, rand, runtime, sum, type Tensor } from '@mriseg/tensor-wgsl';
+import { cacheRoot } from '../env.js';
 
 export type AutotuneMode = 'auto' | 'on' | 'off';
 export const AUTOTUNE_MODES: readonly AutotuneMode[] = ['auto', 'on', 'off'];
@@ -19,11 +23,33 @@ export function autotuneEnabled(mode: AutotuneMode): boolean {
   return mode === 'on' || (mode === 'auto' && !runtime().report.isCpu);
 }
 
+/**
+ * The file tuned tilings are kept in: $MRISEG_TUNING_CACHE, else one per device under the cache root
+ * (`~/.cache/mriseg/tilings/<device>.json`); null when MRISEG_TUNING_CACHE=off.
+ */
+export function tuningCachePath(): string | null {
+  const v = process.env.MRISEG_TUNING_CACHE;
+  if (v === 'off') return null;
+  if (v) return v;
+  const r = runtime().report;
+  const device = [r.vendor, r.architecture, r.device, r.description]
+    .filter(Boolean)
+    .join(' ')
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 120);
+  return join(cacheRoot(), 'tilings', `${device || 'device'}.json`);
+}
+
 export interface AutotuneSummary {
   /** GEMMs timed now. */
   gemms: number;
-  /** Tilings taken from the MRISEG_TUNING_CACHE file instead. */
+  /** Tilings taken from the tilings file instead. */
   reused: number;
+  /** The tilings file (tuningCachePath), and why an existing one was not used. */
+  cache: string | null;
+  cacheSkipped?: string;
   seconds: number;
   /** Summed time of the tuned GEMMs with the tilings they had before, and with the chosen ones. */
   beforeMs: number;
@@ -59,8 +85,10 @@ export async function autotuneModel(
   const input = (n: number): Tensor => rand([n, inChannels, imageSize, imageSize], rng, -1, 1);
   let results: ConvTuningResult[];
   // Tilings tuned by an earlier run on this device are reused, and only new GEMMs are timed.
-  const cache = process.env.MRISEG_TUNING_CACHE;
-  const reused = cache ? loadConvTilings(cache).pinned : 0;
+  const cache = tuningCachePath();
+  const loaded = cache ? loadConvTilings(cache) : { pinned: 0 };
+  const reused = loaded.pinned;
+  const cacheSkipped = loaded.skipped === 'no such file' ? undefined : loaded.skipped;
   const budgetSeconds = autotuneBudget();
   let skipped = 0;
   try {
@@ -73,9 +101,12 @@ export async function autotuneModel(
         total.backward();
         if (inferBatchSize !== batchSize) noGrad(() => model.forward(input(inferBatchSize)));
       },
-      { skipPinned: cache !== undefined, budgetSeconds, onSkipped: () => skipped++ },
+      { skipPinned: cache !== null, budgetSeconds, onSkipped: () => skipped++ },
     );
-    if (cache) saveConvTilings(cache);
+    if (cache) {
+      mkdirSync(dirname(cache), { recursive: true });
+      saveConvTilings(cache);
+    }
     // The tuning operands would otherwise stay in the buffer pool, held for the rest of the run.
     await runtime().sync('autotune');
     runtime().pool.trim();
@@ -99,6 +130,8 @@ export async function autotuneModel(
   return {
     gemms: results.length,
     reused,
+    cache,
+    ...(cacheSkipped ? { cacheSkipped } : {}),
     seconds: (performance.now() - t0) / 1000,
     beforeMs,
     afterMs,
@@ -113,8 +146,8 @@ export async function autotuneModel(
 
 /**
  * Seconds of tuning before a run when MRISEG_AUTOTUNE_SECONDS does not say: training should start within a few
- * minutes, and the largest GEMMs, tuned first, are where the time goes. With MRISEG_TUNING_CACHE the next run
- * tunes only the GEMMs this one did not reach.
+ * minutes, and the largest GEMMs, tuned first, are where the time goes. The next run (tilings file) tunes only
+ * the GEMMs this one did not reach.
  */
 export const DEFAULT_AUTOTUNE_SECONDS = 180;
 
@@ -129,7 +162,8 @@ export function autotuneBudget(): number {
 }
 
 export function formatAutotune(s: AutotuneSummary): string {
-  const reused = s.reused > 0 ? ` (${s.reused} tilings reused from $MRISEG_TUNING_CACHE)` : '';
+  const reused = s.reused > 0 ? ` (${s.reused} tilings reused from ${s.cache})` : '';
+  const stale = s.cacheSkipped ? ` (not reused: ${s.cacheSkipped})` : '';
   const rejected = s.rejected.length
     ? `; ${s.rejected.length} candidate tilings rejected (first: ${s.rejected[0].kernel} ${s.rejected[0].tiling}: ${s.rejected[0].reason})`
     : '';
@@ -137,7 +171,7 @@ export function formatAutotune(s: AutotuneSummary): string {
     s.skipped || s.cutShort
       ? `; the ${s.budgetSeconds} s budget (MRISEG_AUTOTUNE_SECONDS) ran out: ${s.skipped} GEMMs kept their default tilings, ${s.cutShort} were tuned in part`
       : '';
-  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)${rejected}${budget}`;
+  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}${stale}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)${rejected}${budget}`;
 }
 
 /**

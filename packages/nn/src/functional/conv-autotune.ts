@@ -61,7 +61,7 @@ const MAX_REFINE_ROUNDS = 4;
  * Split-K targets tried for the weight gradient's best tiling during refinement (conv.ts splits the reduction
  * to reach about this many workgroups; 512 when unset). Same kernel, so no pipeline to compile.
  */
-const SPLIT_TARGETS = [128, 256, 1024, 2048];
+export const SPLIT_TARGETS = [128, 256, 1024, 2048];
 
 export interface ConvTuneOptions {
   /** Launches timed per candidate (after one untimed launch that compiles the pipeline). Default 3. */

@@ -20,6 +20,7 @@ export {
   conv2dBatchNormEval,
   type FoldableBatchNorm,
 } from './conv-bn.js';
+export { convKernelsFingerprint } from './conv-fingerprint.js';
 export {
   type ConvKernel,
   type ConvProblem,
