@@ -7,7 +7,7 @@ grep -qx "/.gpu-bench/" .git/info/exclude 2>/dev/null || echo "/.gpu-bench/" >> 
 pnpm --filter @mriseg/cli run bundle >/dev/null
 cp apps/cli/dist/cli.bundle.mjs apps/cli/dist/cli.worker.mjs bench/pytorch_models.py .gpu-bench/
 # The nn benches import the built package; bundle them from the sources instead.
-for bench in conv-bench gemm-bench; do
+for bench in conv-bench gemm-bench bn-bench; do
   sed -e "s#from '../dist/index.js'#from '@mriseg/nn'#" -e "s#from '../dist/node.js'#from '@mriseg/nn/node'#" \
     "packages/nn/bench/$bench.mjs" > "packages/nn/bench/.$bench.src.mjs"
   npx esbuild "packages/nn/bench/.$bench.src.mjs" --bundle --platform=node --format=esm --target=node20 \

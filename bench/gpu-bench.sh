@@ -11,11 +11,12 @@
 #   3b. the same autotuned U-Net with Dawn's shader robustness off (MRISEG_ROBUSTNESS=0: no index clamps)
 #   4. the GEMM tiles' ceiling: a dense 4096³ product with every candidate tiling (no im2col gather)
 #   5. per-layer conv TFLOP/s with autotuned tilings (and the tiling each kernel chose)
+#   5b. BatchNorm2d → ReLU forward and backward at the U-Net's 18 shapes, with the bandwidth reached
 #   6. Attention U-Net and UNet++ (autotuned), and in PyTorch (strict FP32, TF32)
 #   7. per-layer conv TFLOP/s with the default tilings
 #   8. the dense GEMM ceiling with robustness off
 # For a dry run of the plumbing here (PyTorch for the CPU in a venv on PATH):  RUN= SIZE="--features 4 --batch-size 2
-#   --image-size 32" CONV=--small GEMM=--small TORCH="--device cpu --batch 2 --size 32 --features 4" OUT=/tmp/gb \
+#   --image-size 32" CONV=--small GEMM=--small TORCH="--device cpu --batch 2 --size 32 --features 4" BN=--small OUT=/tmp/gb \
 #   bash bench/gpu-bench.sh 400
 set -uo pipefail
 out=${OUT:-bench-out}
@@ -24,6 +25,7 @@ SIZE=${SIZE:-}
 CONV=${CONV:-}
 GEMM=${GEMM:-}
 TORCH=${TORCH:-}
+BN=${BN:-}
 budget=${1:-540}
 mkdir -p "$out"
 B=.gpu-bench
@@ -50,6 +52,7 @@ step unet-tuned 240 bash -c "MRISEG_AUTOTUNE_SECONDS=150 $RUN node $B/cli.bundle
 step unet-unguarded 90 bash -c "MRISEG_ROBUSTNESS=0 MRISEG_AUTOTUNE_SECONDS=40 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step gemm 60 bash -c "$RUN node $B/gemm-bench.mjs $GEMM > $out/gemm.md 2> $out/gemm.err"
 step conv-tuned 150 bash -c "MRISEG_AUTOTUNE_SECONDS=90 $RUN node $B/conv-bench.mjs $CONV --iters 5 --autotune > $out/conv-tuned.md 2> $out/conv-tuned.err"
+step bn 40 bash -c "$RUN node $B/bn-bench.mjs $BN > $out/bn.md 2> $out/bn.err"
 for m in attention-unet unet++; do
   step "$m" 120 bash -c "MRISEG_AUTOTUNE_SECONDS=50 $RUN node $B/cli.bundle.mjs bench $SIZE --model $m --warmup 1 --iters 5 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 done
@@ -74,7 +77,7 @@ for name, what in [("gemm.md", ""), ("gemm-unguarded.md", ", robustness off")]:
         print(f"dense GEMM{what}, best tilings:\n| tiling |" + "\n".join(table.splitlines()[:12]))
     else:
         print(f"{name}: none " + text(name.replace(".md", ".err"))[-600:])
-for name in ["conv-tuned.md", "conv-default.md"]:
+for name in ["conv-tuned.md", "conv-default.md", "bn.md"]:
     t = text(name)
     print(t if t.strip() else f"{name}: none " + text(name.replace(".md", ".err"))[-600:])
 print("| framework | model | autotune | train img/s sustained | synced step ms | GPU ms | host ms | infer img/s | peak train MiB |")

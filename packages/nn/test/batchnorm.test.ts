@@ -1,6 +1,7 @@
 import { type DispatchSpec, initDevice, runtime, type Tensor, tensor, zeros } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { batchNorm2d } from '../src/functional/batchnorm.js';
+import { bnChunking } from '../src/functional/batchnorm.wgsl.js';
 import { BatchNorm2d } from '../src/layers/batchnorm.js';
 import { checkOp } from './check.js';
 import { expectClose, FWD_TOL, GRAD_TOL, golden, relL2, values } from './helpers.js';
@@ -88,6 +89,67 @@ describe('batch_norm2d against a float64 reference', () => {
       training: true,
     });
     const ref = batchNormRef(Float64Array.from(v), xs, [1.5, 0.5], [0.1, -0.1], 1e-5);
+    expect(relL2(await y.data(), ref)).toBeLessThanOrEqual(FWD_TOL);
+  });
+
+  // The per-channel sums walk chunks of whole small planes or pieces of large ones, and the elementwise kernels
+  // cover each plane in pieces: shapes whose chunks and pieces end mid-way, and steps that wrap into the next
+  // image (plane sizes below, equal to and above the 256-thread stride).
+  const chunkCases: [string, number[]][] = [
+    ['two pieces of each 65×65 plane, the last shorter', [2, 2, 65, 65]],
+    ['blocks of 455 planes of 3×3, the last partial', [1000, 1, 3, 3]],
+    ['planes of 300 pixels: each step wraps into the next image', [30, 2, 15, 20]],
+    ['planes of exactly 256 pixels', [20, 3, 16, 16]],
+  ];
+  for (const [what, xs] of chunkCases)
+    it(`chunks: ${what}`, async () => {
+      const { chunks, pieces, imagesPerChunk } = bnChunking(xs[0], xs[2] * xs[3], 4096);
+      expect(chunks).toBeGreaterThan(1);
+      expect(pieces > 1 || imagesPerChunk > 1).toBe(true);
+      const C = xs[1];
+      const gamma = Array.from({ length: C }, (_, c) => 1.2 - 0.3 * c);
+      const beta = Array.from({ length: C }, (_, c) => 0.1 * c - 0.05);
+      await checkOp(
+        `batch_norm2d ${xs.join('×')}`,
+        [
+          {
+            name: 'x',
+            shape: xs,
+            data: Float32Array.from(
+              values(
+                xs.reduce((a, b) => a * b),
+                4,
+              ),
+              (t) => 3 * t + 1,
+            ),
+          },
+        ],
+        ([x]) => batchNorm2d(x, null, null, tensor(gamma, [C]), tensor(beta, [C]), { training: true }),
+        ([x]) => batchNormRef(x, xs, gamma, beta, 1e-5),
+        { samples: 24, h: 1e-4 },
+      );
+    });
+
+  it('more planes than a dispatch dimension holds: the grid folds into z', async () => {
+    const C = runtime().limits.maxComputeWorkgroupsPerDimension + 100;
+    const xs = [1, C, 1, 2];
+    const v = Float32Array.from(values(2 * C, 6));
+    const mean = Float32Array.from(values(C, 7), (t) => 0.1 * t);
+    const variance = Float32Array.from(values(C, 8), (t) => 1 + 0.5 * t);
+    const y = batchNorm2d(tensor(v, xs), tensor(mean, [C]), tensor(variance, [C]), null, null, {
+      training: false,
+    });
+    const ref = batchNormRef(
+      Float64Array.from(v),
+      xs,
+      new Float64Array(C).fill(1),
+      new Float64Array(C),
+      1e-5,
+      {
+        mean,
+        var: variance,
+      },
+    );
     expect(relL2(await y.data(), ref)).toBeLessThanOrEqual(FWD_TOL);
   });
 

@@ -17,12 +17,26 @@ import {
   type BnTracked,
   bnBackwardPartialWgsl,
   bnBackwardSumsWgsl,
+  bnChunking,
   bnInputGradWgsl,
   bnNormalizeWgsl,
   bnStatsFinalizeWgsl,
   bnStatsPartialWgsl,
 } from './batchnorm.wgsl.js';
 import { require4d } from './conv2d.js';
+import { shaderMemo } from './launch-helpers.js';
+
+const cached = shaderMemo();
+
+/** Pixels of one plane a workgroup of the elementwise kernels covers: up to 8 per thread. */
+const PLANE_PIECE = 256 * 8;
+
+/** The elementwise kernels' grid: pieces of each plane × planes (folded into z past the per-dimension limit). */
+function planeGrid(planes: number, HW: number, piece: number): [number, number, number] {
+  const max = runtime().limits.maxComputeWorkgroupsPerDimension;
+  const y = Math.min(planes, max);
+  return [Math.ceil(HW / piece), y, Math.ceil(planes / y)];
+}
 
 /** An activation applied in batchNorm2d's own kernels: relu(BN(x)) without the BN output as a tensor. */
 export type BatchNormActivation = 'none' | 'relu';
@@ -108,15 +122,23 @@ export function batchNorm2d(
     throw new ShapeError('batch_norm2d', 'momentum null (cumulative average) needs numBatchesTracked');
 
   const rt = runtime();
-  const chunks = Math.max(1, Math.ceil(M / CHUNK));
-  const meta = packMeta([N, C, HW, chunks, CHUNK, 0, 0], { 5: eps, 6: momentum ?? 0 });
+  const { chunks, pieces, pieceLength, imagesPerChunk } = bnChunking(N, HW, CHUNK);
+  // Small planes: one workgroup a plane; larger ones in pieces of up to 8 pixels a thread.
+  const piece = Math.min(PLANE_PIECE, Math.ceil(HW / 256) * 256);
+  const meta = packMeta([N, C, HW, chunks, pieces, 0, 0, pieceLength, imagesPerChunk, piece], {
+    5: eps,
+    6: momentum ?? 0,
+  });
+  // Planes smaller than a workgroup: one element a thread (a division each), else threads would idle.
+  const flat = HW < 256;
+  const grid = flat ? grid1d(x.size) : planeGrid(N * C, HW, piece);
   // Stats = [mean (C), 1/√(var + eps) (C)]: batch statistics in training, running ones in eval.
   const stats = Tensor.empty([2, C], 'f32', 'batch_norm2d_stats');
   if (training) {
     const part = Tensor.empty([C, chunks, 3], 'f32', 'batch_norm2d_partial');
     rt.dispatch({
       name: 'batch_norm2d_stats',
-      code: bnStatsPartialWgsl(),
+      code: cached('stats', bnStatsPartialWgsl),
       buffers: [x.buffer, part.buffer],
       uniforms: meta,
       workgroups: [chunks, C],
@@ -128,7 +150,7 @@ export function batchNorm2d(
     if (nbt) buffers.push(nbt.buffer);
     rt.dispatch({
       name: 'batch_norm2d_stats_finalize',
-      code: bnStatsFinalizeWgsl(running, tracked),
+      code: cached(`finalize|${running}|${tracked}`, () => bnStatsFinalizeWgsl(running, tracked)),
       buffers,
       uniforms: meta,
       // The cumulative variant reads and increments the counter, which is race-free only in one workgroup.
@@ -138,7 +160,9 @@ export function batchNorm2d(
   } else {
     rt.dispatch({
       name: 'batch_norm2d_eval_stats',
-      code: `@group(0) @binding(0) var<storage, read> RM: array<f32>;
+      code: cached(
+        'eval_stats',
+        () => `@group(0) @binding(0) var<storage, read> RM: array<f32>;
 @group(0) @binding(1) var<storage, read> RV: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Stats: array<f32>;
 ${metaDecl(3, BN_META)}
@@ -150,6 +174,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   Stats[c] = RM[c];
   Stats[C + c] = inverseSqrt(RV[c] + bitcast<f32>(mi(5u)));
 }`,
+      ),
       buffers: [runningMean!.buffer, runningVar!.buffer, stats.buffer],
       uniforms: meta,
       workgroups: [Math.ceil(C / 64)],
@@ -158,12 +183,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   const y = Tensor.empty(x.shape, 'f32', op);
   rt.dispatch({
     name: op,
-    code: bnNormalizeWgsl(affine, relu),
+    code: cached(`normalize|${affine}|${relu}|${flat}`, () => bnNormalizeWgsl(affine, relu, flat)),
     buffers: affine
       ? [x.buffer, stats.buffer, weight.buffer, bias.buffer, y.buffer]
       : [x.buffer, stats.buffer, y.buffer],
     uniforms: meta,
-    workgroups: grid1d(x.size),
+    workgroups: grid,
   });
   const inputs = affine ? [x, weight, bias] : [x];
   if (!needsGrad(...inputs)) {
@@ -187,7 +212,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       if (relu && affine) reduceBuffers.push(weight.buffer, bias.buffer);
       rt.dispatch({
         name: `${op}_backward_reduce`,
-        code: bnBackwardPartialWgsl(affine, relu),
+        code: cached(`partial|${affine}|${relu}`, () => bnBackwardPartialWgsl(affine, relu)),
         buffers: reduceBuffers,
         uniforms: meta,
         workgroups: [chunks, C],
@@ -200,7 +225,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         sumG = Tensor.empty([C], 'f32', 'batch_norm2d_param_grad');
         rt.dispatch({
           name: 'batch_norm2d_backward_sums',
-          code: bnBackwardSumsWgsl(),
+          code: cached('sums', bnBackwardSumsWgsl),
           buffers: [partB.buffer, partG.buffer, sumB.buffer, sumG.buffer],
           uniforms: meta,
           workgroups: [Math.ceil(C / 64)],
@@ -220,10 +245,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       buffers.push(dx.buffer);
       rt.dispatch({
         name: `${op}_backward`,
-        code: bnInputGradWgsl(affine, training, relu),
+        code: cached(`input_grad|${affine}|${training}|${relu}|${flat}`, () =>
+          bnInputGradWgsl(affine, training, relu, flat),
+        ),
         buffers,
         uniforms: meta,
-        workgroups: grid1d(x.size),
+        workgroups: grid,
       });
     }
     stats.dispose();

@@ -1,16 +1,71 @@
 /**
- * Batch-norm kernels over x [N, C, H, W]. Per-channel reductions are split into chunks of CHUNK elements so
- * that a few channels with many pixels still fill the GPU: a workgroup reduces one (channel, chunk) pair, a
- * second small kernel combines the chunks.
- * Uniform words: 0 N, 1 C, 2 HW, 3 chunks, 4 chunk length, 5 eps (f32), 6 momentum (f32).
+ * Batch-norm kernels over x [N, C, H, W]. Per-channel reductions are split into chunks so that a few channels
+ * with many pixels still fill the GPU: a workgroup reduces one (channel, chunk) pair, a second small kernel
+ * combines the chunks. A chunk is a block of whole images' planes (small planes) or a piece of one plane (large
+ * ones), walked without a division per element: the index arithmetic of `(e / HW)` and `% C` per element would
+ * cost these memory-bound kernels more than their loads.
+ * Uniform words: 0 N, 1 C, 2 HW, 3 chunks, 4 pieces a plane, 5 eps (f32), 6 momentum (f32), 7 piece length,
+ * 8 images a chunk, 9 plane pixels a workgroup of the elementwise kernels.
  */
 import { metaDecl } from '@mriseg/tensor-wgsl';
 
-export const BN_META = 7;
+export const BN_META = 10;
 const WG = 256;
 
-// Element e of channel c's flattened (image, pixel) sequence.
-const AT = 'fn at(c: u32, e: u32) -> u32 { let hw = mi(2u); return ((e / hw) * mi(1u) + c) * hw + e % hw; }';
+/** How the per-channel reductions split N·HW values: see chunkWalk. */
+export interface BnChunking {
+  chunks: number;
+  /** Pieces each image plane is cut into (1 when a chunk holds whole planes). */
+  pieces: number;
+  pieceLength: number;
+  /** Images a chunk holds (1 when planes are cut into pieces). */
+  imagesPerChunk: number;
+}
+
+/** Chunks of about `target` values: pieces of planes larger than that, else blocks of whole planes. */
+export function bnChunking(N: number, HW: number, target: number): BnChunking {
+  if (HW >= target) {
+    const pieceLength = Math.ceil(HW / Math.ceil(HW / target));
+    const pieces = Math.ceil(HW / pieceLength);
+    return { chunks: N * pieces, pieces, pieceLength, imagesPerChunk: 1 };
+  }
+  const imagesPerChunk = Math.max(1, Math.floor(target / HW));
+  return { chunks: Math.ceil(N / imagesPerChunk), pieces: 1, pieceLength: HW, imagesPerChunk };
+}
+
+/**
+ * The bounds of chunk \`chunk\` of channel c: images [n0, n1) × pixels [p0, p0 + L) of each plane, \`count\`
+ * values, and the steps of chunkLoop (uniform: the divisions happen once a workgroup).
+ */
+const CHUNK_BOUNDS = `let hw = mi(2u);
+  let pieces = mi(4u);
+  let n0 = (chunk / pieces) * mi(8u);
+  let n1 = min(mi(0u), n0 + mi(8u));
+  let p0 = (chunk % pieces) * mi(7u);
+  let L = min(hw, p0 + mi(7u)) - p0;
+  let count = f32((n1 - n0) * L);
+  let dq = ${WG}u % L;
+  let dn = ${WG}u / L;`;
+
+/**
+ * A loop over the chunk's values (after CHUNK_BOUNDS), the workgroup's threads WG apart in (image, pixel)
+ * order: one division a thread where it starts, and each step carries the pixel over into the next image.
+ * \`body\` sees the value's index i.
+ */
+function chunkLoop(body: string): string {
+  return `{
+    var n = n0 + lid / L;
+    var q = lid % L;
+    loop {
+      if (n >= n1) { break; }
+      let i = (n * C + c) * hw + p0 + q;
+      ${body}
+      q += dq;
+      n += dn;
+      if (q >= L) { q -= L; n += 1u; }
+    }
+  }`;
+}
 
 const TREE = (arr: string) => `
   workgroupBarrier();
@@ -24,23 +79,20 @@ export function bnStatsPartialWgsl(): string {
   return `@group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Part: array<f32>;
 ${metaDecl(2, BN_META)}
-${AT}
 var<workgroup> red: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let chunk = wid.x; let c = wid.y;
-  let total = mi(0u) * mi(2u);
-  let e0 = chunk * mi(4u);
-  let e1 = min(total, e0 + mi(4u));
+  let C = mi(1u);
+  ${CHUNK_BOUNDS}
   var s = 0.0;
-  for (var e = e0 + lid; e < e1; e += ${WG}u) { s += X[at(c, e)]; }
+  ${chunkLoop('s += X[i];')}
   red[lid] = s;${TREE('red')}
-  let count = f32(e1 - e0);
   let mean = red[0] / count;
   workgroupBarrier();
-  var q = 0.0;
-  for (var e = e0 + lid; e < e1; e += ${WG}u) { let d = X[at(c, e)] - mean; q += d * d; }
-  red[lid] = q;${TREE('red')}
+  var sq = 0.0;
+  ${chunkLoop('let d = X[i] - mean; sq += d * d;')}
+  red[lid] = sq;${TREE('red')}
   if (lid == 0u) {
     let o = (c * mi(3u) + chunk) * 3u;
     Part[o] = count; Part[o + 1u] = mean; Part[o + 2u] = red[0];
@@ -123,6 +175,41 @@ ${main}`;
 }
 
 /**
+ * The elementwise kernels' grid. By planes: workgroup (x, y + z·ny) covers pixels [x·PER, (x + 1)·PER) of plane
+ * n·C + c (PER = uniform word 9, a multiple of the workgroup size), so the channel is found once a thread rather
+ * than by dividing each element's index. Flat (planes smaller than a workgroup, which would leave threads idle):
+ * one element a thread, its plane found by division. Declares plane, C and hw.
+ */
+function elementwiseMain(flat: boolean): string {
+  const head = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let C = mi(1u);
+  let hw = mi(2u);`;
+  if (flat)
+    return `${head}
+  let e = (wid.x + wid.y * nwg.x) * ${WG}u + lid;
+  if (e >= mi(0u) * C * hw) { return; }
+  let plane = e / hw;`;
+  return `${head}
+  let plane = wid.y + wid.z * nwg.y;
+  if (plane >= mi(0u) * C) { return; }
+  let pEnd = min(hw, (wid.x + 1u) * mi(9u));`;
+}
+
+/** The elementwise kernel's loop over its elements (after elementwiseMain); \`body\` sees the index i. */
+function elementwiseLoop(flat: boolean, body: string): string {
+  if (flat)
+    return `{
+    let i = e;
+    ${body}
+  }`;
+  return `for (var p = wid.x * mi(9u) + lid; p < pEnd; p += ${WG}u) {
+    let i = plane * hw + p;
+    ${body}
+  }`;
+}
+
+/**
  * The fused kernels' pre-activation (x − mean)·invstd·γ + β. The forward and both backward kernels call this one
  * helper so that the ReLU mask recomputed in backward is the forward's to the bit: the same expression in each
  * shader, rather than three hand-written copies a compiler might contract into fma differently.
@@ -138,28 +225,24 @@ function preActivationFn(affine: boolean): string {
  * y = (x − mean)·invstd·γ + β, with Stats = [mean (C), invstd (C)]; `relu` applies max(·, 0) in the same pass
  * (as the ReLU kernel does), so no pre-activation tensor is written.
  */
-export function bnNormalizeWgsl(affine: boolean, relu = false): string {
+export function bnNormalizeWgsl(affine: boolean, relu = false, flat = false): string {
   const decls = `@group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Stats: array<f32>;
 ${affine ? '@group(0) @binding(2) var<storage, read> Gamma: array<f32>;\n@group(0) @binding(3) var<storage, read> Beta: array<f32>;' : ''}
 @group(0) @binding(${affine ? 4 : 2}) var<storage, read_write> Y: array<f32>;
 ${metaDecl(affine ? 5 : 3, BN_META)}`;
-  const head = `@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  let C = mi(1u);
-  if (i >= mi(0u) * C * mi(2u)) { return; }
-  let c = (i / mi(2u)) % C;`;
+  const head = `${elementwiseMain(flat)}
+  let c = plane % C;`;
   if (relu)
     return `${decls}
 ${preActivationFn(affine)}
 ${head}
-  Y[i] = max(pre(i, c, C), 0.0);
+  ${elementwiseLoop(flat, 'Y[i] = max(pre(i, c, C), 0.0);')}
 }`;
   return `${decls}
+${preActivationFn(affine)}
 ${head}
-  let xh = (X[i] - Stats[c]) * Stats[C + c];
-  Y[i] = ${affine ? 'xh * Gamma[c] + Beta[c]' : 'xh'};
+  ${elementwiseLoop(flat, 'Y[i] = pre(i, c, C);')}
 }`;
 }
 
@@ -182,24 +265,19 @@ export function bnBackwardPartialWgsl(affine = false, relu = false): string {
 @group(0) @binding(3) var<storage, read_write> SumB: array<f32>;
 @group(0) @binding(4) var<storage, read_write> SumG: array<f32>;${params}
 ${metaDecl(relu && affine ? 7 : 5, BN_META)}
-${AT}${relu ? `\n${preActivationFn(affine)}` : ''}
+${relu ? `\n${preActivationFn(affine)}` : ''}
 var<workgroup> r1: array<f32, ${WG}>;
 var<workgroup> r2: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let chunk = wid.x; let c = wid.y;
   let C = mi(1u);
-  let total = mi(0u) * mi(2u);
-  let e0 = chunk * mi(4u);
-  let e1 = min(total, e0 + mi(4u));
+  ${CHUNK_BOUNDS}
   let mean = Stats[c]; let inv = Stats[C + c];
   var a = 0.0; var b = 0.0;
-  for (var e = e0 + lid; e < e1; e += ${WG}u) {
-    let i = at(c, e);
-    let g = ${relu ? 'select(0.0, DY[i], pre(i, c, C) > 0.0)' : 'DY[i]'};
-    a += g;
-    b += g * (X[i] - mean) * inv;
-  }
+  ${chunkLoop(`let g = ${relu ? 'select(0.0, DY[i], pre(i, c, C) > 0.0)' : 'DY[i]'};
+      a += g;
+      b += g * (X[i] - mean) * inv;`)}
   r1[lid] = a;
   r2[lid] = b;
   workgroupBarrier();
@@ -246,7 +324,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * affine, are then read in eval too). Only the bindings a variant reads are declared (auto layouts drop the
  * rest).
  */
-export function bnInputGradWgsl(affine: boolean, training: boolean, relu = false): string {
+export function bnInputGradWgsl(affine: boolean, training: boolean, relu = false, flat = false): string {
   const names = [
     'DY',
     'Stats',
@@ -262,21 +340,21 @@ export function bnInputGradWgsl(affine: boolean, training: boolean, relu = false
   return `${decls}
 @group(0) @binding(${names.length}) var<storage, read_write> DX: array<f32>;
 ${metaDecl(names.length + 1, BN_META)}${relu ? `\n${preActivationFn(affine)}` : ''}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  let C = mi(1u);
-  let M = mi(0u) * mi(2u);
-  if (i >= M * C) { return; }
-  let c = (i / mi(2u)) % C;
+${elementwiseMain(flat)}
+  let c = plane % C;
+  let M = mi(0u) * hw;
   let inv = Stats[C + c];
-  let scale = ${affine ? 'Gamma[c] * inv' : 'inv'};${relu ? '\n  let g = select(0.0, DY[i], pre(i, c, C) > 0.0);' : ''}
-  ${
-    training
-      ? `let xh = (X[i] - Stats[c]) * inv;
-  let m = f32(M);
-  DX[i] = scale * (${dy} - SumB[c] / m - xh * SumG[c] / m);`
-      : `DX[i] = scale * ${dy};`
+  let scale = ${affine ? 'Gamma[c] * inv' : 'inv'};${
+    training ? '\n  let mean = Stats[c];\n  let sb = SumB[c] / f32(M);\n  let sg = SumG[c] / f32(M);' : ''
   }
+  ${elementwiseLoop(
+    flat,
+    `${relu ? 'let g = select(0.0, DY[i], pre(i, c, C) > 0.0);\n    ' : ''}${
+      training
+        ? `let xh = (X[i] - mean) * inv;
+    DX[i] = scale * (${dy} - sb - xh * sg);`
+        : `DX[i] = scale * ${dy};`
+    }`,
+  )}
 }`;
 }
