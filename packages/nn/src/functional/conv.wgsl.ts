@@ -131,6 +131,7 @@ function kernelGemm(kernel: ConvKernel, body: string, tiling: GemmTiling): strin
     bOrder,
     prepA: aOrder === 'mn',
     prepK: aOrder === 'k' && bOrder === 'k',
+    prepStore: kernel !== 'weight_grad',
   });
 }
 
@@ -218,9 +219,14 @@ fn loadA(m: u32, k: u32) -> f32 {${gatherX(parts)}
 fn loadB(k: u32, n: u32) -> f32 {
   return Wt[n * C_ * R_ * S_ + k];
 }
-fn store(m: u32, n: u32, v: f32) {
+// Y[b, n, p, q] for output pixel m = (b, p, q): yRow (channel 0) + n·P·Q.
+var<private> yRow: u32;
+fn prepStore(m: u32) {
   let q = m % Q_; let t = m / Q_; let p = t % P_; let b = t / P_;
-  Y[((b * K_ + n) * P_ + p) * Q_ + q] = ${e.value};
+  yRow = (b * K_ * P_ + p) * Q_ + q;
+}
+fn store(m: u32, n: u32, v: f32) {
+  Y[yRow + n * P_ * Q_] = ${e.value};
 }`;
   return kernelGemm('forward', body, tiling);
 }
@@ -324,12 +330,21 @@ fn loadB(k: u32, c: u32) -> f32 {
   let s = sBase + js * SSTEP;
   return Wt[((ko * C_ + c) * R_ + r) * S_ + s];
 }
-fn store(m: u32, c: u32, v: f32) {
-  let wp = m % WP; let t = m / WP; let hp = t % HP; let n = t / HP;
+// dx pixel of row m = (image, hp, wp) of this phase: dxImg, dxPix = h·W + w, and whether it lies in the image.
+var<private> dxImg: u32;
+var<private> dxPix: u32;
+var<private> dxIn: bool;
+fn prepStore(m: u32) {
+  let wp = m % WP; let t = m / WP; let hp = t % HP;
   let h = hp * SH + phh;
   let w = wp * SW + phw;
-  if (h < H_ && w < W_) {
-    ${parts > 1 ? 'writeDX(n, c, h * W_ + w, v);' : `DX[((n * C_ + c) * H_ + h) * W_ + w] = v${bias ? ' + Bias[c]' : ''};`}
+  dxImg = t / HP;
+  dxPix = h * W_ + w;
+  dxIn = h < H_ && w < W_;
+}
+fn store(m: u32, c: u32, v: f32) {
+  if (dxIn) {
+    ${parts > 1 ? 'writeDX(dxImg, c, dxPix, v);' : `DX[(dxImg * C_ + c) * H_ * W_ + dxPix] = v${bias ? ' + Bias[c]' : ''};`}
   }
 }`;
   return kernelGemm('input_grad', body, tiling);

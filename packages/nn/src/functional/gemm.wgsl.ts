@@ -67,6 +67,11 @@ export interface GemmVariant {
   bOrder: LoadOrder;
   prepA?: boolean;
   prepK?: boolean;
+  /**
+   * Call `prepStore(m)` once for each row of C a thread stores, before its `store(m, n, v)` calls: the row's
+   * index arithmetic (divisions by image sizes) then happens once a row, not once an element.
+   */
+  prepStore?: boolean;
 }
 
 export function threadsOf(t: GemmTiling): number {
@@ -286,7 +291,8 @@ export function gemmWgsl(v: GemmVariant): string {
       const stores = range(TN)
         .map((j) => `{ let n = n0 + ${offset(j, 'ty', TY)}; if (n < gN) { store(m, n, c${i}_${j}); } }`)
         .join('\n      ');
-      return `{ let m = m0 + ${offset(i, 'tx', TX)};\n    if (m < gM) {\n      ${stores}\n    } }`;
+      const prep = v.prepStore ? 'prepStore(m);\n      ' : '';
+      return `{ let m = m0 + ${offset(i, 'tx', TX)};\n    if (m < gM) {\n      ${prep}${stores}\n    } }`;
     })
     .join('\n  ');
   const prepK = (kStart: string) => (v.prepK ? `prepK(${kStart} + lidx % ${BK}u);` : '');
