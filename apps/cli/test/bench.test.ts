@@ -231,6 +231,24 @@ describe('bench', () => {
     }
   });
 
+  it('a tilings file that cannot be written costs the next run its reuse, not this run its tuning', async () => {
+    await initDevice();
+    const blocker = join(cacheRoot, 'not-a-folder');
+    writeFileSync(blocker, 'a file where a folder should be');
+    process.env.MRISEG_TUNING_CACHE = join(blocker, 'tilings.json');
+    try {
+      clearConvTilings();
+      const r = await runBench({ ...TINY_INFER, autotune: 'on' });
+      expect(r.autotuneError).toBeUndefined();
+      expect(r.autotune).toMatchObject({ gemms: 56, reused: 0 });
+      expect(r.autotune!.cacheError).toMatch(/^could not save .*not-a-folder/);
+      expect(formatBench(r)).toMatch(/could not save/);
+    } finally {
+      delete process.env.MRISEG_TUNING_CACHE;
+      clearConvTilings();
+    }
+  });
+
   it('MRISEG_AUTOTUNE_SECONDS caps the tuning: GEMMs not reached keep their defaults, and the output says so', async () => {
     await initDevice();
     clearConvTilings();

@@ -357,6 +357,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           reused: s.reused,
           cache: s.cache,
           ...(s.cacheSkipped ? { cacheSkipped: s.cacheSkipped } : {}),
+          ...(s.cacheError ? { cacheError: s.cacheError } : {}),
           seconds: round(s.seconds),
           beforeMs: round(s.beforeMs, 3),
           afterMs: round(s.afterMs, 3),
@@ -448,7 +449,7 @@ export function formatBench(r: BenchResult): string {
   if (r.autotune)
     rows.push([
       'autotune',
-      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed${r.autotune.reused ? `; ${r.autotune.reused} tilings reused from ${r.autotune.cache}` : ''}${r.autotune.cacheSkipped ? `; tilings file not reused (${r.autotune.cacheSkipped})` : ''}${r.autotune.rejected ? `; ${r.autotune.rejected} candidates rejected` : ''}${r.autotune.skipped || r.autotune.cutShort ? `; time budget ran out: ${r.autotune.skipped} GEMMs untuned, ${r.autotune.cutShort} in part` : ''}`,
+      `${r.autotune.gemms} conv GEMMs in ${r.autotune.seconds} s: ${r.autotune.beforeMs} → ${r.autotune.afterMs} ms summed${r.autotune.reused ? `; ${r.autotune.reused} tilings reused from ${r.autotune.cache}` : ''}${r.autotune.cacheSkipped ? `; tilings file not reused (${r.autotune.cacheSkipped})` : ''}${r.autotune.cacheError ? `; ${r.autotune.cacheError}` : ''}${r.autotune.rejected ? `; ${r.autotune.rejected} candidates rejected` : ''}${r.autotune.skipped || r.autotune.cutShort ? `; time budget ran out: ${r.autotune.skipped} GEMMs untuned, ${r.autotune.cutShort} in part` : ''}`,
     ]);
   const phases = [
     {

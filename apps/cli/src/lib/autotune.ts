@@ -50,6 +50,8 @@ export interface AutotuneSummary {
   /** The tilings file (tuningCachePath), and why an existing one was not used. */
   cache: string | null;
   cacheSkipped?: string;
+  /** Why the tilings could not be saved (the run still uses them). */
+  cacheError?: string;
   seconds: number;
   /** Summed time of the tuned GEMMs with the tilings they had before, and with the chosen ones. */
   beforeMs: number;
@@ -89,6 +91,7 @@ export async function autotuneModel(
   const loaded = cache ? loadConvTilings(cache) : { pinned: 0 };
   const reused = loaded.pinned;
   const cacheSkipped = loaded.skipped === 'no such file' ? undefined : loaded.skipped;
+  let cacheError: string | undefined;
   const budgetSeconds = autotuneBudget();
   let skipped = 0;
   try {
@@ -103,10 +106,14 @@ export async function autotuneModel(
       },
       { skipPinned: cache !== null, budgetSeconds, onSkipped: () => skipped++ },
     );
-    if (cache) {
-      mkdirSync(dirname(cache), { recursive: true });
-      saveConvTilings(cache);
-    }
+    // The tilings chosen stand for this run even when they cannot be kept for the next.
+    if (cache)
+      try {
+        mkdirSync(dirname(cache), { recursive: true });
+        saveConvTilings(cache);
+      } catch (e) {
+        cacheError = `could not save ${cache}: ${(e as Error).message}`;
+      }
     // The tuning operands would otherwise stay in the buffer pool, held for the rest of the run.
     await runtime().sync('autotune');
     runtime().pool.trim();
@@ -132,6 +139,7 @@ export async function autotuneModel(
     reused,
     cache,
     ...(cacheSkipped ? { cacheSkipped } : {}),
+    ...(cacheError ? { cacheError } : {}),
     seconds: (performance.now() - t0) / 1000,
     beforeMs,
     afterMs,
@@ -164,6 +172,7 @@ export function autotuneBudget(): number {
 export function formatAutotune(s: AutotuneSummary): string {
   const reused = s.reused > 0 ? ` (${s.reused} tilings reused from ${s.cache})` : '';
   const stale = s.cacheSkipped ? ` (not reused: ${s.cacheSkipped})` : '';
+  const unsaved = s.cacheError ? `; ${s.cacheError}` : '';
   const rejected = s.rejected.length
     ? `; ${s.rejected.length} candidate tilings rejected (first: ${s.rejected[0].kernel} ${s.rejected[0].tiling}: ${s.rejected[0].reason})`
     : '';
@@ -171,7 +180,7 @@ export function formatAutotune(s: AutotuneSummary): string {
     s.skipped || s.cutShort
       ? `; the ${s.budgetSeconds} s budget (MRISEG_AUTOTUNE_SECONDS) ran out: ${s.skipped} GEMMs kept their default tilings, ${s.cutShort} were tuned in part`
       : '';
-  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}${stale}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)${rejected}${budget}`;
+  return `autotune: ${s.gemms} convolution GEMMs in ${s.seconds.toFixed(1)} s${reused}${stale}; ${s.beforeMs.toFixed(2)} → ${s.afterMs.toFixed(2)} ms (${(s.beforeMs / Math.max(s.afterMs, 1e-9)).toFixed(2)}× the default tilings)${rejected}${budget}${unsaved}`;
 }
 
 /**
