@@ -130,6 +130,23 @@ describe('batch_norm2d against a float64 reference', () => {
       );
     });
 
+  it('chunks grow rather than outnumber a dispatch dimension', () => {
+    for (const [N, HW] of [
+      [70_000, 2_049],
+      [9_000, 65_536],
+      [1 << 20, 1],
+      [3, 1 << 28],
+    ]) {
+      const c = bnChunking(N, HW, 4096, 65_535);
+      expect(c.chunks).toBeLessThanOrEqual(65_535);
+      // Every value in exactly one chunk: images × pieces cover N × HW.
+      expect(c.pieces * c.pieceLength).toBeGreaterThanOrEqual(HW);
+      expect((c.pieces - 1) * c.pieceLength).toBeLessThan(HW);
+      expect(c.chunks).toBe(Math.ceil(N / c.imagesPerChunk) * c.pieces);
+    }
+    expect(bnChunking(70_000, 2_049, 4096).chunks).toBe(70_000);
+  });
+
   it('more planes than a dispatch dimension holds: the grid folds into z', async () => {
     // Planes of 256 pixels take the plane grid (one workgroup a plane); smaller ones the flat grid.
     const C = runtime().limits.maxComputeWorkgroupsPerDimension + 100;

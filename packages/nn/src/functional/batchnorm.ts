@@ -122,7 +122,12 @@ export function batchNorm2d(
     throw new ShapeError('batch_norm2d', 'momentum null (cumulative average) needs numBatchesTracked');
 
   const rt = runtime();
-  const { chunks, pieces, pieceLength, imagesPerChunk } = bnChunking(N, HW, CHUNK);
+  const { chunks, pieces, pieceLength, imagesPerChunk } = bnChunking(
+    N,
+    HW,
+    CHUNK,
+    rt.limits.maxComputeWorkgroupsPerDimension,
+  );
   // Small planes: one workgroup a plane; larger ones in pieces of up to 8 pixels a thread.
   const piece = Math.min(PLANE_PIECE, Math.ceil(HW / 256) * 256);
   const meta = packMeta([N, C, HW, chunks, pieces, 0, 0, pieceLength, imagesPerChunk, piece], {

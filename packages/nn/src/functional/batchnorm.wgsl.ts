@@ -22,15 +22,21 @@ export interface BnChunking {
   imagesPerChunk: number;
 }
 
-/** Chunks of about `target` values: pieces of planes larger than that, else blocks of whole planes. */
-export function bnChunking(N: number, HW: number, target: number): BnChunking {
+/**
+ * Chunks of about `target` values: pieces of planes larger than that, else blocks of whole planes; larger
+ * chunks when that would make more than `maxChunks` (a dispatch dimension's limit).
+ */
+export function bnChunking(N: number, HW: number, target: number, maxChunks = Infinity): BnChunking {
+  let c: BnChunking;
   if (HW >= target) {
     const pieceLength = Math.ceil(HW / Math.ceil(HW / target));
     const pieces = Math.ceil(HW / pieceLength);
-    return { chunks: N * pieces, pieces, pieceLength, imagesPerChunk: 1 };
+    c = { chunks: N * pieces, pieces, pieceLength, imagesPerChunk: 1 };
+  } else {
+    const imagesPerChunk = Math.max(1, Math.floor(target / HW));
+    c = { chunks: Math.ceil(N / imagesPerChunk), pieces: 1, pieceLength: HW, imagesPerChunk };
   }
-  const imagesPerChunk = Math.max(1, Math.floor(target / HW));
-  return { chunks: Math.ceil(N / imagesPerChunk), pieces: 1, pieceLength: HW, imagesPerChunk };
+  return c.chunks > maxChunks ? bnChunking(N, HW, target * 2, maxChunks) : c;
 }
 
 /**
