@@ -14,6 +14,7 @@ import {
 } from '@mriseg/tensor-wgsl';
 import {
   BN_META,
+  BN_WORKGROUP,
   type BnTracked,
   bnBackwardPartialWgsl,
   bnBackwardSumsWgsl,
@@ -29,7 +30,7 @@ import { shaderMemo } from './launch-helpers.js';
 const cached = shaderMemo();
 
 /** Pixels of one plane a workgroup of the elementwise kernels covers: up to 8 per thread. */
-const PLANE_PIECE = 256 * 8;
+const PLANE_PIECE = BN_WORKGROUP * 8;
 
 /** The elementwise kernels' grid: pieces of each plane × planes (folded into z past the per-dimension limit). */
 function planeGrid(planes: number, HW: number, piece: number): [number, number, number] {
@@ -129,14 +130,14 @@ export function batchNorm2d(
     rt.limits.maxComputeWorkgroupsPerDimension,
   );
   // Small planes: one workgroup a plane; larger ones in pieces of up to 8 pixels a thread.
-  const piece = Math.min(PLANE_PIECE, Math.ceil(HW / 256) * 256);
+  const piece = Math.min(PLANE_PIECE, Math.ceil(HW / BN_WORKGROUP) * BN_WORKGROUP);
   const meta = packMeta([N, C, HW, chunks, pieces, 0, 0, pieceLength, imagesPerChunk, piece], {
     5: eps,
     6: momentum ?? 0,
   });
   // Planes smaller than a workgroup: one element a thread (a division each), else threads would idle.
-  const flat = HW < 256;
-  const grid = flat ? grid1d(x.size) : planeGrid(N * C, HW, piece);
+  const flat = HW < BN_WORKGROUP;
+  const grid = flat ? grid1d(x.size, BN_WORKGROUP) : planeGrid(N * C, HW, piece);
   // Stats = [mean (C), 1/√(var + eps) (C)]: batch statistics in training, running ones in eval.
   const stats = Tensor.empty([2, C], 'f32', 'batch_norm2d_stats');
   if (training) {

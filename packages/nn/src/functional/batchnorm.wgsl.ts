@@ -10,7 +10,9 @@
 import { metaDecl } from '@mriseg/tensor-wgsl';
 
 export const BN_META = 10;
-const WG = 256;
+/** Threads of a workgroup of every per-element and per-chunk kernel. */
+export const BN_WORKGROUP = 256;
+const WG = BN_WORKGROUP;
 
 /** How the per-channel reductions split N·HW values: see chunkWalk. */
 export interface BnChunking {
