@@ -6,6 +6,10 @@ import * as F from '../src/functional/index.js';
 import { relL2, up, values } from './helpers.js';
 import { conv2dRef } from './reference.js';
 
+/** A CPU adapter's small tiles, and a GPU's register-blocked vec4 tiles: the GEMMs around the transforms. */
+const SMALL: F.GemmTiling = { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1 };
+const GPU: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true, vec4: true };
+
 /** An image [N, C, H, W] as tensors of `parts` channels each (a concatenation's inputs). */
 function channelParts(xv: Float64Array, xShape: number[], parts: number[]): Tensor[] {
   const [N, C, H, W] = xShape;
@@ -132,7 +136,7 @@ for (const m of [2, 4] as const)
       expect(relL2(await dw.data(), want)).toBeLessThan(1e-5);
       for (const t of [w, dy, dw, ...pieces]) t.dispose();
     }
-    const small: F.GemmTiling = { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1, winograd: m };
+    const small: F.GemmTiling = { ...SMALL, winograd: m };
 
     it('matches float64 with padding 1, 0 and 2 and odd sizes', async () => {
       await checkDw([2, 5, 9, 11], 7, 1, [5], small);
@@ -196,44 +200,19 @@ for (const m of [2, 4] as const)
     }
 
     it('matches float64 with padding 1, 0 and 2 and odd sizes', async () => {
-      await checkDx([2, 5, 9, 11], [7, 5, 3, 3], 1, [5], {
-        BM: 32,
-        BN: 8,
-        BK: 16,
-        TM: 1,
-        TN: 1,
-        winograd: m,
-      });
-      await checkDx([1, 3, 8, 7], [4, 3, 3, 3], 0, [3], { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1, winograd: m });
-      await checkDx([1, 3, 6, 5], [4, 3, 3, 3], 2, [3], { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1, winograd: m });
+      await checkDx([2, 5, 9, 11], [7, 5, 3, 3], 1, [5], { ...SMALL, winograd: m });
+      await checkDx([1, 3, 8, 7], [4, 3, 3, 3], 0, [3], { ...SMALL, winograd: m });
+      await checkDx([1, 3, 6, 5], [4, 3, 3, 3], 2, [3], { ...SMALL, winograd: m });
     });
     it('writes the gradient of a concatenation in its parts, with vec4 GEMM tiles', async () => {
-      await checkDx([2, 9, 10, 13], [6, 9, 3, 3], 1, [4, 2, 3], {
-        winograd: m,
-        BM: 64,
-        BN: 64,
-        BK: 8,
-        TM: 4,
-        TN: 4,
-        prefetch: true,
-        vec4: true,
-      });
+      await checkDx([2, 9, 10, 13], [6, 9, 3, 3], 1, [4, 2, 3], { ...GPU, winograd: m });
     });
   });
 
 for (const m of [2, 4] as const)
   describe(`Winograd F(${m}×${m}, 3×3) forward convolution`, () => {
-    const small: F.GemmTiling = { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1, winograd: m };
-    const gpu: F.GemmTiling = {
-      BM: 64,
-      BN: 64,
-      BK: 8,
-      TM: 4,
-      TN: 4,
-      prefetch: true,
-      vec4: true,
-      winograd: m,
-    };
+    const small: F.GemmTiling = { ...SMALL, winograd: m };
+    const gpu: F.GemmTiling = { ...GPU, winograd: m };
 
     it('matches float64 with padding 1 and an odd output (partial tiles)', async () => {
       await check([2, 5, 9, 11], [7, 5, 3, 3], 1, small);
@@ -252,24 +231,21 @@ for (const m of [2, 4] as const)
   });
 
 describe('Winograd tilings', () => {
-  const small: F.GemmTiling = { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1 };
-  const gpu: F.GemmTiling = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4, prefetch: true, vec4: true };
-
   it('is refused where it does not apply, naming why', () => {
     const x = Tensor.empty([1, 2, 8, 8], 'f32');
     const w = Tensor.empty([3, 2, 3, 3], 'f32');
     const strided = conv2dGeometry(x, w, { stride: 2 });
     const ok = conv2dGeometry(x, w, { padding: 1 });
-    const wino = { ...small, winograd: 2 as const };
+    const wino = { ...SMALL, winograd: 2 as const };
     expect(() => F.setConvTiling('forward', strided, wino)).toThrow(/3×3 window at stride 1 and dilation 1/);
     expect(() => F.setConvTiling('weight_grad', strided, wino)).toThrow(/3×3 window at stride 1/);
     const wide = conv2dGeometry(x, w, { padding: 3 });
     expect(() => F.setConvTiling('input_grad', wide, wino)).toThrow(/padding ≤ 2 for the input gradient/);
     F.setConvTiling('forward', ok, wino);
     expect(F.tilingKey(F.convTiling('forward', ok, false))).toBe('32x8x16/1x1w');
-    expect(F.parseTilingKey('64x64x8/4x4pvw')).toEqual({ ...gpu, winograd: 2 });
-    expect(F.parseTilingKey('64x64x8/4x4pvw4')).toEqual({ ...gpu, winograd: 4 });
-    expect(F.tilingKey({ ...gpu, winograd: 4 })).toBe('64x64x8/4x4pvw4');
+    expect(F.parseTilingKey('64x64x8/4x4pvw')).toEqual({ ...GPU, winograd: 2 });
+    expect(F.parseTilingKey('64x64x8/4x4pvw4')).toEqual({ ...GPU, winograd: 4 });
+    expect(F.tilingKey({ ...GPU, winograd: 4 })).toBe('64x64x8/4x4pvw4');
     const saved = F.exportConvTilings();
     F.clearConvTilings();
     const stridedKey = Object.keys(saved)[0].replace(/\|(.*)$/, () => {
