@@ -189,6 +189,24 @@ describe('GEMM tilings', () => {
   };
   const stride1 = lazy(1);
   const stride2 = lazy(2);
+  // Output rows of 5 and 3 pixels, shorter than a k step: the weight gradient's walk along the reduction carries
+  // several rows (and images) a step.
+  const narrow = () => {
+    let c = memo.get(3);
+    if (!c) {
+      c = makeCase([3, 4, 7, 5], [6, 4, 3, 3], 1, 31);
+      memo.set(3, c);
+    }
+    return c;
+  };
+  const narrower = () => {
+    let c = memo.get(4);
+    if (!c) {
+      c = makeCase([5, 3, 6, 5], [7, 3, 3, 3], 2, 41);
+      memo.set(4, c);
+    }
+    return c;
+  };
   // A 1×1 convolution to one channel: one-column forward GEMM, one-row weight gradient.
   const single = () => {
     let c = memo.get(0);
@@ -223,6 +241,10 @@ describe('GEMM tilings', () => {
     ['weight_grad', stride1, { BM: 32, BN: 128, BK: 8, TM: 4, TN: 4, prefetch: true }],
     ['weight_grad', stride2, { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4, prefetch: true }],
     ['weight_grad', stride1, { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, prefetch: true }],
+    ['weight_grad', narrow, { BM: 32, BN: 64, BK: 8, TM: 2, TN: 4, prefetch: true, splitTarget: 3 }],
+    ['weight_grad', narrow, { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, double: true }],
+    ['weight_grad', narrower, { BM: 32, BN: 64, BK: 8, TM: 2, TN: 4, splitTarget: 5 }],
+    ['weight_grad', narrower, { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, prefetch: true, vec4: true }],
   ];
   for (const [kernel, lazyCase, tiling] of cases) {
     it(`${kernel} with ${F.tilingKey(tiling)} matches float64 (M, N, K not multiples of the tile)`, async () => {

@@ -25,6 +25,9 @@
  * A is loaded m-fastest, and a fixed k when both tiles are loaded k-fastest):
  *   fn prepA(m: u32)                 — once, with the row of A this thread loads (may be ≥ M)
  *   fn prepK(k: u32)                 — before each tile's loads, with the k this thread loads (may be ≥ kEnd)
+ *   fn stepK()                       — with `stepK`, replaces prepK after the first tile: the thread's k has
+ *                                      advanced by exactly GEMM_BK (a constant the generator declares), so the
+ *                                      hook can carry its decoded index forward instead of dividing again
  * The grid folds m-tiles into x·y and (z index, n-tile) into z.
  */
 
@@ -67,6 +70,8 @@ export interface GemmVariant {
   bOrder: LoadOrder;
   prepA?: boolean;
   prepK?: boolean;
+  /** With prepK: call `stepK()` instead of prepK for every tile after the first (see the header). */
+  stepK?: boolean;
   /**
    * Call `prepStore(m)` once for each row of C a thread stores, before its `store(m, n, v)` calls: the row's
    * index arithmetic (divisions by image sizes) then happens once a row, not once an element.
@@ -238,6 +243,7 @@ export function gemmWgsl(v: GemmVariant): string {
   if (problem) throw new Error(`gemm: tiling ${tilingKey(t)}: ${problem}`);
   if (v.prepA && v.aOrder !== 'mn') throw new Error('gemm: prepA needs A loaded m-fastest');
   if (v.prepK && (v.aOrder !== 'k' || v.bOrder !== 'k')) throw new Error('gemm: prepK needs k-fastest loads');
+  if (v.stepK && !v.prepK) throw new Error('gemm: stepK needs prepK');
   const TX = BM / TM;
   const TY = BN / TN;
   const threads = TX * TY;
@@ -296,6 +302,8 @@ export function gemmWgsl(v: GemmVariant): string {
     })
     .join('\n  ');
   const prepK = (kStart: string) => (v.prepK ? `prepK(${kStart} + lidx % ${BK}u);` : '');
+  // A later tile's k: stepped from the previous one's where the variant can, else decoded again.
+  const nextK = (kStart: string) => (v.stepK ? 'stepK();' : prepK(kStart));
   // With two buffers, step i uses buffer i mod 2 and the barrier that ends a step is not needed: a thread can
   // only write a buffer again two steps later, after the next step's barrier, which every thread reaches only
   // once it has finished reading that buffer.
@@ -323,7 +331,7 @@ export function gemmWgsl(v: GemmVariant): string {
     workgroupBarrier();
     let kNext = k0 + ${BK}u;
     if (kNext < kEnd) {
-      ${prepK('kNext')}
+      ${nextK('kNext')}
       ${fetchToRegisters(A, BK, threads, 'kNext')}
       ${fetchToRegisters(B, BK, threads, 'kNext')}
     }
@@ -333,18 +341,23 @@ export function gemmWgsl(v: GemmVariant): string {
     ${stepEnd}
   }`;
   } else {
+    // With stepK the first tile's k is decoded before the loop and each step ends by stepping it (once more
+    // than needed after the last tile, which loads nothing).
     loop = `${stageDecl}
+  ${v.stepK ? prepK('rg.kBegin') : ''}
   for (var k0 = rg.kBegin; k0 < kEnd; k0 += ${BK}u) {
     ${stepBegin}
-    ${prepK('k0')}${directLoad(A, BK, threads)}${directLoad(B, BK, threads)}
+    ${v.stepK ? '' : prepK('k0')}${directLoad(A, BK, threads)}${directLoad(B, BK, threads)}
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk++) {
       ${multiply}
     }
+    ${v.stepK ? 'stepK();' : ''}
     ${stepEnd}
   }`;
   }
   return `struct GemmRange { M: u32, N: u32, kBegin: u32, kEnd: u32 }
+const GEMM_BK: u32 = ${BK}u;
 ${v.body}
 var<workgroup> As: array<${vec4 ? 'vec4<f32>' : 'f32'}, ${(double ? 2 : 1) * bufferLength(A)}>;
 var<workgroup> Bs: array<${vec4 ? 'vec4<f32>' : 'f32'}, ${(double ? 2 : 1) * bufferLength(B)}>;
