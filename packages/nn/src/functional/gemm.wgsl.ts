@@ -386,15 +386,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /**
  * Tiles for a CPU adapter, or any GEMM of extent M×N (256 threads each): narrow n tiles when C has few columns
  * (few output channels), short m tiles when it has few rows (the weight gradient of a layer with ≤ 32 output
- * channels). Small register tiles keep shader compilation on a CPU driver to a few seconds.
+ * channels: as short as its rows, since every row of a tile is computed whether it exists or not — a layer of 4
+ * or 8 output channels in a 32-row tile wasted 7/8 or 3/4 of the work). Small register tiles keep shader
+ * compilation on a CPU driver to a few seconds.
  */
 export function pickTiling(M: number, N: number): GemmTiling {
+  if (M <= 4)
+    return N <= 64 ? { BM: 4, BN: 64, BK: 16, TM: 1, TN: 1 } : { BM: 4, BN: 128, BK: 16, TM: 1, TN: 2 };
+  if (M <= 8)
+    return N <= 64 ? { BM: 8, BN: 64, BK: 16, TM: 1, TN: 2 } : { BM: 8, BN: 128, BK: 16, TM: 1, TN: 4 };
+  if (M <= 16) return { BM: 16, BN: 64, BK: 16, TM: 2, TN: 2 };
   if (M <= 32) {
     if (N <= 8) return { BM: 32, BN: 8, BK: 16, TM: 1, TN: 1 };
     if (N <= 16) return { BM: 32, BN: 16, BK: 16, TM: 2, TN: 1 };
     if (N <= 32) return { BM: 32, BN: 32, BK: 16, TM: 2, TN: 2 };
     return { BM: 32, BN: 64, BK: 16, TM: 2, TN: 4 };
   }
+  if (N <= 4) return { BM: 128, BN: 4, BK: 16, TM: 2, TN: 1 };
   if (N <= 8) return { BM: 128, BN: 8, BK: 16, TM: 4, TN: 1 };
   if (N <= 16) return { BM: 64, BN: 16, BK: 16, TM: 4, TN: 1 };
   if (N <= 32) return { BM: 64, BN: 32, BK: 16, TM: 4, TN: 2 };
