@@ -418,7 +418,9 @@ export function pickGpuTiling(M: number, N: number, minTiles = 256): GemmTiling 
   const tiles = (t: GemmTiling) => Math.ceil(M / t.BM) * Math.ceil(N / t.BN);
   const pf = { BK: 8, prefetch: true } as const;
   let ladder: GemmTiling[];
-  if (N <= 8) return pickTiling(M, N);
+  // A GEMM of a few rows or columns (a convolution to one channel, its weight gradient) wastes most of a
+  // register-blocked tile: the short tiles waste least.
+  if (N <= 8 || M <= 16) return pickTiling(M, N);
   if (M <= 32)
     ladder = [
       { BM: 32, BN: 128, TM: 4, TN: 4, ...pf },
