@@ -5,7 +5,8 @@
  * with the workgroups it launches. The runtime is told it is a GPU with the H100's limits (2 GiB storage
  * bindings, 48 KiB workgroup memory) so that the GPU's tilings and image splits are chosen; nothing executes, so
  * batch 16 at 256² costs a second on a CPU driver. Kernels launching fewer than 264 workgroups (two per H100
- * multiprocessor) are counted: they cannot fill the card. Run on the built packages:
+ * multiprocessor) are counted: they cannot fill the card. The buffer pool's peak (counted on the host, so the same
+ * as on a GPU with these tilings) is printed as `bench` reports it. Run on the built packages:
  *   node bench/launch-audit.mjs [unet|attention-unet|unet++] [batch] [size]
  */
 import { Adam, createLoss } from '@mriseg/nn';
@@ -61,12 +62,23 @@ const step = () =>
     loss.backward();
     opt.step();
   });
-step(); // the first step also creates the optimizer's state
+const MiB = 2 ** 20;
+// The buffer pool's peak is counted on the host (the same whether or not the kernels run, but it depends on the
+// tilings: the weight gradients' split-K partial sums): as `bench` reports it, over the first two training steps
+// (the first creates the optimizer's state), then over one inference batch with the pool emptied in between.
+rt.pool.resetPeak();
+step();
 records.length = 0;
 step();
+const peakTrain = rt.memory().peakBytes / MiB;
 phase = 'inference';
+opt.zeroGrad();
+opt.dispose();
 model.eval();
+rt.pool.trim();
+rt.pool.resetPeak();
 scope(() => noGrad(() => model.forward(x)));
+const peakInfer = rt.memory().peakBytes / MiB;
 
 const rows = new Map();
 for (const r of records) {
@@ -82,7 +94,10 @@ for (const r of records) {
 const count = (p) => records.filter((r) => r.phase === p && r.name !== 'buffer copy').length;
 const copies = (p) => records.filter((r) => r.phase === p && r.name === 'buffer copy').length;
 console.log(
-  `${name} f32 batch ${batch} ${size}²: training step ${count('train')} dispatches + ${copies('train')} buffer copies; inference ${count('inference')} dispatches + ${copies('inference')} copies\n`,
+  `${name} f32 batch ${batch} ${size}²: training step ${count('train')} dispatches + ${copies('train')} buffer copies; inference ${count('inference')} dispatches + ${copies('inference')} copies`,
+);
+console.log(
+  `peak GPU memory (buffer pool): training ${peakTrain.toFixed(1)} MiB, inference ${peakInfer.toFixed(1)} MiB\n`,
 );
 console.log(
   `| phase | kernel | calls | workgroups min–max | threads a workgroup | calls under ${FEW_WORKGROUPS} workgroups |`,
