@@ -14,4 +14,8 @@ for bench in conv-bench gemm-bench bn-bench; do
     --conditions=source --external:webgpu --outfile=".gpu-bench/$bench.mjs" --log-level=warning
   rm "packages/nn/bench/.$bench.src.mjs"
 done
+# The model goldens, with their fixtures (the box gets the project tree only, not ../shared).
+npx esbuild packages/models/bench/golden-on-device.ts --bundle --platform=node --format=esm --target=node20 \
+  --conditions=source --external:webgpu --outfile=.gpu-bench/golden-on-device.mjs --log-level=warning
+mkdir -p .gpu-bench/golden && cp ../shared/golden/models/*.safetensors .gpu-bench/golden/
 du -sh .gpu-bench
