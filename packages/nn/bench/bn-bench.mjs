@@ -7,6 +7,9 @@
  *   node bench/bn-bench.mjs              # f 32, batch 16, 256² (a GPU)
  *   node bench/bn-bench.mjs --small      # f 8, batch 2, 64² (a CPU adapter)
  * Options: --f N --batch N --size N --iters N (timed repetitions after one untimed).
+ * Each shape's output, input gradient and affine gradients are also compared with a float64 computation on the
+ * host (relative L2 error, the largest of the four): a GPU runs the reductions with real parallelism, which the
+ * CPU driver used by the tests does not.
  */
 import { initDevice, noGrad, Rng, rand, scope } from '@mriseg/tensor-wgsl';
 import { batchNorm2d } from '../dist/index.js';
@@ -29,6 +32,83 @@ const shapes = [];
 for (let l = 0; l <= 4; l++) {
   const count = l === 4 ? 2 : 4;
   shapes.push({ C: f * 2 ** l, hw: size >> l, count });
+}
+
+/** y = relu(BN(x)) and its gradients for dy, in float64, with the batch statistics (biased variance). */
+function reference(x, dy, gamma, beta, N, C, HW, eps) {
+  const y = new Float64Array(x.length);
+  const dx = new Float64Array(x.length);
+  const dgamma = new Float64Array(C);
+  const dbeta = new Float64Array(C);
+  const count = N * HW;
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let n = 0; n < N; n++) for (let i = (n * C + c) * HW, e = i + HW; i < e; i++) s += x[i];
+    const mean = s / count;
+    let v = 0;
+    for (let n = 0; n < N; n++)
+      for (let i = (n * C + c) * HW, e = i + HW; i < e; i++) v += (x[i] - mean) ** 2;
+    const inv = 1 / Math.sqrt(v / count + eps);
+    let sg = 0;
+    let sgx = 0;
+    for (let n = 0; n < N; n++)
+      for (let i = (n * C + c) * HW, e = i + HW; i < e; i++) {
+        const xhat = (x[i] - mean) * inv;
+        const z = gamma[c] * xhat + beta[c];
+        y[i] = Math.max(z, 0);
+        const g = z > 0 ? dy[i] : 0;
+        sg += g;
+        sgx += g * xhat;
+      }
+    dbeta[c] = sg;
+    dgamma[c] = sgx;
+    for (let n = 0; n < N; n++)
+      for (let i = (n * C + c) * HW, e = i + HW; i < e; i++) {
+        const xhat = (x[i] - mean) * inv;
+        const g = gamma[c] * xhat + beta[c] > 0 ? dy[i] : 0;
+        dx[i] = gamma[c] * inv * (g - sg / count - (xhat * sgx) / count);
+      }
+  }
+  return { y, dx, dgamma, dbeta };
+}
+
+function relL2(got, want) {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += (got[i] - want[i]) ** 2;
+    den += want[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+/** The largest relative L2 error of y, dx, dγ and dβ against float64. */
+async function check(x, dy, gamma, beta, rm, rv, opts, N, C, HW) {
+  const y = batchNorm2d(x, rm, rv, gamma, beta, opts);
+  y.backward(dy);
+  const host = async (t) => Float64Array.from(await t.data());
+  const want = reference(
+    await host(x),
+    await host(dy),
+    await host(gamma),
+    await host(beta),
+    N,
+    C,
+    HW,
+    opts.eps,
+  );
+  const errors = [
+    relL2(await y.data(), want.y),
+    relL2(await x.grad.data(), want.dx),
+    relL2(await gamma.grad.data(), want.dgamma),
+    relL2(await beta.grad.data(), want.dbeta),
+  ];
+  y.dispose();
+  for (const t of [x, gamma, beta]) {
+    t.grad?.dispose();
+    t.grad = null;
+  }
+  return Math.max(...errors);
 }
 
 const rng = new Rng(1);
@@ -64,6 +144,7 @@ for (const { C, hw, count } of shapes) {
   }
   fwd /= iters;
   bwd /= iters;
+  const error = await check(x, dy, gamma, beta, rm, rv, opts, N, C, hw * hw);
   const bytes = N * C * hw * hw * 4;
   rows.push({
     shape: `${N}×${C}×${hw}²`,
@@ -72,14 +153,20 @@ for (const { C, hw, count } of shapes) {
     bwd,
     fwdGBs: (3 * bytes) / fwd / 1e6,
     bwdGBs: (5 * bytes) / bwd / 1e6,
+    error,
   });
   total = { fwd: total.fwd + count * fwd, bwd: total.bwd + count * bwd };
   for (const t of [x, dy, gamma, beta, rm, rv]) t.dispose();
 }
-console.log('| N×C×H² | layers | forward ms | GB/s | backward ms | GB/s |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+// float32 sums over up to a million values a channel: a relative error far above 1e-5 is a wrong kernel.
+const LIMIT = 1e-4;
+console.log(
+  '| N×C×H² | layers | forward ms | GB/s | backward ms | GB/s | vs float64 (rel. L2, worst of y, dx, dγ, dβ) |',
+);
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows)
   console.log(
-    `| ${r.shape} | ${r.count} | ${r.fwd.toFixed(3)} | ${r.fwdGBs.toFixed(1)} | ${r.bwd.toFixed(3)} | ${r.bwdGBs.toFixed(1)} |`,
+    `| ${r.shape} | ${r.count} | ${r.fwd.toFixed(3)} | ${r.fwdGBs.toFixed(1)} | ${r.bwd.toFixed(3)} | ${r.bwdGBs.toFixed(1)} | ${r.error.toExponential(1)} ${r.error <= LIMIT ? 'ok' : 'WRONG'} |`,
   );
-console.log(`| **all 18 layers** | 18 | ${total.fwd.toFixed(3)} | | ${total.bwd.toFixed(3)} | |`);
+console.log(`| **all 18 layers** | 18 | ${total.fwd.toFixed(3)} | | ${total.bwd.toFixed(3)} | | |`);
+process.exitCode = rows.every((r) => r.error <= LIMIT) ? 0 : 1;
