@@ -14,6 +14,7 @@ import {
   LOSS_NAMES,
   tverskyLoss,
 } from '../src/losses/index.js';
+import { relL2 } from './helpers.js';
 
 const GOLDEN = fileURLToPath(new URL('../../../../shared/golden/ops/', import.meta.url));
 
@@ -28,16 +29,6 @@ function golden(name: string) {
     return { data: entryToFloat32(e), shape: e.shape };
   };
   return { get, metadata: f.metadata };
-}
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
 /** Runs a loss on golden inputs and returns its value and the gradient of the logits. */
