@@ -171,8 +171,11 @@ describe('GEMM tilings', () => {
     expect(F.tilingKey(F.pickGpuTiling(16 * 256 * 256, 32))).toBe('256x32x8/8x4p');
     expect(F.tilingKey(F.pickGpuTiling(32, 288, 1))).toBe('32x128x8/4x4p');
     expect(F.pickGpuTiling(1 << 20, 1)).toEqual(F.pickTiling(1 << 20, 1));
-    // A weight gradient to one channel (the final 1×1 convolution): the 4-row tile, not a 32-row one.
-    expect(F.tilingKey(F.pickGpuTiling(1, 32, 1))).toBe('4x64x16/1x1');
+    // A weight gradient to one channel (the final 1×1 convolution): one row, one thread an output; a few rows: a
+    // tile as short as they are, not a 32-row one.
+    expect(F.tilingKey(F.pickGpuTiling(1, 32, 1))).toBe('1x256x16/1x1');
+    expect(F.tilingKey(F.pickGpuTiling(3, 32, 1))).toBe('4x64x16/1x1');
+    expect(F.tilingKey(F.pickGpuTiling(16 * 256 * 256, 1))).toBe('256x1x16/1x1');
   });
 
   // Tile sizes that do not divide M, N or the reduction: every bounds check is exercised.
