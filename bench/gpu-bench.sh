@@ -5,7 +5,8 @@
 # Runs the measurements most important first, each under a time limit, all within SECONDS (default 540, so that
 # one device call of 10 minutes holds it), writes raw results to $OUT (or ./bench-out) and prints a summary last:
 #   0. the three model goldens on the card (PyTorch's logits, loss, gradients, Adam step, eval logits), with the
-#      GPU's default tilings and with every kind of convolution kernel pinned: are the numbers below of a correct run
+#      GPU's default tilings and with every kind of convolution kernel pinned, then with robustness off: are the
+#      numbers below those of a correct run
 #   1. U-Net f32 b16 256² train + inference with the default tilings (--autotune off): a figure within a minute
 #   2. PyTorch on the same card: strict FP32, TF32, FP32 + cudnn.benchmark
 #   3. the same U-Net bench autotuned (two rounds, every candidate checked against the default's result), with a
@@ -48,7 +49,7 @@ step() {
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 step doctor 30 bash -c "$RUN node $B/cli.bundle.mjs doctor --json > $out/doctor.json 2> $out/doctor.err"
-step golden 60 bash -c "$RUN node $B/golden-on-device.mjs --golden $B/golden > $out/golden.md 2> $out/golden.err"
+step golden 90 bash -c "$RUN node $B/golden-on-device.mjs --golden $B/golden > $out/golden.md 2> $out/golden.err; MRISEG_ROBUSTNESS=0 $RUN node $B/golden-on-device.mjs --golden $B/golden >> $out/golden.md 2>> $out/golden.err"
 step unet-default 90 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step pytorch 120 bash -c "python3 $B/pytorch_models.py $TORCH --warmup 3 --iters 10 >> $out/pytorch.jsonl 2>> $out/pytorch.err"
 step unet-tuned 240 bash -c "MRISEG_AUTOTUNE_SECONDS=150 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 2 --iters 10 --autotune on --profile --json >> $out/mriseg.jsonl 2>> $out/bench.err"

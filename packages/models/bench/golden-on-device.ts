@@ -18,7 +18,7 @@ const { values } = parseArgs({
 });
 const rt = await initDevice();
 console.log(
-  `adapter: ${rt.report.vendor} ${rt.report.description || rt.report.device}${rt.report.isCpu ? ' (CPU driver)' : ''}\n`,
+  `adapter: ${rt.report.vendor} ${rt.report.description || rt.report.device}${rt.report.isCpu ? ' (CPU driver)' : ''}${rt.robustness ? '' : ', robustness off'}\n`,
 );
 console.log('| model | tilings | result | checks | worst (error / limit) |');
 console.log('| --- | --- | --- | ---: | --- |');
