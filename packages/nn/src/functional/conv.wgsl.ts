@@ -155,6 +155,39 @@ function gatherX(parts: number): string {
   return ${read};`;
 }
 
+/** Windows of at most this many taps get a per-thread mask of the taps inside the image (one bit a tap). */
+export const MAX_MASKED_TAPS = 32;
+
+/**
+ * `aMask`, bit r·S + s set when tap (r, s) of this thread's output pixel falls inside the image: computed once a
+ * thread (prepA) instead of four bounds checks an element.
+ */
+const TAP_MASK = `
+  var mask = 0u;
+  for (var r = 0u; r < R_; r++) {
+    let h = aH0 + i32(r * DLH);
+    if (h < 0 || h >= i32(H_)) { continue; }
+    for (var s = 0u; s < S_; s++) {
+      let w = aW0 + i32(s * DLW);
+      if (w >= 0 && w < i32(W_)) { mask |= 1u << (r * S_ + s); }
+    }
+  }
+  aMask = mask;`;
+
+/**
+ * The im2col gather with the tap mask: k = (c, tap) by one division by the (constant) window size, the tap's
+ * offset from the thread's pixel by constants.
+ */
+function gatherMasked(parts: number): string {
+  const offset = 'u32(aPix + i32(r * DLH) * i32(W_) + i32(s * DLW))';
+  const read = parts === 1 ? `X[aBase + c * H_ * W_ + ${offset}]` : `readX(aImg, c, ${offset})`;
+  return `
+  let tap = k % (R_ * S_); let c = k / (R_ * S_);
+  if (((aMask >> tap) & 1u) == 0u) { return 0.0; }
+  let r = tap / S_; let s = tap % S_;
+  return ${read};`;
+}
+
 /**
  * What the forward kernel does with each output value: nothing, add a per-channel bias, or a per-channel
  * affine map (an eval-mode BatchNorm folded in: v·scale + shift), optionally followed by ReLU.
@@ -194,6 +227,7 @@ export function convForwardWgsl(
   const shift = parts - 1;
   const decls = e.decls.replace(/@binding\((\d)\)/g, (_, b) => `@binding(${Number(b) + shift})`);
   const out = e.out + shift;
+  const masked = g.R * g.S <= MAX_MASKED_TAPS;
   const body = `${imageBindings(parts, 0, 'read', 'X')}
 @group(0) @binding(${parts}) var<storage, read> Wt: array<f32>;
 ${decls}
@@ -208,14 +242,20 @@ var<private> aW0: i32;
 fn setup(z: u32) -> GemmRange {
   return GemmRange(N_ * P_ * Q_, K_, 0u, C_ * R_ * S_);
 }
+${masked ? 'var<private> aMask: u32;\nvar<private> aPix: i32;' : ''}
 fn prepA(m: u32) {
   let q = m % Q_; let t = m / Q_; let p = t % P_; let n = t / P_;
   aBase = n * C_ * H_ * W_;
   aImg = n;
   aH0 = i32(p * SH) - i32(PH);
-  aW0 = i32(q * SW) - i32(PW);
+  aW0 = i32(q * SW) - i32(PW);${
+    masked
+      ? `${TAP_MASK}
+  aPix = aH0 * i32(W_) + aW0;`
+      : ''
+  }
 }
-fn loadA(m: u32, k: u32) -> f32 {${gatherX(parts)}
+fn loadA(m: u32, k: u32) -> f32 {${masked ? gatherMasked(parts) : gatherX(parts)}
 }
 fn loadB(k: u32, n: u32) -> f32 {
   return Wt[n * C_ * R_ * S_ + k];
