@@ -86,6 +86,14 @@ describe('conv2d against a float64 reference with finite-difference gradients', 
       o: { padding: [1, 1] },
     },
     {
+      // 42 taps, more than a tap mask holds: the forward gather that checks bounds per element.
+      label: 'a 7×6 window, stride (2, 1), padding (3, 2)',
+      x: [1, 2, 9, 8],
+      w: [3, 2, 7, 6],
+      bias: false,
+      o: { stride: [2, 1], padding: [3, 2] },
+    },
+    {
       // N·P·Q = 720 is long enough for the weight gradient to be split into partial sums.
       label: 'weight gradient split along the reduction, 18×20',
       x: [2, 2, 18, 20],
