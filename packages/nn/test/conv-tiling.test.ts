@@ -131,6 +131,23 @@ describe('GEMM tilings', () => {
     expect(checked).toBeGreaterThan(80);
   });
 
+  it('the CPU default (the fallback and the autotuner reference everywhere) fits WebGPU minimum limits', () => {
+    const sizes = [1, 2, 3, 4, 5, 8, 9, 16, 17, 27, 32, 33, 64, 65, 288, 4096, 1 << 20];
+    let checked = 0;
+    for (const M of sizes)
+      for (const N of sizes)
+        for (const [a, b] of Object.values(LOAD_ORDERS)) {
+          const t = F.pickTiling(M, N);
+          expect(tilingProblem(t, a, b), `${F.tilingKey(t)} for ${M}×${N}`).toBeNull();
+          expect(workgroupStorageBytes(t, a, b), `${F.tilingKey(t)} for ${M}×${N}`).toBeLessThanOrEqual(
+            16384,
+          );
+          expect((t.BM * t.BN) / (t.TM * t.TN)).toBeLessThanOrEqual(256);
+          checked++;
+        }
+    expect(checked).toBe(sizes.length ** 2 * 3);
+  });
+
   it('rejects tilings that cannot be generated, naming the reason', () => {
     expect(tilingProblem({ BM: 64, BN: 64, BK: 8, TM: 3, TN: 4 }, 'mn', 'k')).toMatch(/integers/);
     expect(tilingProblem({ BM: 128, BN: 128, BK: 8, TM: 4, TN: 4 }, 'mn', 'k')).toMatch(/1024 threads/);
@@ -173,9 +190,9 @@ describe('GEMM tilings', () => {
     expect(F.pickGpuTiling(1 << 20, 1)).toEqual(F.pickTiling(1 << 20, 1));
     // A weight gradient to one channel (the final 1×1 convolution): one row, one thread an output; a few rows: a
     // tile as short as they are, not a 32-row one.
-    expect(F.tilingKey(F.pickGpuTiling(1, 32, 1))).toBe('1x256x16/1x1');
+    expect(F.tilingKey(F.pickGpuTiling(1, 32, 1))).toBe('1x256x8/1x1');
     expect(F.tilingKey(F.pickGpuTiling(3, 32, 1))).toBe('4x64x16/1x1');
-    expect(F.tilingKey(F.pickGpuTiling(16 * 256 * 256, 1))).toBe('256x1x16/1x1');
+    expect(F.tilingKey(F.pickGpuTiling(16 * 256 * 256, 1))).toBe('256x1x8/1x1');
   });
 
   // Tile sizes that do not divide M, N or the reduction: every bounds check is exercised.
