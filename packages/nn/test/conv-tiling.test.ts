@@ -197,47 +197,21 @@ describe('GEMM tilings', () => {
 
   // Tile sizes that do not divide M, N or the reduction: every bounds check is exercised.
   // Built on first use: geometries need the device (tensors), which is not there while tests are collected.
-  const memo = new Map<number, Case>();
-  const lazy = (stride: 1 | 2) => () => {
-    let c = memo.get(stride);
-    if (!c) {
-      c =
-        stride === 1
-          ? makeCase([2, 5, 17, 23], [19, 5, 3, 3], 1, 11)
-          : makeCase([2, 6, 17, 15], [21, 6, 3, 3], 2, 21);
-      memo.set(stride, c);
-    }
-    return c;
+  const lazy = (build: () => Case) => {
+    let c: Case | undefined;
+    return () => {
+      c ??= build();
+      return c;
+    };
   };
-  const stride1 = lazy(1);
-  const stride2 = lazy(2);
+  const stride1 = lazy(() => makeCase([2, 5, 17, 23], [19, 5, 3, 3], 1, 11));
+  const stride2 = lazy(() => makeCase([2, 6, 17, 15], [21, 6, 3, 3], 2, 21));
   // Output rows of 5 and 3 pixels, shorter than a k step: the weight gradient's walk along the reduction carries
   // several rows (and images) a step.
-  const narrow = () => {
-    let c = memo.get(3);
-    if (!c) {
-      c = makeCase([3, 4, 7, 5], [6, 4, 3, 3], 1, 31);
-      memo.set(3, c);
-    }
-    return c;
-  };
-  const narrower = () => {
-    let c = memo.get(4);
-    if (!c) {
-      c = makeCase([5, 3, 6, 5], [7, 3, 3, 3], 2, 41);
-      memo.set(4, c);
-    }
-    return c;
-  };
+  const narrow = lazy(() => makeCase([3, 4, 7, 5], [6, 4, 3, 3], 1, 31));
+  const narrower = lazy(() => makeCase([5, 3, 6, 5], [7, 3, 3, 3], 2, 41));
   // A 1×1 convolution to one channel: one-column forward GEMM, one-row weight gradient.
-  const single = () => {
-    let c = memo.get(0);
-    if (!c) {
-      c = makeCase([2, 5, 17, 23], [1, 5, 1, 1], 1, 0);
-      memo.set(0, c);
-    }
-    return c;
-  };
+  const single = lazy(() => makeCase([2, 5, 17, 23], [1, 5, 1, 1], 1, 0));
   const cases: [F.ConvKernel, () => Case, F.GemmTiling][] = [
     ['forward', single, { BM: 256, BN: 1, BK: 16, TM: 1, TN: 1 }],
     ['weight_grad', single, { BM: 1, BN: 256, BK: 16, TM: 1, TN: 1 }],
