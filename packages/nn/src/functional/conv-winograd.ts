@@ -61,11 +61,17 @@ export function winogradTransformFloats(kernel: ConvKernel, g: ConvGeometry, m: 
 
 const cached = shaderMemo();
 
-function requireEligible(op: string, g: ConvGeometry): void {
+/**
+ * What every Winograd launch of `g` with `tiling` derives: the output tile m, the α² = (m + 2)² products, the
+ * tile count T and the shaders' window key. Throws (naming `op`) unless the convolution is eligible.
+ */
+function winogradPlan(op: string, g: ConvGeometry, tiling: GemmTiling) {
   if (!winogradEligible(g))
     throw new Error(
       `${op} (winograd): needs a 3×3 window at stride 1 and dilation 1, got ${g.R}×${g.S} stride ${g.sh}×${g.sw} dilation ${g.dh}×${g.dw}`,
     );
+  const m: WinogradTile = tiling.winograd ?? 2;
+  return { m, count: (m + 2) ** 2, T: winogradTiles(g, m), window: `${m}|${g.ph},${g.pw}` };
 }
 
 /** V [α², C, T]: the transformed α×α input patches of every output tile. */
@@ -106,12 +112,8 @@ interface WinogradRun {
 
 function runWinograd(r: WinogradRun): void {
   const { g, tiling } = r;
-  requireEligible('conv2d', g);
+  const { m, count, T, window } = winogradPlan('conv2d', g, tiling);
   const rt = runtime();
-  const m = tiling.winograd ?? 2;
-  const count = (m + 2) ** 2;
-  const T = winogradTiles(g, m);
-  const window = `${m}|${g.ph},${g.pw}`;
   const tilesN = Math.ceil(g.K / tiling.BN);
   const V = transformInput(g, m, r.images, r.imageChannels, tilesN);
   const U = Tensor.empty([count, g.K, g.C], 'f32', 'conv2d_winograd');
@@ -213,12 +215,8 @@ export function convWeightGradWinograd(
   g: ConvGeometry,
   tiling: GemmTiling,
 ): Tensor {
-  requireEligible('conv2d_weight_grad', g);
+  const { m, count, T, window } = winogradPlan('conv2d_weight_grad', g, tiling);
   const rt = runtime();
-  const m = tiling.winograd ?? 2;
-  const count = (m + 2) ** 2;
-  const T = winogradTiles(g, m);
-  const window = `${m}|${g.ph},${g.pw}`;
   const tilesM = Math.ceil(g.K / tiling.BM);
   const tilesN = Math.ceil(g.C / tiling.BN);
   const { splits, chunk, kernel: kernelTiling } = splitReduction(T, count * tilesM * tilesN, tiling);
