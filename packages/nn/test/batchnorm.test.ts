@@ -1,4 +1,4 @@
-import { type DispatchSpec, initDevice, runtime, type Tensor, tensor, zeros } from '@mriseg/tensor-wgsl';
+import { initDevice, runtime, type Tensor, tensor, zeros } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { batchNorm2d } from '../src/functional/batchnorm.js';
 import { bnChunking } from '../src/functional/batchnorm.wgsl.js';
@@ -213,10 +213,10 @@ describe('batch_norm2d work a training step', () => {
   function recorded(body: () => void): { kernels: string[]; copies: number } {
     const rt = runtime();
     const kernels: string[] = [];
-    const dispatch = rt.dispatch.bind(rt);
-    vi.spyOn(rt, 'dispatch').mockImplementation((spec: DispatchSpec) => {
-      kernels.push(spec.name);
-      dispatch(spec);
+    const dispatchKernel = rt.dispatchKernel.bind(rt);
+    vi.spyOn(rt, 'dispatchKernel').mockImplementation((k, bindings, uniforms, workgroups) => {
+      kernels.push(k.name);
+      dispatchKernel(k, bindings, uniforms, workgroups);
     });
     const copy = vi.spyOn(rt, 'copyBuffer');
     const before = rt.counters.dispatches;

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initDevice, runtime, Tensor } from '@mriseg/tensor-wgsl';
+import { initDevice, Kernel, runtime, Tensor } from '@mriseg/tensor-wgsl';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type ConvGeometry,
@@ -9,7 +9,7 @@ import {
   convInputGradRaw,
   convWeightGradRaw,
 } from '../src/functional/conv.js';
-import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from '../src/functional/conv.wgsl.js';
+import { convForwardSpec, convInputGradSpec, convWeightGradSpec } from '../src/functional/conv.wgsl.js';
 import { LOAD_ORDERS } from '../src/functional/conv-tiling.js';
 import { conv2d, conv2dGeometry } from '../src/functional/conv2d.js';
 import { tilingProblem, workgroupStorageBytes } from '../src/functional/gemm.wgsl.js';
@@ -113,9 +113,9 @@ describe('GEMM tilings', () => {
     let checked = 0;
     for (const t of tilings.values())
       for (const [kernel, make] of [
-        ['forward', () => convForwardWgsl(g, t, true)],
-        ['input_grad', () => convInputGradWgsl(g, t, false)],
-        ['weight_grad', () => convWeightGradWgsl(g, t)],
+        ['forward', () => new Kernel('test', convForwardSpec('conv2d', g, t, true)).wgsl],
+        ['input_grad', () => new Kernel('test', convInputGradSpec('conv2d_input_grad', g, t, false)).wgsl],
+        ['weight_grad', () => new Kernel('test', convWeightGradSpec('conv2d_weight_grad', g, t)).wgsl],
       ] as const) {
         const [a, b] = LOAD_ORDERS[kernel];
         if (tilingProblem(t, a, b)) {

@@ -19,7 +19,10 @@ export interface PoolStats {
   /** Free buffers kept for reuse. */
   pooledBuffers: number;
   pooledBytes: number;
-  /** The most bytes ever held (live + pooled). */
+  /** Released buffers that a captured step still uses (step-graph.ts): reserved for its replays. */
+  heldBuffers: number;
+  heldBytes: number;
+  /** The most bytes ever held (live + pooled + held). */
   peakBytes: number;
   created: number;
   reused: number;
@@ -32,10 +35,19 @@ export class BufferPool {
     liveBytes: 0,
     pooledBuffers: 0,
     pooledBytes: 0,
+    heldBuffers: 0,
+    heldBytes: 0,
     peakBytes: 0,
     created: 0,
     reused: 0,
   };
+
+  /** Told of every buffer handed out (a capture records which buffers a step allocated itself). */
+  onAcquire: ((buf: GPUBuffer) => void) | null = null;
+  /** Buffers used by captured steps, with how many steps use each. */
+  private pins = new Map<GPUBuffer, number>();
+  /** Pinned buffers released by their owner: kept out of the free lists until unpinned. */
+  private held = new Set<GPUBuffer>();
 
   constructor(
     private readonly device: GPUDevice,
@@ -63,14 +75,35 @@ export class BufferPool {
     }
     this.stats.liveBuffers++;
     this.stats.liveBytes += size;
-    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.liveBytes + this.stats.pooledBytes);
+    this.updatePeak();
+    this.onAcquire?.(buf);
     return buf;
+  }
+
+  private updatePeak(): void {
+    const s = this.stats;
+    s.peakBytes = Math.max(s.peakBytes, s.liveBytes + s.pooledBytes + s.heldBytes);
   }
 
   release(buf: GPUBuffer): void {
     const size = buf.size;
     this.stats.liveBuffers--;
     this.stats.liveBytes -= size;
+    if (this.pins.has(buf)) {
+      this.hold(buf);
+      return;
+    }
+    this.putFree(buf);
+  }
+
+  private hold(buf: GPUBuffer): void {
+    this.held.add(buf);
+    this.stats.heldBuffers++;
+    this.stats.heldBytes += buf.size;
+  }
+
+  private putFree(buf: GPUBuffer): void {
+    const size = buf.size;
     if (this.stats.pooledBytes + size > this.maxPooledBytes) {
       this.destroy(buf);
       return;
@@ -83,6 +116,44 @@ export class BufferPool {
     list.push(buf);
     this.stats.pooledBuffers++;
     this.stats.pooledBytes += size;
+  }
+
+  /**
+   * Reserves buffers for a captured step: while pinned, a buffer is never handed out again, and if its owner
+   * releases it the pool holds it until `unpin`. Pinned buffers that are free now leave the free lists.
+   */
+  pin(buffers: Iterable<GPUBuffer>): void {
+    for (const b of buffers) {
+      const n = this.pins.get(b) ?? 0;
+      this.pins.set(b, n + 1);
+      if (n > 0) continue;
+      const list = this.free.get(b.size);
+      const i = list ? list.indexOf(b) : -1;
+      if (i >= 0) {
+        list!.splice(i, 1);
+        this.stats.pooledBuffers--;
+        this.stats.pooledBytes -= b.size;
+        this.hold(b);
+      }
+    }
+  }
+
+  /** Ends a `pin`: held buffers no longer pinned go back to the free lists. */
+  unpin(buffers: Iterable<GPUBuffer>): void {
+    for (const b of buffers) {
+      const n = this.pins.get(b);
+      if (n === undefined) continue;
+      if (n > 1) {
+        this.pins.set(b, n - 1);
+        continue;
+      }
+      this.pins.delete(b);
+      if (this.held.delete(b)) {
+        this.stats.heldBuffers--;
+        this.stats.heldBytes -= b.size;
+        this.putFree(b);
+      }
+    }
   }
 
   /** Destroys every pooled (free) buffer. */
@@ -98,6 +169,6 @@ export class BufferPool {
   }
 
   resetPeak(): void {
-    this.stats.peakBytes = this.stats.liveBytes + this.stats.pooledBytes;
+    this.stats.peakBytes = this.stats.liveBytes + this.stats.pooledBytes + this.stats.heldBytes;
   }
 }

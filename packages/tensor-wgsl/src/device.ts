@@ -4,7 +4,10 @@
  */
 import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { type DawnOptions, NoAdapterError, obtainGpu } from './gpu-provider.js';
+import type { Bindings, Kernel, UniformValues } from './kernel.js';
 import { DispatchProfiler, type GpuProfile } from './profile.js';
+import { type RecordedDispatch, Recording } from './recording.js';
+import { type ArenaSlot, UniformArena } from './uniform-arena.js';
 
 export interface InitOptions {
   /** Options for Dawn's `create()` in Node. */
@@ -71,22 +74,40 @@ const ALL_LIMITS = [
   'minUniformBufferOffsetAlignment',
 ] as const;
 
-/** A compute dispatch: storage buffers bound at 0..n-1 in order, then the uniform parameters (if any) at n. */
-export interface DispatchSpec {
-  /** The op's name: pipeline label, and the name in error messages. */
-  name: string;
-  code: string;
-  entryPoint?: string;
-  constants?: Record<string, number>;
-  buffers: GPUBuffer[];
-  /** Small parameters (shapes, strides, scalars), uploaded once per distinct content and cached. */
-  uniforms?: Uint32Array | Int32Array | Float32Array;
-  workgroups: [number, number?, number?];
-}
-
-interface CachedPipeline {
+/** A kernel's pipeline on one device, and its bind groups by the buffers they bind. */
+interface CompiledKernel {
+  device: GPUDevice;
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  groups: Map<string, GPUBindGroup>;
+  /** Whether the uniform names of a dispatch have been checked against the description. */
+  checked: boolean;
+}
+
+/** Bind groups kept per kernel; beyond this the oldest half are dropped. */
+const MAX_GROUPS_PER_KERNEL = 512;
+
+/**
+ * A small integer per buffer for bind-group keys. Never reused, so a key naming a destroyed buffer is simply
+ * never asked for again.
+ */
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+function bufferId(b: GPUBuffer): number {
+  let id = bufferIds.get(b);
+  if (id === undefined) {
+    id = nextBufferId++;
+    bufferIds.set(b, id);
+  }
+  return id;
+}
+
+/** Thrown when a step being captured does something a replay could not repeat. */
+export class CaptureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CaptureError';
+  }
 }
 
 interface PendingScope {
@@ -170,15 +191,10 @@ export class Runtime {
   readonly validate: boolean;
   /** Whether Dawn guards the shaders' indexing (InitOptions.robustness). */
   readonly robustness: boolean;
-  /**
-   * Pipelines by code, then by entry point and constants. Keyed by the code string itself: callers that cache
-   * their generated code pass the same string object every time, whose hash V8 keeps, so a lookup costs no
-   * pass over the (often tens of kB of) WGSL; a key built by concatenation would be hashed anew every dispatch.
-   */
-  private pipelines = new Map<string, Map<string, CachedPipeline>>();
-  private uniformCache = new Map<string, GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** The pipeline last set in the open pass (setPipeline is skipped when a dispatch repeats it). */
+  private passPipeline: GPUComputePipeline | null = null;
   private dispatchesInBatch = 0;
   private opsInBatch = new Set<string>();
   /** Ops of every submit since errors were last checked: an error may come from any of them, not just the last. */
@@ -189,8 +205,29 @@ export class Runtime {
   private readonly maxDispatches: number;
   private stagingFree: GPUBuffer[] = [];
   private profiler: DispatchProfiler | null = null;
+  /** Uniform slots of eager dispatches, reused after every submit. */
+  private readonly eagerArena: UniformArena;
+  /** Where dispatches take their uniform slots: the eager arena, or the arena of the step being captured. */
+  private arena: UniformArena;
+  /** The step being captured (step-graph.ts), if any. */
+  private recorder: Recording | null = null;
+  private readonly offsets = [0];
+  /**
+   * Bumped by `invalidateGraphs()` (new kernel choices, replaced parameters): captured steps made before it
+   * are captured again.
+   */
+  graphEpoch = 0;
   /** Counters for benchmarks and tests. */
-  readonly counters = { dispatches: 0, submits: 0, readbacks: 0, uploads: 0, pipelinesCreated: 0 };
+  readonly counters = {
+    dispatches: 0,
+    submits: 0,
+    readbacks: 0,
+    uploads: 0,
+    pipelinesCreated: 0,
+    bindGroupsCreated: 0,
+    /** Steps replayed from a capture (their dispatches count in `dispatches`). */
+    replays: 0,
+  };
 
   private constructor(
     readonly adapter: GPUAdapter,
@@ -199,10 +236,13 @@ export class Runtime {
     options: InitOptions,
   ) {
     this.pool = new BufferPool(device, undefined, (buf) => this.destroyAfterSubmit(buf));
+    this.pool.onAcquire = (buf) => this.recorder?.acquired.add(buf);
     const env = processEnv();
     this.validate = options.validate ?? env.MRISEG_VALIDATE === '1';
     this.robustness = robustnessOf(options, env);
     this.maxDispatches = options.maxDispatchesPerSubmit ?? 512;
+    this.eagerArena = this.newArena('params');
+    this.arena = this.eagerArena;
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.uncaptured.push(ev.error.message);
     };
@@ -249,71 +289,73 @@ export class Runtime {
     return this.device.features.has(name);
   }
 
-  /** The compute pipeline for a shader (cached by code, entry point and override constants). */
-  pipeline(
-    name: string,
-    code: string,
-    entryPoint = 'main',
-    constants?: Record<string, number>,
-  ): GPUComputePipeline {
-    return this.cachedPipeline(name, code, entryPoint, constants).pipeline;
+  private newArena(label: string): UniformArena {
+    return new UniformArena(this.device, this.device.limits.minUniformBufferOffsetAlignment, label);
   }
 
-  private cachedPipeline(
-    name: string,
-    code: string,
-    entryPoint = 'main',
-    constants?: Record<string, number>,
-  ): CachedPipeline {
-    let byEntry = this.pipelines.get(code);
-    if (!byEntry) {
-      byEntry = new Map();
-      this.pipelines.set(code, byEntry);
-    }
-    const key = constants ? `${entryPoint}|${JSON.stringify(constants)}` : entryPoint;
-    let p = byEntry.get(key);
-    if (!p) {
-      const module = this.device.createShaderModule({ code, label: name });
-      const pipeline = this.device.createComputePipeline({
-        layout: 'auto',
-        label: name,
-        compute: { module, entryPoint, ...(constants ? { constants } : {}) },
+  /** A kernel's pipeline and bind-group cache on this device, made on first use. */
+  private compiled(k: Kernel): CompiledKernel {
+    const c = k.compiled as CompiledKernel | null;
+    if (c && c.device === this.device) return c;
+    const entries: GPUBindGroupLayoutEntry[] = k.storage.map((s, binding) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: s.access === 'read' ? 'read-only-storage' : 'storage' },
+    }));
+    if (k.uniformBytes > 0)
+      entries.push({
+        binding: k.storage.length,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: k.uniformBytes },
       });
-      // Each getBindGroupLayout() call makes a new wrapper object; one per pipeline is enough.
-      p = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-      byEntry.set(key, p);
-      this.counters.pipelinesCreated++;
-    }
-    return p;
+    const layout = this.device.createBindGroupLayout({ entries, label: k.name });
+    const module = this.device.createShaderModule({ code: k.wgsl, label: k.name });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout], label: k.name }),
+      label: k.name,
+      compute: { module, entryPoint: 'main' },
+    });
+    this.counters.pipelinesCreated++;
+    const made: CompiledKernel = { device: this.device, pipeline, layout, groups: new Map(), checked: false };
+    k.compiled = made;
+    return made;
   }
 
-  private uniformBuffer(data: Uint32Array | Int32Array | Float32Array): GPUBuffer {
-    const words = new Uint32Array(data.buffer, data.byteOffset, data.length);
-    const key = words.join(',');
-    let buf = this.uniformCache.get(key);
-    if (buf) {
-      // Re-insert so the map's order is least-recently-used first.
-      this.uniformCache.delete(key);
-      this.uniformCache.set(key, buf);
-      return buf;
+  /** The compute pipeline of a kernel on this device (compiled on first use). */
+  pipelineOf(k: Kernel): GPUComputePipeline {
+    return this.compiled(k).pipeline;
+  }
+
+  private bindGroup(
+    k: Kernel,
+    c: CompiledKernel,
+    buffers: GPUBuffer[],
+    slot: ArenaSlot | null,
+  ): GPUBindGroup {
+    let key = slot ? `${slot.chunk.id}` : '';
+    for (const b of buffers) key += `,${bufferId(b)}`;
+    let group = c.groups.get(key);
+    if (group) return group;
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
+    if (slot)
+      entries.push({
+        binding: buffers.length,
+        resource: { buffer: slot.chunk.buffer, offset: 0, size: k.uniformBytes },
+      });
+    group = this.device.createBindGroup({ layout: c.layout, entries, label: k.name });
+    this.counters.bindGroupsCreated++;
+    if (c.groups.size >= MAX_GROUPS_PER_KERNEL) {
+      let drop = c.groups.size >> 1;
+      for (const old of c.groups.keys()) {
+        if (drop-- <= 0) break;
+        c.groups.delete(old);
+      }
     }
-    const size = Math.max(16, Math.ceil(words.byteLength / 16) * 16);
-    buf = this.device.createBuffer({
-      size,
-      usage: GPUBufferUsage.UNIFORM,
-      mappedAtCreation: true,
-      label: 'params',
-    });
-    new Uint32Array(buf.getMappedRange()).set(words);
-    buf.unmap();
-    this.uniformCache.set(key, buf);
-    if (this.uniformCache.size > 8192) {
-      // The oldest entry may still be referenced by recorded work; destroying is deferred by WebGPU until then.
-      const [oldKey, old] = this.uniformCache.entries().next().value as [string, GPUBuffer];
-      this.uniformCache.delete(oldKey);
-      this.pendingDestroy.push(old);
-    }
-    return buf;
+    c.groups.set(key, group);
+    return group;
   }
 
   private pendingDestroy: GPUBuffer[] = [];
@@ -330,7 +372,10 @@ export class Runtime {
 
   private beginPass(): GPUComputePassEncoder {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'mriseg' });
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    if (!this.pass) {
+      this.pass = this.encoder.beginComputePass();
+      this.passPipeline = null;
+    }
     return this.pass;
   }
 
@@ -351,6 +396,7 @@ export class Runtime {
    * may quantise timestamps (to about 0.1 ms), so time work that takes well over that.
    */
   async timeGpu(body: () => void): Promise<number | null> {
+    this.refuseCapture('timeGpu');
     if (!this.hasFeature('timestamp-query')) {
       body();
       await this.sync('timeGpu');
@@ -379,48 +425,115 @@ export class Runtime {
     return Number(t1 - t0) / 1e6;
   }
 
-  dispatch(spec: DispatchSpec): void {
-    this.checkAlive(spec.name);
-    const [x, y = 1, z = 1] = spec.workgroups;
+  /**
+   * Records a dispatch of `k`: its storage buffers by binding name, its uniforms by name (a function: computed
+   * now and again at every replay of a captured step — for values that change from step to step), and the
+   * workgroup counts.
+   */
+  dispatchKernel(
+    k: Kernel,
+    bindings: Bindings,
+    uniforms: UniformValues | (() => UniformValues) | null,
+    workgroups: readonly [number, number?, number?],
+  ): void {
+    this.checkAlive(k.name);
+    const x = workgroups[0];
+    const y = workgroups[1] ?? 1;
+    const z = workgroups[2] ?? 1;
     if (x === 0 || y === 0 || z === 0) return;
     const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) {
       throw new WebGPUError(
-        `${spec.name}: dispatch of ${x}×${y}×${z} workgroups exceeds the limit ${maxWg} per dimension`,
+        `${k.name}: dispatch of ${x}×${y}×${z} workgroups exceeds the limit ${maxWg} per dimension`,
       );
     }
+    // Pipeline and bind-group creation are inside the scope: an invalid shader is this op's error.
     if (this.validate) this.device.pushErrorScope('validation');
-    const { pipeline, layout } = this.cachedPipeline(spec.name, spec.code, spec.entryPoint, spec.constants);
-    const entries: GPUBindGroupEntry[] = spec.buffers.map((buffer, binding) => ({
-      binding,
-      resource: { buffer },
-    }));
-    if (spec.uniforms)
-      entries.push({ binding: entries.length, resource: { buffer: this.uniformBuffer(spec.uniforms) } });
-    const bindGroup = this.device.createBindGroup({
-      layout,
-      entries,
-      label: spec.name,
-    });
-    if (this.profiler) {
-      const encoder = this.endPass();
-      const timestampWrites = this.profiler.next(encoder, spec.name);
-      const pass = encoder.beginComputePass({ timestampWrites, label: spec.name });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-      pass.end();
-    } else {
-      const pass = this.beginPass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
+    const c = this.compiled(k);
+    const names = k.storageNames;
+    const buffers: GPUBuffer[] = new Array(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const b = bindings[names[i]];
+      if (!b) throw new Error(`kernel ${k.name}: no buffer for its binding '${names[i]}'`);
+      buffers[i] = b;
     }
-    if (this.validate) this.scopes.push({ op: spec.name, promise: this.device.popErrorScope() });
+    let slot: ArenaSlot | null = null;
+    const dynamic = typeof uniforms === 'function' ? uniforms : null;
+    if (k.uniformBytes > 0) {
+      const values = dynamic ? dynamic() : uniforms;
+      if (!values || typeof values === 'function')
+        throw new Error(`kernel ${k.name}: its uniforms are missing`);
+      if (!c.checked) {
+        k.checkUniformNames(values);
+        c.checked = true;
+      }
+      slot = this.arena.alloc(k.uniformBytes);
+      k.packUniforms(values, slot.chunk.u32, slot.chunk.i32, slot.chunk.f32, slot.offset >> 2);
+    }
+    const group = this.bindGroup(k, c, buffers, slot);
+    this.encodeDispatch(k.name, c.pipeline, group, slot, x, y, z);
+    if (this.validate) this.scopes.push({ op: k.name, promise: this.device.popErrorScope() });
+    if (this.recorder) {
+      const words =
+        slot && !dynamic ? slot.chunk.u32.slice(slot.offset >> 2, (slot.offset + k.uniformBytes) >> 2) : null;
+      const op: RecordedDispatch = {
+        kind: 'dispatch',
+        kernel: k,
+        pipeline: c.pipeline,
+        bindGroup: group,
+        slot,
+        x,
+        y,
+        z,
+        buffers,
+        words,
+        dynamic,
+      };
+      this.recorder.ops.push(op);
+    }
+    this.counted(k.name);
+  }
+
+  private counted(name: string): void {
     this.counters.dispatches++;
     this.dispatchesInBatch++;
-    this.opsInBatch.add(spec.name);
+    this.opsInBatch.add(name);
     if (this.dispatchesInBatch >= this.maxDispatches) this.flush();
+  }
+
+  private encodeDispatch(
+    name: string,
+    pipeline: GPUComputePipeline,
+    group: GPUBindGroup,
+    slot: ArenaSlot | null,
+    x: number,
+    y: number,
+    z: number,
+  ): void {
+    const offsets = this.offsets;
+    if (this.profiler) {
+      const encoder = this.endPass();
+      const timestampWrites = this.profiler.next(encoder, name);
+      const pass = encoder.beginComputePass({ timestampWrites, label: name });
+      pass.setPipeline(pipeline);
+      if (slot) {
+        offsets[0] = slot.offset;
+        pass.setBindGroup(0, group, offsets);
+      } else pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+      return;
+    }
+    const pass = this.beginPass();
+    if (this.passPipeline !== pipeline) {
+      pass.setPipeline(pipeline);
+      this.passPipeline = pipeline;
+    }
+    if (slot) {
+      offsets[0] = slot.offset;
+      pass.setBindGroup(0, group, offsets);
+    } else pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y, z);
   }
 
   /** Records a buffer-to-buffer copy in order with the dispatches. */
@@ -429,6 +542,90 @@ export class Runtime {
     this.endPass().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.dispatchesInBatch++;
     this.profiler?.countCopy();
+    this.recorder?.ops.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
+  }
+
+  /**
+   * Runs host work that belongs to the step being recorded (bookkeeping such as step counts): now, and again,
+   * in order, at every replay of a captured step.
+   */
+  hostAction(fn: () => void): void {
+    fn();
+    this.recorder?.ops.push({ kind: 'host', fn });
+  }
+
+  /** True while a step is being captured. */
+  get capturing(): boolean {
+    return this.recorder !== null;
+  }
+
+  private refuseCapture(op: string): void {
+    this.recorder?.refuse(`it ${op === 'sync' ? 'waits for the GPU' : `calls ${op}`} inside the step`);
+  }
+
+  /**
+   * Starts recording everything the runtime is asked to do (see step-graph.ts). The step runs for real while
+   * it is recorded.
+   */
+  beginCapture(): Recording {
+    if (this.recorder) throw new Error('mriseg: a step is already being captured (captures do not nest)');
+    if (this.profiler) throw new Error('mriseg: a step cannot be captured while a GPU profile runs');
+    this.flush();
+    const rec = new Recording(this.newArena('step params'));
+    this.recorder = rec;
+    this.arena = rec.arena;
+    return rec;
+  }
+
+  /** Ends the capture begun by `beginCapture()`: submits its work and seals the recording. */
+  endCapture(rec: Recording): Recording {
+    if (this.recorder !== rec) throw new Error('mriseg: endCapture() of a capture that is not running');
+    this.flush();
+    this.recorder = null;
+    this.arena = this.eagerArena;
+    if (!rec.refused) rec.seal(this.device);
+    return rec;
+  }
+
+  /**
+   * Replays a sealed recording: runs its host actions and recomputes its dynamic uniforms in order, uploads
+   * them, encodes its dispatches and copies, and submits.
+   */
+  replay(rec: Recording): void {
+    if (this.recorder)
+      throw new Error('mriseg: a captured step cannot be replayed while another is captured');
+    this.checkAlive('replay');
+    // Work recorded before (an earlier replay among it) must be on the queue before the uploads below, which
+    // it would otherwise read.
+    this.flush();
+    for (const op of rec.ops) {
+      if (op.kind === 'host') op.fn();
+      else if (op.kind === 'dispatch' && op.dynamic && op.slot) {
+        const { chunk, offset } = op.slot;
+        op.kernel.packUniforms(op.dynamic(), chunk.u32, chunk.i32, chunk.f32, offset >> 2);
+        chunk.markDirty(offset, op.kernel.uniformBytes);
+      }
+    }
+    rec.arena.upload(this.device.queue);
+    for (const op of rec.ops) {
+      if (op.kind === 'dispatch') {
+        if (this.validate) this.device.pushErrorScope('validation');
+        this.encodeDispatch(op.kernel.name, op.pipeline, op.bindGroup, op.slot, op.x, op.y, op.z);
+        if (this.validate) this.scopes.push({ op: op.kernel.name, promise: this.device.popErrorScope() });
+        this.counters.dispatches++;
+        this.opsInBatch.add(op.kernel.name);
+      } else if (op.kind === 'copy') {
+        this.endPass().copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
+        this.profiler?.countCopy();
+      }
+    }
+    this.counters.replays++;
+    this.flush();
+  }
+
+  /** Makes every captured step capture anew before its next replay (kernel choices or parameters changed). */
+  invalidateGraphs(): void {
+    this.graphEpoch++;
   }
 
   /** True between `startProfile()` and `stopProfile()`. */
@@ -443,6 +640,7 @@ export class Runtime {
    */
   startProfile(): void {
     if (this.profiler) throw new Error('mriseg: a GPU profile is already running; stopProfile() first');
+    if (this.recorder) throw new Error('mriseg: a GPU profile cannot start while a step is captured');
     if (!this.hasFeature('timestamp-query')) {
       throw new WebGPUError(
         "profiling needs the WebGPU feature 'timestamp-query', which this device does not have " +
@@ -473,13 +671,15 @@ export class Runtime {
     return this.encoder !== null;
   }
 
-  /** Submits everything recorded so far. */
+  /** Submits everything recorded so far (after uploading the uniforms it reads). */
   flush(): void {
     if (!this.encoder) return;
     const encoder = this.endPass();
     this.profiler?.resolve(encoder);
+    this.arena.upload(this.device.queue);
     this.device.queue.submit([encoder.finish()]);
     this.encoder = null;
+    if (this.arena === this.eagerArena) this.arena.reset();
     this.counters.submits++;
     for (const op of this.opsInBatch) this.opsSinceCheck.add(op);
     this.opsInBatch.clear();
@@ -494,11 +694,18 @@ export class Runtime {
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
     this.counters.uploads++;
+    this.recorder?.ops.push({
+      kind: 'upload',
+      dst: buffer,
+      offset,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice(),
+    });
   }
 
   /** Copies `bytes` bytes of a buffer back to the CPU. Submits pending work; reports any WebGPU error first. */
   async readBuffer(buffer: GPUBuffer, bytes: number, op = 'read'): Promise<ArrayBuffer> {
     this.checkAlive(op);
+    this.refuseCapture(op);
     const size = Math.ceil(bytes / 4) * 4;
     let staging = this.stagingFree.find((b) => b.size >= size);
     if (staging) this.stagingFree.splice(this.stagingFree.indexOf(staging), 1);
@@ -528,6 +735,7 @@ export class Runtime {
 
   /** Submits pending work and waits for the GPU to finish it; reports any WebGPU error. */
   async sync(op = 'sync'): Promise<void> {
+    this.refuseCapture('sync');
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     await this.throwIfErrors(op);
@@ -564,8 +772,7 @@ export class Runtime {
     this.profiler?.destroy();
     this.profiler = null;
     this.pool.trim();
-    for (const b of this.uniformCache.values()) b.destroy();
-    this.uniformCache.clear();
+    this.eagerArena.destroy();
     this.device.destroy();
     if (current === this) {
       current = null;

@@ -9,7 +9,6 @@ export { bucketSize, type PoolStats } from './buffer-pool.js';
 export {
   type AdapterReport,
   adapterInfo,
-  type DispatchSpec,
   dawnOptionsFor,
   hasRuntime,
   type InitOptions,
@@ -19,9 +18,20 @@ export {
   WebGPUError,
 } from './device.js';
 export { NoAdapterError } from './gpu-provider.js';
+export {
+  type Bindings,
+  defineKernel,
+  Kernel,
+  type KernelSpec,
+  kernel,
+  registeredKernels,
+  type StorageDecl,
+  type UniformType,
+  type UniformValues,
+} from './kernel.js';
 export * from './ops/creation.js';
 export * from './ops/elementwise.js';
-export { grid1d, gridIndex, gridParams, metaDecl, packMeta } from './ops/grid.js';
+export { grid1d, gridIndex, gridParams } from './ops/grid.js';
 export * from './ops/layout.js';
 export * from './ops/matmul.js';
 export * from './ops/reduce.js';
@@ -38,6 +48,7 @@ export {
   ShapeError,
   stridesOf,
 } from './shape.js';
+export { StepGraph, type StepGraphOptions, type StepMode, type StepOutput } from './step-graph.js';
 export { type DType, Storage, Tensor } from './tensor.js';
 
 import type { PoolStats } from './buffer-pool.js';

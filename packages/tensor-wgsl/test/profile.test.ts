@@ -1,24 +1,30 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { initDevice, tensor, WebGPUError } from '../src/index.js';
+import { defineKernel, initDevice, type Kernel, tensor, WebGPUError } from '../src/index.js';
 
 const rt = await initDevice();
 const timestamps = rt.hasFeature('timestamp-query');
 afterEach(() => vi.restoreAllMocks());
 
+const oneBuffer = (name: string, code: string): Kernel =>
+  defineKernel(`test.profile|${name}`, {
+    name,
+    storage: [{ name: 'b', access: 'read_write' }],
+    workgroupSize: 64,
+    code,
+  });
+
 // Adds 1 to each of the first 64 elements.
-const CHEAP = `@group(0) @binding(0) var<storage, read_write> b: array<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { b[g.x] = b[g.x] + 1.0; }`;
+const CHEAP = 'fn main(@builtin(global_invocation_id) g: vec3u) { b[g.x] = b[g.x] + 1.0; }';
 
 // A long dependent chain per invocation, so that it takes far longer than CHEAP on any adapter.
-const COSTLY = `@group(0) @binding(0) var<storage, read_write> b: array<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+const COSTLY = `fn main(@builtin(global_invocation_id) g: vec3u) {
   var acc = b[g.x];
   for (var k = 0u; k < 200000u; k++) { acc = acc * 0.99999 + 1.0; }
   b[g.x] = acc;
 }`;
 
 const cheap = (buf: GPUBuffer, name = 'prof_cheap') =>
-  rt.dispatch({ name, code: CHEAP, buffers: [buf], workgroups: [1] });
+  rt.dispatchKernel(oneBuffer(name, CHEAP), { b: buf }, null, [1]);
 
 /** Records, for every compute pass begun from now on, whether it writes timestamps. */
 function watchPasses(): ('timed' | 'plain')[] {
@@ -46,7 +52,7 @@ describe('GPU profile', () => {
       rt.startProfile();
       expect(rt.profiling).toBe(true);
       cheap(a.buffer);
-      rt.dispatch({ name: 'prof_costly', code: COSTLY, buffers: [b.buffer], workgroups: [1] });
+      rt.dispatchKernel(oneBuffer('prof_costly', COSTLY), { b: b.buffer }, null, [1]);
       cheap(a.buffer);
       rt.copyBuffer(a.buffer, 0, b.buffer, 0, 16);
       const p = await rt.stopProfile();

@@ -9,6 +9,7 @@ import {
   adapterInfo,
   add,
   dawnOptionsFor,
+  defineKernel,
   hasRuntime,
   initDevice,
   mul,
@@ -60,19 +61,20 @@ describe('adapter report', () => {
   });
 });
 
-const BAD_WGSL = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@compute @workgroup_size(1) fn main() { x[0] = not_declared; }`;
+/** A kernel whose shader does not compile, named `name`. */
+const invalid = (name: string) =>
+  defineKernel(`test.invalid|${name}`, {
+    name,
+    storage: [{ name: 'x', access: 'read_write' }],
+    workgroupSize: 1,
+    code: 'fn main() { x[0] = not_declared; }',
+  });
 
 describe('WebGPU errors', () => {
   it('an invalid shader surfaces as a WebGPUError naming the op at the next data()', async () => {
     const t = tensor([1, 2, 3]);
     const before = scope(() => add(t, 1));
-    runtime().dispatch({
-      name: 'deliberately_invalid',
-      code: BAD_WGSL,
-      buffers: [t.buffer],
-      workgroups: [1],
-    });
+    runtime().dispatchKernel(invalid('deliberately_invalid'), { x: t.buffer }, null, [1]);
     const err = await before.data().then(
       () => null,
       (e: unknown) => e,
@@ -88,7 +90,7 @@ describe('WebGPU errors', () => {
 
   it('and at the next sync()', async () => {
     const t = tensor([1]);
-    runtime().dispatch({ name: 'invalid_before_sync', code: BAD_WGSL, buffers: [t.buffer], workgroups: [1] });
+    runtime().dispatchKernel(invalid('invalid_before_sync'), { x: t.buffer }, null, [1]);
     await expect(runtime().sync()).rejects.toThrow(/invalid_before_sync/);
     await expect(runtime().sync()).resolves.toBeUndefined();
     t.dispose();
@@ -96,7 +98,7 @@ describe('WebGPU errors', () => {
 
   it('an error from an earlier submit still names its op when later submits ran before the check', async () => {
     const t = tensor([1, 2, 3]);
-    runtime().dispatch({ name: 'early_invalid', code: BAD_WGSL, buffers: [t.buffer], workgroups: [1] });
+    runtime().dispatchKernel(invalid('early_invalid'), { x: t.buffer }, null, [1]);
     const submitsBefore = runtime().counters.submits;
     // More dispatches than one submit holds: the invalid one ends up in an earlier command buffer.
     const out = scope(() => {
@@ -113,9 +115,9 @@ describe('WebGPU errors', () => {
   it('a dispatch larger than the per-dimension limit is refused before it reaches the GPU', () => {
     const t = tensor([1]);
     const max = runtime().limits.maxComputeWorkgroupsPerDimension;
-    expect(() =>
-      runtime().dispatch({ name: 'huge', code: BAD_WGSL, buffers: [t.buffer], workgroups: [max + 1] }),
-    ).toThrow(/huge: dispatch of \d+×1×1 workgroups exceeds the limit/);
+    expect(() => runtime().dispatchKernel(invalid('huge'), { x: t.buffer }, null, [max + 1])).toThrow(
+      /huge: dispatch of \d+×1×1 workgroups exceeds the limit/,
+    );
     t.dispose();
   });
 });
@@ -306,7 +308,8 @@ describe('runtime in a separate process', () => {
       `const rt = await m.initDevice();
 const t = m.tensor([1, 2, 3]);
 const a = m.add(t, 1);
-rt.dispatch({ name: 'the_bad_op', code: ${JSON.stringify(BAD_WGSL)}, buffers: [t.buffer], workgroups: [1] });
+const bad = m.defineKernel('test.child.invalid', { name: 'the_bad_op', storage: [{ name: 'x', access: 'read_write' }], workgroupSize: 1, code: 'fn main() { x[0] = not_declared; }' });
+rt.dispatchKernel(bad, { x: t.buffer }, null, [1]);
 const b = m.mul(a, 2);
 await b.data();
 console.log(JSON.stringify({ thrown: false, validate: rt.validate }));`,
@@ -352,15 +355,15 @@ console.log(JSON.stringify({ thrown: false, hadRuntime, fresh: rt2 !== rt, v: Ar
   // the index (a[3] = 13); without, the read lands outside a (b follows it on lavapipe: 20).
   const OUT_OF_BOUNDS = `const rt = await m.initDevice();
 const t = m.zeros([4]);
-const code = \`@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-var<workgroup> a: array<f32, 4>;
+const code = \`var<workgroup> a: array<f32, 4>;
 var<workgroup> b: array<f32, 4>;
-@compute @workgroup_size(4) fn main(@builtin(local_invocation_index) i: u32) {
+fn main(@builtin(local_invocation_index) i: u32) {
   a[i] = f32(i) + 10.0; b[i] = f32(i) + 20.0;
   workgroupBarrier();
   out[i] = a[i + u32(out[i] + 1.0)];
 }\`;
-rt.dispatch({ name: 'probe', code, buffers: [t.buffer], workgroups: [1] });
+const probe = m.defineKernel('test.probe', { name: 'probe', storage: [{ name: 'out', access: 'read_write' }], workgroupSize: 4, code });
+rt.dispatchKernel(probe, { out: t.buffer }, null, [1]);
 const v = Array.from(await t.data());
 console.log(JSON.stringify({ thrown: false, robustness: rt.robustness, v }));`;
 

@@ -3,31 +3,35 @@
  * optionally a ReLU fused into it (every U-Net block is conv → BN → ReLU).
  */
 import {
+  type Bindings,
+  defineKernel,
   grid1d,
-  metaDecl,
+  kernel,
   needsGrad,
-  packMeta,
   record,
   runtime,
   ShapeError,
   Tensor,
 } from '@mriseg/tensor-wgsl';
 import {
-  BN_META,
   BN_WORKGROUP,
   type BnTracked,
-  bnBackwardPartialWgsl,
-  bnBackwardSumsWgsl,
+  type BnUniforms,
+  bnBackwardPartialSpec,
+  bnBackwardSumsSpec,
   bnChunking,
-  bnInputGradWgsl,
-  bnNormalizeWgsl,
-  bnStatsFinalizeWgsl,
-  bnStatsPartialWgsl,
+  bnEvalStatsSpec,
+  bnInputGradSpec,
+  bnNormalizeSpec,
+  bnOpName,
+  bnStatsFinalizeSpec,
+  bnStatsPartialSpec,
 } from './batchnorm.wgsl.js';
 import { require4d } from './conv2d.js';
-import { shaderMemo } from './launch-helpers.js';
 
-const cached = shaderMemo();
+const statsPartial = defineKernel('bn.stats', bnStatsPartialSpec());
+const evalStats = defineKernel('bn.eval_stats', bnEvalStatsSpec());
+const backwardSums = defineKernel('bn.backward_sums', bnBackwardSumsSpec());
 
 /** Pixels of one plane a workgroup of the elementwise kernels covers: up to 8 per thread. */
 const PLANE_PIECE = BN_WORKGROUP * 8;
@@ -105,7 +109,7 @@ export function batchNorm2d(
       `unknown activation '${String(activation)}' (expected 'none' or 'relu')`,
     );
   const relu = activation === 'relu';
-  const op = relu ? 'batch_norm2d_relu' : 'batch_norm2d';
+  const op = bnOpName(relu);
   if (!training && !runningMean)
     throw new ShapeError('batch_norm2d', 'eval mode needs running_mean and running_var');
   if (training && M <= 1)
@@ -131,10 +135,18 @@ export function batchNorm2d(
   );
   // Small planes: one workgroup a plane; larger ones in pieces of up to 8 pixels a thread.
   const piece = Math.min(PLANE_PIECE, Math.ceil(HW / BN_WORKGROUP) * BN_WORKGROUP);
-  const meta = packMeta([N, C, HW, chunks, pieces, 0, 0, pieceLength, imagesPerChunk, piece], {
-    5: eps,
-    6: momentum ?? 0,
-  });
+  const uniforms: BnUniforms = {
+    N,
+    C,
+    HW,
+    chunks,
+    pieces,
+    eps,
+    momentum: momentum ?? 0,
+    pieceLength,
+    imagesPerChunk,
+    workgroupPixels: piece,
+  };
   // Planes smaller than a workgroup: one element a thread (a division each), else threads would idle.
   const flat = HW < BN_WORKGROUP;
   const grid = flat ? grid1d(x.size, BN_WORKGROUP) : planeGrid(N * C, HW, piece);
@@ -142,60 +154,48 @@ export function batchNorm2d(
   const stats = Tensor.empty([2, C], 'f32', 'batch_norm2d_stats');
   if (training) {
     const part = Tensor.empty([C, chunks, 3], 'f32', 'batch_norm2d_partial');
-    rt.dispatch({
-      name: 'batch_norm2d_stats',
-      code: cached('stats', bnStatsPartialWgsl),
-      buffers: [x.buffer, part.buffer],
-      uniforms: meta,
-      workgroups: [chunks, C],
-    });
+    rt.dispatchKernel(statsPartial, { X: x.buffer, Part: part.buffer }, uniforms, [chunks, C]);
     const running = runningMean !== null && runningVar !== null;
     const tracked: BnTracked = !nbt ? 'none' : running && momentum === null ? 'cumulative' : 'increment';
-    const buffers = [part.buffer, stats.buffer];
-    if (running) buffers.push(runningMean.buffer, runningVar.buffer);
-    if (nbt) buffers.push(nbt.buffer);
-    rt.dispatch({
-      name: 'batch_norm2d_stats_finalize',
-      code: cached(`finalize|${running}|${tracked}`, () => bnStatsFinalizeWgsl(running, tracked)),
-      buffers,
-      uniforms: meta,
+    const finalize = kernel(`bn.stats_finalize|${running}|${tracked}`, () =>
+      bnStatsFinalizeSpec(running, tracked),
+    );
+    rt.dispatchKernel(
+      finalize,
+      {
+        Part: part.buffer,
+        Stats: stats.buffer,
+        ...(running ? { RunMean: runningMean.buffer, RunVar: runningVar.buffer } : {}),
+        ...(nbt ? { Tracked: nbt.buffer } : {}),
+      },
+      uniforms,
       // The cumulative variant reads and increments the counter, which is race-free only in one workgroup.
-      workgroups: [tracked === 'cumulative' ? 1 : Math.ceil(C / 64)],
-    });
+      [tracked === 'cumulative' ? 1 : Math.ceil(C / 64)],
+    );
     part.dispose();
   } else {
-    rt.dispatch({
-      name: 'batch_norm2d_eval_stats',
-      code: cached(
-        'eval_stats',
-        () => `@group(0) @binding(0) var<storage, read> RM: array<f32>;
-@group(0) @binding(1) var<storage, read> RV: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Stats: array<f32>;
-${metaDecl(3, BN_META)}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let C = mi(1u);
-  let c = gid.x;
-  if (c >= C) { return; }
-  Stats[c] = RM[c];
-  Stats[C + c] = inverseSqrt(RV[c] + bitcast<f32>(mi(5u)));
-}`,
-      ),
-      buffers: [runningMean!.buffer, runningVar!.buffer, stats.buffer],
-      uniforms: meta,
-      workgroups: [Math.ceil(C / 64)],
-    });
+    rt.dispatchKernel(
+      evalStats,
+      { RunMean: runningMean!.buffer, RunVar: runningVar!.buffer, Stats: stats.buffer },
+      uniforms,
+      [Math.ceil(C / 64)],
+    );
   }
   const y = Tensor.empty(x.shape, 'f32', op);
-  rt.dispatch({
-    name: op,
-    code: cached(`normalize|${affine}|${relu}|${flat}`, () => bnNormalizeWgsl(affine, relu, flat)),
-    buffers: affine
-      ? [x.buffer, stats.buffer, weight.buffer, bias.buffer, y.buffer]
-      : [x.buffer, stats.buffer, y.buffer],
-    uniforms: meta,
-    workgroups: grid,
-  });
+  const normalize = kernel(`bn.normalize|${affine}|${relu}|${flat}`, () =>
+    bnNormalizeSpec(affine, relu, flat),
+  );
+  rt.dispatchKernel(
+    normalize,
+    {
+      X: x.buffer,
+      Stats: stats.buffer,
+      ...(affine ? { Gamma: weight.buffer, Beta: bias.buffer } : {}),
+      Y: y.buffer,
+    },
+    uniforms,
+    grid,
+  );
   const inputs = affine ? [x, weight, bias] : [x];
   if (!needsGrad(...inputs)) {
     stats.dispose();
@@ -214,28 +214,34 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       const partShape = chunks === 1 ? [C] : [C, chunks];
       const partB = Tensor.empty(partShape, 'f32', 'batch_norm2d_param_grad');
       const partG = Tensor.empty(partShape, 'f32', 'batch_norm2d_param_grad');
-      const reduceBuffers = [dy.buffer, x.buffer, stats.buffer, partB.buffer, partG.buffer];
-      if (relu && affine) reduceBuffers.push(weight.buffer, bias.buffer);
-      rt.dispatch({
-        name: `${op}_backward_reduce`,
-        code: cached(`partial|${affine}|${relu}`, () => bnBackwardPartialWgsl(affine, relu)),
-        buffers: reduceBuffers,
-        uniforms: meta,
-        workgroups: [chunks, C],
-      });
+      const partial = kernel(`bn.backward_reduce|${affine}|${relu}`, () =>
+        bnBackwardPartialSpec(affine, relu),
+      );
+      rt.dispatchKernel(
+        partial,
+        {
+          DY: dy.buffer,
+          X: x.buffer,
+          Stats: stats.buffer,
+          SumB: partB.buffer,
+          SumG: partG.buffer,
+          ...(relu && affine ? { Gamma: weight.buffer, Beta: bias.buffer } : {}),
+        },
+        uniforms,
+        [chunks, C],
+      );
       if (chunks === 1) {
         sumB = partB;
         sumG = partG;
       } else {
         sumB = Tensor.empty([C], 'f32', 'batch_norm2d_param_grad');
         sumG = Tensor.empty([C], 'f32', 'batch_norm2d_param_grad');
-        rt.dispatch({
-          name: 'batch_norm2d_backward_sums',
-          code: cached('sums', bnBackwardSumsWgsl),
-          buffers: [partB.buffer, partG.buffer, sumB.buffer, sumG.buffer],
-          uniforms: meta,
-          workgroups: [Math.ceil(C / 64)],
-        });
+        rt.dispatchKernel(
+          backwardSums,
+          { PartB: partB.buffer, PartG: partG.buffer, SumB: sumB.buffer, SumG: sumG.buffer },
+          uniforms,
+          [Math.ceil(C / 64)],
+        );
         partB.dispose();
         partG.dispose();
       }
@@ -243,21 +249,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape, 'f32', 'batch_norm2d_backward');
-      const buffers = [dy.buffer, stats.buffer];
-      if (training || relu) buffers.push(x.buffer);
-      if (training) buffers.push(sumB!.buffer, sumG!.buffer);
-      if (affine) buffers.push(weight.buffer);
-      if (affine && relu) buffers.push(bias.buffer);
-      buffers.push(dx.buffer);
-      rt.dispatch({
-        name: `${op}_backward`,
-        code: cached(`input_grad|${affine}|${training}|${relu}|${flat}`, () =>
-          bnInputGradWgsl(affine, training, relu, flat),
-        ),
-        buffers,
-        uniforms: meta,
-        workgroups: grid,
-      });
+      const bindings: Bindings = {
+        DY: dy.buffer,
+        Stats: stats.buffer,
+        ...(training || relu ? { X: x.buffer } : {}),
+        ...(training ? { SumB: sumB!.buffer, SumG: sumG!.buffer } : {}),
+        ...(affine ? { Gamma: weight.buffer } : {}),
+        ...(affine && relu ? { Beta: bias.buffer } : {}),
+        DX: dx.buffer,
+      };
+      const inputGrad = kernel(`bn.input_grad|${affine}|${training}|${relu}|${flat}`, () =>
+        bnInputGradSpec(affine, training, relu, flat),
+      );
+      rt.dispatchKernel(inputGrad, bindings, uniforms, grid);
     }
     stats.dispose();
     const dBeta = affine && bias.requiresGrad ? sumB : null;

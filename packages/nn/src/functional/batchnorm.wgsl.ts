@@ -4,17 +4,37 @@
  * combines the chunks. A chunk is a block of whole images' planes (small planes) or a piece of one plane (large
  * ones), walked without a division per element: the index arithmetic of `(e / HW)` and `% C` per element would
  * cost these memory-bound kernels more than their loads.
- * Uniform words: 0 N, 1 C, 2 HW, 3 chunks, 4 pieces a plane, 5 eps (f32), 6 momentum (f32), 7 piece length,
- * 8 images a chunk, 9 plane pixels a workgroup of the elementwise kernels.
+ * Every kernel takes the same uniforms (BN_UNIFORMS), so one set of values serves a whole forward or backward.
  */
-import { metaDecl } from '@mriseg/tensor-wgsl';
+import type { KernelSpec, StorageDecl, UniformType } from '@mriseg/tensor-wgsl';
 
-export const BN_META = 10;
+/**
+ * The input's shape `N`, `C`, `HW` (= H·W); the reductions' split (see bnChunking): `chunks` a channel, `pieces`
+ * a plane, `pieceLength` pixels a piece, `imagesPerChunk`; `eps`; the running statistics' `momentum` (0 when
+ * null: the cumulative average reads the counter instead); `workgroupPixels`, the pixels of a plane one workgroup of the elementwise kernels covers (a multiple
+ * of the workgroup size).
+ */
+export const BN_UNIFORMS = {
+  N: 'u32',
+  C: 'u32',
+  HW: 'u32',
+  chunks: 'u32',
+  pieces: 'u32',
+  eps: 'f32',
+  momentum: 'f32',
+  pieceLength: 'u32',
+  imagesPerChunk: 'u32',
+  workgroupPixels: 'u32',
+} as const satisfies Record<string, UniformType>;
+
+/** Values of BN_UNIFORMS by name. */
+export type BnUniforms = Record<keyof typeof BN_UNIFORMS, number>;
+
 /** Threads of a workgroup of every per-element and per-chunk kernel. */
 export const BN_WORKGROUP = 256;
 const WG = BN_WORKGROUP;
 
-/** How the per-channel reductions split N·HW values: see chunkWalk. */
+/** How the per-channel reductions split N·HW values: see CHUNK_BOUNDS and chunkLoop. */
 export interface BnChunking {
   chunks: number;
   /** Pieces each image plane is cut into (1 when a chunk holds whole planes). */
@@ -45,12 +65,12 @@ export function bnChunking(N: number, HW: number, target: number, maxChunks = In
  * The bounds of chunk \`chunk\` of channel c: images [n0, n1) × pixels [p0, p0 + L) of each plane, \`count\`
  * values, and the steps of chunkLoop (uniform: the divisions happen once a workgroup).
  */
-const CHUNK_BOUNDS = `let hw = mi(2u);
-  let pieces = mi(4u);
-  let n0 = (chunk / pieces) * mi(8u);
-  let n1 = min(mi(0u), n0 + mi(8u));
-  let p0 = (chunk % pieces) * mi(7u);
-  let L = min(hw, p0 + mi(7u)) - p0;
+const CHUNK_BOUNDS = `let hw = params.HW;
+  let pieces = params.pieces;
+  let n0 = (chunk / pieces) * params.imagesPerChunk;
+  let n1 = min(params.N, n0 + params.imagesPerChunk);
+  let p0 = (chunk % pieces) * params.pieceLength;
+  let L = min(hw, p0 + params.pieceLength) - p0;
   let count = f32((n1 - n0) * L);
   let dq = ${WG}u % L;
   let dn = ${WG}u / L;`;
@@ -82,16 +102,30 @@ const TREE = (arr: string) => `
     workgroupBarrier();
   }`;
 
+/** The op name of the forward kernel and the prefix of its backward kernels' names. */
+export const bnOpName = (relu: boolean): string => (relu ? 'batch_norm2d_relu' : 'batch_norm2d');
+
+const rw = (name: string, type: StorageDecl['type'] = 'f32'): StorageDecl => ({
+  name,
+  type,
+  access: 'read_write',
+});
+
+/** A batch-norm kernel's description: every one takes BN_UNIFORMS. */
+function spec(name: string, storage: StorageDecl[], workgroupSize: number, code: string): KernelSpec {
+  return { name, storage, uniforms: BN_UNIFORMS, workgroupSize, code };
+}
+
 /** Per (channel, chunk): count, mean and sum of squared deviations (two passes over the chunk, for accuracy). */
-export function bnStatsPartialWgsl(): string {
-  return `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Part: array<f32>;
-${metaDecl(2, BN_META)}
-var<workgroup> red: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
+export function bnStatsPartialSpec(): KernelSpec {
+  return spec(
+    'batch_norm2d_stats',
+    [{ name: 'X' }, rw('Part')],
+    WG,
+    `var<workgroup> red: array<f32, ${WG}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let chunk = wid.x; let c = wid.y;
-  let C = mi(1u);
+  let C = params.C;
   ${CHUNK_BOUNDS}
   var s = 0.0;
   ${chunkLoop('s += X[i];')}
@@ -102,10 +136,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   ${chunkLoop('let d = X[i] - mean; sq += d * d;')}
   red[lid] = sq;${TREE('red')}
   if (lid == 0u) {
-    let o = (c * mi(3u) + chunk) * 3u;
+    let o = (c * params.chunks + chunk) * 3u;
     Part[o] = count; Part[o + 1u] = mean; Part[o + 2u] = red[0];
   }
-}`;
+}`,
+  );
 }
 
 /**
@@ -126,14 +161,13 @@ export type BnTracked = 'none' | 'increment' | 'cumulative';
  * reads the counter, and a storageBarrier orders those reads before invocation 0 writes it back.
  * Finalizing is a short loop over each channel's chunks, so giving up the other workgroups costs little.
  */
-export function bnStatsFinalizeWgsl(running: boolean, tracked: BnTracked): string {
-  let binding = 2;
-  const decl = (name: string, type: string) =>
-    `@group(0) @binding(${binding++}) var<storage, read_write> ${name}: array<${type}>;`;
-  const decls = [
-    ...(running ? [decl('RunMean', 'f32'), decl('RunVar', 'f32')] : []),
-    ...(tracked !== 'none' ? [decl('Tracked', 'i32')] : []),
-  ].join('\n');
+export function bnStatsFinalizeSpec(running: boolean, tracked: BnTracked): KernelSpec {
+  const storage = [
+    { name: 'Part' },
+    rw('Stats'),
+    ...(running ? [rw('RunMean'), rw('RunVar')] : []),
+    ...(tracked !== 'none' ? [rw('Tracked', 'i32')] : []),
+  ];
   const update = running
     ? `
   RunMean[c] = (1.0 - f) * RunMean[c] + f * mean;
@@ -141,9 +175,8 @@ export function bnStatsFinalizeWgsl(running: boolean, tracked: BnTracked): strin
     : '';
   const main =
     tracked === 'cumulative'
-      ? `@compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) lid: u32) {
-  let C = mi(1u);
+      ? `fn main(@builtin(local_invocation_index) lid: u32) {
+  let C = params.C;
   let t = Tracked[0];
   let f = 1.0 / f32(t + 1);
   for (var k = 0u; k < (C + 63u) / 64u; k++) {
@@ -153,21 +186,20 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   storageBarrier();
   if (lid == 0u) { Tracked[0] = t + 1; }
 }`
-      : `@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+      : `fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
-  let C = mi(1u);${tracked === 'increment' ? '\n  if (c == 0u) { Tracked[0] += 1; }' : ''}
+  let C = params.C;${tracked === 'increment' ? '\n  if (c == 0u) { Tracked[0] += 1; }' : ''}
   if (c >= C) { return; }
-  channel(c, C, bitcast<f32>(mi(6u)));
+  channel(c, C, params.momentum);
 }`;
-  return `@group(0) @binding(0) var<storage, read> Part: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Stats: array<f32>;
-${decls}
-${metaDecl(binding, BN_META)}
-fn channel(c: u32, C: u32, f: f32) {
+  return spec(
+    'batch_norm2d_stats_finalize',
+    storage,
+    64,
+    `fn channel(c: u32, C: u32, f: f32) {
   var n = 0.0; var mean = 0.0; var m2 = 0.0;
-  for (var k = 0u; k < mi(3u); k++) {
-    let o = (c * mi(3u) + k) * 3u;
+  for (var k = 0u; k < params.chunks; k++) {
+    let o = (c * params.chunks + k) * 3u;
     let nb = Part[o]; let mb = Part[o + 1u]; let qb = Part[o + 2u];
     if (nb == 0.0) { continue; }
     let tot = n + nb;
@@ -177,31 +209,47 @@ fn channel(c: u32, C: u32, f: f32) {
     n = tot;
   }
   Stats[c] = mean;
-  Stats[C + c] = inverseSqrt(m2 / n + bitcast<f32>(mi(5u)));${update}
+  Stats[C + c] = inverseSqrt(m2 / n + params.eps);${update}
 }
-${main}`;
+${main}`,
+  );
+}
+
+/** Eval: Stats = [running mean (C), 1/√(running var + eps) (C)]. */
+export function bnEvalStatsSpec(): KernelSpec {
+  return spec(
+    'batch_norm2d_eval_stats',
+    [{ name: 'RunMean' }, { name: 'RunVar' }, rw('Stats')],
+    64,
+    `fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let C = params.C;
+  let c = gid.x;
+  if (c >= C) { return; }
+  Stats[c] = RunMean[c];
+  Stats[C + c] = inverseSqrt(RunVar[c] + params.eps);
+}`,
+  );
 }
 
 /**
  * The elementwise kernels' grid. By planes: workgroup (x, y + z·ny) covers pixels [x·PER, (x + 1)·PER) of plane
- * n·C + c (PER = uniform word 9, a multiple of the workgroup size), so the channel is found once a thread rather
- * than by dividing each element's index. Flat (planes smaller than a workgroup, which would leave threads idle):
- * one element a thread, its plane found by division. Declares plane, C and hw.
+ * n·C + c (PER = the uniform workgroupPixels, a multiple of the workgroup size), so the channel is found once a
+ * thread rather than by dividing each element's index. Flat (planes smaller than a workgroup, which would leave
+ * threads idle): one element a thread, its plane found by division. Declares plane, C and hw.
  */
 function elementwiseMain(flat: boolean): string {
-  const head = `@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let C = mi(1u);
-  let hw = mi(2u);`;
+  const head = `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let C = params.C;
+  let hw = params.HW;`;
   if (flat)
     return `${head}
   let e = (wid.x + wid.y * nwg.x) * ${WG}u + lid;
-  if (e >= mi(0u) * C * hw) { return; }
+  if (e >= params.N * C * hw) { return; }
   let plane = e / hw;`;
   return `${head}
   let plane = wid.y + wid.z * nwg.y;
-  if (plane >= mi(0u) * C) { return; }
-  let pEnd = min(hw, (wid.x + 1u) * mi(9u));`;
+  if (plane >= params.N * C) { return; }
+  let pEnd = min(hw, (wid.x + 1u) * params.workgroupPixels);`;
 }
 
 /** The elementwise kernel's loop over its elements (after elementwiseMain); \`body\` sees the index i. */
@@ -211,7 +259,7 @@ function elementwiseLoop(flat: boolean, body: string): string {
     let i = e;
     ${body}
   }`;
-  return `for (var p = wid.x * mi(9u) + lid; p < pEnd; p += ${WG}u) {
+  return `for (var p = wid.x * params.workgroupPixels + lid; p < pEnd; p += ${WG}u) {
     let i = plane * hw + p;
     ${body}
   }`;
@@ -233,25 +281,24 @@ function preActivationFn(affine: boolean): string {
  * y = (x − mean)·invstd·γ + β, with Stats = [mean (C), invstd (C)]; `relu` applies max(·, 0) in the same pass
  * (as the ReLU kernel does), so no pre-activation tensor is written.
  */
-export function bnNormalizeWgsl(affine: boolean, relu = false, flat = false): string {
-  const decls = `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> Stats: array<f32>;
-${affine ? '@group(0) @binding(2) var<storage, read> Gamma: array<f32>;\n@group(0) @binding(3) var<storage, read> Beta: array<f32>;' : ''}
-@group(0) @binding(${affine ? 4 : 2}) var<storage, read_write> Y: array<f32>;
-${metaDecl(affine ? 5 : 3, BN_META)}`;
-  const head = `${elementwiseMain(flat)}
-  let c = plane % C;`;
-  if (relu)
-    return `${decls}
-${preActivationFn(affine)}
-${head}
-  ${elementwiseLoop(flat, 'Y[i] = max(pre(i, c, C), 0.0);')}
-}`;
-  return `${decls}
-${preActivationFn(affine)}
-${head}
-  ${elementwiseLoop(flat, 'Y[i] = pre(i, c, C);')}
-}`;
+export function bnNormalizeSpec(affine: boolean, relu = false, flat = false): KernelSpec {
+  const storage = [
+    { name: 'X' },
+    { name: 'Stats' },
+    ...(affine ? [{ name: 'Gamma' }, { name: 'Beta' }] : []),
+    rw('Y'),
+  ];
+  const body = relu ? 'Y[i] = max(pre(i, c, C), 0.0);' : 'Y[i] = pre(i, c, C);';
+  return spec(
+    bnOpName(relu),
+    storage,
+    WG,
+    `${preActivationFn(affine)}
+${elementwiseMain(flat)}
+  let c = plane % C;
+  ${elementwiseLoop(flat, body)}
+}`,
+  );
 }
 
 /**
@@ -260,26 +307,24 @@ ${head}
  * relu(BN(x)) and is masked by pre-activation > 0 (PyTorch's relu'(0) = 0), the mask recomputed from x rather
  * than read from a saved output.
  */
-export function bnBackwardPartialWgsl(affine = false, relu = false): string {
-  const params =
-    relu && affine
-      ? `
-@group(0) @binding(5) var<storage, read> Gamma: array<f32>;
-@group(0) @binding(6) var<storage, read> Beta: array<f32>;`
-      : '';
-  return `@group(0) @binding(0) var<storage, read> DY: array<f32>;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> Stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> SumB: array<f32>;
-@group(0) @binding(4) var<storage, read_write> SumG: array<f32>;${params}
-${metaDecl(relu && affine ? 7 : 5, BN_META)}
-${relu ? `\n${preActivationFn(affine)}` : ''}
-var<workgroup> r1: array<f32, ${WG}>;
+export function bnBackwardPartialSpec(affine = false, relu = false): KernelSpec {
+  const storage = [
+    { name: 'DY' },
+    { name: 'X' },
+    { name: 'Stats' },
+    rw('SumB'),
+    rw('SumG'),
+    ...(relu && affine ? [{ name: 'Gamma' }, { name: 'Beta' }] : []),
+  ];
+  return spec(
+    `${bnOpName(relu)}_backward_reduce`,
+    storage,
+    WG,
+    `${relu ? `${preActivationFn(affine)}\n` : ''}var<workgroup> r1: array<f32, ${WG}>;
 var<workgroup> r2: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let chunk = wid.x; let c = wid.y;
-  let C = mi(1u);
+  let C = params.C;
   ${CHUNK_BOUNDS}
   let mean = Stats[c]; let inv = Stats[C + c];
   var a = 0.0; var b = 0.0;
@@ -294,45 +339,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   if (lid == 0u) {
-    let o = c * mi(3u) + chunk;
+    let o = c * params.chunks + chunk;
     SumB[o] = r1[0];
     SumG[o] = r2[0];
   }
-}`;
+}`,
+  );
 }
 
 /**
- * dβ = Σ dy and dγ = Σ dy·x̂ [C] from bnBackwardPartialWgsl's [C, chunks] partials, chunk by chunk in order
+ * dβ = Σ dy and dγ = Σ dy·x̂ [C] from bnBackwardPartialSpec's [C, chunks] partials, chunk by chunk in order
  * (the order of the strided sum it replaces, so the same bits below 128 chunks).
  */
-export function bnBackwardSumsWgsl(): string {
-  return `@group(0) @binding(0) var<storage, read> PartB: array<f32>;
-@group(0) @binding(1) var<storage, read> PartG: array<f32>;
-@group(0) @binding(2) var<storage, read_write> SumB: array<f32>;
-@group(0) @binding(3) var<storage, read_write> SumG: array<f32>;
-${metaDecl(4, BN_META)}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+export function bnBackwardSumsSpec(): KernelSpec {
+  return spec(
+    'batch_norm2d_backward_sums',
+    [{ name: 'PartB' }, { name: 'PartG' }, rw('SumB'), rw('SumG')],
+    64,
+    `fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = gid.x;
-  if (c >= mi(1u)) { return; }
+  if (c >= params.C) { return; }
   var b = 0.0; var g = 0.0;
-  for (var k = 0u; k < mi(3u); k++) {
-    let o = c * mi(3u) + k;
+  for (var k = 0u; k < params.chunks; k++) {
+    let o = c * params.chunks + k;
     b += PartB[o];
     g += PartG[o];
   }
   SumB[c] = b;
   SumG[c] = g;
-}`;
+}`,
+  );
 }
 
 /**
  * dx from dy. Training (batch statistics): dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M); eval: dx = γ·invstd·dy.
- * SumB = Σdy [C], SumG = Σdy·x̂ [C]. With `relu`, dy is masked as in bnBackwardPartialWgsl (x, and β when
- * affine, are then read in eval too). Only the bindings a variant reads are declared (auto layouts drop the
- * rest).
+ * SumB = Σdy [C], SumG = Σdy·x̂ [C]. With `relu`, dy is masked as in bnBackwardPartialSpec (x, and β when
+ * affine, are then read in eval too). A variant declares, and is given, only the bindings it reads.
  */
-export function bnInputGradWgsl(affine: boolean, training: boolean, relu = false, flat = false): string {
+export function bnInputGradSpec(affine: boolean, training: boolean, relu = false, flat = false): KernelSpec {
   const names = [
     'DY',
     'Stats',
@@ -341,16 +385,14 @@ export function bnInputGradWgsl(affine: boolean, training: boolean, relu = false
     ...(affine ? ['Gamma'] : []),
     ...(affine && relu ? ['Beta'] : []),
   ];
-  const decls = names
-    .map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`)
-    .join('\n');
   const dy = relu ? 'g' : 'DY[i]';
-  return `${decls}
-@group(0) @binding(${names.length}) var<storage, read_write> DX: array<f32>;
-${metaDecl(names.length + 1, BN_META)}${relu ? `\n${preActivationFn(affine)}` : ''}
-${elementwiseMain(flat)}
+  return spec(
+    `${bnOpName(relu)}_backward`,
+    [...names.map((name) => ({ name })), rw('DX')],
+    WG,
+    `${relu ? `${preActivationFn(affine)}\n` : ''}${elementwiseMain(flat)}
   let c = plane % C;
-  let M = mi(0u) * hw;
+  let M = params.N * hw;
   let inv = Stats[C + c];
   let scale = ${affine ? 'Gamma[c] * inv' : 'inv'};${
     training ? '\n  let mean = Stats[c];\n  let sb = SumB[c] / f32(M);\n  let sg = SumG[c] / f32(M);' : ''
@@ -364,5 +406,6 @@ ${elementwiseMain(flat)}
         : `DX[i] = scale * ${dy};`
     }`,
   )}
-}`;
+}`,
+  );
 }

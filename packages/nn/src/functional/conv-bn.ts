@@ -3,9 +3,9 @@
  * BatchNorm folded into a per-channel scale and shift applied where the convolution stores its output. Saves two
  * passes over each activation and the tensors between them.
  */
-import { isGradEnabled, needsGrad, packMeta, runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
+import { isGradEnabled, kernel, needsGrad, runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
 import { convForwardRaw } from './conv.js';
-import { foldBatchNormWgsl } from './conv-bn.wgsl.js';
+import { foldBatchNormSpec } from './conv-bn.wgsl.js';
 import { type Conv2dOptions, checkBias, concatGeometry, conv2dGeometry } from './conv2d.js';
 
 /** An eval-mode BatchNorm2d's tensors (weight and bias null when it is not affine). */
@@ -58,17 +58,21 @@ export function conv2dBatchNormEval(
   const affine = bn.weight !== null && bn.bias !== null;
   const scale = Tensor.empty([g.K], 'f32', 'conv2d_batch_norm_scale');
   const shift = Tensor.empty([g.K], 'f32', 'conv2d_batch_norm_shift');
-  const buffers = [bn.runningMean.buffer, bn.runningVar.buffer];
-  if (affine) buffers.push(bn.weight!.buffer, bn.bias!.buffer);
-  if (convBias) buffers.push(convBias.buffer);
-  buffers.push(scale.buffer, shift.buffer);
-  runtime().dispatch({
-    name: 'conv2d_batch_norm_fold',
-    code: foldBatchNormWgsl(affine, convBias !== null),
-    buffers,
-    uniforms: packMeta([g.K, 0], { 1: bn.eps }),
-    workgroups: [Math.ceil(g.K / 64)],
-  });
+  const bindings: Record<string, GPUBuffer> = {
+    Mean: bn.runningMean.buffer,
+    Var: bn.runningVar.buffer,
+    Scale: scale.buffer,
+    Shift: shift.buffer,
+  };
+  if (affine) {
+    bindings.Gamma = bn.weight!.buffer;
+    bindings.Beta = bn.bias!.buffer;
+  }
+  if (convBias) bindings.ConvBias = convBias.buffer;
+  const fold = kernel(`conv_bn.fold|${affine}|${convBias !== null}`, () =>
+    foldBatchNormSpec(affine, convBias !== null),
+  );
+  runtime().dispatchKernel(fold, bindings, { C: g.K, eps: bn.eps }, [Math.ceil(g.K / 64)]);
   const y = convForwardRaw(xs.length === 1 ? xs[0] : xs, weight, null, g, {
     scale,
     shift,

@@ -3,17 +3,18 @@
  * version of the kernels says nothing about another (its speed, or whether the tuner checked its results), so
  * a saved tuning is used only while the code it was tuned on is unchanged.
  */
+import { Kernel, type KernelSpec } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
-import { convForwardWgsl, convInputGradWgsl, convWeightGradWgsl } from './conv.wgsl.js';
+import { convForwardSpec, convInputGradSpec, convWeightGradSpec } from './conv.wgsl.js';
 import { SPLIT_TARGETS } from './conv-autotune.js';
 import {
-  winogradGemmWgsl,
-  winogradInputWgsl,
-  winogradOutputGradWgsl,
-  winogradOutputWgsl,
-  winogradWeightGradGemmWgsl,
-  winogradWeightGradOutputWgsl,
-  winogradWeightWgsl,
+  winogradGemmSpec,
+  winogradInputSpec,
+  winogradOutputGradSpec,
+  winogradOutputSpec,
+  winogradWeightGradGemmSpec,
+  winogradWeightGradOutputSpec,
+  winogradWeightSpec,
 } from './conv-winograd.wgsl.js';
 import { candidateTilings, type GemmTiling, tilingVariants } from './gemm.wgsl.js';
 
@@ -56,24 +57,26 @@ export function convKernelsFingerprint(): string {
   const t: GemmTiling = { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4, prefetch: true, vec4: true, double: true };
   const plain: GemmTiling = { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 };
   const parts: string[] = [];
+  // The whole shader each description makes (declarations included), without registering it.
+  const shader = (spec: KernelSpec) => new Kernel('fingerprint', spec).wgsl;
   for (const g of [g3, g2])
     for (const tiling of [t, plain])
       parts.push(
-        convForwardWgsl(g, tiling, 'affine-relu', 2),
-        convInputGradWgsl(g, tiling, true, 1),
-        convInputGradWgsl(g, tiling, false, 2),
-        convWeightGradWgsl(g, { ...tiling, splitTarget: 256 }, 2),
+        shader(convForwardSpec('conv2d', g, tiling, 'affine-relu', 2)),
+        shader(convInputGradSpec('conv2d_input_grad', g, tiling, true, 1)),
+        shader(convInputGradSpec('conv2d_input_grad', g, tiling, false, 2)),
+        shader(convWeightGradSpec('conv2d_weight_grad', g, { ...tiling, splitTarget: 256 }, 2)),
       );
   for (const m of [2, 4] as const)
     parts.push(
-      winogradInputWgsl(g3, 2, m),
-      winogradWeightWgsl(g3, true, m),
-      winogradGemmWgsl(g3, t, m),
-      winogradOutputWgsl(g3, 'affine-relu', 1, m),
-      winogradOutputWgsl(g3, 'none', 2, m),
-      winogradOutputGradWgsl(g3, m),
-      winogradWeightGradGemmWgsl(g3, t, m),
-      winogradWeightGradOutputWgsl(g3, m),
+      shader(winogradInputSpec(g3, 2, m)),
+      shader(winogradWeightSpec(g3, true, m)),
+      shader(winogradGemmSpec(g3, t, m)),
+      shader(winogradOutputSpec(g3, 'affine-relu', 1, m)),
+      shader(winogradOutputSpec(g3, 'none', 2, m)),
+      shader(winogradOutputGradSpec(g3, m)),
+      shader(winogradWeightGradGemmSpec(g3, t, m)),
+      shader(winogradWeightGradOutputSpec(g3, m)),
     );
   for (const [M, N] of [
     [1 << 20, 32],

@@ -5,22 +5,22 @@
  * selected by a tiling with `winograd: m` (the tiling then shapes its GEMMs). Results equal the direct
  * convolution's up to float32 rounding (larger for m = 4, whose transforms have larger coefficients).
  */
-import { grid1d, runtime, sum, Tensor } from '@mriseg/tensor-wgsl';
+import { grid1d, kernel, runtime, sum, Tensor } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
-import { type ConvEpilogue, sizeWords } from './conv.wgsl.js';
+import { type ConvEpilogue, epilogueBindings, imageBindings, sizeUniforms } from './conv.wgsl.js';
 import type { ConvKernel } from './conv-tiling.js';
 import {
   type WinogradTile,
-  winogradGemmWgsl,
-  winogradInputWgsl,
-  winogradOutputGradWgsl,
-  winogradOutputWgsl,
-  winogradWeightGradGemmWgsl,
-  winogradWeightGradOutputWgsl,
-  winogradWeightWgsl,
+  winogradGemmSpec,
+  winogradInputSpec,
+  winogradOutputGradSpec,
+  winogradOutputSpec,
+  winogradWeightGradGemmSpec,
+  winogradWeightGradOutputSpec,
+  winogradWeightSpec,
 } from './conv-winograd.wgsl.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
-import { shaderMemo, splitReduction } from './launch-helpers.js';
+import { splitReduction } from './launch-helpers.js';
 
 export type { WinogradTile } from './conv-winograd.wgsl.js';
 
@@ -59,8 +59,6 @@ export function winogradTransformFloats(kernel: ConvKernel, g: ConvGeometry, m: 
   return (m + 2) ** 2 * Math.max(wg.C, wg.K) * winogradTiles(wg, m);
 }
 
-const cached = shaderMemo();
-
 /**
  * What every Winograd launch of `g` with `tiling` derives: the output tile m, the α² = (m + 2)² products, the
  * tile count T and the shaders' window key. Throws (naming `op`) unless the convolution is eligible.
@@ -84,13 +82,15 @@ function transformInput(
 ): Tensor {
   const T = winogradTiles(g, m);
   const V = Tensor.empty([(m + 2) ** 2, g.C, T], 'f32', 'conv2d_winograd');
-  runtime().dispatch({
-    name: 'conv2d_winograd_input',
-    code: cached(`i|${m}|${g.ph},${g.pw}|${images.length}`, () => winogradInputWgsl(g, images.length, m)),
-    buffers: [...images.map((t) => t.buffer), V.buffer],
-    uniforms: sizeWords(g, tilesN, 0, channels),
-    workgroups: grid1d(g.C * T),
-  });
+  const k = kernel(`winograd.input|${m}|${g.ph},${g.pw}|${images.length}`, () =>
+    winogradInputSpec(g, images.length, m),
+  );
+  runtime().dispatchKernel(
+    k,
+    { ...imageBindings('X', images), V: V.buffer },
+    sizeUniforms(g, tilesN, 0, channels),
+    grid1d(g.C * T),
+  );
   return V;
 }
 
@@ -103,7 +103,7 @@ interface WinogradRun {
   /** The weight is the original convolution's, read transposed and rotated (input gradient). */
   flipped: boolean;
   /** The epilogue's vectors (bias, or scale and shift). */
-  extra: GPUBuffer[];
+  extra: readonly GPUBuffer[];
   outputs: Tensor[];
   outChannels: readonly number[];
   tiling: GemmTiling;
@@ -119,34 +119,24 @@ function runWinograd(r: WinogradRun): void {
   const U = Tensor.empty([count, g.K, g.C], 'f32', 'conv2d_winograd');
   const M = Tensor.empty([count, g.K, T], 'f32', 'conv2d_winograd');
   const outParts = r.outputs.length;
-  const words = sizeWords(g, tilesN, 0, r.outChannels);
-  rt.dispatch({
-    name: 'conv2d_winograd_weight',
-    code: cached(`w|${window}|${r.flipped}`, () => winogradWeightWgsl(g, r.flipped, m)),
-    buffers: [r.w.buffer, U.buffer],
-    uniforms: words,
-    workgroups: grid1d(g.K * g.C),
-  });
+  const uniforms = sizeUniforms(g, tilesN, 0, r.outChannels);
+  const weight = kernel(`winograd.weight|${window}|${r.flipped}`, () => winogradWeightSpec(g, r.flipped, m));
+  rt.dispatchKernel(weight, { Wt: r.w.buffer, U: U.buffer }, uniforms, grid1d(g.K * g.C));
   const max = rt.limits.maxComputeWorkgroupsPerDimension;
   const grid = gemmGrid(Math.ceil(T / tiling.BM), count * tilesN, max);
   if (grid[1] > max || grid[2] > max)
     throw new Error(`conv2d (winograd): ${T} tiles × ${g.K} channels exceed the dispatch limits`);
-  rt.dispatch({
-    name: 'conv2d_winograd_gemm',
-    code: cached(`g|${window}|${tilingKey(tiling)}`, () => winogradGemmWgsl(g, tiling, m)),
-    buffers: [V.buffer, U.buffer, M.buffer],
-    uniforms: words,
-    workgroups: grid,
-  });
-  rt.dispatch({
-    name: 'conv2d_winograd_output',
-    code: cached(`o|${window}|${r.epilogue}|${outParts}`, () =>
-      winogradOutputWgsl(g, r.epilogue, outParts, m),
-    ),
-    buffers: [M.buffer, ...r.extra, ...r.outputs.map((t) => t.buffer)],
-    uniforms: words,
-    workgroups: grid1d(g.K * T),
-  });
+  const gemm = kernel(`winograd.gemm|${window}|${tilingKey(tiling)}`, () => winogradGemmSpec(g, tiling, m));
+  rt.dispatchKernel(gemm, { V: V.buffer, U: U.buffer, Mo: M.buffer }, uniforms, grid);
+  const output = kernel(`winograd.output|${window}|${r.epilogue}|${outParts}`, () =>
+    winogradOutputSpec(g, r.epilogue, outParts, m),
+  );
+  rt.dispatchKernel(
+    output,
+    { Mo: M.buffer, ...epilogueBindings(r.epilogue, r.extra), ...imageBindings('Y', r.outputs) },
+    uniforms,
+    grid1d(g.K * T),
+  );
   for (const t of [V, U, M]) t.dispose();
 }
 
@@ -220,16 +210,11 @@ export function convWeightGradWinograd(
   const tilesM = Math.ceil(g.K / tiling.BM);
   const tilesN = Math.ceil(g.C / tiling.BN);
   const { splits, chunk, kernel: kernelTiling } = splitReduction(T, count * tilesM * tilesN, tiling);
-  const words = sizeWords(g, tilesN, chunk, [g.C]);
+  const uniforms = sizeUniforms(g, tilesN, chunk, [g.C]);
   const V = transformInput(g, m, images, channels, tilesN);
   const Wd = Tensor.empty([count, g.K, T], 'f32', 'conv2d_winograd');
-  rt.dispatch({
-    name: 'conv2d_winograd_dy',
-    code: cached(`y|${window}`, () => winogradOutputGradWgsl(g, m)),
-    buffers: [dy.buffer, Wd.buffer],
-    uniforms: words,
-    workgroups: grid1d(g.K * T),
-  });
+  const outputGrad = kernel(`winograd.dy|${window}`, () => winogradOutputGradSpec(g, m));
+  rt.dispatchKernel(outputGrad, { DY: dy.buffer, Wd: Wd.buffer }, uniforms, grid1d(g.K * T));
   const partial = Tensor.empty([splits, count * g.K * g.C], 'f32', 'conv2d_winograd');
   const max = rt.limits.maxComputeWorkgroupsPerDimension;
   const grid = gemmGrid(tilesM, count * splits * tilesN, max);
@@ -237,26 +222,16 @@ export function convWeightGradWinograd(
     throw new Error(
       `conv2d_weight_grad (winograd): ${count * splits * tilesN} GEMM tiles exceed the dispatch limits`,
     );
-  rt.dispatch({
-    name: 'conv2d_winograd_weight_grad',
-    code: cached(`z|${window}|${tilingKey(kernelTiling)}`, () =>
-      winogradWeightGradGemmWgsl(g, kernelTiling, m),
-    ),
-    buffers: [Wd.buffer, V.buffer, partial.buffer],
-    uniforms: words,
-    workgroups: grid,
-  });
+  const gemm = kernel(`winograd.weight_grad|${window}|${tilingKey(kernelTiling)}`, () =>
+    winogradWeightGradGemmSpec(g, kernelTiling, m),
+  );
+  rt.dispatchKernel(gemm, { Wd: Wd.buffer, V: V.buffer, Z: partial.buffer }, uniforms, grid);
   V.dispose();
   Wd.dispose();
   const Z = splits === 1 ? partial : sum(partial, 0);
   const dw = Tensor.empty([g.K, g.C, 3, 3], 'f32', 'conv2d_weight_grad');
-  rt.dispatch({
-    name: 'conv2d_winograd_weight_grad_output',
-    code: cached(`u|${window}`, () => winogradWeightGradOutputWgsl(g, m)),
-    buffers: [Z.buffer, dw.buffer],
-    uniforms: words,
-    workgroups: grid1d(g.K * g.C),
-  });
+  const output = kernel(`winograd.weight_grad_output|${window}`, () => winogradWeightGradOutputSpec(g, m));
+  rt.dispatchKernel(output, { Z: Z.buffer, DW: dw.buffer }, uniforms, grid1d(g.K * g.C));
   if (Z !== partial) Z.dispose();
   partial.dispose();
   return dw;

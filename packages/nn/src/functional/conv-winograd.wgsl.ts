@@ -11,17 +11,18 @@
  * gradient is F(3×3, m×m), the transposed algorithm: dw = Gᵀ [Σ over tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G, whose sum
  * over tiles is α² GEMMs with a long reduction, split across workgroups like the direct weight gradient's.
  */
-import { gridIndex, gridParams } from '@mriseg/tensor-wgsl';
+import { gridIndex, gridParams, type KernelSpec, type StorageDecl } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
 import {
   type ConvEpilogue,
+  convSpec,
   declarations,
   epilogueWgsl,
-  imageBindings,
+  imageStorage,
   readXFn,
   sizesAsCalls,
 } from './conv.wgsl.js';
-import { type GemmTiling, gemmWgsl } from './gemm.wgsl.js';
+import { type GemmTiling, gemmWgsl, threadsOf } from './gemm.wgsl.js';
 
 /** The output tile size m of F(m×m, 3×3). */
 export type WinogradTile = 2 | 4;
@@ -114,28 +115,31 @@ const TILE_OF_T = 'let tw = t % TW; let r = t / TW; let th = r % TH; let img = r
 
 /**
  * A kernel with one thread per element of a `count`-element index space (decoded from e by `index`): loads a
- * small matrix, transforms it (`body`), stores it. `head`: the bindings, with the sizes' uniform at `meta`.
+ * small matrix, transforms it (`body`), stores it.
  */
 function transformKernel(
   g: ConvGeometry,
   m: WinogradTile,
-  k: { head: string; meta: number; helpers?: string; count: string; index: string; body: string },
-): string {
-  return sizesAsCalls(`${k.head}
-${declarations(g, k.meta)}
+  k: { name: string; storage: StorageDecl[]; helpers?: string; count: string; index: string; body: string },
+): KernelSpec {
+  return convSpec(
+    k.name,
+    k.storage,
+    256,
+    sizesAsCalls(`${declarations(g)}
 ${k.helpers ?? ''}
-@compute @workgroup_size(256)
 fn main(${gridParams}) {
   ${tiles(m)}
   let e = ${gridIndex()};
   if (e >= ${k.count}) { return; }
   ${k.index}
   ${k.body}
-}`);
+}`),
+  );
 }
 
 /** V[ξ, c, t] = (Bᵀ d B)[ξ] for the α×α patch d of channel c at tile t (zero outside the image). */
-export function winogradInputWgsl(g: ConvGeometry, parts: number, m: WinogradTile): string {
+export function winogradInputSpec(g: ConvGeometry, parts: number, m: WinogradTile): KernelSpec {
   const a = m + 2;
   const read =
     parts === 1 ? 'X[((img * C_ + c) * H_ + u32(h)) * W_ + u32(w)]' : 'readX(img, c, u32(h) * W_ + u32(w))';
@@ -145,9 +149,8 @@ export function winogradInputWgsl(g: ConvGeometry, parts: number, m: WinogradTil
       `var d${ij} = 0.0; { let h = h0 + ${i}; let w = w0 + ${j}; if (h >= 0 && w >= 0 && h < i32(H_) && w < i32(W_)) { d${ij} = ${read}; } }`,
   );
   return transformKernel(g, m, {
-    head: `${imageBindings(parts, 0, 'read', 'X')}
-@group(0) @binding(${parts}) var<storage, read_write> V: array<f32>;`,
-    meta: parts + 1,
+    name: 'conv2d_winograd_input',
+    storage: [...imageStorage(parts, 'X', 'read'), { name: 'V', access: 'read_write' }],
     helpers: parts > 1 ? readXFn(parts) : '',
     count: 'C_ * T',
     index: `let t = e % T; let c = e / T;
@@ -164,13 +167,12 @@ export function winogradInputWgsl(g: ConvGeometry, parts: number, m: WinogradTil
  * U[ξ, k, c] = (G g Gᵀ)[ξ] for the 3×3 filter g of output channel k and input channel c; `flipped`: the weight is
  * stored [C, K, 3, 3] and read rotated by 180° (the input gradient's filters).
  */
-export function winogradWeightWgsl(g: ConvGeometry, flipped: boolean, m: WinogradTile): string {
+export function winogradWeightSpec(g: ConvGeometry, flipped: boolean, m: WinogradTile): KernelSpec {
   const at = (r: number, s: number) =>
     flipped ? `(c * K_ + k) * 9u + ${8 - (r * 3 + s)}u` : `e * 9u + ${r * 3 + s}u`;
   return transformKernel(g, m, {
-    head: `@group(0) @binding(0) var<storage, read> Wt: array<f32>;
-@group(0) @binding(1) var<storage, read_write> U: array<f32>;`,
-    meta: 2,
+    name: 'conv2d_winograd_weight',
+    storage: [{ name: 'Wt' }, { name: 'U', access: 'read_write' }],
     count: 'K_ * C_',
     index: 'let c = e % C_; let k = e / C_;',
     body: `${eachElement(3, (_, ij, r, s) => `let g${ij} = Wt[${at(r, s)}];`)}
@@ -180,11 +182,8 @@ export function winogradWeightWgsl(g: ConvGeometry, flipped: boolean, m: Winogra
 }
 
 /** M[ξ] = U[ξ] · V[ξ] summed over input channels: GEMM with m = tile, n = output channel, k = input channel. */
-export function winogradGemmWgsl(g: ConvGeometry, tiling: GemmTiling, m: WinogradTile): string {
-  const body = `@group(0) @binding(0) var<storage, read> V: array<f32>;
-@group(0) @binding(1) var<storage, read> U: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Mo: array<f32>;
-${declarations(g, 3)}
+export function winogradGemmSpec(g: ConvGeometry, tiling: GemmTiling, m: WinogradTile): KernelSpec {
+  const body = `${declarations(g)}
 var<private> aBase: u32;
 var<private> bBase: u32;
 var<private> mBase: u32;
@@ -206,7 +205,12 @@ fn loadB(k: u32, n: u32) -> f32 {
 fn store(m: u32, n: u32, v: f32) {
   Mo[mBase + n * tileCount + m] = v;
 }`;
-  return gemmWgsl({ body: sizesAsCalls(body), tiling, tilesN: 'TILES_N()', aOrder: 'mn', bOrder: 'k' });
+  return convSpec(
+    'conv2d_winograd_gemm',
+    [{ name: 'V' }, { name: 'U' }, { name: 'Mo', access: 'read_write' }],
+    threadsOf(tiling),
+    gemmWgsl({ body: sizesAsCalls(body), tiling, tilesN: 'TILES_N()', aOrder: 'mn', bOrder: 'k' }),
+  );
 }
 
 /**
@@ -224,18 +228,15 @@ function writeYFn(n: number): string {
 }
 
 /** y = epilogue(Aᵀ M A) for each m×m output block (the parts outside the output dropped), y in `parts`. */
-export function winogradOutputWgsl(
+export function winogradOutputSpec(
   g: ConvGeometry,
   epilogue: ConvEpilogue,
   parts: number,
   m: WinogradTile,
-): string {
+): KernelSpec {
   const e = epilogueWgsl(epilogue);
   if (parts > 1 && epilogue !== 'none')
     throw new Error('conv2d (winograd): an epilogue with an output in parts');
-  // The epilogue's vectors sit right after M here (binding 1…), not after an image and a weight.
-  const decls = e.decls.replace(/@binding\((\d)\)/g, (_, b) => `@binding(${Number(b) - 1})`);
-  const out = e.out - 1;
   const write = (value: string) =>
     parts > 1 ? `writeY(img, n, p * Q_ + q, ${value});` : `Y[((img * K_ + n) * P_ + p) * Q_ + q] = ${value};`;
   const stores = eachElement(
@@ -244,10 +245,8 @@ export function winogradOutputWgsl(
       `{ let p = th * ${m}u + ${i}u; let q = tw * ${m}u + ${j}u; if (p < P_ && q < Q_) { let v = y${ij}; ${write(e.value)} } }`,
   );
   return transformKernel(g, m, {
-    head: `@group(0) @binding(0) var<storage, read> Mo: array<f32>;
-${decls}
-${imageBindings(parts, out, 'read_write', 'Y')}`,
-    meta: out + parts,
+    name: 'conv2d_winograd_output',
+    storage: [{ name: 'Mo' }, ...e.storage, ...imageStorage(parts, 'Y', 'read_write')],
     helpers: parts > 1 ? writeYFn(parts) : '',
     count: 'K_ * T',
     index: `let t = e % T; let n = e / T;
@@ -259,16 +258,15 @@ ${imageBindings(parts, out, 'read_write', 'Y')}`,
 }
 
 /** W[ξ, k, t] = (A e Aᵀ)[ξ] for the m×m block e of dy's channel k at tile t (zero past the output's edge). */
-export function winogradOutputGradWgsl(g: ConvGeometry, m: WinogradTile): string {
+export function winogradOutputGradSpec(g: ConvGeometry, m: WinogradTile): KernelSpec {
   const loads = eachElement(
     m,
     (_, ij, i, j) =>
       `var e${ij} = 0.0; { let p = th * ${m}u + ${i}u; let q = tw * ${m}u + ${j}u; if (p < P_ && q < Q_) { e${ij} = DY[((img * K_ + k) * P_ + p) * Q_ + q]; } }`,
   );
   return transformKernel(g, m, {
-    head: `@group(0) @binding(0) var<storage, read> DY: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Wd: array<f32>;`,
-    meta: 2,
+    name: 'conv2d_winograd_dy',
+    storage: [{ name: 'DY' }, { name: 'Wd', access: 'read_write' }],
     count: 'K_ * T',
     index: `let t = e % T; let k = e / T;
   ${TILE_OF_T}`,
@@ -282,12 +280,9 @@ export function winogradOutputGradWgsl(g: ConvGeometry, m: WinogradTile): string
  * Z[split, ξ, k, c] = Σ over the split's tiles t of W[ξ, k, t] · V[ξ, c, t]: GEMM with m = output channel,
  * n = input channel, reduction over tiles in chunks of CHUNK (grid z = ξ·splits + split).
  */
-export function winogradWeightGradGemmWgsl(g: ConvGeometry, tiling: GemmTiling, m: WinogradTile): string {
+export function winogradWeightGradGemmSpec(g: ConvGeometry, tiling: GemmTiling, m: WinogradTile): KernelSpec {
   const count = (m + 2) ** 2;
-  const body = `@group(0) @binding(0) var<storage, read> Wd: array<f32>;
-@group(0) @binding(1) var<storage, read> V: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Z: array<f32>;
-${declarations(g, 3)}
+  const body = `${declarations(g)}
 var<private> aBase: u32;
 var<private> bBase: u32;
 var<private> zBase: u32;
@@ -313,15 +308,19 @@ fn loadB(k: u32, n: u32) -> f32 {
 fn store(m: u32, n: u32, v: f32) {
   Z[zBase + m * C_ + n] = v;
 }`;
-  return gemmWgsl({ body: sizesAsCalls(body), tiling, tilesN: 'TILES_N()', aOrder: 'k', bOrder: 'k' });
+  return convSpec(
+    'conv2d_winograd_weight_grad',
+    [{ name: 'Wd' }, { name: 'V' }, { name: 'Z', access: 'read_write' }],
+    threadsOf(tiling),
+    gemmWgsl({ body: sizesAsCalls(body), tiling, tilesN: 'TILES_N()', aOrder: 'k', bOrder: 'k' }),
+  );
 }
 
 /** dw[k, c] = Gᵀ Z[·, k, c] G: the 3×3 filter gradient from the α² summed products. */
-export function winogradWeightGradOutputWgsl(g: ConvGeometry, m: WinogradTile): string {
+export function winogradWeightGradOutputSpec(g: ConvGeometry, m: WinogradTile): KernelSpec {
   return transformKernel(g, m, {
-    head: `@group(0) @binding(0) var<storage, read> Z: array<f32>;
-@group(0) @binding(1) var<storage, read_write> DW: array<f32>;`,
-    meta: 2,
+    name: 'conv2d_winograd_weight_grad_output',
+    storage: [{ name: 'Z' }, { name: 'DW', access: 'read_write' }],
     count: 'K_ * C_',
     index: 'let c = e % C_; let k = e / C_;',
     body: `${eachElement(m + 2, (xi, ij) => `let z${ij} = Z[(${xi}u * K_ + k) * C_ + c];`)}

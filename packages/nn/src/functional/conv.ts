@@ -2,19 +2,21 @@
  * Launchers of the three implicit-GEMM convolution kernels, in forward-convolution geometry. Not recorded for
  * autograd: conv2d.ts and conv-transpose2d.ts combine them into ops with backward rules.
  */
-import { runtime, sum, Tensor, zeros } from '@mriseg/tensor-wgsl';
+import { type Bindings, type Kernel, kernel, runtime, sum, Tensor, zeros } from '@mriseg/tensor-wgsl';
 import {
   type ConvEpilogue,
-  convForwardWgsl,
-  convInputGradWgsl,
-  convWeightGradWgsl,
+  convForwardSpec,
+  convInputGradSpec,
+  convWeightGradSpec,
+  epilogueBindings,
+  imageBindings,
   MAX_IMAGE_PARTS,
-  sizeWords,
+  sizeUniforms,
 } from './conv.wgsl.js';
 import { convTiling } from './conv-tiling.js';
 import { convForwardWinograd, convInputGradWinograd, convWeightGradWinograd } from './conv-winograd.js';
 import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
-import { shaderMemo, splitReduction } from './launch-helpers.js';
+import { splitReduction } from './launch-helpers.js';
 
 /** Image x [N, C, H, W] ⊛ weight [K, C, R, S] → y [N, K, P, Q]. */
 export interface ConvGeometry {
@@ -35,20 +37,16 @@ export interface ConvGeometry {
   dw: number;
 }
 
-/** Generated shaders by geometry and variant (generation is cheap, but a training step repeats it often). */
-const cachedCode = shaderMemo();
-
 /** What a shader is specialised on: the kernel window (sizes are uniforms). */
-const windowKey = (g: ConvGeometry) => [g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
+export const windowKey = (g: ConvGeometry) => [g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
 
 function launch(
-  name: string,
-  code: string,
+  k: Kernel,
   tiling: GemmTiling,
   M: number,
   Ncols: number,
   zCount: number,
-  buffers: GPUBuffer[],
+  bindings: Bindings,
   g: ConvGeometry,
   chunk = 0,
   parts: readonly number[] = [g.C],
@@ -59,8 +57,8 @@ function launch(
   const max = rt.limits.maxComputeWorkgroupsPerDimension;
   const grid = gemmGrid(tilesM, zCount * tilesN, max);
   if (grid[1] > max || grid[2] > max)
-    throw new Error(`${name}: ${tilesM}×${tilesN}×${zCount} tiles exceed the dispatch limits`);
-  rt.dispatch({ name, code, buffers, uniforms: sizeWords(g, tilesN, chunk, parts), workgroups: grid });
+    throw new Error(`${k.name}: ${tilesM}×${tilesN}×${zCount} tiles exceed the dispatch limits`);
+  rt.dispatchKernel(k, bindings, sizeUniforms(g, tilesN, chunk, parts), grid);
 }
 
 const anyZero = (g: ConvGeometry) => [g.N, g.C, g.K, g.P, g.Q, g.H, g.W, g.R, g.S].some((d) => d === 0);
@@ -110,15 +108,22 @@ export function convForwardRaw(
   const M = g.N * g.P * g.Q;
   const tiling = convTiling('forward', g, bias !== null);
   const extra = affine ? [affine.scale.buffer, affine.shift.buffer] : bias ? [bias.buffer] : [];
-  const buffers = [...tensors.map((t) => t.buffer), w.buffer, ...extra, y.buffer];
   const n = tensors.length;
   if (tiling.winograd) {
     convForwardWinograd(tensors, channels, w, extra, y, g, tiling, epilogue);
     return y;
   }
-  const key = `f|${windowKey(g)}|${tilingKey(tiling)}|${epilogue}|${n}`;
-  const code = cachedCode(key, () => convForwardWgsl(g, tiling, epilogue, n));
-  launch(affine ? 'conv2d_affine' : 'conv2d', code, tiling, M, g.K, 1, buffers, g, 0, channels);
+  const name = affine ? 'conv2d_affine' : 'conv2d';
+  const k = kernel(`conv.f|${name}|${windowKey(g)}|${tilingKey(tiling)}|${epilogue}|${n}`, () =>
+    convForwardSpec(name, g, tiling, epilogue, n),
+  );
+  const bindings = {
+    ...imageBindings('X', tensors),
+    Wt: w.buffer,
+    ...epilogueBindings(epilogue, extra),
+    Y: y.buffer,
+  };
+  launch(k, tiling, M, g.K, 1, bindings, g, 0, channels);
   return y;
 }
 
@@ -146,10 +151,16 @@ export function convInputGradPartsRaw(
     convInputGradWinograd(dy, w, bias, g, dx, channels, tiling);
     return dx;
   }
-  const buffers = [dy.buffer, w.buffer, ...(bias ? [bias.buffer] : []), ...dx.map((t) => t.buffer)];
-  const key = `d|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}|${n}`;
-  const code = cachedCode(key, () => convInputGradWgsl(g, tiling, bias !== null, n));
-  launch('conv2d_input_grad', code, tiling, M, g.C, g.sh * g.sw, buffers, g, 0, channels);
+  const k = kernel(`conv.d|${windowKey(g)}|${tilingKey(tiling)}|${bias !== null}|${n}`, () =>
+    convInputGradSpec('conv2d_input_grad', g, tiling, bias !== null, n),
+  );
+  const bindings = {
+    DY: dy.buffer,
+    Wt: w.buffer,
+    ...(bias ? { Bias: bias.buffer } : {}),
+    ...imageBindings('DX', dx),
+  };
+  launch(k, tiling, M, g.C, g.sh * g.sw, bindings, g, 0, channels);
   return dx;
 }
 
@@ -166,21 +177,11 @@ export function convWeightGradRaw(dy: Tensor, x: ConvImage, g: ConvGeometry): Te
   const { splits, chunk, kernel: tiling } = splitReduction(L, tiles, chosen);
   const partial = Tensor.empty([splits, g.K, g.C, g.R, g.S], 'f32', 'conv2d_weight_grad');
   const n = tensors.length;
-  const code = cachedCode(`w|${windowKey(g)}|${tilingKey(tiling)}|${n}`, () =>
-    convWeightGradWgsl(g, tiling, n),
+  const k = kernel(`conv.w|${windowKey(g)}|${tilingKey(tiling)}|${n}`, () =>
+    convWeightGradSpec('conv2d_weight_grad', g, tiling, n),
   );
-  launch(
-    'conv2d_weight_grad',
-    code,
-    tiling,
-    g.K,
-    crs,
-    splits,
-    [dy.buffer, ...tensors.map((t) => t.buffer), partial.buffer],
-    g,
-    chunk,
-    channels,
-  );
+  const bindings = { DY: dy.buffer, ...imageBindings('X', tensors), DW: partial.buffer };
+  launch(k, tiling, g.K, crs, splits, bindings, g, chunk, channels);
   if (splits === 1) {
     const v = partial.view([g.K, g.C, g.R, g.S]);
     partial.dispose();

@@ -7,15 +7,15 @@
  * division by these sizes, which becomes multiply-and-shift for constants. A network has few distinct layer
  * shapes, and pipelines are cached by code.
  */
-import { metaDecl } from '@mriseg/tensor-wgsl';
+import type { KernelSpec, StorageDecl, UniformType } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
 import { type ConvKernel, LOAD_ORDERS } from './conv-tiling.js';
-import { type GemmTiling, gemmWgsl } from './gemm.wgsl.js';
+import { type GemmTiling, gemmWgsl, threadsOf } from './gemm.wgsl.js';
 
 /**
- * Uniform words: the sizes (the parts of the geometry that vary between the layers of a network), and where
- * each image part starts along the channels (SEG1…) when the image is a channel concatenation of several
- * tensors read in place.
+ * The uniforms of every convolution kernel: the sizes (the parts of the geometry that vary between the layers
+ * of a network), and where each image part starts along the channels (SEG1…) when the image is a channel
+ * concatenation of several tensors read in place. The code reads them through accessors (`N_()`, …).
  */
 export const SIZE_WORDS = [
   'N_',
@@ -39,38 +39,69 @@ export const SIZE_WORDS = [
 /** Most image parts a kernel reads (or writes) in place: six storage bindings, with the weight and output. */
 export const MAX_IMAGE_PARTS = SIZE_WORDS.length - SIZE_WORDS.indexOf('SEG1') + 1;
 
+export const SIZE_UNIFORMS: Readonly<Record<string, UniformType>> = Object.fromEntries(
+  SIZE_WORDS.map((n) => [n, 'u32']),
+);
+
 /**
- * The uniform words of a dispatch; `tilesN` is the number of BN-wide tiles of C's columns, `parts` the channel
+ * The uniform values of a dispatch; `tilesN` is the number of BN-wide tiles of C's columns, `parts` the channel
  * counts of the image's parts (one part: the image is one tensor).
  */
-export function sizeWords(
+export function sizeUniforms(
   g: ConvGeometry,
   tilesN: number,
   chunk = 0,
   parts: readonly number[] = [g.C],
-): Uint32Array {
-  const w = new Uint32Array(Math.ceil(SIZE_WORDS.length / 4) * 4);
-  w.set([g.N, g.C, g.H, g.W, g.K, g.P, g.Q, Math.ceil(g.H / g.sh), Math.ceil(g.W / g.sw), chunk, tilesN]);
+): Record<string, number> {
+  const u: Record<string, number> = {
+    N_: g.N,
+    C_: g.C,
+    H_: g.H,
+    W_: g.W,
+    K_: g.K,
+    P_: g.P,
+    Q_: g.Q,
+    HP: Math.ceil(g.H / g.sh),
+    WP: Math.ceil(g.W / g.sw),
+    CHUNK: chunk,
+    TILES_N: tilesN,
+    SEG1: 0,
+    SEG2: 0,
+    SEG3: 0,
+    SEG4: 0,
+    SEG5: 0,
+  };
   let start = 0;
   for (let i = 1; i < parts.length; i++) {
     start += parts[i - 1];
-    w[SIZE_WORDS.indexOf('SEG1') + i - 1] = start;
+    u[`SEG${i}`] = start;
   }
-  return w;
+  return u;
+}
+
+/** A convolution kernel's description: its storage, the size uniforms, and code of `threads` threads. */
+export function convSpec(name: string, storage: StorageDecl[], threads: number, code: string): KernelSpec {
+  return { name, storage, uniforms: SIZE_UNIFORMS, workgroupSize: threads, code };
+}
+
+/** The storage buffers of an image of `n` parts (X0, X1, …; one part keeps the name X). */
+export function imageStorage(n: number, name: string, access: 'read' | 'read_write'): StorageDecl[] {
+  if (n === 1) return [{ name, access }];
+  return Array.from({ length: n }, (_, i) => ({ name: `${name}${i}`, access }));
+}
+
+/** The bindings of an image's parts, named as `imageStorage` names them. */
+export function imageBindings(
+  name: string,
+  parts: readonly { buffer: GPUBuffer }[],
+): Record<string, GPUBuffer> {
+  if (parts.length === 1) return { [name]: parts[0].buffer };
+  return Object.fromEntries(parts.map((t, i) => [`${name}${i}`, t.buffer]));
 }
 
 /** Bounds of image part i along the channels, as WGSL expressions. */
 const partStart = (i: number) => (i === 0 ? '0u' : `SEG${i}`);
 const partEnd = (i: number, n: number) => (i === n - 1 ? 'C_' : `SEG${i + 1}`);
-
-/** Bindings of an image made of `n` parts (X0, X1, …; one part keeps the name X). */
-export function imageBindings(n: number, first: number, access: 'read' | 'read_write', name: string): string {
-  if (n === 1) return `@group(0) @binding(${first}) var<storage, ${access}> ${name}: array<f32>;`;
-  return Array.from(
-    { length: n },
-    (_, i) => `@group(0) @binding(${first + i}) var<storage, ${access}> ${name}${i}: array<f32>;`,
-  ).join('\n');
-}
 
 /**
  * fn readX(img, c, pix) for an image of n parts: the value of channel c of image img at pixel offset pix
@@ -99,7 +130,7 @@ function writeDXFn(n: number): string {
  * uniforms, so all layers with one window shape share a pipeline (each pipeline costs seconds to compile on
  * a CPU adapter).
  */
-export function declarations(g: ConvGeometry, binding: number): string {
+export function declarations(g: ConvGeometry): string {
   const window: [string, number][] = [
     ['R_', g.R],
     ['S_', g.S],
@@ -111,9 +142,8 @@ export function declarations(g: ConvGeometry, binding: number): string {
     ['DLW', g.dw],
   ];
   return [
-    metaDecl(binding, SIZE_WORDS.length),
     ...window.map(([n, v]) => `const ${n}: u32 = ${v}u;`),
-    ...SIZE_WORDS.map((n, i) => `fn ${n}() -> u32 { return mi(${i}u); }`),
+    ...SIZE_WORDS.map((n) => `fn ${n}() -> u32 { return params.${n}; }`),
   ].join('\n');
 }
 
@@ -136,9 +166,9 @@ function kernelGemm(kernel: ConvKernel, body: string, tiling: GemmTiling): strin
   });
 }
 
-/** Size names in a body become calls of their accessor functions. */
+/** Size names in a body become calls of their accessor functions (not the uniform fields `params.N_`). */
 export const sizesAsCalls = (body: string) =>
-  body.replace(new RegExp(`\\b(${SIZE_WORDS.join('|')})\\b(?!\\()`, 'g'), '$1()');
+  body.replace(new RegExp(`(?<!\\.)\\b(${SIZE_WORDS.join('|')})\\b(?!\\()`, 'g'), '$1()');
 
 /**
  * The im2col gather of x at (this thread's output pixel, k = (c, r, s)); aBase is the image's offset in X (one
@@ -194,21 +224,21 @@ function gatherMasked(parts: number): string {
  */
 export type ConvEpilogue = 'none' | 'bias' | 'affine' | 'affine-relu';
 
-export function epilogueWgsl(e: ConvEpilogue): { decls: string; out: number; value: string } {
-  if (e === 'none') return { decls: '', out: 2, value: 'v' };
-  if (e === 'bias')
-    return {
-      decls: '@group(0) @binding(2) var<storage, read> Bias: array<f32>;',
-      out: 3,
-      value: 'v + Bias[n]',
-    };
+export function epilogueWgsl(e: ConvEpilogue): { storage: StorageDecl[]; value: string } {
+  if (e === 'none') return { storage: [], value: 'v' };
+  if (e === 'bias') return { storage: [{ name: 'Bias' }], value: 'v + Bias[n]' };
   const affine = 'fma(v, Scale[n], Shift[n])';
   return {
-    decls: `@group(0) @binding(2) var<storage, read> Scale: array<f32>;
-@group(0) @binding(3) var<storage, read> Shift: array<f32>;`,
-    out: 4,
+    storage: [{ name: 'Scale' }, { name: 'Shift' }],
     value: e === 'affine-relu' ? `max(${affine}, 0.0)` : affine,
   };
+}
+
+/** The bindings of an epilogue's vectors: `extra` is [bias] or [scale, shift] (as `epilogueWgsl` names them). */
+export function epilogueBindings(e: ConvEpilogue, extra: readonly GPUBuffer[]): Record<string, GPUBuffer> {
+  if (e === 'bias') return { Bias: extra[0] };
+  if (e === 'affine' || e === 'affine-relu') return { Scale: extra[0], Shift: extra[1] };
+  return {};
 }
 
 /**
@@ -216,23 +246,22 @@ export function epilogueWgsl(e: ConvEpilogue): { decls: string; out: number; val
  * gather of x (contiguous along q, so loaded m-fastest, and each thread's pixel is decoded once); B is the
  * weight, contiguous along k. `bias` true is the 'bias' epilogue.
  */
-export function convForwardWgsl(
+export function convForwardSpec(
+  name: string,
   g: ConvGeometry,
   tiling: GemmTiling,
   bias: boolean | ConvEpilogue,
   parts = 1,
-): string {
+): KernelSpec {
   const e = epilogueWgsl(bias === true ? 'bias' : bias === false ? 'none' : bias);
-  // Bindings: the image parts, the weight, the epilogue's vectors, the output.
-  const shift = parts - 1;
-  const decls = e.decls.replace(/@binding\((\d)\)/g, (_, b) => `@binding(${Number(b) + shift})`);
-  const out = e.out + shift;
+  const storage: StorageDecl[] = [
+    ...imageStorage(parts, 'X', 'read'),
+    { name: 'Wt' },
+    ...e.storage,
+    { name: 'Y', access: 'read_write' },
+  ];
   const masked = g.R * g.S <= MAX_MASKED_TAPS;
-  const body = `${imageBindings(parts, 0, 'read', 'X')}
-@group(0) @binding(${parts}) var<storage, read> Wt: array<f32>;
-${decls}
-@group(0) @binding(${out}) var<storage, read_write> Y: array<f32>;
-${declarations(g, out + 1)}
+  const body = `${declarations(g)}
 ${parts > 1 ? readXFn(parts) : ''}
 var<private> aBase: u32;
 var<private> aImg: u32;
@@ -269,7 +298,7 @@ fn prepStore(m: u32) {
 fn store(m: u32, n: u32, v: f32) {
   Y[yRow + n * P_ * Q_] = ${e.value};
 }`;
-  return kernelGemm('forward', body, tiling);
+  return convSpec(name, storage, threadsOf(tiling), kernelGemm('forward', body, tiling));
 }
 
 function gcd(a: number, b: number): number {
@@ -310,19 +339,26 @@ const table = (name: string, v: number[]) =>
  * so each phase (grid z) is a dense GEMM: m = (image, h', w') with h = h'·SH + phase, n = c, k = (k, jr, js).
  * Stride 1 is the single phase with every tap; a k2 s2 transposed convolution has one tap per phase.
  */
-export function convInputGradWgsl(g: ConvGeometry, tiling: GemmTiling, bias: boolean, parts = 1): string {
+export function convInputGradSpec(
+  name: string,
+  g: ConvGeometry,
+  tiling: GemmTiling,
+  bias: boolean,
+  parts = 1,
+): KernelSpec {
   if (bias && parts > 1) throw new Error('conv2d_input_grad: a bias with a gradient in parts');
-  const out = bias ? 3 : 2;
+  const storage: StorageDecl[] = [
+    { name: 'DY' },
+    { name: 'Wt' },
+    ...(bias ? [{ name: 'Bias' }] : []),
+    ...imageStorage(parts, 'DX', 'read_write'),
+  ];
   const th = phaseTaps(g.sh, g.ph, g.dh, g.R);
   const tw = phaseTaps(g.sw, g.pw, g.dw, g.S);
   // Tap counts that are equal in every phase become constants (cheap division).
   const nr = new Set(th.count).size === 1 ? `${th.count[0]}u` : 'nr';
   const ns = new Set(tw.count).size === 1 ? `${tw.count[0]}u` : 'ns';
-  const body = `@group(0) @binding(0) var<storage, read> DY: array<f32>;
-@group(0) @binding(1) var<storage, read> Wt: array<f32>;
-${bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
-${imageBindings(parts, out, 'read_write', 'DX')}
-${declarations(g, out + parts)}
+  const body = `${declarations(g)}
 ${parts > 1 ? writeDXFn(parts) : ''}
 const RSTEP: u32 = ${th.step}u;
 const SSTEP: u32 = ${tw.step}u;
@@ -388,7 +424,7 @@ fn store(m: u32, c: u32, v: f32) {
     ${parts > 1 ? 'writeDX(dxImg, c, dxPix, v);' : `DX[(dxImg * C_ + c) * H_ * W_ + dxPix] = v${bias ? ' + Bias[c]' : ''};`}
   }
 }`;
-  return kernelGemm('input_grad', body, tiling);
+  return convSpec(name, storage, threadsOf(tiling), kernelGemm('input_grad', body, tiling));
 }
 
 /**
@@ -397,11 +433,13 @@ fn store(m: u32, c: u32, v: f32) {
  * writing its own partial [split, K, C·R·S], summed afterwards (deterministic, no atomics). Both tiles load
  * k-fastest (contiguous along q), so each thread decodes its output pixel once per step.
  */
-export function convWeightGradWgsl(g: ConvGeometry, tiling: GemmTiling, parts = 1): string {
-  const body = `@group(0) @binding(0) var<storage, read> DY: array<f32>;
-${imageBindings(parts, 1, 'read', 'X')}
-@group(0) @binding(${1 + parts}) var<storage, read_write> DW: array<f32>;
-${declarations(g, 2 + parts)}
+export function convWeightGradSpec(name: string, g: ConvGeometry, tiling: GemmTiling, parts = 1): KernelSpec {
+  const storage: StorageDecl[] = [
+    { name: 'DY' },
+    ...imageStorage(parts, 'X', 'read'),
+    { name: 'DW', access: 'read_write' },
+  ];
+  const body = `${declarations(g)}
 ${parts > 1 ? readXFn(parts) : ''}
 var<private> split: u32;
 var<private> dyBase: u32;
@@ -462,5 +500,5 @@ fn loadB(j: u32, k: u32) -> f32 {${gatherX(parts)}
 fn store(m: u32, col: u32, v: f32) {
   DW[(split * K_ + m) * C_ * R_ * S_ + col] = v;
 }`;
-  return kernelGemm('weight_grad', body, tiling);
+  return convSpec(name, storage, threadsOf(tiling), kernelGemm('weight_grad', body, tiling));
 }

@@ -4,11 +4,10 @@
  * drawn from a seeded Rng make a run reproducible.
  */
 import {
+  defineKernel,
   grid1d,
   gridIndex,
   gridParams,
-  metaDecl,
-  packMeta,
   type Rng,
   record,
   runtime,
@@ -16,12 +15,14 @@ import {
   Tensor,
 } from '@mriseg/tensor-wgsl';
 
-/** Uniform words: 0 n, 1 seed a, 2 seed b, 3 p (f32), 4 1/(1 − p) (f32). */
-function dropoutWgsl(): string {
-  return `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-${metaDecl(2, 5)}
-// lowbias32 (C. Wellons): a fast integer hash with good avalanche.
+/** Uniforms: `n`, the seeds `seedA`, `seedB`, the drop probability `p` and the kept elements' `scale` 1/(1 − p). */
+const mask = (name: string) =>
+  defineKernel(`dropout|${name}`, {
+    name,
+    storage: [{ name: 'X' }, { name: 'Y', access: 'read_write' }],
+    uniforms: { n: 'u32', seedA: 'u32', seedB: 'u32', p: 'f32', scale: 'f32' },
+    workgroupSize: 256,
+    code: `// lowbias32 (C. Wellons): a fast integer hash with good avalanche.
 fn hash32(v: u32) -> u32 {
   var x = v;
   x ^= x >> 16u; x *= 0x7feb352du;
@@ -29,24 +30,42 @@ fn hash32(v: u32) -> u32 {
   x ^= x >> 16u;
   return x;
 }
-@compute @workgroup_size(256)
 fn main(${gridParams}) {
   let i = ${gridIndex()};
-  if (i >= mi(0u)) { return; }
-  let u = f32(hash32(hash32(i ^ mi(1u)) + mi(2u)) >> 8u) * (1.0 / 16777216.0);
-  Y[i] = select(0.0, X[i] * bitcast<f32>(mi(4u)), u >= bitcast<f32>(mi(3u)));
-}`;
+  if (i >= params.n) { return; }
+  let u = f32(hash32(hash32(i ^ params.seedA) + params.seedB) >> 8u) * (1.0 / 16777216.0);
+  Y[i] = select(0.0, X[i] * params.scale, u >= params.p);
+}`,
+  });
+
+const forwardKernel = mask('dropout');
+const backwardKernel = mask('dropout_backward');
+
+/**
+ * The seeds of one dropout: drawn when its forward dispatch is recorded — again at every replay of a captured
+ * step, where the forward's uniforms are recomputed before the backward's, which reuse them.
+ */
+interface Seeds {
+  a: number;
+  b: number;
 }
 
-function masked(op: string, x: Tensor, seeds: [number, number], p: number): Tensor {
-  const y = Tensor.empty(x.shape, 'f32', op);
-  runtime().dispatch({
-    name: op,
-    code: dropoutWgsl(),
-    buffers: [x.buffer, y.buffer],
-    uniforms: packMeta([x.size, seeds[0], seeds[1], 0, 0], { 3: p, 4: 1 / (1 - p) }),
-    workgroups: grid1d(x.size),
-  });
+function masked(backward: boolean, x: Tensor, seeds: Seeds, draw: Rng | null, p: number): Tensor {
+  const k = backward ? backwardKernel : forwardKernel;
+  const y = Tensor.empty(x.shape, 'f32', k.name);
+  const n = x.size;
+  runtime().dispatchKernel(
+    k,
+    { X: x.buffer, Y: y.buffer },
+    () => {
+      if (draw) {
+        seeds.a = draw.nextUint32();
+        seeds.b = draw.nextUint32();
+      }
+      return { n, seedA: seeds.a, seedB: seeds.b, p, scale: 1 / (1 - p) };
+    },
+    grid1d(n),
+  );
   return y;
 }
 
@@ -58,7 +77,7 @@ export function dropout(x: Tensor, p: number, training: boolean, rng: Rng): Tens
   if (!(p >= 0 && p <= 1)) throw new ShapeError('dropout', `p = ${p} must be in [0, 1]`);
   if (x.dtype !== 'f32') throw new ShapeError('dropout', `needs f32, got ${x.describe()}`);
   if (!training || p === 0) return x;
-  const seeds: [number, number] = [rng.nextUint32(), rng.nextUint32()];
-  const y = masked('dropout', x, seeds, p);
-  return record(y, 'dropout', [x], (g) => [masked('dropout_backward', g, seeds, p)]);
+  const seeds: Seeds = { a: 0, b: 0 };
+  const y = masked(false, x, seeds, rng, p);
+  return record(y, 'dropout', [x], (g) => [masked(true, g, seeds, null, p)]);
 }

@@ -2,12 +2,9 @@
  * x · y through the convolution kernels' GEMM generator with a chosen tiling: the ceiling those tiles reach on a
  * device, for benchmarks (tensor-wgsl's `matmul` is the general op, with autograd and broadcasting).
  */
-import { runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
+import { kernel, runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
 import { type GemmTiling, gemmGrid, tilingKey, tilingProblem } from './gemm.wgsl.js';
-import { denseGemmWgsl } from './gemm-dense.wgsl.js';
-import { shaderMemo } from './launch-helpers.js';
-
-const cachedCode = shaderMemo();
+import { denseGemmSpec } from './gemm-dense.wgsl.js';
 
 /** out [R, Q] = x [R, K] · y [K, Q] (f32, row-major), computed with `tiling`. Not recorded for autograd. */
 export function denseGemmRaw(x: Tensor, y: Tensor, tiling: GemmTiling): Tensor {
@@ -20,14 +17,13 @@ export function denseGemmRaw(x: Tensor, y: Tensor, tiling: GemmTiling): Tensor {
   const Q = y.shape[1];
   const out = Tensor.empty([R, Q], 'f32', op);
   if (R === 0 || Q === 0) return out;
-  const key = `${R},${K},${Q}|${tilingKey(tiling)}`;
-  const code = cachedCode(key, () => denseGemmWgsl(R, K, Q, tiling));
+  const k = kernel(`dense_gemm|${R},${K},${Q}|${tilingKey(tiling)}`, () => denseGemmSpec(R, K, Q, tiling));
   const rt = runtime();
   const grid = gemmGrid(
     Math.ceil(Q / tiling.BM),
     Math.ceil(R / tiling.BN),
     rt.limits.maxComputeWorkgroupsPerDimension,
   );
-  rt.dispatch({ name: op, code, buffers: [x.buffer, y.buffer, out.buffer], workgroups: grid });
+  rt.dispatchKernel(k, { X: x.buffer, Y: y.buffer, Out: out.buffer }, null, grid);
   return out;
 }

@@ -4,13 +4,11 @@
  * its n along out's columns, so its load orders are the forward convolution's: any tiling that convolution
  * can run, this runs too. It measures what the generator's tiles reach without an im2col gather.
  */
-import { type GemmTiling, gemmWgsl } from './gemm.wgsl.js';
+import type { KernelSpec } from '@mriseg/tensor-wgsl';
+import { type GemmTiling, gemmWgsl, threadsOf } from './gemm.wgsl.js';
 
-export function denseGemmWgsl(R: number, K: number, Q: number, tiling: GemmTiling): string {
-  const body = `@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> Y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
-const R_: u32 = ${R}u;
+export function denseGemmSpec(R: number, K: number, Q: number, tiling: GemmTiling): KernelSpec {
+  const body = `const R_: u32 = ${R}u;
 const K_: u32 = ${K}u;
 const Q_: u32 = ${Q}u;
 fn setup(z: u32) -> GemmRange {
@@ -25,5 +23,10 @@ fn loadB(k: u32, n: u32) -> f32 {
 fn store(m: u32, n: u32, v: f32) {
   Out[n * Q_ + m] = v;
 }`;
-  return gemmWgsl({ body, tiling, tilesN: `${Math.ceil(R / tiling.BN)}u`, aOrder: 'mn', bOrder: 'k' });
+  return {
+    name: 'dense_gemm',
+    storage: [{ name: 'X' }, { name: 'Y' }, { name: 'Out', access: 'read_write' }],
+    workgroupSize: threadsOf(tiling),
+    code: gemmWgsl({ body, tiling, tilesN: `${Math.ceil(R / tiling.BN)}u`, aOrder: 'mn', bOrder: 'k' }),
+  };
 }

@@ -60,7 +60,10 @@ export interface GemmTiling {
 export type LoadOrder = 'mn' | 'k';
 
 export interface GemmVariant {
-  /** Bindings, helper functions, `setup`, `loadA`, `loadB`, `store` (and the optional hooks). */
+  /**
+   * Helper functions, `setup`, `loadA`, `loadB`, `store` (and the optional hooks); the bindings they read are
+   * declared by the kernel's description (gemmWgsl makes code, not the whole shader).
+   */
   body: string;
   tiling: GemmTiling;
   /** WGSL expression (uniform) for the number of BN-wide tiles along n. */
@@ -362,7 +365,6 @@ ${v.body}
 var<workgroup> As: array<${vec4 ? 'vec4<f32>' : 'f32'}, ${(double ? 2 : 1) * bufferLength(A)}>;
 var<workgroup> Bs: array<${vec4 ? 'vec4<f32>' : 'f32'}, ${(double ? 2 : 1) * bufferLength(B)}>;
 
-@compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lidx: u32) {
   let rg = setup(wid.z / ${v.tilesN});

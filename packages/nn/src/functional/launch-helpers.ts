@@ -1,22 +1,5 @@
-/**
- * Two pieces every GEMM launcher of the convolutions needs: generated shaders kept as the same string objects
- * (so the pipeline cache finds them without hashing tens of kB again), and the split of a long reduction across
- * workgroups (split-K).
- */
+/** The split of a long GEMM reduction across workgroups (split-K), shared by the convolution launchers. */
 import type { GemmTiling } from './gemm.wgsl.js';
-
-/** A memo of generated shader code by key, one per launcher module (keys need only be unique within it). */
-export function shaderMemo(): (key: string, make: () => string) => string {
-  const codes = new Map<string, string>();
-  return (key, make) => {
-    let code = codes.get(key);
-    if (!code) {
-      code = make();
-      codes.set(key, code);
-    }
-    return code;
-  };
-}
 
 /**
  * Enough workgroups to fill a large GPU several times over; partial sums cost one output's floats per split. A

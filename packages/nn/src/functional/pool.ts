@@ -1,12 +1,26 @@
 /** Max and average pooling over the last two axes of [N, C, H, W], with backward rules. */
-import { grid1d, needsGrad, packMeta, record, runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
+import {
+  defineKernel,
+  grid1d,
+  needsGrad,
+  record,
+  runtime,
+  ShapeError,
+  Tensor,
+  type UniformValues,
+} from '@mriseg/tensor-wgsl';
 import { type Pair, pair, require4d } from './conv2d.js';
 import {
-  avgPoolBackwardWgsl,
-  avgPoolForwardWgsl,
-  maxPoolBackwardWgsl,
-  maxPoolForwardWgsl,
+  avgPoolBackwardSpec,
+  avgPoolForwardSpec,
+  maxPoolBackwardSpec,
+  maxPoolForwardSpec,
 } from './pool.wgsl.js';
+
+const maxForward = defineKernel('pool.max', maxPoolForwardSpec());
+const maxBackward = defineKernel('pool.max_backward', maxPoolBackwardSpec());
+const avgForward = defineKernel('pool.avg', avgPoolForwardSpec());
+const avgBackward = defineKernel('pool.avg_backward', avgPoolBackwardSpec());
 
 export interface Pool2dOptions {
   /** Defaults to the kernel size (PyTorch's default). */
@@ -61,9 +75,10 @@ function poolGeometry(op: string, x: Tensor, kernel: Pair, options: Pool2dOption
   return { N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw };
 }
 
-function meta(g: PoolGeometry, total: number, last: number, lastIsFloat: boolean): Uint32Array {
-  const words = [total, g.H, g.W, g.P, g.Q, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, last];
-  return packMeta(words, lastIsFloat ? { 11: last } : {});
+/** The uniforms every pooling kernel reads, for `threads` threads. */
+function windowUniforms(g: PoolGeometry, threads: number): Record<string, number> {
+  const { H, W, P, Q, kh, kw, sh, sw, ph, pw } = g;
+  return { threads, H, W, P, Q, kh, kw, sh, sw, ph, pw };
 }
 
 /** Max pooling; backward routes each window's gradient to its (first) maximum, as PyTorch does. */
@@ -74,13 +89,12 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = 
   const n = g.N * g.C * g.P * g.Q;
   const y = Tensor.empty(outShape, 'f32', 'max_pool2d');
   const idx = Tensor.empty(outShape, 'i32', 'max_pool2d_indices');
-  rt.dispatch({
-    name: 'max_pool2d',
-    code: maxPoolForwardWgsl(),
-    buffers: [x.buffer, y.buffer, idx.buffer],
-    uniforms: meta(g, n, Number.NEGATIVE_INFINITY, true),
-    workgroups: grid1d(n),
-  });
+  rt.dispatchKernel(
+    maxForward,
+    { X: x.buffer, Y: y.buffer, I: idx.buffer },
+    { ...windowUniforms(g, n), lowest: Number.NEGATIVE_INFINITY },
+    grid1d(n),
+  );
   // The indices live until backward only when a backward will run (not under noGrad).
   if (!needsGrad(x)) {
     idx.dispose();
@@ -88,13 +102,12 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = 
   }
   return record(y, 'max_pool2d', [x], (dy) => {
     const dx = Tensor.empty(x.shape, 'f32', 'max_pool2d_backward');
-    runtime().dispatch({
-      name: 'max_pool2d_backward',
-      code: maxPoolBackwardWgsl(),
-      buffers: [dy.buffer, idx.buffer, dx.buffer],
-      uniforms: meta(g, x.size, Number.NEGATIVE_INFINITY, true),
-      workgroups: grid1d(x.size),
-    });
+    runtime().dispatchKernel(
+      maxBackward,
+      { G: dy.buffer, I: idx.buffer, DX: dx.buffer },
+      windowUniforms(g, x.size),
+      grid1d(x.size),
+    );
     // The graph is single-use, so the indices can go once backward has used them.
     idx.dispose();
     return [dx];
@@ -107,22 +120,14 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, options: AvgPool2dOptions
   const include = (options.countIncludePad ?? true) ? 1 : 0;
   const n = g.N * g.C * g.P * g.Q;
   const y = Tensor.empty([g.N, g.C, g.P, g.Q], 'f32', 'avg_pool2d');
-  runtime().dispatch({
-    name: 'avg_pool2d',
-    code: avgPoolForwardWgsl(),
-    buffers: [x.buffer, y.buffer],
-    uniforms: meta(g, n, include, false),
-    workgroups: grid1d(n),
+  const uniforms = (threads: number): UniformValues => ({
+    ...windowUniforms(g, threads),
+    includePad: include,
   });
+  runtime().dispatchKernel(avgForward, { X: x.buffer, Y: y.buffer }, uniforms(n), grid1d(n));
   return record(y, 'avg_pool2d', [x], (dy) => {
     const dx = Tensor.empty(x.shape, 'f32', 'avg_pool2d_backward');
-    runtime().dispatch({
-      name: 'avg_pool2d_backward',
-      code: avgPoolBackwardWgsl(),
-      buffers: [dy.buffer, dx.buffer],
-      uniforms: meta(g, x.size, include, false),
-      workgroups: grid1d(x.size),
-    });
+    runtime().dispatchKernel(avgBackward, { G: dy.buffer, DX: dx.buffer }, uniforms(x.size), grid1d(x.size));
     return [dx];
   });
 }

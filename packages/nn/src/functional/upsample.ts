@@ -1,7 +1,7 @@
 /** Up-sampling (nearest, bilinear) of [N, C, H, W] with PyTorch's F.interpolate index rules, with backward. */
-import { grid1d, keep, packMeta, record, runtime, ShapeError, Tensor, tensor } from '@mriseg/tensor-wgsl';
+import { grid1d, keep, kernel, record, runtime, ShapeError, Tensor, tensor } from '@mriseg/tensor-wgsl';
 import { require4d } from './conv2d.js';
-import { upsampleBackwardWgsl, upsampleForwardWgsl } from './upsample.wgsl.js';
+import { upsampleBackwardSpec, upsampleForwardSpec } from './upsample.wgsl.js';
 
 export type UpsampleMode = 'nearest' | 'bilinear';
 
@@ -110,23 +110,25 @@ export function upsample(x: Tensor, options: UpsampleOptions): Tensor {
   const tw = tableTensor(W, Wo, mode, align, align ? undefined : sf?.[1]);
   const n = N * C * Ho * Wo;
   const y = Tensor.empty([N, C, Ho, Wo], 'f32', 'upsample');
-  const meta = (total: number) => packMeta([total, H, W, Ho, Wo]);
-  runtime().dispatch({
-    name: `upsample_${mode}`,
-    code: upsampleForwardWgsl(),
-    buffers: [x.buffer, th.buffer, tw.buffer, y.buffer],
-    uniforms: meta(n),
-    workgroups: grid1d(n),
-  });
+  const uniforms = (threads: number) => ({ threads, H, W, Ho, Wo });
+  const forward = kernel(`upsample|${mode}`, () => upsampleForwardSpec(`upsample_${mode}`));
+  runtime().dispatchKernel(
+    forward,
+    { X: x.buffer, TH: th.buffer, TW: tw.buffer, Y: y.buffer },
+    uniforms(n),
+    grid1d(n),
+  );
   return record(y, `upsample_${mode}`, [x], (dy) => {
     const dx = Tensor.empty(x.shape, 'f32', 'upsample_backward');
-    runtime().dispatch({
-      name: `upsample_${mode}_backward`,
-      code: upsampleBackwardWgsl(),
-      buffers: [dy.buffer, th.buffer, tw.buffer, dx.buffer],
-      uniforms: meta(x.size),
-      workgroups: grid1d(x.size),
-    });
+    const backward = kernel(`upsample_backward|${mode}`, () =>
+      upsampleBackwardSpec(`upsample_${mode}_backward`),
+    );
+    runtime().dispatchKernel(
+      backward,
+      { G: dy.buffer, TH: th.buffer, TW: tw.buffer, DX: dx.buffer },
+      uniforms(x.size),
+      grid1d(x.size),
+    );
     return [dx];
   });
 }

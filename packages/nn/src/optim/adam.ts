@@ -70,11 +70,11 @@ export class Adam extends Optimizer<AdamOptions> {
       st.tensors.get('exp_avg')!,
       st.tensors.get('exp_avg_sq')!,
       st.tensors.get('max_exp_avg_sq') ?? null,
-      { ...this.scalars(o), step: st.step },
+      () => ({ ...this.scalars(o), step: st.step }),
     );
   }
 
   protected updateFlat(items: FlatParam[], flat: FlatState, o: AdamOptions): void {
-    adamFlat(items, flat, this.scalars(o), this.maxTensorsPerDispatch);
+    adamFlat(items, flat, () => this.scalars(o), this.maxTensorsPerDispatch);
   }
 }

@@ -23,18 +23,29 @@
  *
  * A uniform table maps threads to parameters: the threads of a dispatch cover the flat range of its
  * parameters, each parameter's region aligned to the workgroup size (FLAT_ALIGN), so that a workgroup never
- * straddles two parameters. The per-parameter words carry what may differ within a group: Adam's bias
- * corrections (each parameter counts its own steps, as in torch) and SGD's first-step flag.
+ * straddles two parameters. The per-parameter entries `z` and `w` carry what may differ within a group: Adam's
+ * bias corrections (each parameter counts its own steps, as in torch) and SGD's first-step flag. They and the
+ * learning rate change from step to step, so the uniforms are dynamic: computed again from the optimizer's state
+ * at every replay of a captured step.
  *
  * The arithmetic is written expression for expression as in the per-parameter kernels (kernels.ts), so the
  * results are bit-identical to them; the tests check it.
  */
-import { grid1d, gridIndex, gridParams, metaDecl, runtime, type Tensor } from '@mriseg/tensor-wgsl';
+import {
+  grid1d,
+  gridIndex,
+  gridParams,
+  type KernelSpec,
+  kernel,
+  runtime,
+  type StorageDecl,
+  type Tensor,
+  type UniformType,
+} from '@mriseg/tensor-wgsl';
 import { FLAT_ALIGN, type FlatState } from './flat.js';
 import type { AdamScalars, SgdScalars } from './kernels.js';
+import type { ParamState } from './optimizer.js';
 
-/** Globals occupy the first two vec4s of the uniform words; the table follows, one vec4 a parameter. */
-const GLOBAL_WORDS = 8;
 /** Bounds the generated shader's size where a device allows very many storage buffers. */
 const MAX_TENSORS = 32;
 /**
@@ -50,8 +61,8 @@ export interface FlatMember {
   param: Tensor;
   /** Element offset of its region in the flat buffers. */
   offset: number;
-  /** Two per-parameter words (table entries z and w): f32 where the kernel reads floats, else u32. */
-  words: [number, number];
+  /** Its two per-parameter entries z and w, as they are now (f32 where the kernel reads floats, else u32). */
+  entries: () => [number, number];
 }
 
 interface FlatKernel {
@@ -61,8 +72,10 @@ interface FlatKernel {
   shared: [string, Access][];
   /** Flat buffers written back from `<lowercase>1` after `body`. */
   stores: string[];
-  /** Whether table words z and w hold floats. */
-  floatWords: boolean;
+  /** The f32 uniforms every member shares, read as `params.<name>`. */
+  globals: string[];
+  /** The type of the entries z and w (read as `ez`, `ew`). */
+  entryType: 'f32' | 'u32';
   /** The update of one element: reads p0 and the loaded flat values, sets p1 and the stored ones. */
   body: string;
 }
@@ -73,75 +86,63 @@ export function flatCapacity(shared: number, cap = Number.POSITIVE_INFINITY): nu
   return Math.max(1, Math.min(MAX_TENSORS, storage - shared, Math.floor(cap)));
 }
 
-// Kernels and their shaders (by parameter count) are memoised so that the same string object reaches the
-// pipeline cache each step instead of a freshly generated one that has to be hashed again.
-const kernels = new Map<string, FlatKernel>();
-const shaders = new WeakMap<FlatKernel, string[]>();
-
-function memo(key: string, make: () => FlatKernel): FlatKernel {
-  let k = kernels.get(key);
-  if (!k) {
-    k = make();
-    kernels.set(key, k);
-  }
-  return k;
-}
-
-function shader(k: FlatKernel, count: number): string {
-  let byCount = shaders.get(k);
-  if (!byCount) {
-    byCount = [];
-    shaders.set(k, byCount);
-  }
-  let code = byCount[count];
-  if (code) return code;
-  const decls: string[] = [];
-  for (let t = 0; t < count; t++)
-    decls.push(`@group(0) @binding(${t}) var<storage, read_write> P${t}: array<f32>;`);
-  k.shared.forEach(([n, a], s) => {
-    decls.push(`@group(0) @binding(${count + s}) var<storage, ${a}> ${n}: array<f32>;`);
-  });
+/**
+ * The kernel updating `count` parameters: bindings P0…, then the shared flat buffers; uniforms `threads`, `base`
+ * (the first member's flat offset), the globals, and per member its `offset`, `size` and entries `z`, `w`.
+ */
+function flatSpec(k: FlatKernel, count: number): KernelSpec {
+  const storage: StorageDecl[] = [];
+  for (let t = 0; t < count; t++) storage.push({ name: `P${t}`, access: 'read_write' });
+  for (const [name, access] of k.shared) storage.push({ name, access });
+  const uniforms: Record<string, UniformType> = { threads: 'u32', base: 'u32' };
+  for (const g of k.globals) uniforms[g] = 'f32';
+  uniforms.offset = `u32[${count}]`;
+  uniforms.size = `u32[${count}]`;
+  uniforms.z = `${k.entryType}[${count}]`;
+  uniforms.w = `${k.entryType}[${count}]`;
   const arms = (line: (t: number) => string) =>
     `switch t {\n${Array.from({ length: count }, (_, t) => `    case ${t}u: { ${line(t)} }`).join('\n')}\n    default: {}\n  }`;
-  code = `${decls.join('\n')}
-${metaDecl(count + k.shared.length, GLOBAL_WORDS + 4 * count)}
-@compute @workgroup_size(${FLAT_ALIGN})
-fn main(${gridParams}) {
+  return {
+    name: k.name,
+    storage,
+    uniforms,
+    workgroupSize: FLAT_ALIGN,
+    code: `fn main(${gridParams}) {
   let i = ${gridIndex(FLAT_ALIGN)};
-  if (i >= mi(0u)) { return; }
-  let f = mi(7u) + i;
+  if (i >= params.threads) { return; }
+  let f = params.base + i;
   var t = 0u;
-  for (var k = 1u; k < ${count}u; k++) { if (f >= params[2u + k].x) { t = k; } }
-  let entry = params[2u + t];
-  let j = f - entry.x;
-  if (j >= entry.y) { return; }
+  for (var k = 1u; k < ${count}u; k++) { if (f >= offsetAt(k)) { t = k; } }
+  let j = f - offsetAt(t);
+  if (j >= sizeAt(t)) { return; }
+  let ez = zAt(t);
+  let ew = wAt(t);
   var p0: f32;
   ${arms((t) => `p0 = P${t}[j];`)}
   ${k.shared.map(([n]) => `let ${n.toLowerCase()}0 = ${n}[f];`).join(' ')}
 ${k.body}
   ${arms((t) => `P${t}[j] = p1;`)}
   ${k.stores.map((n) => `${n}[f] = ${n.toLowerCase()}1;`).join(' ')}
-}`;
-  byCount[count] = code;
-  return code;
+}`,
+  };
 }
 
 /**
  * Records the update of `members` (in flat order) with kernel `k`, `capacity` parameters a dispatch at most.
- * `globals` are the words 1…6 shared by all members; `floatGlobals` are the indices among them holding floats.
+ * `globals()` gives the values of `k.globals`, as they are now.
  */
 function dispatchFlat(
   k: FlatKernel,
+  key: string,
   members: FlatMember[],
-  shared: GPUBuffer[],
-  globals: number[],
-  floatGlobals: number[],
+  shared: Record<string, GPUBuffer>,
+  globals: () => Record<string, number>,
   capacity: number,
 ): void {
   let batch: FlatMember[] = [];
   let bound = new Set<GPUBuffer>();
   const flush = () => {
-    if (batch.length > 0) dispatchBatch(k, batch, shared, globals, floatGlobals);
+    if (batch.length > 0) dispatchBatch(k, key, batch, shared, globals);
     batch = [];
     bound = new Set();
   };
@@ -162,53 +163,48 @@ function dispatchFlat(
 
 function dispatchBatch(
   k: FlatKernel,
+  key: string,
   batch: FlatMember[],
-  shared: GPUBuffer[],
-  globals: number[],
-  floatGlobals: number[],
+  shared: Record<string, GPUBuffer>,
+  globals: () => Record<string, number>,
 ): void {
-  const words = new Uint32Array(GLOBAL_WORDS + 4 * batch.length);
-  const floats = new Float32Array(words.buffer);
-  globals.forEach((w, i) => {
-    if (floatGlobals.includes(i + 1)) floats[i + 1] = w;
-    else words[i + 1] = w >>> 0;
-  });
+  const kern = kernel(`${key}|${batch.length}`, () => flatSpec(k, batch.length));
+  const bindings: Record<string, GPUBuffer> = { ...shared };
   batch.forEach((m, t) => {
-    const at = GLOBAL_WORDS + 4 * t;
-    words[at] = m.offset;
-    words[at + 1] = m.param.size;
-    if (k.floatWords) {
-      floats[at + 2] = m.words[0];
-      floats[at + 3] = m.words[1];
-    } else {
-      words[at + 2] = m.words[0] >>> 0;
-      words[at + 3] = m.words[1] >>> 0;
-    }
+    bindings[`P${t}`] = m.param.buffer;
   });
   const last = batch[batch.length - 1];
   const base = batch[0].offset;
   const threads = last.offset + last.param.size - base;
-  words[0] = threads;
-  words[7] = base;
-  runtime().dispatch({
-    name: k.name,
-    code: shader(k, batch.length),
-    buffers: [...batch.map((m) => m.param.buffer), ...shared],
-    uniforms: words,
-    workgroups: grid1d(threads, FLAT_ALIGN),
-  });
+  const offset = batch.map((m) => m.offset);
+  const size = batch.map((m) => m.param.size);
+  runtime().dispatchKernel(
+    kern,
+    bindings,
+    () => {
+      // The globals first: the entries read the hyper-parameters they fetched.
+      const g = globals();
+      const z: number[] = [];
+      const w: number[] = [];
+      for (const m of batch) {
+        const [a, b] = m.entries();
+        z.push(a);
+        w.push(b);
+      }
+      return { threads, base, ...g, offset, size, z, w };
+    },
+    grid1d(threads, FLAT_ALIGN),
+  );
 }
-
-const f = (k: number) => `bitcast<f32>(mi(${k}u))`;
 
 /** Adam's scalars without the step: each parameter of a fused update keeps its own step count. */
 export type AdamFlatScalars = Omit<AdamScalars, 'step'>;
 
-/** A parameter due for an update: its region in the flat state and its step count (the step just taken). */
+/** A parameter due for an update: its region in the flat state and its state (whose step count it reads). */
 export interface FlatParam {
   param: Tensor;
   offset: number;
-  step: number;
+  state: ParamState;
 }
 
 function adamKernel(decoupled: boolean, amsgrad: boolean): FlatKernel {
@@ -218,46 +214,67 @@ function adamKernel(decoupled: boolean, amsgrad: boolean): FlatKernel {
     ['V', 'read_write'],
   ];
   if (amsgrad) shared.push(['X', 'read_write']);
-  // Globals: 1 lr, 2 beta1, 3 beta2, 4 eps, 5 weight decay, 6 grad sign; per parameter: z step size, w √bc2.
+  // Per parameter: z the step size lr / bc1, w √bc2.
   return {
     name: decoupled ? 'adamw_step' : 'adam_step',
     shared,
     stores: amsgrad ? ['M', 'V', 'X'] : ['M', 'V'],
-    floatWords: true,
-    body: `  var g = g0 * ${f(6)};
+    globals: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'gradSign'],
+    entryType: 'f32',
+    body: `  var g = g0 * params.gradSign;
   var p = p0;
-  ${decoupled ? `p = p * (1.0 - ${f(1)} * ${f(5)});` : `g = g + ${f(5)} * p;`}
-  let m1 = m0 + (1.0 - ${f(2)}) * (g - m0);
-  let v1 = v0 * ${f(3)} + (1.0 - ${f(3)}) * g * g;
+  ${decoupled ? 'p = p * (1.0 - params.lr * params.weightDecay);' : 'g = g + params.weightDecay * p;'}
+  let m1 = m0 + (1.0 - params.beta1) * (g - m0);
+  let v1 = v0 * params.beta2 + (1.0 - params.beta2) * g * g;
   ${amsgrad ? 'let x1 = max(x0, v1); let vm = x1;' : 'let vm = v1;'}
-  let denom = sqrt(vm) / bitcast<f32>(entry.w) + ${f(4)};
-  let p1 = p - bitcast<f32>(entry.z) * m1 / denom;`,
+  let denom = sqrt(vm) / ew + params.eps;
+  let p1 = p - ez * m1 / denom;`,
   };
 }
 
-/** torch.optim.Adam/AdamW's update of `items`, whose state and gradients are in `flat`. */
+/**
+ * torch.optim.Adam/AdamW's update of `items`, whose state and gradients are in `flat`; `scalars()` gives the
+ * group's hyper-parameters as they are now (called again at every replay, with the items' step counts).
+ */
 export function adamFlat(
   items: FlatParam[],
   flat: FlatState,
-  s: AdamFlatScalars,
+  scalars: () => AdamFlatScalars,
   maxPerDispatch: number,
 ): void {
-  const shared = [flat.grads, flat.buffers.get('exp_avg')!, flat.buffers.get('exp_avg_sq')!];
-  if (s.amsgrad) shared.push(flat.buffers.get('max_exp_avg_sq')!);
-  const k = memo(`adam|${s.decoupled}|${s.amsgrad}`, () => adamKernel(s.decoupled, s.amsgrad));
-  const members: FlatMember[] = items.map((it) => {
-    const bc1 = 1 - s.beta1 ** it.step;
-    const bc2 = 1 - s.beta2 ** it.step;
-    return { param: it.param, offset: it.offset, words: [s.lr / bc1, Math.sqrt(bc2)] };
-  });
-  dispatchFlat(
-    k,
-    members,
-    shared.map((t) => t.buffer),
-    [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, s.maximize ? -1 : 1],
-    [1, 2, 3, 4, 5, 6],
-    flatCapacity(shared.length, maxPerDispatch),
-  );
+  const s0 = scalars();
+  const shared: Record<string, GPUBuffer> = {
+    G: flat.grads.buffer,
+    M: flat.buffers.get('exp_avg')!.buffer,
+    V: flat.buffers.get('exp_avg_sq')!.buffer,
+  };
+  if (s0.amsgrad) shared.X = flat.buffers.get('max_exp_avg_sq')!.buffer;
+  const key = `adam_flat|${s0.decoupled}|${s0.amsgrad}`;
+  const k = adamKernel(s0.decoupled, s0.amsgrad);
+  // One read of the hyper-parameters per dispatch: every member's entries use the same.
+  let current = s0;
+  const members: FlatMember[] = items.map((it) => ({
+    param: it.param,
+    offset: it.offset,
+    entries: () => {
+      const bc1 = 1 - current.beta1 ** it.state.step;
+      const bc2 = 1 - current.beta2 ** it.state.step;
+      return [current.lr / bc1, Math.sqrt(bc2)];
+    },
+  }));
+  const globals = () => {
+    current = scalars();
+    const s = current;
+    return {
+      lr: s.lr,
+      beta1: s.beta1,
+      beta2: s.beta2,
+      eps: s.eps,
+      weightDecay: s.weightDecay,
+      gradSign: s.maximize ? -1 : 1,
+    };
+  };
+  dispatchFlat(k, key, members, shared, globals, flatCapacity(Object.keys(shared).length, maxPerDispatch));
 }
 
 /** SGD's scalars without the first-step flag: each parameter of a fused update keeps its own. */
@@ -266,21 +283,22 @@ export type SgdFlatScalars = Omit<SgdScalars, 'firstStep'>;
 function sgdKernel(momentum: boolean, nesterov: boolean): FlatKernel {
   const shared: [string, Access][] = [['G', 'read']];
   if (momentum) shared.push(['B', 'read_write']);
-  // Globals: 1 lr, 2 momentum, 3 dampening, 4 weight decay, 5 grad sign; per parameter: z first step.
+  // Per parameter: z 1 on its first step.
   const update = momentum
     ? `var b1 = d;
-  if (entry.z == 0u) { b1 = ${f(2)} * b0 + (1.0 - ${f(3)}) * d; }
-  ${nesterov ? `d = d + ${f(2)} * b1;` : 'd = b1;'}`
+  if (ez == 0u) { b1 = params.momentum * b0 + (1.0 - params.dampening) * d; }
+  ${nesterov ? 'd = d + params.momentum * b1;' : 'd = b1;'}`
     : '';
   return {
     name: 'sgd_step',
     shared,
     stores: momentum ? ['B'] : [],
-    floatWords: false,
+    globals: ['lr', 'momentum', 'dampening', 'weightDecay', 'gradSign'],
+    entryType: 'u32',
     body: `  let p = p0;
-  var d = g0 * ${f(5)} + ${f(4)} * p;
+  var d = g0 * params.gradSign + params.weightDecay * p;
   ${update}
-  let p1 = p - ${f(1)} * d;`,
+  let p1 = p - params.lr * d;`,
   };
 }
 
@@ -291,18 +309,29 @@ function sgdKernel(momentum: boolean, nesterov: boolean): FlatKernel {
 export function sgdFlat(
   items: FlatParam[],
   flat: FlatState,
-  s: SgdFlatScalars,
+  scalars: () => SgdFlatScalars,
   maxPerDispatch: number,
 ): void {
-  const buf = s.momentum !== 0 ? flat.buffers.get('momentum_buffer') : undefined;
-  const shared = buf ? [flat.grads, buf] : [flat.grads];
-  const k = memo(`sgd|${buf !== undefined}|${s.nesterov}`, () => sgdKernel(buf !== undefined, s.nesterov));
-  dispatchFlat(
-    k,
-    items.map((it) => ({ param: it.param, offset: it.offset, words: [it.step === 1 ? 1 : 0, 0] })),
-    shared.map((t) => t.buffer),
-    [s.lr, s.momentum, s.dampening, s.weightDecay, s.maximize ? -1 : 1],
-    [1, 2, 3, 4, 5],
-    flatCapacity(shared.length, maxPerDispatch),
-  );
+  const s0 = scalars();
+  const buf = s0.momentum !== 0 ? flat.buffers.get('momentum_buffer') : undefined;
+  const shared: Record<string, GPUBuffer> = { G: flat.grads.buffer };
+  if (buf) shared.B = buf.buffer;
+  const key = `sgd_flat|${buf !== undefined}|${s0.nesterov}`;
+  const k = sgdKernel(buf !== undefined, s0.nesterov);
+  const members: FlatMember[] = items.map((it) => ({
+    param: it.param,
+    offset: it.offset,
+    entries: () => [it.state.step === 1 ? 1 : 0, 0],
+  }));
+  const globals = () => {
+    const s = scalars();
+    return {
+      lr: s.lr,
+      momentum: s.momentum,
+      dampening: s.dampening,
+      weightDecay: s.weightDecay,
+      gradSign: s.maximize ? -1 : 1,
+    };
+  };
+  dispatchFlat(k, key, members, shared, globals, flatCapacity(Object.keys(shared).length, maxPerDispatch));
 }

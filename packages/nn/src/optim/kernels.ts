@@ -1,19 +1,38 @@
 /**
  * In-place update kernels: each binds the parameter's own buffer (and its state buffers) read_write, so an
- * optimizer step allocates nothing. Scalars arrive as f32 uniform words; bias corrections and step sizes are
- * computed in double precision on the CPU, as torch.optim does with Python floats.
+ * optimizer step allocates nothing. Scalars arrive as f32 uniforms; bias corrections and step sizes are computed
+ * in double precision on the CPU, as torch.optim does with Python floats. They change every step, so they are
+ * dynamic uniforms: computed again from the optimizer's state at every replay of a captured step.
  */
-import { grid1d, gridIndex, gridParams, metaDecl, packMeta, runtime, type Tensor } from '@mriseg/tensor-wgsl';
+import {
+  grid1d,
+  gridIndex,
+  gridParams,
+  type KernelSpec,
+  kernel,
+  runtime,
+  type StorageDecl,
+  type Tensor,
+  type UniformType,
+} from '@mriseg/tensor-wgsl';
 
-const head = (names: [string, 'read' | 'read_write'][], words: number) =>
-  `${names.map(([n, a], i) => `@group(0) @binding(${i}) var<storage, ${a}> ${n}: array<f32>;`).join('\n')}
-${metaDecl(names.length, words)}
-@compute @workgroup_size(256)
-fn main(${gridParams}) {
+/** A one-thread-an-element update over `n` elements. */
+const updateSpec = (
+  name: string,
+  storage: StorageDecl[],
+  uniforms: Record<string, UniformType>,
+  body: string,
+): KernelSpec => ({
+  name,
+  storage,
+  uniforms: { n: 'u32', ...uniforms },
+  workgroupSize: 256,
+  code: `fn main(${gridParams}) {
   let i = ${gridIndex()};
-  if (i >= mi(0u)) { return; }`;
-
-const f = (k: number) => `bitcast<f32>(mi(${k}u))`;
+  if (i >= params.n) { return; }
+${body}
+}`,
+});
 
 export interface AdamScalars {
   lr: number;
@@ -28,58 +47,80 @@ export interface AdamScalars {
   maximize: boolean;
 }
 
-function adamWgsl(decoupled: boolean, amsgrad: boolean): string {
-  const bufs: [string, 'read' | 'read_write'][] = [
-    ['P', 'read_write'],
-    ['G', 'read'],
-    ['M', 'read_write'],
-    ['V', 'read_write'],
+/** Uniforms: lr, beta1, beta2, eps, weightDecay, stepSize (lr / bc1), sqrtBc2 (√bc2), gradSign. */
+function adamSpec(decoupled: boolean, amsgrad: boolean): KernelSpec {
+  const storage: StorageDecl[] = [
+    { name: 'P', access: 'read_write' },
+    { name: 'G' },
+    { name: 'M', access: 'read_write' },
+    { name: 'V', access: 'read_write' },
   ];
-  if (amsgrad) bufs.push(['VMax', 'read_write']);
-  // Words: 0 n, 1 lr, 2 beta1, 3 beta2, 4 eps, 5 weight decay, 6 step size (lr / bc1), 7 √bc2, 8 grad sign.
-  return `${head(bufs, 9)}
-  var g = G[i] * ${f(8)};
+  if (amsgrad) storage.push({ name: 'VMax', access: 'read_write' });
+  const f32 = 'f32' as const;
+  return updateSpec(
+    decoupled ? 'adamw_step' : 'adam_step',
+    storage,
+    {
+      lr: f32,
+      beta1: f32,
+      beta2: f32,
+      eps: f32,
+      weightDecay: f32,
+      stepSize: f32,
+      sqrtBc2: f32,
+      gradSign: f32,
+    },
+    `  var g = G[i] * params.gradSign;
   var p = P[i];
-  ${decoupled ? `p = p * (1.0 - ${f(1)} * ${f(5)});` : `g = g + ${f(5)} * p;`}
-  let m = M[i] + (1.0 - ${f(2)}) * (g - M[i]);
-  let v = V[i] * ${f(3)} + (1.0 - ${f(3)}) * g * g;
+  ${decoupled ? 'p = p * (1.0 - params.lr * params.weightDecay);' : 'g = g + params.weightDecay * p;'}
+  let m = M[i] + (1.0 - params.beta1) * (g - M[i]);
+  let v = V[i] * params.beta2 + (1.0 - params.beta2) * g * g;
   M[i] = m;
   V[i] = v;
   ${amsgrad ? 'let vm = max(VMax[i], v); VMax[i] = vm;' : 'let vm = v;'}
-  let denom = sqrt(vm) / ${f(7)} + ${f(4)};
-  P[i] = p - ${f(6)} * m / denom;
-}`;
+  let denom = sqrt(vm) / params.sqrtBc2 + params.eps;
+  P[i] = p - params.stepSize * m / denom;`,
+  );
 }
 
+/** One parameter's Adam update; `scalars` is called now and at every replay (it reads the current step). */
 export function adamUpdate(
   p: Tensor,
   g: Tensor,
   m: Tensor,
   v: Tensor,
   vmax: Tensor | null,
-  s: AdamScalars,
+  scalars: () => AdamScalars,
 ): void {
-  const bc1 = 1 - s.beta1 ** s.step;
-  const bc2 = 1 - s.beta2 ** s.step;
-  const uniforms = packMeta([p.size, 0, 0, 0, 0, 0, 0, 0, 0], {
-    1: s.lr,
-    2: s.beta1,
-    3: s.beta2,
-    4: s.eps,
-    5: s.weightDecay,
-    6: s.lr / bc1,
-    7: Math.sqrt(bc2),
-    8: s.maximize ? -1 : 1,
-  });
-  const buffers = [p.buffer, g.buffer, m.buffer, v.buffer];
-  if (s.amsgrad && vmax) buffers.push(vmax.buffer);
-  runtime().dispatch({
-    name: s.decoupled ? 'adamw_step' : 'adam_step',
-    code: adamWgsl(s.decoupled, s.amsgrad),
-    buffers,
-    uniforms,
-    workgroups: grid1d(p.size),
-  });
+  const first = scalars();
+  const amsgrad = first.amsgrad && vmax !== null;
+  const k = kernel(`adam|${first.decoupled}|${amsgrad}`, () => adamSpec(first.decoupled, amsgrad));
+  const n = p.size;
+  const bindings: Record<string, GPUBuffer> = { P: p.buffer, G: g.buffer, M: m.buffer, V: v.buffer };
+  if (amsgrad && vmax) bindings.VMax = vmax.buffer;
+  let now: AdamScalars | null = first;
+  runtime().dispatchKernel(
+    k,
+    bindings,
+    () => {
+      const s = now ?? scalars();
+      now = null;
+      const bc1 = 1 - s.beta1 ** s.step;
+      const bc2 = 1 - s.beta2 ** s.step;
+      return {
+        n,
+        lr: s.lr,
+        beta1: s.beta1,
+        beta2: s.beta2,
+        eps: s.eps,
+        weightDecay: s.weightDecay,
+        stepSize: s.lr / bc1,
+        sqrtBc2: Math.sqrt(bc2),
+        gradSign: s.maximize ? -1 : 1,
+      };
+    },
+    grid1d(n),
+  );
 }
 
 export interface SgdScalars {
@@ -93,60 +134,71 @@ export interface SgdScalars {
   firstStep: boolean;
 }
 
-function sgdWgsl(momentum: boolean, nesterov: boolean): string {
-  const bufs: [string, 'read' | 'read_write'][] = [
-    ['P', 'read_write'],
-    ['G', 'read'],
-  ];
-  if (momentum) bufs.push(['B', 'read_write']);
-  // Words: 0 n, 1 lr, 2 momentum, 3 dampening, 4 weight decay, 5 first step, 6 grad sign.
+/** Uniforms: lr, momentum, dampening, weightDecay, firstStep (1 on the first), gradSign. */
+function sgdSpec(momentum: boolean, nesterov: boolean): KernelSpec {
+  const storage: StorageDecl[] = [{ name: 'P', access: 'read_write' }, { name: 'G' }];
+  if (momentum) storage.push({ name: 'B', access: 'read_write' });
   const update = momentum
     ? `var b = d;
-  if (mi(5u) == 0u) { b = ${f(2)} * B[i] + (1.0 - ${f(3)}) * d; }
+  if (params.firstStep == 0u) { b = params.momentum * B[i] + (1.0 - params.dampening) * d; }
   B[i] = b;
-  ${nesterov ? `d = d + ${f(2)} * b;` : 'd = b;'}`
+  ${nesterov ? 'd = d + params.momentum * b;' : 'd = b;'}`
     : '';
-  return `${head(bufs, 7)}
-  let p = P[i];
-  var d = G[i] * ${f(6)} + ${f(4)} * p;
+  return updateSpec(
+    'sgd_step',
+    storage,
+    { lr: 'f32', momentum: 'f32', dampening: 'f32', weightDecay: 'f32', firstStep: 'u32', gradSign: 'f32' },
+    `  let p = P[i];
+  var d = G[i] * params.gradSign + params.weightDecay * p;
   ${update}
-  P[i] = p - ${f(1)} * d;
-}`;
+  P[i] = p - params.lr * d;`,
+  );
 }
 
-export function sgdUpdate(p: Tensor, g: Tensor, buf: Tensor | null, s: SgdScalars): void {
-  const useMomentum = s.momentum !== 0 && buf !== null;
-  const uniforms = packMeta([p.size, 0, 0, 0, 0, s.firstStep ? 1 : 0, 0], {
-    1: s.lr,
-    2: s.momentum,
-    3: s.dampening,
-    4: s.weightDecay,
-    6: s.maximize ? -1 : 1,
-  });
-  runtime().dispatch({
-    name: 'sgd_step',
-    code: sgdWgsl(useMomentum, s.nesterov),
-    buffers: useMomentum ? [p.buffer, g.buffer, buf.buffer] : [p.buffer, g.buffer],
-    uniforms,
-    workgroups: grid1d(p.size),
-  });
+/** One parameter's SGD update; `scalars` is called now and at every replay (it reads the current step). */
+export function sgdUpdate(p: Tensor, g: Tensor, buf: Tensor | null, scalars: () => SgdScalars): void {
+  const first = scalars();
+  const useMomentum = first.momentum !== 0 && buf !== null;
+  const k = kernel(`sgd|${useMomentum}|${first.nesterov}`, () => sgdSpec(useMomentum, first.nesterov));
+  const n = p.size;
+  const bindings: Record<string, GPUBuffer> = { P: p.buffer, G: g.buffer };
+  if (useMomentum && buf) bindings.B = buf.buffer;
+  let now: SgdScalars | null = first;
+  runtime().dispatchKernel(
+    k,
+    bindings,
+    () => {
+      const s = now ?? scalars();
+      now = null;
+      return {
+        n,
+        lr: s.lr,
+        momentum: s.momentum,
+        dampening: s.dampening,
+        weightDecay: s.weightDecay,
+        firstStep: s.firstStep ? 1 : 0,
+        gradSign: s.maximize ? -1 : 1,
+      };
+    },
+    grid1d(n),
+  );
 }
+
+const clipKernel = kernel('clip_grad_norm', () =>
+  updateSpec(
+    'clip_grad_norm',
+    [{ name: 'G', access: 'read_write' }, { name: 'Norm' }],
+    { maxNorm: 'f32' },
+    '  G[i] = G[i] * min(1.0, params.maxNorm / (Norm[0] + 1e-6));',
+  ),
+);
 
 /** g ← g · min(1, maxNorm / (norm + 1e-6)) with the norm read from a one-element tensor (no readback). */
 export function scaleByClipCoefficient(g: Tensor, norm: Tensor, maxNorm: number): void {
-  runtime().dispatch({
-    name: 'clip_grad_norm',
-    code: `@group(0) @binding(0) var<storage, read_write> G: array<f32>;
-@group(0) @binding(1) var<storage, read> Norm: array<f32>;
-${metaDecl(2, 2)}
-@compute @workgroup_size(256)
-fn main(${gridParams}) {
-  let i = ${gridIndex()};
-  if (i >= mi(0u)) { return; }
-  G[i] = G[i] * min(1.0, ${f(1)} / (Norm[0] + 1e-6));
-}`,
-    buffers: [g.buffer, norm.buffer],
-    uniforms: packMeta([g.size, 0], { 1: maxNorm }),
-    workgroups: grid1d(g.size),
-  });
+  runtime().dispatchKernel(
+    clipKernel,
+    { G: g.buffer, Norm: norm.buffer },
+    { n: g.size, maxNorm },
+    grid1d(g.size),
+  );
 }

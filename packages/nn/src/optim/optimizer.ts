@@ -2,7 +2,7 @@
  * The optimizer base: parameter groups with their hyper-parameters, per-parameter state tensors, zeroGrad, and
  * a state dict in PyTorch's shape (state by parameter index, param_groups with the indices they own).
  */
-import { formatShape, keep, type Tensor, zeros } from '@mriseg/tensor-wgsl';
+import { formatShape, keep, runtime, type Tensor, zeros } from '@mriseg/tensor-wgsl';
 import { assignValue, type HostTensor } from '../module.js';
 import { FlatState } from './flat.js';
 import type { FlatParam } from './foreach.js';
@@ -97,10 +97,15 @@ export abstract class Optimizer<O extends { lr: number }> {
 
   /**
    * One update of every parameter that has a gradient (recorded on the GPU, nothing read back). With `foreach`
-   * (the default) a group's update is one copy per gradient and a few multi-tensor dispatches.
+   * (the default) a group's update is one copy per gradient and a few multi-tensor dispatches. The host's share
+   * (step counts, freeing state copies) is a host action and the kernels' step-dependent scalars are dynamic
+   * uniforms, so a captured training step replays the update correctly (step-graph.ts in tensor-wgsl).
    */
   step(): void {
-    if (this.mirrored && this.foreach) this.dropMirrors();
+    const rt = runtime();
+    rt.hostAction(() => {
+      if (this.mirrored && this.foreach) this.dropMirrors();
+    });
     for (const group of this.paramGroups) {
       const live = group.params.filter((p) => p.grad !== null);
       // Checked before any state changes, so that a failed step leaves no half-counted steps behind.
@@ -108,31 +113,31 @@ export abstract class Optimizer<O extends { lr: number }> {
         if (p.disposed)
           throw new Error(`${this.constructor.name}.step(): parameter ${p.describe()} was disposed`);
       if (live.length === 0) continue;
-      if (!this.foreach) {
-        this.unflatten(group);
-        for (const p of live) {
-          let st = this.state.get(p);
-          if (!st) {
-            st = { step: 0, tensors: new Map() };
-            for (const name of this.stateNames(group.options)) st.tensors.set(name, keep(zeros(p.shape)));
-            this.state.set(p, st);
-          }
-          st.step++;
-          this.update(p, p.grad!, st, group.options);
-        }
-        continue;
-      }
-      const flat = this.flatten(group, live);
-      const items = live.map((p): FlatParam => {
+      if (!this.foreach) this.unflatten(group);
+      const flat = this.foreach ? this.flatten(group, live) : null;
+      const states = live.map((p) => {
         let st = this.state.get(p);
         if (!st) {
-          // Its flat regions are still zeros: nothing has written them.
           st = { step: 0, tensors: new Map() };
+          // A flat group's regions are still zeros: nothing has written them.
+          if (!flat)
+            for (const name of this.stateNames(group.options)) st.tensors.set(name, keep(zeros(p.shape)));
           this.state.set(p, st);
         }
-        st.step++;
+        return st;
+      });
+      rt.hostAction(() => {
+        for (const st of states) st.step++;
+      });
+      if (!flat) {
+        live.forEach((p, i) => {
+          this.update(p, p.grad!, states[i], group.options);
+        });
+        continue;
+      }
+      const items = live.map((p, i): FlatParam => {
         flat.copyIn(p, p.grad!, flat.grads);
-        return { param: p, offset: flat.offsets.get(p)!, step: st.step };
+        return { param: p, offset: flat.offsets.get(p)!, state: states[i] };
       });
       this.updateFlat(items, flat, group.options);
     }
@@ -286,6 +291,8 @@ export abstract class Optimizer<O extends { lr: number }> {
       this.validate(this.paramGroups[i].options);
     });
     this.disposeState();
+    // Captured steps bound the old state's buffers.
+    runtime().invalidateGraphs();
     for (const [key, step] of Object.entries(sd.steps)) {
       const i = Number(key);
       const p = params[i];

@@ -36,10 +36,10 @@ export class SGD extends Optimizer<SgdOptions> {
   }
 
   protected update(p: Tensor, grad: Tensor, st: ParamState, o: SgdOptions): void {
-    sgdUpdate(p, grad, st.tensors.get('momentum_buffer') ?? null, { ...o, firstStep: st.step === 1 });
+    sgdUpdate(p, grad, st.tensors.get('momentum_buffer') ?? null, () => ({ ...o, firstStep: st.step === 1 }));
   }
 
   protected updateFlat(items: FlatParam[], flat: FlatState, o: SgdOptions): void {
-    sgdFlat(items, flat, o, this.maxTensorsPerDispatch);
+    sgdFlat(items, flat, () => o, this.maxTensorsPerDispatch);
   }
 }

@@ -1,6 +1,7 @@
 /** Elementwise ops with broadcasting, each with its backward rule. */
 import { record } from '../autograd.js';
 import { runtime } from '../device.js';
+import { kernel } from '../kernel.js';
 import {
   broadcastShapes,
   broadcastStrides,
@@ -11,13 +12,14 @@ import {
   sameShape,
 } from '../shape.js';
 import { type DType, Tensor } from '../tensor.js';
-import { elementwiseWgsl, type InputMode, META_HEAD, SCALAR_SLOTS } from './elementwise.wgsl.js';
-import { grid1d, packMeta } from './grid.js';
+import { type ElementwiseInput, elementwiseKey, elementwiseSpec, SCALAR_SLOTS } from './elementwise.wgsl.js';
+import { grid1d } from './grid.js';
 import { sumToShape } from './reduce.js';
 
 /**
  * Runs a WGSL expression over broadcast inputs (`v0`, `v1`, … their values; `s0`…`s3` f32 scalars) into a new
- * tensor. Not recorded for autograd: the public ops below wrap it with their backward rules.
+ * tensor. Not recorded for autograd: the public ops below wrap it with their backward rules. The kernel is
+ * cached by op name, expression, input modes, dtypes and rank.
  */
 export function mapElementwise(
   op: string,
@@ -33,38 +35,35 @@ export function mapElementwise(
   const n = numel(outShape);
   if (n === 0) return out;
   const rank = outShape.length;
-  const modes: InputMode[] = inputs.map((t) => {
-    if (t.size === n && sameShape(t.shape, outShape)) return 'same';
-    if (t.size === 1) return 'scalar';
+  const described: ElementwiseInput[] = inputs.map((t) => {
+    if (t.size === n && sameShape(t.shape, outShape)) return { dtype: t.dtype, mode: 'same' };
+    if (t.size === 1) return { dtype: t.dtype, mode: 'scalar' };
     // Same element count with only size-1 axes inserted or removed reads linearly too.
     if (t.size === n && t.shape.filter((d) => d !== 1).join() === outShape.filter((d) => d !== 1).join())
-      return 'same';
-    return 'bcast';
+      return { dtype: t.dtype, mode: 'same' };
+    return { dtype: t.dtype, mode: 'bcast' };
   });
-  const words: number[] = [n, rank];
-  const floats: Record<number, number> = {};
-  for (let s = 0; s < SCALAR_SLOTS; s++) {
-    words.push(0);
-    floats[2 + s] = scalars[s] ?? 0;
-  }
-  words.push(...outShape);
+  const k = kernel(elementwiseKey(op, expr, described, outDtype, rank), () =>
+    elementwiseSpec(op, expr, described, outDtype, rank),
+  );
+  const bindings: Record<string, GPUBuffer> = { outBuf: out.buffer };
+  const uniforms: Record<string, number | number[]> = {
+    n,
+    s0: scalars[0] ?? 0,
+    s1: scalars[1] ?? 0,
+    s2: scalars[2] ?? 0,
+    s3: scalars[3] ?? 0,
+  };
+  let bcast = false;
   inputs.forEach((t, i) => {
-    if (modes[i] === 'bcast') words.push(...broadcastStrides(t.shape, outShape));
+    bindings[`in${i}`] = t.buffer;
+    if (described[i].mode === 'bcast') {
+      uniforms[`strides${i}`] = broadcastStrides(t.shape, outShape);
+      bcast = true;
+    }
   });
-  if (words.length !== META_HEAD + rank * (1 + modes.filter((m) => m === 'bcast').length))
-    throw new Error(`${op}: bad meta`);
-  runtime().dispatch({
-    name: op,
-    code: elementwiseWgsl(
-      expr,
-      inputs.map((t, i) => ({ dtype: t.dtype, mode: modes[i] })),
-      outDtype,
-      rank,
-    ),
-    buffers: [...inputs.map((t) => t.buffer), out.buffer],
-    uniforms: packMeta(words, floats),
-    workgroups: grid1d(n),
-  });
+  if (bcast) uniforms.shape = [...outShape];
+  runtime().dispatchKernel(k, bindings, uniforms, grid1d(n));
   return out;
 }
 

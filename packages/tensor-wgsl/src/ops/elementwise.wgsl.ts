@@ -1,42 +1,61 @@
-/** WGSL generator for elementwise kernels with NumPy broadcasting of up to a few inputs. */
+/** WGSL for elementwise kernels with NumPy broadcasting of up to a few inputs. */
+import type { KernelSpec, UniformType } from '../kernel.js';
 import type { DType } from '../tensor.js';
-import { gridIndex, gridParams, metaDecl } from './grid.js';
+import { gridIndex, gridParams } from './grid.js';
 
 /** How an input is indexed: like the output, a single value, or through broadcast strides. */
 export type InputMode = 'same' | 'scalar' | 'bcast';
 
 export const SCALAR_SLOTS = 4;
-/** Word layout: n, rank, 4 scalars (f32 bits), output shape[rank], then rank strides per broadcast input. */
-export const META_HEAD = 2 + SCALAR_SLOTS;
 
-export function elementwiseWgsl(
+export interface ElementwiseInput {
+  dtype: DType;
+  mode: InputMode;
+}
+
+/** The cache key of an elementwise kernel: everything its code depends on, and its op name (profiles by op). */
+export function elementwiseKey(
+  name: string,
   expr: string,
-  inputs: { dtype: DType; mode: InputMode }[],
+  inputs: readonly ElementwiseInput[],
   outDtype: DType,
   rank: number,
 ): string {
+  const bcast = inputs.some((x) => x.mode === 'bcast');
+  return `ew|${name}|${expr}|${inputs.map((x) => `${x.dtype}:${x.mode}`).join(',')}|${outDtype}|${bcast ? rank : 0}`;
+}
+
+/**
+ * Bindings `in0`, `in1`, … and `outBuf`; uniforms `n` (elements), scalars `s0`…`s3` (f32), and with broadcast
+ * inputs the output `shape` and each such input's `stridesI` (element strides by output axis, 0 on broadcast axes).
+ */
+export function elementwiseSpec(
+  name: string,
+  expr: string,
+  inputs: readonly ElementwiseInput[],
+  outDtype: DType,
+  rank: number,
+): KernelSpec {
   const bcast = inputs.map((x, i) => (x.mode === 'bcast' ? i : -1)).filter((i) => i >= 0);
-  const words = META_HEAD + rank + bcast.length * rank;
-  const lines: string[] = [];
-  for (const [i, x] of inputs.entries()) {
-    lines.push(`@group(0) @binding(${i}) var<storage, read> in${i}: array<${x.dtype}>;`);
+  const uniforms: Record<string, UniformType> = { n: 'u32' };
+  for (let s = 0; s < SCALAR_SLOTS; s++) uniforms[`s${s}`] = 'f32';
+  if (bcast.length > 0) {
+    uniforms.shape = `u32[${rank}]`;
+    for (const i of bcast) uniforms[`strides${i}`] = `u32[${rank}]`;
   }
-  lines.push(`@group(0) @binding(${inputs.length}) var<storage, read_write> outBuf: array<${outDtype}>;`);
-  lines.push(metaDecl(inputs.length + 1, words));
-  lines.push('@compute @workgroup_size(256)');
+  const lines: string[] = [];
   lines.push(`fn main(${gridParams}) {`);
   lines.push(`  let idx = ${gridIndex()};`);
-  lines.push('  if (idx >= mi(0u)) { return; }');
-  for (let s = 0; s < SCALAR_SLOTS; s++) lines.push(`  let s${s} = bitcast<f32>(mi(${2 + s}u));`);
+  lines.push('  if (idx >= params.n) { return; }');
+  for (let s = 0; s < SCALAR_SLOTS; s++) lines.push(`  let s${s} = params.s${s};`);
   if (bcast.length > 0) {
     for (const i of bcast) lines.push(`  var o${i} = 0u;`);
     lines.push('  var rem = idx;');
     lines.push(`  for (var d = ${rank - 1}; d >= 0; d--) {`);
-    lines.push(`    let dim = mi(${META_HEAD}u + u32(d));`);
+    lines.push('    let dim = shapeAt(u32(d));');
     lines.push('    let c = rem % dim;');
     lines.push('    rem = rem / dim;');
-    for (const [k, i] of bcast.entries())
-      lines.push(`    o${i} += c * mi(${META_HEAD + rank * (k + 1)}u + u32(d));`);
+    for (const i of bcast) lines.push(`    o${i} += c * strides${i}At(u32(d));`);
     lines.push('  }');
   }
   inputs.forEach((x, i) => {
@@ -45,5 +64,14 @@ export function elementwiseWgsl(
   });
   lines.push(`  outBuf[idx] = ${expr};`);
   lines.push('}');
-  return lines.join('\n');
+  return {
+    name,
+    storage: [
+      ...inputs.map((x, i) => ({ name: `in${i}`, type: x.dtype })),
+      { name: 'outBuf', type: outDtype, access: 'read_write' as const },
+    ],
+    uniforms,
+    workgroupSize: 256,
+    code: lines.join('\n'),
+  };
 }

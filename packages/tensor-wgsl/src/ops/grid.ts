@@ -16,26 +16,3 @@ export const gridIndex = (wgSize = 256) => `gid.x + gid.y * (nwg.x * ${wgSize}u)
 /** WGSL parameters of an entry point that uses `gridIndex`. */
 export const gridParams =
   '@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>';
-
-/** WGSL declaration of the uniform parameter words and their accessor `mi(i)`. */
-export function metaDecl(binding: number, words: number): string {
-  const vecs = Math.max(1, Math.ceil(words / 4));
-  return (
-    `@group(0) @binding(${binding}) var<uniform> params: array<vec4<u32>, ${vecs}>;\n` +
-    'fn mi(i: u32) -> u32 { return params[i >> 2u][i & 3u]; }\n'
-  );
-}
-
-/** Packs parameter words; floats are stored as their bit patterns. */
-export function packMeta(words: number[], floats: Record<number, number> = {}): Uint32Array {
-  const out = new Uint32Array(Math.max(4, Math.ceil(words.length / 4) * 4));
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  words.forEach((w, i) => {
-    if (i in floats) {
-      f[0] = floats[i];
-      out[i] = u[0];
-    } else out[i] = w >>> 0;
-  });
-  return out;
-}

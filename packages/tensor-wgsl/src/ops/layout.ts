@@ -1,11 +1,12 @@
 /** Shape and layout ops: reshape, permute, slice, pad, flip, expand, concat, stack, with backward rules. */
 import { record } from '../autograd.js';
 import { runtime } from '../device.js';
+import { kernel } from '../kernel.js';
 import { checkShape, fmt, numel, type Shape, ShapeError, stridesOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { full } from './creation.js';
-import { grid1d, packMeta } from './grid.js';
-import { gatherWgsl, scatterWgsl } from './layout.wgsl.js';
+import { grid1d } from './grid.js';
+import { gatherSpec, scatterSpec } from './layout.wgsl.js';
 import { sumToShape } from './reduce.js';
 
 const UNBOUNDED = 0x7fffffff;
@@ -23,32 +24,40 @@ function gather(op: string, a: Tensor, axes: GatherAxis[], padValue = 0): Tensor
   const out = Tensor.empty(shape, a.dtype, op);
   const n = numel(shape);
   if (n === 0) return out;
-  const words = [n, 0];
-  for (const x of axes) words.push(x.size, x.start, x.step, x.bound, x.stride);
-  const meta = packMeta(words, a.dtype === 'f32' ? { 1: padValue } : {});
-  if (a.dtype === 'i32') meta[1] = padValue | 0;
-  runtime().dispatch({
+  const k = kernel(`gather|${op}|${a.dtype}|${shape.length}`, () => ({
+    ...gatherSpec(a.dtype, shape.length),
     name: op,
-    code: gatherWgsl(a.dtype, shape.length),
-    buffers: [a.buffer, out.buffer],
-    uniforms: meta,
-    workgroups: grid1d(n),
-  });
+  }));
+  runtime().dispatchKernel(
+    k,
+    { x: a.buffer, y: out.buffer },
+    {
+      n,
+      pad: a.dtype === 'i32' ? padValue | 0 : padValue,
+      size: axes.map((x) => x.size),
+      start: axes.map((x) => x.start),
+      step: axes.map((x) => x.step),
+      bound: axes.map((x) => x.bound),
+      stride: axes.map((x) => x.stride),
+    },
+    grid1d(n),
+  );
   return out;
 }
 
 /** Writes all of `src` into `dst` at element offset `base` with `dstStrides` per axis of `src`. */
 function scatterInto(op: string, src: Tensor, dst: Tensor, base: number, dstStrides: number[]): void {
   if (src.size === 0) return;
-  const words = [src.size, base];
-  for (const [i, d] of src.shape.entries()) words.push(d, dstStrides[i]);
-  runtime().dispatch({
+  const k = kernel(`scatter|${op}|${src.dtype}|${src.rank}`, () => ({
+    ...scatterSpec(src.dtype, src.rank),
     name: op,
-    code: scatterWgsl(src.dtype, src.rank),
-    buffers: [src.buffer, dst.buffer],
-    uniforms: packMeta(words),
-    workgroups: grid1d(src.size),
-  });
+  }));
+  runtime().dispatchKernel(
+    k,
+    { x: src.buffer, y: dst.buffer },
+    { n: src.size, base, size: [...src.shape], outStride: dstStrides.slice(0, src.rank) },
+    grid1d(src.size),
+  );
 }
 
 function normAxis(op: string, axis: number, rank: number): number {

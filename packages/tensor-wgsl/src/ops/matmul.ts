@@ -1,10 +1,10 @@
 /** Batched matrix multiplication with broadcasting of the batch axes, and its backward rule. */
 import { record } from '../autograd.js';
 import { runtime } from '../device.js';
+import { kernel } from '../kernel.js';
 import { broadcastShapes, fmt, numel, ShapeError } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { packMeta } from './grid.js';
-import { matmulWgsl } from './matmul.wgsl.js';
+import { matmulSpec } from './matmul.wgsl.js';
 import { sumToShape } from './reduce.js';
 
 /**
@@ -43,13 +43,13 @@ export function matmulRaw(a: Tensor, b: Tensor, transA = false, transB = false):
   if (numel(out.shape) === 0) return out;
   const maxZ = runtime().limits.maxComputeWorkgroupsPerDimension;
   if (nb > maxZ) throw new ShapeError('matmul', `batch ${nb} exceeds ${maxZ}`);
-  runtime().dispatch({
-    name: 'matmul',
-    code: matmulWgsl(transA, transB),
-    buffers: [a.buffer, b.buffer, out.buffer],
-    uniforms: packMeta([M, N, Ka, na === 1 ? 0 : M * Ka, nbb === 1 ? 0 : Ka * N, M * N]),
-    workgroups: [Math.ceil(N / 16), Math.ceil(M / 16), nb],
-  });
+  const k = kernel(`matmul|${transA}|${transB}`, () => matmulSpec(transA, transB));
+  runtime().dispatchKernel(
+    k,
+    { A: a.buffer, B: b.buffer, C: out.buffer },
+    { M, N, K: Ka, strideA: na === 1 ? 0 : M * Ka, strideB: nbb === 1 ? 0 : Ka * N, strideC: M * N },
+    [Math.ceil(N / 16), Math.ceil(M / 16), nb],
+  );
   return out;
 }
 

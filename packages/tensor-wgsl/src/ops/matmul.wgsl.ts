@@ -1,21 +1,21 @@
 /**
  * Batched matrix product C[b] = op(A[b]) · op(B[b]) with op = identity or transpose, 16×16 output tiles staged
- * through workgroup memory. Meta words: M, N, K, batch stride of A, of B (0 = broadcast), of C.
+ * through workgroup memory. Uniforms: M, N, K and the batch strides of A, B (0 = broadcast) and C.
  */
-import { metaDecl } from './grid.js';
+import type { KernelSpec } from '../kernel.js';
 
-export function matmulWgsl(transA: boolean, transB: boolean): string {
-  const loadA = transA ? 'A[bz * mi(3u) + k * M + r]' : 'A[bz * mi(3u) + r * K + k]';
-  const loadB = transB ? 'B[bz * mi(4u) + c * K + k]' : 'B[bz * mi(4u) + k * N + c]';
-  return `@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-${metaDecl(3, 6)}
-var<workgroup> As: array<array<f32, 16>, 16>;
+export function matmulSpec(transA: boolean, transB: boolean): KernelSpec {
+  const loadA = transA ? 'A[bz * params.strideA + k * M + r]' : 'A[bz * params.strideA + r * K + k]';
+  const loadB = transB ? 'B[bz * params.strideB + c * K + k]' : 'B[bz * params.strideB + k * N + c]';
+  return {
+    name: 'matmul',
+    storage: [{ name: 'A' }, { name: 'B' }, { name: 'C', access: 'read_write' }],
+    uniforms: { M: 'u32', N: 'u32', K: 'u32', strideA: 'u32', strideB: 'u32', strideC: 'u32' },
+    workgroupSize: [16, 16],
+    code: `var<workgroup> As: array<array<f32, 16>, 16>;
 var<workgroup> Bs: array<array<f32, 16>, 16>;
-@compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = mi(0u); let N = mi(1u); let K = mi(2u);
+  let M = params.M; let N = params.N; let K = params.K;
   let bz = wid.z;
   let row = wid.y * 16u + lid.y;
   let col = wid.x * 16u + lid.x;
@@ -37,6 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var k = 0u; k < 16u; k++) { acc += As[lid.y][k] * Bs[k][lid.x]; }
     workgroupBarrier();
   }
-  if (row < M && col < N) { C[bz * mi(5u) + row * N + col] = acc; }
-}`;
+  if (row < M && col < N) { C[bz * params.strideC + row * N + col] = acc; }
+}`,
+  };
 }

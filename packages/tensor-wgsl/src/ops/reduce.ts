@@ -1,12 +1,13 @@
 /** Reductions over axes (sum, mean, max, min, argmax, argmin) with their backward rules. */
 import { record } from '../autograd.js';
 import { runtime } from '../device.js';
+import { kernel } from '../kernel.js';
 import { fmt, normAxes, numel, type Shape, ShapeError } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { mapElementwise } from './elementwise.js';
-import { grid1d, packMeta } from './grid.js';
+import { grid1d } from './grid.js';
 import { permuteRaw } from './layout.js';
-import { type ReduceKind, reduceRowWgsl, reduceStridedWgsl } from './reduce.wgsl.js';
+import { type ReduceKind, reduceRowSpec, reduceStridedSpec } from './reduce.wgsl.js';
 
 /** Reductions longer than this with few outputs are split into partial sums first. */
 const CHUNK = 4096;
@@ -21,24 +22,15 @@ function reduceBlock(kind: ReduceKind, x: Tensor, outer: number, R: number, inne
   const partialCount = outer * chunks * inner;
   let out = Tensor.empty([partialCount], isArg ? 'i32' : 'f32', kind);
   const init = kind === 'max' || kind === 'argmax' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-  const meta = packMeta([partialCount, R, inner, chunks, C, 0], { 5: kind === 'sum' ? 0 : init });
+  const uniforms = { outputs: partialCount, R, inner, chunks, C, init: kind === 'sum' ? 0 : init };
+  const bindings = { x: x.buffer, y: out.buffer };
   const rt = runtime();
   if (inner === 1 && C >= 128) {
-    rt.dispatch({
-      name: kind,
-      code: reduceRowWgsl(kind),
-      buffers: [x.buffer, out.buffer],
-      uniforms: meta,
-      workgroups: grid1d(partialCount, 1),
-    });
+    const k = kernel(`reduce.row|${kind}`, () => reduceRowSpec(kind));
+    rt.dispatchKernel(k, bindings, uniforms, grid1d(partialCount, 1));
   } else {
-    rt.dispatch({
-      name: kind,
-      code: reduceStridedWgsl(kind),
-      buffers: [x.buffer, out.buffer],
-      uniforms: meta,
-      workgroups: grid1d(partialCount),
-    });
+    const k = kernel(`reduce.strided|${kind}`, () => reduceStridedSpec(kind));
+    rt.dispatchKernel(k, bindings, uniforms, grid1d(partialCount));
   }
   if (chunks > 1) {
     const partial = out;

@@ -1,19 +1,20 @@
 /**
  * WGSL for reductions over a block [outer, R, inner] of a contiguous tensor, optionally split into chunks of R
  * (a first pass of partial results for very long reductions with few outputs).
- * Meta words: outputs (outer·chunks·inner), R, inner, chunks, chunk length, initial value (f32 bits).
+ * Uniforms: `outputs` (outer·chunks·inner), `R`, `inner`, `chunks`, `C` (chunk length), `init` (the initial
+ * value of max/min: ±infinity, which WGSL constant expressions cannot hold).
  */
-import { gridIndex, gridParams, metaDecl } from './grid.js';
+import type { KernelSpec } from '../kernel.js';
+import { gridIndex, gridParams } from './grid.js';
 
 export type ReduceKind = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
 const INIT: Record<ReduceKind, string> = {
   sum: '0.0',
-  // ±infinity arrive as a parameter: WGSL constant expressions cannot hold them.
-  max: 'bitcast<f32>(mi(5u))',
-  min: 'bitcast<f32>(mi(5u))',
-  argmax: 'bitcast<f32>(mi(5u))',
-  argmin: 'bitcast<f32>(mi(5u))',
+  max: 'params.init',
+  min: 'params.init',
+  argmax: 'params.init',
+  argmin: 'params.init',
 };
 
 // NaN wins (as in PyTorch): once the accumulator is NaN no comparison replaces it. NaN is tested on the bits:
@@ -36,20 +37,27 @@ function accumulate(kind: ReduceKind, v: string, r: string): string {
   return `if (${BETTER[kind](v, 'acc')}) { acc = ${v}; }`;
 }
 
-const header = (kind: ReduceKind) =>
-  `@group(0) @binding(0) var<storage, read> x: array<f32>;\n` +
-  `@group(0) @binding(1) var<storage, read_write> y: array<${isArg(kind) ? 'i32' : 'f32'}>;\n${metaDecl(2, 6)}${IS_NAN}`;
+/** A reduction kernel's description around its code. */
+const spec = (name: string, kind: ReduceKind, code: string): KernelSpec => ({
+  name,
+  storage: [{ name: 'x' }, { name: 'y', type: isArg(kind) ? 'i32' : 'f32', access: 'read_write' }],
+  uniforms: { outputs: 'u32', R: 'u32', inner: 'u32', chunks: 'u32', C: 'u32', init: 'f32' },
+  workgroupSize: 256,
+  code: `${IS_NAN}${code}`,
+});
 
 const result = (kind: ReduceKind) => (isArg(kind) ? 'i32(arg)' : 'acc');
 
 /** One thread per output: loops over its slice of R with stride `inner` (coalesced when inner is large). */
-export function reduceStridedWgsl(kind: ReduceKind): string {
-  return `${header(kind)}
-@compute @workgroup_size(256)
+export function reduceStridedSpec(kind: ReduceKind): KernelSpec {
+  return spec(
+    kind,
+    kind,
+    `
 fn main(${gridParams}) {
   let o = ${gridIndex()};
-  if (o >= mi(0u)) { return; }
-  let R = mi(1u); let inner = mi(2u); let chunks = mi(3u); let C = mi(4u);
+  if (o >= params.outputs) { return; }
+  let R = params.R; let inner = params.inner; let chunks = params.chunks; let C = params.C;
   let i = o % inner; let t = o / inner; let ch = t % chunks; let ou = t / chunks;
   let r0 = ch * C; let r1 = min(R, r0 + C);
   var acc: f32 = ${INIT[kind]};
@@ -61,11 +69,12 @@ fn main(${gridParams}) {
     p += inner;
   }
   y[o] = ${result(kind)};
-}`;
+}`,
+  );
 }
 
 /** One workgroup per output (inner = 1): a strided loop, then a tree in workgroup memory. */
-export function reduceRowWgsl(kind: ReduceKind): string {
+export function reduceRowSpec(kind: ReduceKind): KernelSpec {
   const combine =
     kind === 'sum'
       ? 'sv[l] = sv[l] + sv[l + s];'
@@ -73,14 +82,16 @@ export function reduceRowWgsl(kind: ReduceKind): string {
         ? `let a = sv[l]; let b = sv[l + s]; let ia = si[l]; let ib = si[l + s];
       if (${BETTER[kind]('b', 'a')} || ((b == a || (isNan(a) && isNan(b))) && ib < ia)) { sv[l] = b; si[l] = ib; }`
         : `let a = sv[l]; let b = sv[l + s]; if (${BETTER[kind]('b', 'a')}) { sv[l] = b; }`;
-  return `${header(kind)}
+  return spec(
+    kind,
+    kind,
+    `
 var<workgroup> sv: array<f32, 256>;
 var<workgroup> si: array<u32, 256>;
-@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let w = wid.x + wid.y * nwg.x;
-  if (w >= mi(0u)) { return; }
-  let R = mi(1u); let chunks = mi(3u); let C = mi(4u);
+  if (w >= params.outputs) { return; }
+  let R = params.R; let chunks = params.chunks; let C = params.C;
   let row = w / chunks; let ch = w % chunks;
   let r0 = ch * C; let r1 = min(R, r0 + C);
   let l = lid.x;
@@ -103,5 +114,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let acc = sv[0]; let arg = si[0];
     y[w] = ${result(kind)};
   }
-}`;
+}`,
+  );
 }
