@@ -1,6 +1,8 @@
 /** Building blocks shared by the architectures. */
+
 import { BatchNorm2d, Conv2d, Module, maxPool2d, ReLU, Sequential } from '@mriseg/nn';
 import type { Rng, Tensor } from '@mriseg/tensor-wgsl';
+import { releaseInference } from './inference-graph.js';
 
 /** Modules run in order under the names they were given (PyTorch's `Sequential(OrderedDict(...))`). */
 export class NamedSequential extends Module {
@@ -87,6 +89,12 @@ export abstract class SegmentationModel extends Module {
   config(): Record<string, unknown> {
     const { inChannels, outChannels, features } = this.options;
     return { architecture: this.architecture, inChannels, outChannels, features };
+  }
+
+  /** Frees the parameters and buffers, and the captured inference batches of `predictVolume`. */
+  override dispose(): void {
+    releaseInference(this);
+    super.dispose();
   }
 }
 

@@ -1,6 +1,7 @@
 /** Inference helpers: probabilities for a whole volume in batches, with optional flip test-time augmentation. */
 import { add, flip, mul, noGrad, scope, sigmoid, type Tensor, tensor } from '@mriseg/tensor-wgsl';
 import type { SegmentationModel } from './blocks.js';
+import { runInference } from './inference-graph.js';
 
 export interface VolumeInput {
   /** Slices × channels × height × width, float32. */
@@ -14,6 +15,11 @@ export interface PredictOptions {
   tta?: 'none' | 'hflip' | 'hvflip';
   /** Called after each batch with the number of slices done. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Replay captured batches (default true): batches of one shape after the first few run from a recording of
+   * their dispatches instead of the model's JavaScript (tensor-wgsl StepGraph). Same values either way.
+   */
+  replay?: boolean;
 }
 
 /** Probabilities of one batch (a tensor the caller disposes). */
@@ -28,7 +34,8 @@ function probabilities(model: SegmentationModel, x: Tensor, tta: PredictOptions[
 
 /**
  * Runs the model in eval mode over every slice and returns sigmoid probabilities, slices × out-channels × H × W.
- * The next batch is recorded on the GPU while the previous one is read back.
+ * The next batch is recorded on the GPU while the previous one is read back (its copy to the CPU is queued
+ * first: a replayed batch writes the same output buffer).
  */
 export async function predictVolume(
   model: SegmentationModel,
@@ -45,13 +52,19 @@ export async function predictVolume(
   const sliceIn = C * H * W;
   let out: Float32Array | null = null;
   let outPerSlice = 0;
+  const replay = options.replay ?? true;
   const launch = (start: number): [number, Tensor] => {
     const n = Math.min(batchSize, D - start);
+    const data = volume.data.subarray(start * sliceIn, (start + n) * sliceIn);
+    const shape = [n, C, H, W];
     const p = scope(() =>
-      noGrad(() => {
-        const x = tensor(volume.data.subarray(start * sliceIn, (start + n) * sliceIn), [n, C, H, W]);
-        return probabilities(model, x, options.tta);
-      }),
+      noGrad(() =>
+        replay
+          ? runInference(model, `${shape.join('x')}|${options.tta ?? 'none'}`, shape, data, (x) =>
+              probabilities(model, x, options.tta),
+            )
+          : probabilities(model, tensor(data, shape), options.tta),
+      ),
     );
     return [start, p];
   };
@@ -60,8 +73,9 @@ export async function predictVolume(
     while (pending) {
       const [start, p] = pending;
       const next = start + p.shape[0];
+      const reading = p.data();
       pending = next < D ? launch(next) : null;
-      const values = await p.data();
+      const values = await reading;
       if (!out) {
         outPerSlice = p.size / p.shape[0];
         out = new Float32Array(D * outPerSlice);

@@ -18,7 +18,17 @@ import {
   setConvTiling,
   winogradEligibleFor,
 } from '@mriseg/nn';
-import { add, entryToFloat32, mul, scope, sum, type Tensor, tensor } from '@mriseg/tensor-wgsl';
+import {
+  add,
+  entryToFloat32,
+  mul,
+  noGrad,
+  StepGraph,
+  scope,
+  sum,
+  type Tensor,
+  tensor,
+} from '@mriseg/tensor-wgsl';
 import { readSafetensorsFile } from '@mriseg/tensor-wgsl/node';
 import { createModel, type SegmentationModel } from '../src/index.js';
 
@@ -166,6 +176,8 @@ export interface GoldenCheck {
 export interface GoldenReport {
   model: string;
   tilings: Tilings;
+  /** Whether the checked training step and eval pass were replays of a capture (StepGraph). */
+  replay: boolean;
   parameters: number;
   /** From the fixture's metadata. */
   expectedParameters: number;
@@ -183,32 +195,57 @@ export interface GoldenReport {
 /**
  * Runs the golden's training step (forward, Dice, backward, one Adam step) and an eval forward with `tilings`
  * ('gpu': every convolution pinned as in pinGpuTilings; the caller clears the pins afterwards) and measures every
- * error against PyTorch's values.
+ * error against PyTorch's values. With `replay` the checked step and eval pass are replays of captures
+ * (tensor-wgsl StepGraph), as `train`, `evaluate` and `bench` run them.
  */
 export async function checkModelGolden(
   dir: string,
   file: string,
   name: string,
   tilings: Tilings,
+  options: { replay?: boolean } = {},
 ): Promise<GoldenReport> {
+  const replay = options.replay ?? false;
   const g = loadGolden(dir, file);
   const model: SegmentationModel = createModel(name, { features: 4 });
   const input = g.get('input');
   const x = tensor(input.data, input.shape);
   const y = tensor(g.get('target').data, g.get('target').shape);
   const pinned = tilings === 'gpu' ? pinGpuTilings(model, x) : null;
-  model.loadStateDict(initialStateFromGolden(g, 1e-3));
+  const initial = initialStateFromGolden(g, 1e-3);
   const checks: GoldenCheck[] = [];
+  const opt = new Adam(model.parameters(), { lr: 1e-3 });
+  const graph = new StepGraph({ enabled: replay });
 
   model.train();
-  const { logits, loss } = scope(() => {
+  // The checked step: logits, loss and gradients, then one Adam step. With replay it runs four times from the
+  // fixture's state (a warm-up, two captures, then the replay that is checked); every run starts from the same
+  // parameters, running statistics and a restarted optimizer, all written in place.
+  const trainStep = () => {
+    opt.zeroGrad();
     const outs = model.forwardHeads(x);
     let total: Tensor = diceLoss(outs[0], y, { smooth: 1 });
     for (let k = 1; k < outs.length; k++) total = add(total, diceLoss(outs[k], y, { smooth: 1 }));
     const l = mul(total, 1 / outs.length);
     l.backward();
-    return { logits: outs, loss: l };
-  });
+    // The gradients as backward left them (the optimizer copies them before its update).
+    const grads = model
+      .parameters()
+      .map((p) => (p.grad ? p.grad.detach() : noGrad(() => mul(p, Number.NaN))));
+    opt.step();
+    return [l, ...outs, ...grads];
+  };
+  let outputs: Tensor[] = [];
+  for (let run = 0; run < (replay ? 4 : 1); run++) {
+    for (const t of outputs) t.dispose();
+    model.loadStateDict(initial);
+    opt.restart();
+    outputs = scope(() => graph.run('train', trainStep));
+  }
+  const heads = outputs.length - 1 - model.parameters().length;
+  const [loss, ...rest] = outputs;
+  const logits = rest.slice(0, heads);
+  const gradOf = new Map(model.parameters().map((p, i) => [p, rest[heads + i]]));
   const expectedHeads = g.keys('logits').length;
   for (let k = 0; k < Math.min(logits.length, expectedHeads); k++)
     checks.push({
@@ -236,7 +273,7 @@ export async function checkModelGolden(
   const floor = 1e-5 * (norms[norms.length >> 1] ?? 0);
   for (const [key, p] of compared) {
     const want = g.get(`grad.${key}`).data;
-    const got = p.grad ? await p.grad.data() : new Float32Array(want.length).fill(Number.NaN);
+    const got = await gradOf.get(p)!.data();
     checks.push({
       what: `grad.${key}`,
       metric: 'L2',
@@ -248,8 +285,6 @@ export async function checkModelGolden(
   for (const [key, b] of model.namedBuffers())
     if (key.endsWith('num_batches_tracked')) batchesTracked.push(...(await b.data()));
 
-  const opt = new Adam(model.parameters(), { lr: 1e-3 });
-  opt.step();
   for (const [key, p] of compared) {
     const want = g.get(`adam_step1.${key}`).data;
     const got = await p.data();
@@ -260,11 +295,16 @@ export async function checkModelGolden(
       checks.push({ what: `adam_step1.${key}`, metric: 'max abs', error: worst, limit: 1e-3 });
     } else checks.push({ what: `adam_step1.${key}`, metric: 'rel L2', error: relL2(got, want), limit: 1e-4 });
   }
+  opt.zeroGrad();
   opt.dispose();
 
   model.loadStateDict(runningStatsFromGolden(g), { strict: false });
   model.eval();
-  const evalOut = scope(() => model.forwardHeads(x));
+  let evalOut: Tensor[] = [];
+  for (let run = 0; run < (replay ? 4 : 1); run++) {
+    for (const t of evalOut) t.dispose();
+    evalOut = scope(() => graph.run('eval', () => model.forwardHeads(x)));
+  }
   for (let k = 0; k < Math.min(evalOut.length, expectedHeads); k++)
     checks.push({
       what: `eval_logits${k}`,
@@ -272,9 +312,16 @@ export async function checkModelGolden(
       error: relL2(await evalOut[k].data(), g.get(`eval_logits${k}`).data),
       limit: 1e-4,
     });
+  const replayed =
+    replay && graph.status('train').mode === 'replaying' && graph.status('eval').mode === 'replaying';
+  if (replay && !replayed)
+    throw new Error(
+      `${name}: the golden step was not replayed (train: ${JSON.stringify(graph.status('train'))}, eval: ${JSON.stringify(graph.status('eval'))})`,
+    );
   const report: GoldenReport = {
     model: name,
     tilings,
+    replay: replayed,
     parameters: model.numParameters(),
     expectedParameters: Number(g.metadata.params),
     heads: logits.length,
@@ -285,7 +332,8 @@ export async function checkModelGolden(
     pinned,
     checks,
   };
-  for (const t of [...logits, loss, ...evalOut, x, y]) t.dispose();
+  graph.dispose();
+  for (const t of [...outputs, ...evalOut, x, y]) t.dispose();
   model.dispose();
   return report;
 }

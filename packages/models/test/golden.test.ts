@@ -14,11 +14,17 @@ describe('models match the PyTorch goldens (f = 4, batch 2, 32×32)', () => {
   // Pinned tilings must not outlive their test, failed or not.
   afterEach(() => clearConvTilings());
   for (const [file, name, heads] of GOLDEN_CASES)
-    for (const tilings of ['default', 'gpu'] as const) {
+    for (const [tilings, replay] of [
+      ['default', false],
+      ['gpu', false],
+      ['default', true],
+    ] as const) {
       const title =
         tilings === 'default' ? '' : ' (GPU tilings: register-blocked, vec4, double-buffered, Winograd)';
-      it(`${name}: logits, loss, every gradient, running stats, one Adam step, eval logits${title}`, async () => {
-        const r = await checkModelGolden(GOLDEN, file, name, tilings);
+      const how = replay ? ', replayed from a capture' : '';
+      it(`${name}: logits, loss, every gradient, running stats, one Adam step, eval logits${title}${how}`, async () => {
+        const r = await checkModelGolden(GOLDEN, file, name, tilings, { replay });
+        expect(r.replay).toBe(replay);
         expect(r.parameters).toBe(r.expectedParameters);
         expect([r.heads, r.expectedHeads]).toEqual([heads, heads]);
         expect(r.missingGrads).toEqual([]);

@@ -307,3 +307,37 @@ describe('dispatches per step', () => {
     }
   });
 });
+
+describe('restart', () => {
+  it('makes the next step a first step again, in place, with either layout', async () => {
+    for (const foreach of [true, false]) {
+      const sizes = [300, 7];
+      const make = () =>
+        sizes.map((n, k) => keep(tensor(Float32Array.from(values(n, 40 + k)), [n], { requiresGrad: true })));
+      const grads = sizes.map((n, k) => values(n, 60 + k));
+      const [used, fresh] = [make(), make()];
+      const a = new Adam(used, { lr: 0.01 });
+      const b = new Adam(fresh, { lr: 0.01 });
+      a.foreach = foreach;
+      b.foreach = foreach;
+      for (let s = 0; s < 3; s++) {
+        used.forEach((p, k) => setGrad(p, values(sizes[k], 80 + s)));
+        a.step();
+      }
+      const buffersBefore = [...a.stateDict().tensors.keys()];
+      a.restart();
+      // From the same parameters, one step of the restarted optimizer is a fresh optimizer's first.
+      fresh.forEach((p, k) => runtime().copyBuffer(used[k].buffer, 0, p.buffer, 0, p.size * 4));
+      used.forEach((p, k) => setGrad(p, grads[k]));
+      fresh.forEach((p, k) => setGrad(p, grads[k]));
+      a.step();
+      b.step();
+      for (const [k, p] of used.entries()) await expectSameBits(`foreach ${foreach}: param ${k}`, p, fresh[k]);
+      await expectSameState(`foreach ${foreach}`, a, b);
+      expect([...a.stateDict().tensors.keys()]).toEqual(buffersBefore);
+      for (const p of [...used, ...fresh]) p.dispose();
+      a.dispose();
+      b.dispose();
+    }
+  });
+});

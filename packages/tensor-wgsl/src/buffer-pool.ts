@@ -44,6 +44,8 @@ export class BufferPool {
 
   /** Told of every buffer handed out (a capture records which buffers a step allocated itself). */
   onAcquire: ((buf: GPUBuffer) => void) | null = null;
+  /** Told when a pinned buffer is released by its owner (a captured step may read a buffer nobody owns now). */
+  onHold: ((buf: GPUBuffer) => void) | null = null;
   /** Buffers used by captured steps, with how many steps use each. */
   private pins = new Map<GPUBuffer, number>();
   /** Pinned buffers released by their owner: kept out of the free lists until unpinned. */
@@ -91,6 +93,7 @@ export class BufferPool {
     this.stats.liveBytes -= size;
     if (this.pins.has(buf)) {
       this.hold(buf);
+      this.onHold?.(buf);
       return;
     }
     this.putFree(buf);

@@ -211,6 +211,8 @@ export class Runtime {
   private arena: UniformArena;
   /** The step being captured (step-graph.ts), if any. */
   private recorder: Recording | null = null;
+  /** Recordings kept for replay: their buffers are pinned in the pool. */
+  private readonly replayable = new Set<Recording>();
   private readonly offsets = [0];
   /**
    * Bumped by `invalidateGraphs()` (new kernel choices, replaced parameters): captured steps made before it
@@ -237,6 +239,11 @@ export class Runtime {
   ) {
     this.pool = new BufferPool(device, undefined, (buf) => this.destroyAfterSubmit(buf));
     this.pool.onAcquire = (buf) => this.recorder?.acquired.add(buf);
+    this.pool.onHold = (buf) => {
+      for (const rec of this.replayable)
+        if (rec.externals.has(buf))
+          rec.stale ??= 'a buffer it reads that it did not allocate (an input, a parameter, state) was freed';
+    };
     const env = processEnv();
     this.validate = options.validate ?? env.MRISEG_VALIDATE === '1';
     this.robustness = robustnessOf(options, env);
@@ -621,6 +628,27 @@ export class Runtime {
     }
     this.counters.replays++;
     this.flush();
+  }
+
+  /**
+   * Keeps a sealed recording for replay: every buffer it uses (and `also`, such as the buffers of its outputs)
+   * is reserved in the pool until `releaseRecording`, and it turns stale if its owner frees a buffer the step
+   * did not allocate itself.
+   */
+  retainRecording(rec: Recording, also: Iterable<GPUBuffer> = []): void {
+    const used = rec.buffers();
+    for (const b of used) if (!rec.acquired.has(b)) rec.externals.add(b);
+    for (const b of also) used.add(b);
+    this.pool.pin(used);
+    rec.pinned = used;
+    this.replayable.add(rec);
+  }
+
+  /** Ends `retainRecording`: its buffers go back to the pool (work already submitted may still read them). */
+  releaseRecording(rec: Recording): void {
+    if (!this.replayable.delete(rec)) return;
+    this.pool.unpin(rec.pinned);
+    rec.pinned = new Set();
   }
 
   /** Makes every captured step capture anew before its next replay (kernel choices or parameters changed). */

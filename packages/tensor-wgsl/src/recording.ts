@@ -57,6 +57,12 @@ export class Recording {
   refused: string | null = null;
   /** The uploads' bytes, once `seal()` has turned them into copies. */
   constants: GPUBuffer | null = null;
+  /** Buffers the step uses that it did not allocate (inputs, parameters, state), once it is replayed. */
+  externals = new Set<GPUBuffer>();
+  /** Why a replay would be wrong now (an outside buffer it reads was freed), or null. */
+  stale: string | null = null;
+  /** The buffers reserved for it while it is kept for replay. */
+  pinned = new Set<GPUBuffer>();
 
   constructor(
     /** Holds the uniforms of the recorded dispatches for as long as the recording lives. */

@@ -32,13 +32,15 @@ export type StepMode = 'capturing' | 'replaying' | 'eager';
 
 interface KeyState {
   epoch: number;
+  /** Times the kept recording went stale (an outside buffer it reads was freed). */
+  stale: number;
   /** Whether the warm-up call has run. */
   warm: boolean;
   /** Captures made so far (at most the last one is kept). */
   captures: number;
   last: Recording | null;
   /** The replayed recording and the outputs it writes (views kept by the graph). */
-  replay: { rec: Recording; outputs: Tensor[]; shape: OutputShape; pinned: GPUBuffer[] } | null;
+  replay: { rec: Recording; outputs: Tensor[]; shape: OutputShape } | null;
   /** Why this key runs eagerly (null while capturing or replaying). */
   eager: string | null;
 }
@@ -84,12 +86,30 @@ export class StepGraph {
         st.epoch = rt.graphEpoch;
       }
     } else {
-      st = { epoch: rt.graphEpoch, warm: false, captures: 0, last: null, replay: null, eager: null };
+      st = {
+        epoch: rt.graphEpoch,
+        stale: 0,
+        warm: false,
+        captures: 0,
+        last: null,
+        replay: null,
+        eager: null,
+      };
       this.states.set(key, st);
       this.trim();
     }
     // Inside another capture the step is part of that one.
     if (rt.capturing) return fn();
+    if (st.replay?.rec.stale) {
+      const why = st.replay.rec.stale;
+      const stale = st.stale + 1;
+      this.reset(st);
+      st.stale = stale;
+      // Once is a change of inputs (new state, say), which a new capture follows; twice is a step that reads
+      // tensors it does not keep, which no replay can serve.
+      if (stale > 1)
+        st.eager = `it was captured twice and each time ${why}: pass inputs in tensors that live across steps`;
+    }
     if (st.replay) {
       rt.replay(st.replay.rec);
       return rebuild(st.replay.outputs, st.replay.shape) as T;
@@ -125,9 +145,11 @@ export class StepGraph {
     if (!tensors) return this.giveUp(st, 'the step returns something other than tensors', out);
     // The graph keeps its own views of the outputs: a replay writes the same buffers and returns new views.
     const kept = tensors.map((t) => keep(t.detach()));
-    const pinned = [...rec.buffers(), ...kept.map((t) => t.buffer)];
-    rt.pool.pin(pinned);
-    st.replay = { rec, outputs: kept, shape: shapeOf(out), pinned };
+    rt.retainRecording(
+      rec,
+      kept.map((t) => t.buffer),
+    );
+    st.replay = { rec, outputs: kept, shape: shapeOf(out) };
     st.last = null;
     return out;
   }
@@ -161,7 +183,7 @@ export class StepGraph {
       const rt = runtime();
       // Replays still queued read these buffers: they return to the pool, which hands them out only for work
       // recorded after this point.
-      rt.pool.unpin(st.replay.pinned);
+      rt.releaseRecording(st.replay.rec);
       for (const t of st.replay.outputs) t.dispose();
       const rec = st.replay.rec;
       rt.flush();

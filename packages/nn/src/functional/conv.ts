@@ -2,7 +2,18 @@
  * Launchers of the three implicit-GEMM convolution kernels, in forward-convolution geometry. Not recorded for
  * autograd: conv2d.ts and conv-transpose2d.ts combine them into ops with backward rules.
  */
-import { type Bindings, type Kernel, kernel, runtime, sum, Tensor, zeros } from '@mriseg/tensor-wgsl';
+import {
+  type Bindings,
+  concat,
+  type Kernel,
+  kernel,
+  noGrad,
+  runtime,
+  slice,
+  sum,
+  Tensor,
+  zeros,
+} from '@mriseg/tensor-wgsl';
 import {
   type ConvEpilogue,
   convForwardSpec,
@@ -83,6 +94,18 @@ function imageParts(op: string, x: ConvImage, g: ConvGeometry): { tensors: Tenso
   return { tensors, channels };
 }
 
+/**
+ * Whether a kernel binding an image in `parts` tensors beside `others` buffers fits the device's storage
+ * bindings (8 on some devices and browsers, 16 on most GPUs). Where it does not, the launchers below make the
+ * concatenation (or split the gradient) instead of reading the parts in place.
+ */
+function partsFit(parts: number, others: number): boolean {
+  return parts === 1 || parts + others <= runtime().limits.maxStorageBuffersPerShaderStage;
+}
+
+/** The parts as one tensor (their channel concatenation, made by the caller's dispose). */
+const joined = (tensors: readonly Tensor[]): Tensor => noGrad(() => concat(tensors, 1));
+
 /** A per-output-channel affine map applied in the forward kernel's store: y = v·scale + shift (then ReLU). */
 export interface ConvAffine {
   scale: Tensor;
@@ -104,6 +127,12 @@ export function convForwardRaw(
   // An empty output, or an empty reduction (no input channels, which the layers refuse).
   if (anyZero(g)) return zeros([g.N, g.K, g.P, g.Q]);
   const { tensors, channels } = imageParts('conv2d', x, g);
+  if (!partsFit(tensors.length, 2 + (affine ? 2 : bias ? 1 : 0))) {
+    const whole = joined(tensors);
+    const out = convForwardRaw(whole, w, bias, g, affine);
+    whole.dispose();
+    return out;
+  }
   const y = Tensor.empty([g.N, g.K, g.P, g.Q], 'f32', 'conv2d');
   const M = g.N * g.P * g.Q;
   const tiling = convTiling('forward', g, bias !== null);
@@ -143,6 +172,17 @@ export function convInputGradPartsRaw(
   if (channels.reduce((a, b) => a + b, 0) !== g.C || channels.length > MAX_IMAGE_PARTS)
     throw new Error(`conv2d_input_grad: parts of ${channels.join(' + ')} channels for an image of ${g.C}`);
   if (anyZero(g)) return channels.map((c) => zeros([g.N, c, g.H, g.W]));
+  if (!partsFit(channels.length, bias ? 3 : 2)) {
+    const [whole] = convInputGradPartsRaw(dy, w, bias, g, [g.C]);
+    let start = 0;
+    const parts = channels.map((c) => {
+      const part = noGrad(() => slice(whole, [null, { start, end: start + c }]));
+      start += c;
+      return part;
+    });
+    whole.dispose();
+    return parts;
+  }
   const dx = channels.map((c) => Tensor.empty([g.N, c, g.H, g.W], 'f32', 'conv2d_input_grad'));
   const M = g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw);
   const tiling = convTiling('input_grad', g, bias !== null);
@@ -168,6 +208,12 @@ export function convInputGradPartsRaw(
 export function convWeightGradRaw(dy: Tensor, x: ConvImage, g: ConvGeometry): Tensor {
   if (anyZero(g)) return zeros([g.K, g.C, g.R, g.S]);
   const { tensors, channels } = imageParts('conv2d_weight_grad', x, g);
+  if (!partsFit(tensors.length, 2)) {
+    const whole = joined(tensors);
+    const dw = convWeightGradRaw(dy, whole, g);
+    whole.dispose();
+    return dw;
+  }
   const crs = g.C * g.R * g.S;
   const L = g.N * g.P * g.Q;
   const chosen = convTiling('weight_grad', g, false);

@@ -307,6 +307,19 @@ export abstract class Optimizer<O extends { lr: number }> {
     }
   }
 
+  /**
+   * Forgets the state as a new optimizer on the same parameters would start (moments zero, no steps taken), in
+   * place: the state keeps its buffers, so a captured training step goes on replaying this optimizer.
+   */
+  restart(): void {
+    const zero = (t: Tensor) => runtime().writeBuffer(t.buffer, new Float32Array(t.size));
+    for (const st of this.state.values()) {
+      st.step = 0;
+      for (const t of st.tensors.values()) zero(t);
+    }
+    for (const flat of this.flats.values()) for (const t of flat.buffers.values()) zero(t);
+  }
+
   /** Frees the state tensors. */
   dispose(): void {
     this.disposeState();
