@@ -30,16 +30,11 @@ rt.report.isCpu = false;
 
 let phase = 'train';
 const records = [];
-const threadsOf = new Map();
-Runtime.prototype.dispatch = (spec) => {
-  let threads = threadsOf.get(spec.code);
-  if (threads === undefined) {
-    const m = /@workgroup_size\(([^)]*)\)/.exec(spec.code);
-    threads = m ? m[1].split(',').reduce((a, s) => a * Number(s.trim().replace(/u$/, '')), 1) : Number.NaN;
-    threadsOf.set(spec.code, threads);
-  }
-  const [x, y = 1, z = 1] = spec.workgroups;
-  records.push({ phase, name: spec.name, workgroups: x * y * z, threads });
+Runtime.prototype.dispatchKernel = function (kernel, _bindings, uniforms, workgroups) {
+  // Dynamic uniforms are computed as at a real dispatch (an optimizer's advance its host state).
+  if (typeof uniforms === 'function') uniforms();
+  const [x, y = 1, z = 1] = workgroups;
+  records.push({ phase, name: kernel.name, workgroups: x * y * z, threads: kernel.threads });
 };
 Runtime.prototype.copyBuffer = (_src, _so, _dst, _do, bytes) => {
   records.push({ phase, name: 'buffer copy', workgroups: 0, threads: 0, bytes });

@@ -3,7 +3,7 @@
  * hand, else a default for the adapter (small register tiles on a CPU driver, where pipelines compile slowly;
  * register-blocked prefetching tiles on a GPU).
  */
-import { runtime } from '@mriseg/tensor-wgsl';
+import { hasRuntime, runtime } from '@mriseg/tensor-wgsl';
 import type { ConvGeometry } from './conv.js';
 import { winogradEligibleFor, winogradTransformFloats } from './conv-winograd.js';
 import {
@@ -104,23 +104,45 @@ export function defaultConvTiling(kernel: ConvKernel, g: ConvGeometry): GemmTili
   return convTilingProblem(kernel, t) ? pickTiling(M, N) : t;
 }
 
+/** Default tilings by problem key, for the runtime they were chosen on (a launch looks its tiling up every step). */
+const defaults = new Map<string, GemmTiling>();
+let defaultsFor: unknown = null;
+
 /** The tiling a launch uses (and, while problems are being recorded, notes the launch). */
 export function convTiling(kernel: ConvKernel, g: ConvGeometry, bias: boolean): GemmTiling {
   const key = problemKey(kernel, g);
   if (recorder && !recorder.has(key)) recorder.set(key, { kernel, geometry: { ...g }, bias });
-  return chosen.get(key) ?? defaultConvTiling(kernel, g);
+  const pinned = chosen.get(key);
+  if (pinned) return pinned;
+  const rt = runtime();
+  if (defaultsFor !== rt) {
+    defaults.clear();
+    defaultsFor = rt;
+  }
+  let t = defaults.get(key);
+  if (!t) {
+    t = defaultConvTiling(kernel, g);
+    defaults.set(key, t);
+  }
+  return t;
+}
+
+/** Captured steps launched the old kernels: they must capture again (tensor-wgsl StepGraph). */
+function tilingsChanged(): void {
+  if (hasRuntime()) runtime().invalidateGraphs();
 }
 
 /** Pins the tiling of one kernel and geometry (null restores the default). Throws if it cannot be generated. */
 export function setConvTiling(kernel: ConvKernel, g: ConvGeometry, tiling: GemmTiling | null): void {
   const key = problemKey(kernel, g);
   if (!tiling) {
-    chosen.delete(key);
+    if (chosen.delete(key)) tilingsChanged();
     return;
   }
   const problem = convTilingProblem(kernel, tiling, g);
   if (problem) throw new Error(`setConvTiling(${kernel}): ${problem}`);
   chosen.set(key, { ...tiling });
+  tilingsChanged();
 }
 
 /** Whether a tiling is pinned (by hand or by the autotuner) for this kernel and geometry. */
@@ -152,11 +174,13 @@ export function importConvTilings(entries: Record<string, string>): number {
     chosen.set(key, tiling);
     n++;
   }
+  if (n > 0) tilingsChanged();
   return n;
 }
 
 /** Forgets every pinned or tuned tiling. */
 export function clearConvTilings(): void {
+  if (chosen.size > 0) tilingsChanged();
   chosen.clear();
 }
 
