@@ -22,8 +22,13 @@ export interface PoolStats {
   /** Released buffers that a captured step still uses (step-graph.ts): reserved for its replays. */
   heldBuffers: number;
   heldBytes: number;
-  /** The most bytes ever held (live + pooled + held). */
+  /** The most bytes ever held (live + pooled + held): what the pool reserves from the device at its peak. */
   peakBytes: number;
+  /**
+   * The most bytes ever in use at once (live + held by captured steps): comparable to PyTorch's
+   * `max_memory_allocated`, where `peakBytes` compares with its `max_memory_reserved`.
+   */
+  peakLiveBytes: number;
   created: number;
   reused: number;
 }
@@ -38,6 +43,7 @@ export class BufferPool {
     heldBuffers: 0,
     heldBytes: 0,
     peakBytes: 0,
+    peakLiveBytes: 0,
     created: 0,
     reused: 0,
   };
@@ -85,6 +91,7 @@ export class BufferPool {
   private updatePeak(): void {
     const s = this.stats;
     s.peakBytes = Math.max(s.peakBytes, s.liveBytes + s.pooledBytes + s.heldBytes);
+    s.peakLiveBytes = Math.max(s.peakLiveBytes, s.liveBytes + s.heldBytes);
   }
 
   release(buf: GPUBuffer): void {
@@ -173,5 +180,6 @@ export class BufferPool {
 
   resetPeak(): void {
     this.stats.peakBytes = this.stats.liveBytes + this.stats.pooledBytes + this.stats.heldBytes;
+    this.stats.peakLiveBytes = this.stats.liveBytes + this.stats.heldBytes;
   }
 }

@@ -276,4 +276,19 @@ describe('buffer pool', () => {
     expect(memory().peakBytes).toBeGreaterThanOrEqual(s.liveBytes + 400000);
     t.dispose();
   });
+
+  it('peakLiveBytes counts buffers in use, not the free ones the pool keeps', () => {
+    const pool = runtime().pool;
+    pool.trim();
+    pool.resetPeak();
+    const base = memory().liveBytes;
+    // A freed buffer of another size stays pooled: it counts in the reserved peak, not in the live one.
+    zeros([300000]).dispose();
+    const t = zeros([200000]);
+    const s = memory();
+    expect(s.peakLiveBytes).toBe(base + bucketSize(1_200_000));
+    expect(s.peakBytes).toBeGreaterThanOrEqual(s.liveBytes + s.pooledBytes);
+    expect(s.peakBytes).toBeGreaterThan(s.peakLiveBytes);
+    t.dispose();
+  });
 });
