@@ -209,6 +209,7 @@ def run(name, mode, batch, size, f, warmup, iters):
     t_train = timed(step, warmup, iters)
     t_train_sustained = sustained(step, iters)
     peak = torch.cuda.max_memory_allocated() if cuda else None
+    reserved = torch.cuda.max_memory_reserved() if cuda else None
     model.eval()
     with torch.no_grad():
         t_fwd = timed(lambda: model(x), warmup, iters)
@@ -227,6 +228,7 @@ def run(name, mode, batch, size, f, warmup, iters):
         "train_img_s_sustained": round(batch / t_train_sustained, 1),
         "forward_img_s_sustained": round(batch / t_fwd_sustained, 1),
         "peak_train_mib": round(peak / 2**20, 1) if cuda else None,
+        "peak_train_reserved_mib": round(reserved / 2**20, 1) if cuda else None,
         "params": sum(p.numel() for p in model.parameters()),
     }
 

@@ -30,7 +30,7 @@ rt.report.isCpu = false;
 
 let phase = 'train';
 const records = [];
-Runtime.prototype.dispatchKernel = function (kernel, _bindings, uniforms, workgroups) {
+Runtime.prototype.dispatchKernel = (kernel, _bindings, uniforms, workgroups) => {
   // Dynamic uniforms are computed as at a real dispatch (an optimizer's advance its host state).
   if (typeof uniforms === 'function') uniforms();
   const [x, y = 1, z = 1] = workgroups;

@@ -464,3 +464,50 @@ describe('GEMM tilings', () => {
     }
   });
 });
+
+describe('importConvTilingsByLayer', () => {
+  it('pins the tiling a file chose for the same layer at another batch and image size', async () => {
+    const at = (N: number, H: number): ConvGeometry => ({
+      N,
+      C: 8,
+      H,
+      W: H,
+      K: 16,
+      P: H,
+      Q: H,
+      R: 3,
+      S: 3,
+      sh: 1,
+      sw: 1,
+      ph: 1,
+      pw: 1,
+      dh: 1,
+      dw: 1,
+    });
+    F.clearConvTilings();
+    try {
+      const tuned: F.GemmTiling = { BM: 32, BN: 16, BK: 8, TM: 2, TN: 2, winograd: 2 };
+      const small: F.GemmTiling = { BM: 16, BN: 16, BK: 8, TM: 1, TN: 1 };
+      F.setConvTiling('forward', at(16, 64), tuned);
+      F.setConvTiling('forward', at(16, 8), small);
+      const file = F.exportConvTilings();
+      F.clearConvTilings();
+      const problems = [
+        { kernel: 'forward' as const, geometry: at(2, 32), bias: false },
+        { kernel: 'input_grad' as const, geometry: at(2, 32), bias: false },
+      ];
+      expect(F.importConvTilingsByLayer(file, problems)).toBe(1);
+      // The nearest height wins: 64 for a 32-pixel run, not 8.
+      expect(F.tilingKey(F.convTiling('forward', at(2, 32), false))).toBe(F.tilingKey(tuned));
+      expect(F.hasConvTiling('input_grad', at(2, 32))).toBe(false);
+      // Another layer (other channels) is not matched.
+      expect(
+        F.importConvTilingsByLayer(file, [
+          { kernel: 'forward', geometry: { ...at(2, 32), C: 4 }, bias: false },
+        ]),
+      ).toBe(0);
+    } finally {
+      F.clearConvTilings();
+    }
+  });
+});

@@ -321,18 +321,19 @@ describe('restart', () => {
       a.foreach = foreach;
       b.foreach = foreach;
       for (let s = 0; s < 3; s++) {
-        used.forEach((p, k) => setGrad(p, values(sizes[k], 80 + s)));
+        for (const [k, p] of used.entries()) setGrad(p, values(sizes[k], 80 + s));
         a.step();
       }
       const buffersBefore = [...a.stateDict().tensors.keys()];
       a.restart();
       // From the same parameters, one step of the restarted optimizer is a fresh optimizer's first.
-      fresh.forEach((p, k) => runtime().copyBuffer(used[k].buffer, 0, p.buffer, 0, p.size * 4));
-      used.forEach((p, k) => setGrad(p, grads[k]));
-      fresh.forEach((p, k) => setGrad(p, grads[k]));
+      for (const [k, p] of fresh.entries()) runtime().copyBuffer(used[k].buffer, 0, p.buffer, 0, p.size * 4);
+      for (const [k, p] of used.entries()) setGrad(p, grads[k]);
+      for (const [k, p] of fresh.entries()) setGrad(p, grads[k]);
       a.step();
       b.step();
-      for (const [k, p] of used.entries()) await expectSameBits(`foreach ${foreach}: param ${k}`, p, fresh[k]);
+      for (const [k, p] of used.entries())
+        await expectSameBits(`foreach ${foreach}: param ${k}`, p, fresh[k]);
       await expectSameState(`foreach ${foreach}`, a, b);
       expect([...a.stateDict().tensors.keys()]).toEqual(buffersBefore);
       for (const p of [...used, ...fresh]) p.dispose();

@@ -178,6 +178,45 @@ export function importConvTilings(entries: Record<string, string>): number {
   return n;
 }
 
+/** What makes two convolution GEMMs the same layer at another batch or image size: all but N, H, W, P, Q. */
+const layerKey = (kernel: string, g: ConvGeometry) =>
+  `${kernel}|${g.C},${g.K},${g.R},${g.S},${g.sh},${g.sw},${g.ph},${g.pw},${g.dh},${g.dw}`;
+
+/**
+ * Pins, for each of `problems` (as `recordConvProblems` returns them), the tiling an `exportConvTilings()` result
+ * chose for the same layer (kernel, channels, window) at whatever batch and image size it was tuned — of several,
+ * the one of the nearest image height — so that a smaller run launches the kinds of kernels (Winograd, split-K,
+ * register tiles) a tuned run chose. Returns how many problems got a tiling.
+ */
+export function importConvTilingsByLayer(
+  entries: Record<string, string>,
+  problems: readonly ConvProblem[],
+): number {
+  const byLayer = new Map<string, { H: number; tiling: GemmTiling }[]>();
+  for (const [key, value] of Object.entries(entries)) {
+    const [kernel, dims] = key.split('|');
+    const tiling = parseTilingKey(value);
+    const sizes = (dims ?? '').split(',').map(Number);
+    if (!KERNELS.includes(kernel as ConvKernel) || !tiling || sizes.length !== 15) continue;
+    const g = Object.fromEntries(GEOMETRY_FIELDS.map((f, i) => [f, sizes[i]])) as unknown as ConvGeometry;
+    const k = layerKey(kernel, g);
+    byLayer.set(k, [...(byLayer.get(k) ?? []), { H: g.H, tiling }]);
+  }
+  let n = 0;
+  for (const p of problems) {
+    const found = byLayer.get(layerKey(p.kernel, p.geometry));
+    if (!found) continue;
+    const nearest = found.reduce((a, b) =>
+      Math.abs(Math.log(b.H / p.geometry.H)) < Math.abs(Math.log(a.H / p.geometry.H)) ? b : a,
+    );
+    if (convTilingProblem(p.kernel, nearest.tiling, p.geometry)) continue;
+    chosen.set(problemKey(p.kernel, p.geometry), nearest.tiling);
+    n++;
+  }
+  if (n > 0) tilingsChanged();
+  return n;
+}
+
 /** Forgets every pinned or tuned tiling. */
 export function clearConvTilings(): void {
   if (chosen.size > 0) tilingsChanged();

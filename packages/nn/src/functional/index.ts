@@ -32,6 +32,7 @@ export {
   gemmExtent,
   hasConvTiling,
   importConvTilings,
+  importConvTilingsByLayer,
   recordConvProblems,
   setConvTiling,
 } from './conv-tiling.js';
