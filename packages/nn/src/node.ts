@@ -12,8 +12,8 @@ import {
   parseCheckpoint,
   serializeCheckpoint,
 } from './checkpoint.js';
-import { convKernelsFingerprint } from './functional/conv-fingerprint.js';
-import { exportConvTilings, importConvTilings } from './functional/conv-tiling.js';
+import { convKernelsFingerprint } from './functional/conv/fingerprint.js';
+import { exportConvTilings, importConvTilings } from './functional/conv/tilings.js';
 import type { AnyModule, LoadStateDictOptions, LoadStateDictResult } from './module.js';
 
 /** Writes model (+ optimizer, scheduler) state and metadata; a crash leaves the old file or the new one. */

@@ -6,7 +6,7 @@
  */
 import { initDevice } from '@mriseg/tensor-wgsl';
 import { beforeAll, expect, it, vi } from 'vitest';
-import { gemmExtent } from '../src/functional/conv-tiling.js';
+import { gemmExtent } from '../src/functional/conv/geometry.js';
 import { conv2d } from '../src/functional/conv2d.js';
 import type { GemmTiling, GemmVariant } from '../src/functional/gemm.wgsl.js';
 import * as F from '../src/functional/index.js';

@@ -3,14 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initDevice, Kernel, runtime, Tensor } from '@mriseg/tensor-wgsl';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { convForwardRaw, convInputGradRaw, convWeightGradRaw } from '../src/functional/conv/direct.js';
 import {
-  type ConvGeometry,
-  convForwardRaw,
-  convInputGradRaw,
-  convWeightGradRaw,
-} from '../src/functional/conv.js';
-import { convForwardSpec, convInputGradSpec, convWeightGradSpec } from '../src/functional/conv.wgsl.js';
-import { LOAD_ORDERS } from '../src/functional/conv-tiling.js';
+  convForwardSpec,
+  convInputGradSpec,
+  convWeightGradSpec,
+} from '../src/functional/conv/direct.wgsl.js';
+import { type ConvGeometry, LOAD_ORDERS } from '../src/functional/conv/geometry.js';
 import { conv2d, conv2dGeometry } from '../src/functional/conv2d.js';
 import { tilingProblem, workgroupStorageBytes } from '../src/functional/gemm.wgsl.js';
 import * as F from '../src/functional/index.js';

@@ -1,6 +1,6 @@
 import { initDevice, runtime, Tensor } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ConvAffine, convForwardRaw, convInputGradPartsRaw } from '../src/functional/conv.js';
+import { type ConvAffine, convForwardRaw, convInputGradPartsRaw } from '../src/functional/conv/direct.js';
 import { conv2dGeometry } from '../src/functional/conv2d.js';
 import * as F from '../src/functional/index.js';
 import { relL2, up, values } from './helpers.js';

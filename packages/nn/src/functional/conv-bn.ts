@@ -4,7 +4,7 @@
  * passes over each activation and the tensors between them.
  */
 import { isGradEnabled, kernel, needsGrad, runtime, ShapeError, Tensor } from '@mriseg/tensor-wgsl';
-import { convForwardRaw } from './conv.js';
+import { convForwardRaw } from './conv/direct.js';
 import { foldBatchNormSpec } from './conv-bn.wgsl.js';
 import { type Conv2dOptions, checkBias, concatGeometry, conv2dGeometry } from './conv2d.js';
 

@@ -4,7 +4,8 @@
  * input gradient = conv forward, weight gradient = conv weight gradient with x and dy exchanged.
  */
 import { record, ShapeError, sum, type Tensor } from '@mriseg/tensor-wgsl';
-import { type ConvGeometry, convForwardRaw, convInputGradRaw, convWeightGradRaw } from './conv.js';
+import { convForwardRaw, convInputGradRaw, convWeightGradRaw } from './conv/direct.js';
+import type { ConvGeometry } from './conv/geometry.js';
 import { checkBias, type Pair, pair, require4d, shapeText } from './conv2d.js';
 
 export interface ConvTranspose2dOptions {

@@ -1,12 +1,7 @@
 /** 2-D convolution (PyTorch's F.conv2d without groups) with its backward rule. */
 import { record, ShapeError, sum, type Tensor } from '@mriseg/tensor-wgsl';
-import {
-  type ConvGeometry,
-  convForwardRaw,
-  convInputGradPartsRaw,
-  convInputGradRaw,
-  convWeightGradRaw,
-} from './conv.js';
+import { convForwardRaw, convInputGradPartsRaw, convInputGradRaw, convWeightGradRaw } from './conv/direct.js';
+import type { ConvGeometry } from './conv/geometry.js';
 
 export type Pair = number | readonly [number, number];
 

@@ -4,9 +4,11 @@
  * a saved tuning is used only while the code it was tuned on is unchanged.
  */
 import { Kernel, type KernelSpec } from '@mriseg/tensor-wgsl';
-import type { ConvGeometry } from './conv.js';
-import { convForwardSpec, convInputGradSpec, convWeightGradSpec } from './conv.wgsl.js';
-import { SPLIT_TARGETS } from './conv-autotune.js';
+import type { GemmTiling } from '../gemm.wgsl.js';
+import { candidateTilings, tilingVariants } from '../gemm-tilings.js';
+import { SPLIT_TARGETS } from './autotune.js';
+import { convForwardSpec, convInputGradSpec, convWeightGradSpec } from './direct.wgsl.js';
+import type { ConvGeometry } from './geometry.js';
 import {
   winogradGemmSpec,
   winogradInputSpec,
@@ -15,8 +17,7 @@ import {
   winogradWeightGradGemmSpec,
   winogradWeightGradOutputSpec,
   winogradWeightSpec,
-} from './conv-winograd.wgsl.js';
-import { candidateTilings, type GemmTiling, tilingVariants } from './gemm.wgsl.js';
+} from './winograd.wgsl.js';
 
 /** FNV-1a, 64 bits, as 16 hex digits. */
 function fnv1a64(text: string): string {

@@ -14,6 +14,8 @@ import {
   Tensor,
   zeros,
 } from '@mriseg/tensor-wgsl';
+import { type GemmTiling, gemmGrid, tilingKey } from '../gemm.wgsl.js';
+import { splitReduction } from '../launch-helpers.js';
 import {
   type ConvEpilogue,
   convForwardSpec,
@@ -23,33 +25,10 @@ import {
   imageBindings,
   MAX_IMAGE_PARTS,
   sizeUniforms,
-} from './conv.wgsl.js';
-import { convTiling } from './conv-tiling.js';
-import { convForwardWinograd, convInputGradWinograd, convWeightGradWinograd } from './conv-winograd.js';
-import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
-import { splitReduction } from './launch-helpers.js';
-
-/** Image x [N, C, H, W] ⊛ weight [K, C, R, S] → y [N, K, P, Q]. */
-export interface ConvGeometry {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  K: number;
-  P: number;
-  Q: number;
-  R: number;
-  S: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-  dh: number;
-  dw: number;
-}
-
-/** What a shader is specialised on: the kernel window (sizes are uniforms). */
-export const windowKey = (g: ConvGeometry) => [g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw].join(',');
+} from './direct.wgsl.js';
+import { anyZero, type ConvGeometry, windowKey } from './geometry.js';
+import { convTiling } from './tilings.js';
+import { convForwardWinograd, convInputGradWinograd, convWeightGradWinograd } from './winograd.js';
 
 function launch(
   k: Kernel,
@@ -71,8 +50,6 @@ function launch(
     throw new Error(`${k.name}: ${tilesM}×${tilesN}×${zCount} tiles exceed the dispatch limits`);
   rt.dispatchKernel(k, bindings, sizeUniforms(g, tilesN, chunk, parts), grid);
 }
-
-const anyZero = (g: ConvGeometry) => [g.N, g.C, g.K, g.P, g.Q, g.H, g.W, g.R, g.S].some((d) => d === 0);
 
 /**
  * The image of a convolution: one tensor, or several whose channel concatenation it is, read in place (a U-Net

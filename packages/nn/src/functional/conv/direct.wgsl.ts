@@ -8,9 +8,8 @@
  * shapes, and pipelines are cached by code.
  */
 import type { KernelSpec, StorageDecl, UniformType } from '@mriseg/tensor-wgsl';
-import type { ConvGeometry } from './conv.js';
-import { type ConvKernel, LOAD_ORDERS } from './conv-tiling.js';
-import { type GemmTiling, gemmWgsl, threadsOf } from './gemm.wgsl.js';
+import { type GemmTiling, gemmWgsl, threadsOf } from '../gemm.wgsl.js';
+import { type ConvGeometry, type ConvKernel, LOAD_ORDERS } from './geometry.js';
 
 /**
  * The uniforms of every convolution kernel: the sizes (the parts of the geometry that vary between the layers

@@ -1,16 +1,23 @@
 /**
- * The Winograd form of a convolution (conv-winograd.wgsl.ts): an algorithm the autotuner may choose for a 3×3
+ * The Winograd form of a convolution (winograd.wgsl.ts): an algorithm the autotuner may choose for a 3×3
  * convolution at stride 1 and dilation 1 — its forward pass F(m×m, 3×3), its input gradient (the convolution of
  * dy with the flipped, transposed filters) and its weight gradient F(3×3, m×m), with output tiles of m = 2 or 4 —
  * selected by a tiling with `winograd: m` (the tiling then shapes its GEMMs). Results equal the direct
  * convolution's up to float32 rounding (larger for m = 4, whose transforms have larger coefficients).
  */
 import { grid1d, kernel, runtime, sum, Tensor } from '@mriseg/tensor-wgsl';
-import type { ConvGeometry } from './conv.js';
-import { type ConvEpilogue, epilogueBindings, imageBindings, sizeUniforms } from './conv.wgsl.js';
-import type { ConvKernel } from './conv-tiling.js';
+import { type GemmTiling, gemmGrid, tilingKey } from '../gemm.wgsl.js';
+import { splitReduction } from '../launch-helpers.js';
+import { type ConvEpilogue, epilogueBindings, imageBindings, sizeUniforms } from './direct.wgsl.js';
 import {
+  type ConvGeometry,
+  inputGradGeometry,
   type WinogradTile,
+  winogradEligible,
+  winogradEligibleFor,
+  winogradTiles,
+} from './geometry.js';
+import {
   winogradGemmSpec,
   winogradInputSpec,
   winogradOutputGradSpec,
@@ -18,46 +25,7 @@ import {
   winogradWeightGradGemmSpec,
   winogradWeightGradOutputSpec,
   winogradWeightSpec,
-} from './conv-winograd.wgsl.js';
-import { type GemmTiling, gemmGrid, tilingKey } from './gemm.wgsl.js';
-import { splitReduction } from './launch-helpers.js';
-
-export type { WinogradTile } from './conv-winograd.wgsl.js';
-
-/** Whether a convolution has the window Winograd computes here: 3×3, stride 1, dilation 1 (any padding). */
-export function winogradEligible(g: ConvGeometry): boolean {
-  return g.R === 3 && g.S === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1;
-}
-
-/**
- * The forward convolution that computes a convolution's input gradient: dy [N, K, P, Q] with the filters
- * w'[c, k] = w[k, c] rotated by 180°, padding 2 − pad, giving dx [N, C, H, W].
- */
-export function inputGradGeometry(g: ConvGeometry): ConvGeometry {
-  return { ...g, C: g.K, H: g.P, W: g.Q, K: g.C, P: g.H, Q: g.W, ph: 2 - g.ph, pw: 2 - g.pw };
-}
-
-/** Whether a kernel of this convolution can run by Winograd (the input gradient needs padding ≤ 2). */
-export function winogradEligibleFor(kernel: ConvKernel, g: ConvGeometry): boolean {
-  if (kernel === 'input_grad') return winogradEligible(g) && g.ph <= 2 && g.pw <= 2;
-  return winogradEligible(g);
-}
-
-/** Output tiles of m×m of a forward convolution: the GEMMs' m extent. */
-export function winogradTiles(g: ConvGeometry, m: WinogradTile = 2): number {
-  return g.N * Math.ceil(g.P / m) * Math.ceil(g.Q / m);
-}
-
-/** The geometry of the forward convolution a kernel runs as under Winograd (its tiles: the GEMMs' extent). */
-export function winogradGeometry(kernel: ConvKernel, g: ConvGeometry): ConvGeometry {
-  return kernel === 'input_grad' ? inputGradGeometry(g) : g;
-}
-
-/** Floats of the largest transformed tensor a kernel makes ([α², max(C, K), T]): one storage binding each. */
-export function winogradTransformFloats(kernel: ConvKernel, g: ConvGeometry, m: WinogradTile): number {
-  const wg = winogradGeometry(kernel, g);
-  return (m + 2) ** 2 * Math.max(wg.C, wg.K) * winogradTiles(wg, m);
-}
+} from './winograd.wgsl.js';
 
 /**
  * What every Winograd launch of `g` with `tiling` derives: the output tile m, the α² = (m + 2)² products, the

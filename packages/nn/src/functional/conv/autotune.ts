@@ -4,27 +4,26 @@
  * another (multiprocessor count, register file, how the driver compiles WGSL), so measuring beats guessing.
  */
 import { abs, concat, max, noGrad, Rng, rand, runtime, scope, sub, type Tensor } from '@mriseg/tensor-wgsl';
-import { type ConvGeometry, convForwardRaw, convInputGradRaw, convWeightGradRaw } from './conv.js';
+import { type GemmTiling, tilingKey } from '../gemm.wgsl.js';
+import { candidateTilings, pickGpuTiling, pickTiling, tilingVariants } from '../gemm-tilings.js';
+import { convForwardRaw, convInputGradRaw, convWeightGradRaw } from './direct.js';
 import {
+  type ConvGeometry,
   type ConvKernel,
   type ConvProblem,
+  gemmExtent,
+  problemKey,
+  winogradEligibleFor,
+  winogradGeometry,
+  winogradTiles,
+} from './geometry.js';
+import {
   convTiling,
   convTilingProblem,
-  gemmExtent,
   hasConvTiling,
-  problemKey,
   recordConvProblems,
   setConvTiling,
-} from './conv-tiling.js';
-import { winogradEligibleFor, winogradGeometry, winogradTiles } from './conv-winograd.js';
-import {
-  candidateTilings,
-  type GemmTiling,
-  pickGpuTiling,
-  pickTiling,
-  tilingKey,
-  tilingVariants,
-} from './gemm.wgsl.js';
+} from './tilings.js';
 
 export interface ConvTiming {
   tiling: GemmTiling;
@@ -58,7 +57,7 @@ const MAX_RELATIVE_ERROR = 1e-4;
 const MAX_REFINE_ROUNDS = 4;
 
 /**
- * Split-K targets tried for the weight gradient's best tiling during refinement (conv.ts splits the reduction
+ * Split-K targets tried for the weight gradient's best tiling during refinement (direct.ts splits the reduction
  * to reach about this many workgroups; 512 when unset). Same kernel, so no pipeline to compile.
  */
 export const SPLIT_TARGETS = [128, 256, 1024, 2048];

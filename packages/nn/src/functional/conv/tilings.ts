@@ -1,74 +1,49 @@
 /**
- * Which GEMM tiling each convolution kernel runs with: a table filled by the autotuner (conv-autotune.ts) or by
+ * Which GEMM tiling each convolution kernel runs with: a table filled by the autotuner (autotune.ts) or by
  * hand, else a default for the adapter (small register tiles on a CPU driver, where pipelines compile slowly;
  * register-blocked prefetching tiles on a GPU).
  */
 import { hasRuntime, runtime } from '@mriseg/tensor-wgsl';
-import type { ConvGeometry } from './conv.js';
-import { winogradEligibleFor, winogradTransformFloats } from './conv-winograd.js';
 import {
   type GemmTiling,
-  type LoadOrder,
   parseTilingKey,
-  pickGpuTiling,
-  pickTiling,
   tilingKey,
   tilingProblem,
   workgroupStorageBytes,
-} from './gemm.wgsl.js';
+} from '../gemm.wgsl.js';
+import { pickGpuTiling, pickTiling } from '../gemm-tilings.js';
+import {
+  type ConvGeometry,
+  type ConvKernel,
+  type ConvProblem,
+  GEOMETRY_FIELDS,
+  gemmExtent,
+  LOAD_ORDERS,
+  problemKey,
+  winogradEligibleFor,
+  winogradTransformFloats,
+} from './geometry.js';
 
-/** The three implicit GEMMs of a convolution (a transposed convolution runs them with roles swapped). */
-export type ConvKernel = 'forward' | 'input_grad' | 'weight_grad';
-
-/** One GEMM as a training step launches it. */
-export interface ConvProblem {
-  kernel: ConvKernel;
-  geometry: ConvGeometry;
-  bias: boolean;
+/**
+ * A device's tilings by problem key: those pinned (by hand, a tilings file or the autotuner) and the defaults
+ * chosen so far. Tilings belong to the device they were chosen for, so each runtime has its own table.
+ */
+interface TilingTable {
+  pinned: Map<string, GemmTiling>;
+  defaults: Map<string, GemmTiling>;
 }
 
-/** Load orders of A and B in each kernel (conv.wgsl.ts): they decide which tilings can be generated. */
-export const LOAD_ORDERS: Record<ConvKernel, [LoadOrder, LoadOrder]> = {
-  forward: ['mn', 'k'],
-  input_grad: ['mn', 'k'],
-  weight_grad: ['k', 'k'],
-};
+const tables = new WeakMap<object, TilingTable>();
 
-/** The extent M×N of C and the reduction length of a kernel's GEMM (per phase for the input gradient). */
-export function gemmExtent(kernel: ConvKernel, g: ConvGeometry): { M: number; N: number; K: number } {
-  if (kernel === 'forward') return { M: g.N * g.P * g.Q, N: g.K, K: g.C * g.R * g.S };
-  if (kernel === 'input_grad')
-    return {
-      M: g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw),
-      N: g.C,
-      K: Math.ceil((g.K * g.R * g.S) / (g.sh * g.sw)),
-    };
-  return { M: g.K, N: g.C * g.R * g.S, K: g.N * g.P * g.Q };
+function table(): TilingTable {
+  const rt = runtime();
+  let t = tables.get(rt);
+  if (!t) {
+    t = { pinned: new Map(), defaults: new Map() };
+    tables.set(rt, t);
+  }
+  return t;
 }
-
-const GEOMETRY_FIELDS = [
-  'N',
-  'C',
-  'H',
-  'W',
-  'K',
-  'P',
-  'Q',
-  'R',
-  'S',
-  'sh',
-  'sw',
-  'ph',
-  'pw',
-  'dh',
-  'dw',
-] as const;
-
-export function problemKey(kernel: ConvKernel, g: ConvGeometry): string {
-  return `${kernel}|${GEOMETRY_FIELDS.map((f) => g[f]).join(',')}`;
-}
-
-const chosen = new Map<string, GemmTiling>();
 let recorder: Map<string, ConvProblem> | null = null;
 
 /**
@@ -99,26 +74,19 @@ export function convTilingProblem(kernel: ConvKernel, t: GemmTiling, g?: ConvGeo
 export function defaultConvTiling(kernel: ConvKernel, g: ConvGeometry): GemmTiling {
   const { M, N } = gemmExtent(kernel, g);
   if (runtime().report.isCpu) return pickTiling(M, N);
-  // The weight gradient splits its long reduction across workgroups (conv.ts), so its tiles need not be many.
+  // The weight gradient splits its long reduction across workgroups (direct.ts), so its tiles need not be many.
   const t = pickGpuTiling(M, N, kernel === 'weight_grad' ? 1 : 256);
   return convTilingProblem(kernel, t) ? pickTiling(M, N) : t;
 }
-
-/** Default tilings by problem key, for the runtime they were chosen on (a launch looks its tiling up every step). */
-const defaults = new Map<string, GemmTiling>();
-let defaultsFor: unknown = null;
 
 /** The tiling a launch uses (and, while problems are being recorded, notes the launch). */
 export function convTiling(kernel: ConvKernel, g: ConvGeometry, bias: boolean): GemmTiling {
   const key = problemKey(kernel, g);
   if (recorder && !recorder.has(key)) recorder.set(key, { kernel, geometry: { ...g }, bias });
-  const pinned = chosen.get(key);
-  if (pinned) return pinned;
-  const rt = runtime();
-  if (defaultsFor !== rt) {
-    defaults.clear();
-    defaultsFor = rt;
-  }
+  const { pinned, defaults } = table();
+  const chosen = pinned.get(key);
+  if (chosen) return chosen;
+  // Remembered: a launch looks its tiling up every step.
   let t = defaults.get(key);
   if (!t) {
     t = defaultConvTiling(kernel, g);
@@ -129,30 +97,30 @@ export function convTiling(kernel: ConvKernel, g: ConvGeometry, bias: boolean): 
 
 /** Captured steps launched the old kernels: they must capture again (tensor-wgsl StepGraph). */
 function tilingsChanged(): void {
-  if (hasRuntime()) runtime().invalidateGraphs();
+  runtime().invalidateGraphs();
 }
 
 /** Pins the tiling of one kernel and geometry (null restores the default). Throws if it cannot be generated. */
 export function setConvTiling(kernel: ConvKernel, g: ConvGeometry, tiling: GemmTiling | null): void {
   const key = problemKey(kernel, g);
   if (!tiling) {
-    if (chosen.delete(key)) tilingsChanged();
+    if (table().pinned.delete(key)) tilingsChanged();
     return;
   }
   const problem = convTilingProblem(kernel, tiling, g);
   if (problem) throw new Error(`setConvTiling(${kernel}): ${problem}`);
-  chosen.set(key, { ...tiling });
+  table().pinned.set(key, { ...tiling });
   tilingsChanged();
 }
 
 /** Whether a tiling is pinned (by hand or by the autotuner) for this kernel and geometry. */
 export function hasConvTiling(kernel: ConvKernel, g: ConvGeometry): boolean {
-  return chosen.has(problemKey(kernel, g));
+  return table().pinned.has(problemKey(kernel, g));
 }
 
 /** Every pinned tiling as text (problem key → tiling key), to save and reuse on the same device. */
 export function exportConvTilings(): Record<string, string> {
-  return Object.fromEntries([...chosen].map(([k, t]) => [k, tilingKey(t)]));
+  return Object.fromEntries([...table().pinned].map(([k, t]) => [k, tilingKey(t)]));
 }
 
 const KERNELS: readonly ConvKernel[] = ['forward', 'input_grad', 'weight_grad'];
@@ -171,7 +139,7 @@ export function importConvTilings(entries: Record<string, string>): number {
     if (!sizes.every((v) => Number.isInteger(v) && v >= 0)) continue;
     const g = Object.fromEntries(GEOMETRY_FIELDS.map((f, i) => [f, sizes[i]])) as unknown as ConvGeometry;
     if (convTilingProblem(kernel as ConvKernel, tiling, g)) continue;
-    chosen.set(key, tiling);
+    table().pinned.set(key, tiling);
     n++;
   }
   if (n > 0) tilingsChanged();
@@ -210,7 +178,7 @@ export function importConvTilingsByLayer(
       Math.abs(Math.log(b.H / p.geometry.H)) < Math.abs(Math.log(a.H / p.geometry.H)) ? b : a,
     );
     if (convTilingProblem(p.kernel, nearest.tiling, p.geometry)) continue;
-    chosen.set(problemKey(p.kernel, p.geometry), nearest.tiling);
+    table().pinned.set(problemKey(p.kernel, p.geometry), nearest.tiling);
     n++;
   }
   if (n > 0) tilingsChanged();
@@ -219,8 +187,10 @@ export function importConvTilingsByLayer(
 
 /** Forgets every pinned or tuned tiling. */
 export function clearConvTilings(): void {
-  if (chosen.size > 0) tilingsChanged();
-  chosen.clear();
+  if (!hasRuntime()) return;
+  const { pinned } = table();
+  if (pinned.size > 0) tilingsChanged();
+  pinned.clear();
 }
 
 /** Runs `fn` and returns the distinct convolution GEMMs it launched, in launch order. */

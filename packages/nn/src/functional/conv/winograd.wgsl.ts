@@ -5,14 +5,14 @@
  * transformed (V = Bᵀ d B), the weights (U = G g Gᵀ), the α² element-wise products summed over the input channels
  * are α² GEMMs (the GEMM generator, one per grid z), and the output transform (Y = Aᵀ M A) applies the forward
  * kernel's epilogue. Layouts: V [α², C, T], U [α², K, C], M [α², K, T], with T = N·⌈P/m⌉·⌈Q/m⌉ output tiles.
- * Sizes are the forward kernel's uniforms (conv.wgsl.ts).
+ * Sizes are the forward kernel's uniforms (direct.wgsl.ts).
  * The input gradient of such a convolution is one too (dy convolved with the flipped, transposed filters): the
  * same kernels in that geometry, the weight read flipped, the output written in parts when dx is. The weight
  * gradient is F(3×3, m×m), the transposed algorithm: dw = Gᵀ [Σ over tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G, whose sum
  * over tiles is α² GEMMs with a long reduction, split across workgroups like the direct weight gradient's.
  */
 import { gridIndex, gridParams, type KernelSpec, type StorageDecl } from '@mriseg/tensor-wgsl';
-import type { ConvGeometry } from './conv.js';
+import { type GemmTiling, gemmWgsl, threadsOf } from '../gemm.wgsl.js';
 import {
   type ConvEpilogue,
   convSpec,
@@ -21,11 +21,8 @@ import {
   imageStorage,
   readXFn,
   sizesAsCalls,
-} from './conv.wgsl.js';
-import { type GemmTiling, gemmWgsl, threadsOf } from './gemm.wgsl.js';
-
-/** The output tile size m of F(m×m, 3×3). */
-export type WinogradTile = 2 | 4;
+} from './direct.wgsl.js';
+import type { ConvGeometry, WinogradTile } from './geometry.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
