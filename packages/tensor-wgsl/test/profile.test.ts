@@ -57,22 +57,23 @@ describe('GPU profile', () => {
       rt.copyBuffer(a.buffer, 0, b.buffer, 0, 16);
       const p = await rt.stopProfile();
       expect(rt.profiling).toBe(false);
-      expect(p.ops.map((o) => [o.name, o.dispatches])).toEqual([
-        ['prof_costly', 1],
-        ['prof_cheap', 2],
-      ]);
+      // No assertion compares durations: under load a CPU driver's timestamps can put a cheap pass above a costly
+      // one. What must hold whatever the clock says: every name dispatched is there with its own count, nothing
+      // else is, every time is a finite non-negative number, the ops are listed by time, and they add up.
+      const counts = Object.fromEntries(p.ops.map((o) => [o.name, o.dispatches]));
+      expect(counts).toEqual({ prof_costly: 1, prof_cheap: 2 });
       expect(p.dispatches).toBe(3);
       expect(p.copies).toBe(1);
       for (const o of p.ops) {
-        expect(Number.isFinite(o.totalMs)).toBe(true);
-        expect(o.totalMs).toBeGreaterThanOrEqual(0);
+        expect(Number.isFinite(o.totalMs), o.name).toBe(true);
+        expect(o.totalMs, o.name).toBeGreaterThanOrEqual(0);
       }
-      const [costly, cheapOp] = p.ops;
-      expect(costly.totalMs).toBeGreaterThan(cheapOp.totalMs);
-      expect(costly.totalMs).toBeGreaterThan(0);
-      expect(p.totalMs).toBeCloseTo(costly.totalMs + cheapOp.totalMs, 9);
-      // Dawn's timestamp rounding (to 65,536 ns) is off in Node, so durations keep their nanoseconds.
-      expect(Math.round(costly.totalMs * 1e6) % 65_536).not.toBe(0);
+      for (let i = 1; i < p.ops.length; i++)
+        expect(p.ops[i - 1].totalMs).toBeGreaterThanOrEqual(p.ops[i].totalMs);
+      expect(p.totalMs).toBeCloseTo(
+        p.ops.reduce((sum, o) => sum + o.totalMs, 0),
+        9,
+      );
       // The kernels ran as usual.
       const [va, vb] = [await a.data(), await b.data()];
       expect(va[0]).toBe(2);
@@ -80,6 +81,25 @@ describe('GPU profile', () => {
       expect(vb[1]).toBe(2);
       expect(vb[4]).toBeGreaterThan(1000);
       a.dispose();
+      b.dispose();
+    },
+  );
+
+  it.skipIf(!timestamps)(
+    'gives a profile of one op name all of its time, with nanosecond timestamps',
+    async () => {
+      const b = tensor(new Float32Array(64), [64]);
+      await rt.sync();
+      rt.startProfile();
+      rt.dispatch({ name: 'prof_alone', code: COSTLY, buffers: [b.buffer], workgroups: [1] });
+      const p = await rt.stopProfile();
+      expect(p.ops.map((o) => [o.name, o.dispatches])).toEqual([['prof_alone', 1]]);
+      expect(p.ops[0].totalMs).toBe(p.totalMs);
+      expect(Number.isFinite(p.totalMs)).toBe(true);
+      expect(p.totalMs).toBeGreaterThanOrEqual(0);
+      // Dawn rounds timestamps to 65,536 ns unless told not to (Node): a kernel of this length is then not a multiple.
+      if (p.totalMs > 0) expect(Math.round(p.totalMs * 1e6) % 65_536).not.toBe(0);
+      expect((await b.data())[0]).toBeGreaterThan(1000);
       b.dispose();
     },
   );
