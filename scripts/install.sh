@@ -9,6 +9,7 @@ if [ "$(pnpm --version 2>/dev/null)" != "$want" ]; then
   echo "install: pnpm $want" >&2
   npm install -g --silent "pnpm@$want"
 fi
+export TURBO_TELEMETRY_DISABLED=1
 pnpm install --frozen-lockfile
 bash scripts/setup-webgpu.sh
 bash scripts/setup-chromium.sh   # the viewer's end-to-end test drives Debian's Chromium
