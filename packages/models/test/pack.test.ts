@@ -51,6 +51,14 @@ describe('@mriseg/models as an npm package', () => {
       readFileSync(join(proj, 'node_modules/@mriseg/models/package.json'), 'utf8'),
     );
     expect(JSON.stringify(installed.exports)).not.toContain('src/');
+    // Each installed package carries the MIT licence its package.json names.
+    for (const p of ['tensor-wgsl', 'nn', 'models']) {
+      const dir = join(proj, 'node_modules/@mriseg', p);
+      expect(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).license, p).toBe('MIT');
+      expect(readFileSync(join(dir, 'LICENSE'), 'utf8'), p).toMatch(
+        /^MIT License\n\nCopyright \(c\) \d{4} mriseg contributors/,
+      );
+    }
 
     // Weights for the example, written through the installed package itself.
     writeFileSync(
