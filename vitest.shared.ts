@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /** Shared vitest settings: one forked process per package run (dawn.node reads the environment of the process
@@ -18,6 +19,7 @@ export function packageTestConfig(options: { include?: string[] } = {}) {
       testTimeout: 300_000,
       hookTimeout: 120_000,
       include: options.include ?? ['test/**/*.test.ts'],
+      globalSetup: [fileURLToPath(new URL('./vitest.dawn-notes.ts', import.meta.url))],
     },
   });
 }

@@ -25,8 +25,12 @@ export class NoAdapterError extends Error {
     super(
       `mriseg: no WebGPU adapter (${detail}). ` +
         (isNode
-          ? 'On a machine without a GPU run `bash scripts/setup-webgpu.sh` (installs the Vulkan loader and Mesa >= 25 ' +
-            'lavapipe); with an NVIDIA GPU install its driver with Vulkan support and the Vulkan loader (libvulkan1).'
+          ? 'Dawn (npm "webgpu") needs a Vulkan driver and the Vulkan loader. With a GPU: its driver with Vulkan ' +
+            "support and the loader (Debian/Ubuntu: apt-get install libvulkan1; NVIDIA: the driver's Vulkan ICD). " +
+            'Without one: Mesa >= 25 lavapipe, a Vulkan CPU driver (Debian 12: apt-get install libvulkan1 ' +
+            'mesa-vulkan-drivers from bookworm-backports; the Mesa 22 of Debian 12 itself is too old for Dawn), or ' +
+            'point VK_ICD_FILENAMES at an ICD json. In a clone of the mriseg repository, bash ' +
+            'scripts/setup-webgpu.sh installs a private lavapipe. `mriseg doctor` shows the adapter found.'
           : 'Use a browser with WebGPU enabled (Chrome/Edge 113+, or Firefox/Safari with WebGPU turned on).'),
     );
     this.name = 'NoAdapterError';
@@ -87,10 +91,85 @@ async function nodeGpu(dawnOptions: DawnOptions): Promise<GPU> {
     throw new NoAdapterError(`the npm package "webgpu" could not be loaded: ${(e as Error).message}`);
   }
   Object.assign(globalThis, mod.globals);
-  keptAlive = mod.create(dawnOptions);
+  const gpu = mod.create(dawnOptions);
+  keptAlive = gpu;
   keptOptions = JSON.stringify(dawnOptions);
+  // Dawn lists the adapters (once a process) inside the first requestAdapter() call, synchronously; that is when
+  // it prints its notes about the adapters' limits. Doing it here, with those notes filtered out, leaves later
+  // calls silent. The adapter asked for here is dropped; the runtime asks again with its own options.
+  const first = withoutDawnLimitNotes(fs, os, path, () => gpu.requestAdapter());
+  await first.catch(() => null);
   return keptAlive;
 }
+
+/**
+ * Dawn clamps two limits that Vulkan CPU drivers report as unbounded (lavapipe: 1,000,000 dynamic buffers a
+ * pipeline layout, to WebGPU's 16) and says so on stderr, from C++, once a process — a note for Dawn's developers
+ * that has no bearing on mriseg, which uses no dynamic offsets. Dawn has no switch for it, so while `run` lists the
+ * adapters, file descriptor 2 points at a temporary file; afterwards everything written there except those two
+ * lines is copied to the real stderr. Linux only: stderr is reopened through /proc, which gives a new open file
+ * where Node cannot duplicate the old one; so only where that changes nothing (a terminal, a pipe, a file opened
+ * for appending — not `2>file`, whose write position other processes share). MRISEG_DAWN_NOTES=1: no filtering.
+ */
+function withoutDawnLimitNotes<T>(
+  fs: typeof import('node:fs'),
+  os: typeof import('node:os'),
+  path: typeof import('node:path'),
+  run: () => T,
+): T {
+  if (process.platform !== 'linux' || process.env.MRISEG_DAWN_NOTES === '1' || !reopenable(fs)) return run();
+  let saved: number;
+  try {
+    saved = fs.openSync('/proc/self/fd/2', 'a');
+  } catch {
+    return run();
+  }
+  let capture: number;
+  try {
+    const file = path.join(os.tmpdir(), `mriseg-stderr-${process.pid}-${Date.now()}`);
+    capture = fs.openSync(file, 'w+');
+    fs.unlinkSync(file);
+  } catch {
+    fs.closeSync(saved);
+    return run();
+  }
+  // Closing 2 makes it the lowest free descriptor, which the next open() returns: these two lines swap it.
+  fs.closeSync(2);
+  const swapped = fs.openSync(`/proc/self/fd/${capture}`, 'a');
+  try {
+    return run();
+  } finally {
+    fs.closeSync(swapped);
+    fs.openSync(`/proc/self/fd/${saved}`, 'a');
+    fs.closeSync(saved);
+    const size = fs.fstatSync(capture).size;
+    const buf = Buffer.alloc(size);
+    if (size > 0) fs.readSync(capture, buf, 0, size, 0);
+    fs.closeSync(capture);
+    const kept = buf
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.length > 0 && !DAWN_LIMIT_NOTE.test(l));
+    if (kept.length > 0) fs.writeSync(2, `${kept.join('\n')}\n`);
+  }
+}
+
+/** Whether reopening stderr through /proc behaves as the descriptor it replaces (see withoutDawnLimitNotes). */
+function reopenable(fs: typeof import('node:fs')): boolean {
+  try {
+    const st = fs.fstatSync(2);
+    if (st.isCharacterDevice() || st.isFIFO()) return true;
+    if (!st.isFile()) return false;
+    const flags = /^flags:\s*([0-7]+)/m.exec(fs.readFileSync('/proc/self/fdinfo/2', 'utf8'));
+    const O_APPEND = 0o2000;
+    return flags !== null && (Number.parseInt(flags[1], 8) & O_APPEND) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+const DAWN_LIMIT_NOTE =
+  /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 
 /** The platform's GPU object. */
 export async function obtainGpu(dawnOptions: DawnOptions = []): Promise<GPU> {
