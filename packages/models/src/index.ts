@@ -6,6 +6,14 @@
 export { initDevice, sigmoid } from '@mriseg/tensor-wgsl';
 export { AttentionGate, AttentionUNet } from './attention-unet.js';
 export { convBlock, type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
+export {
+  inferenceOf,
+  LGG_CHANNELS,
+  preprocessOptionsOf,
+  REFERENCE_INFERENCE,
+  REFERENCE_PREPROCESSING,
+  type ResolvedInference,
+} from './inference.js';
 export { releaseInference } from './inference-graph.js';
 export { type PredictOptions, predictVolume, sigmoidArray, type VolumeInput } from './predict.js';
 export {

@@ -19,12 +19,34 @@ import { VERSION } from './version.js';
 export const CHECKPOINT_FORMAT = 'mriseg.checkpoint/1';
 export const OPTIMIZER_PREFIX = '__optimizer__/';
 
+/**
+ * What it takes to run a checkpoint's model on new data, beside its architecture (`config`): the input it was
+ * trained on and how its output becomes a mask. Stored as JSON in `__metadata__.inference`, so that evaluation,
+ * prediction, benchmarks and the viewer run the model as it was trained rather than on assumed defaults.
+ */
+export interface InferenceSpec {
+  /** Side of the square input slices, in pixels, after preprocessing. */
+  inputSize: number;
+  /** Input channels, in order (e.g. pre-contrast, FLAIR, post-contrast). */
+  channels: string[];
+  /** The preprocessing pipeline by name and its options (JSON), as the data package applies it. */
+  preprocess: { name: string; options: Record<string, unknown> };
+  /** What the model's output is: logits, to go through a sigmoid. */
+  output: 'logits';
+  /** Probability above which a voxel counts as foreground. */
+  threshold: number;
+  /** Post-processing of the thresholded mask (comma-separated steps; '' for none). */
+  postprocess: string;
+}
+
 export interface CheckpointMetadata {
   modelName?: string;
   /** The model's configuration (any JSON value). */
   config?: unknown;
   epoch?: number;
   metrics?: Record<string, number>;
+  /** How to run the model (absent in checkpoints written before it was recorded, and in plain state dicts). */
+  inference?: InferenceSpec;
   /** More string entries for `__metadata__`. */
   extra?: Record<string, string>;
 }
@@ -84,6 +106,8 @@ export async function serializeCheckpoint(parts: CheckpointParts): Promise<Uint8
   if (m.config !== undefined) meta.config = JSON.stringify(m.config);
   if (m.epoch !== undefined) meta.epoch = String(m.epoch);
   if (m.metrics !== undefined) meta.metrics = JSON.stringify(m.metrics);
+  if (m.inference !== undefined)
+    meta.inference = JSON.stringify(checkInferenceSpec(m.inference, '<metadata>'));
   if (parts.optimizer) {
     const sd = parts.optimizer.stateDict();
     for (const [key, t] of sd.tensors) entries.push([OPTIMIZER_PREFIX + key, await toEntry(key, t)]);
@@ -141,6 +165,39 @@ function parseJson<T>(source: string, key: string, text: string | undefined): T 
   }
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Checks the shape of an inference spec (from a file or a caller); errors name the field. */
+export function checkInferenceSpec(v: unknown, source: string): InferenceSpec {
+  const bad = (field: string, want: string) =>
+    new CheckpointError(source, `__metadata__.inference.${field} must be ${want}`);
+  if (!isObject(v)) throw new CheckpointError(source, '__metadata__.inference must be a JSON object');
+  if (!Number.isInteger(v.inputSize) || (v.inputSize as number) < 1)
+    throw bad('inputSize', 'a positive integer');
+  if (
+    !Array.isArray(v.channels) ||
+    v.channels.length === 0 ||
+    !v.channels.every((c) => typeof c === 'string')
+  )
+    throw bad('channels', 'a non-empty list of channel names');
+  const pre = v.preprocess;
+  if (!isObject(pre) || typeof pre.name !== 'string' || !isObject(pre.options))
+    throw bad('preprocess', 'an object {name, options}');
+  if (v.output !== 'logits') throw bad('output', '"logits"');
+  const t = v.threshold;
+  if (typeof t !== 'number' || !(t > 0 && t < 1)) throw bad('threshold', 'a number in (0, 1)');
+  if (typeof v.postprocess !== 'string') throw bad('postprocess', 'a string of steps');
+  return {
+    inputSize: v.inputSize as number,
+    channels: [...(v.channels as string[])],
+    preprocess: { name: pre.name, options: { ...pre.options } },
+    output: 'logits',
+    threshold: t,
+    postprocess: v.postprocess,
+  };
+}
+
 /** Parses checkpoint bytes (or a plain safetensors state dict, e.g. one saved from PyTorch). */
 export function parseCheckpoint(bytes: Uint8Array, source = '<bytes>'): Checkpoint {
   const file = parseSafetensors(bytes, source);
@@ -168,6 +225,10 @@ export function parseCheckpoint(bytes: Uint8Array, source = '<bytes>'): Checkpoi
       config: parseJson(source, 'config', raw.config),
       epoch,
       metrics: parseJson(source, 'metrics', raw.metrics),
+      inference:
+        raw.inference === undefined
+          ? undefined
+          : checkInferenceSpec(parseJson(source, 'inference', raw.inference), source),
       versions: parseJson(source, 'versions', raw.versions),
     },
     rawMetadata: raw,

@@ -10,6 +10,8 @@ export {
   CheckpointError,
   type CheckpointMetadata,
   type CheckpointParts,
+  checkInferenceSpec,
+  type InferenceSpec,
   OPTIMIZER_PREFIX,
   parseCheckpoint,
   serializeCheckpoint,

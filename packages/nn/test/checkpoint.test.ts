@@ -7,11 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam,
   BatchNorm2d,
+  CheckpointError,
   Conv2d,
   ConvTranspose2d,
+  type InferenceSpec,
   Module,
+  parseCheckpoint,
   Sequential,
   StepLR,
+  serializeCheckpoint,
   VERSION,
 } from '../src/index.js';
 import {
@@ -108,6 +112,36 @@ describe('checkpoints', () => {
     for (const [k, t] of a.tensors) expect(await bytesOf(b.tensors.get(k)!), k).toEqual(await bytesOf(t));
     expect(sched2.lastEpoch).toBe(2);
     expect(opt2.lr).toBe(opt.lr);
+  });
+
+  it('records how to run the model (inference spec) and refuses a malformed one, naming the field', async () => {
+    const model = new Small();
+    const inference: InferenceSpec = {
+      inputSize: 64,
+      channels: ['pre-contrast', 'FLAIR', 'post-contrast'],
+      preprocess: { name: 'reference', options: { threshold: 0.1 } },
+      output: 'logits',
+      threshold: 0.5,
+      postprocess: 'lcc3d',
+    };
+    const bytes = await serializeCheckpoint({ model, metadata: { inference } });
+    const ck = parseCheckpoint(bytes, 'x.safetensors');
+    expect(ck.metadata.inference).toEqual(inference);
+    expect(JSON.parse(ck.rawMetadata.inference)).toEqual(inference);
+    // A file written before the spec existed has none (consumers then fall back to stated defaults).
+    expect(parseCheckpoint(await serializeCheckpoint({ model }), 'old').metadata.inference).toBeUndefined();
+    const withRaw = (raw: string) =>
+      parseCheckpoint(
+        serializeSafetensors([], { format: CHECKPOINT_FORMAT, inference: raw }),
+        'bad.safetensors',
+      );
+    expect(() => withRaw('{"inputSize": 0}')).toThrow(/bad\.safetensors.*inference\.inputSize/);
+    expect(() => withRaw(JSON.stringify({ ...inference, threshold: 1.5 }))).toThrow(/inference\.threshold/);
+    expect(() => withRaw(JSON.stringify({ ...inference, channels: [] }))).toThrow(/inference\.channels/);
+    expect(() => withRaw('not json')).toThrow(/__metadata__\.inference is not valid JSON/);
+    await expect(
+      serializeCheckpoint({ model, metadata: { inference: { ...inference, inputSize: 2.5 } } }),
+    ).rejects.toThrow(CheckpointError);
   });
 
   it('stores num_batches_tracked as I64 and loads a PyTorch-style state dict (no metadata) unchanged', async () => {
