@@ -6,7 +6,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    console.error(`mriseg: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    // main reports its own errors; this is only reached if reporting itself failed.
+    console.error(`mriseg: ${e instanceof Error ? e.message : String(e)}`);
     process.exitCode = 1;
   },
 );

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePng, decodeTiff, preprocess, restoreMask } from '@mriseg/data';
 import { binarize, keepLargestComponent, volume } from '@mriseg/metrics';
@@ -110,6 +110,48 @@ describe('train', () => {
     ) as TrainMeta;
     expect(meta.state.epoch).toBe(2);
     expect(meta.state.step).toBe(8);
+    // Every checkpoint says how to run it: the input size it was trained at, preprocessing, threshold, post-processing.
+    for (const f of ['best.safetensors', 'last.safetensors'])
+      expect(loadCheckpoint(join(runA, f)).metadata.inference, f).toEqual({
+        inputSize: 32,
+        channels: ['pre-contrast', 'FLAIR', 'post-contrast'],
+        preprocess: { name: 'reference', options: {} },
+        output: 'logits',
+        threshold: 0.5,
+        postprocess: 'lcc3d',
+      });
+    // The progress bar shows a rate only once losses were read back from the GPU (every --log-every 3 steps).
+    const bars = (vi.mocked(process.stderr.write).mock.calls as unknown[][])
+      .map((c) => String(c[0]))
+      .filter((l) => l.startsWith('epoch 1/2 ['));
+    expect(bars[0]).toContain('0/4 … img/s ETA --:--');
+    const firstRate = bars.findIndex((l) => /\d img\/s/.test(l));
+    expect(bars[firstRate]).toMatch(/ [34]\/4 /);
+    expect(bars.slice(0, firstRate).every((l) => l.includes('… img/s'))).toBe(true);
+  });
+
+  it('paths it prints work from where it was started: the run folder, and the evaluate command', async () => {
+    const here = join(fx.root, 'from-here');
+    mkdirSync(here);
+    const cwd = process.cwd();
+    try {
+      const args = tinyTrainArgs(fx.data, 'x', ['--epochs', '1']);
+      args.splice(args.indexOf('--out'), 2);
+      // As `pnpm --filter cli train` runs it: in apps/cli, with -C the folder the user typed the command in.
+      expect(await main(['-C', here, 'train', ...args])).toBe(0);
+      const text = out.join('\n');
+      const folder = /run folder: (runs\/\d{8}-\d{6}-unet) /.exec(text);
+      expect(folder, text).not.toBeNull();
+      expect(existsSync(join(here, folder![1], 'best.safetensors'))).toBe(true);
+      const evaluate = /evaluate it: mriseg (evaluate .*)$/m.exec(text);
+      expect(evaluate![1]).toBe(`evaluate --checkpoint ${folder![1]}/best.safetensors --data ${fx.data}`);
+      // Pasted where the user is (the working folder is `here` now).
+      expect(process.cwd()).toBe(here);
+      expect(await main([...evaluate![1].split(' '), '--workers', '0'])).toBe(0);
+      expect(existsSync(join(here, folder![1], 'evaluation', 'summary.csv'))).toBe(true);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 
   it('Ctrl-C writes a resumable checkpoint; resuming gives the same weights as an uninterrupted run', async () => {
@@ -263,7 +305,8 @@ describe('train', () => {
     ];
     expect(await main([...args, '--out', outDir, '--workers', '0'])).toBe(0);
     expect(readFileSync(join(outDir, 'patients.csv'), 'utf8').split('\n')[0]).toContain('reference_dsc');
-    expect(out.join('\n')).toContain('ensemble: 2 model(s)');
+    expect(out.join('\n')).toContain('ensemble: 2 models on 2 patients');
+    expect(JSON.parse(readFileSync(join(outDir, 'ensemble.json'), 'utf8')).checkpoints).toHaveLength(2);
     expect(await main(['ensemble', '--checkpoint', join(fx.root, 'one-epoch.safetensors')])).toBe(2);
   });
 });

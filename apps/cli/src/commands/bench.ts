@@ -7,13 +7,12 @@
  * time of each kernel over one extra step.
  */
 
-import { createModel, type SegmentationModel } from '@mriseg/models';
+import { createModel, inferenceOf, type SegmentationModel } from '@mriseg/models';
 import { Adam, createLoss } from '@mriseg/nn';
+import { loadCheckpoint } from '@mriseg/nn/node';
 import {
-  add,
   initDevice,
   keep,
-  mul,
   noGrad,
   Rng,
   rand,
@@ -22,16 +21,23 @@ import {
   type Tensor,
   tensor,
 } from '@mriseg/tensor-wgsl';
+import { CliError, UsageError } from '../errors.js';
 import {
   type AutotuneMode,
   type AutotuneSummary,
   autotuneEnabled,
   autotuneOrDefaults,
 } from '../lib/autotune.js';
+import { checkCheckpointFile, openCheckpoint } from '../lib/infer.js';
+import { shownPath } from '../lib/paths.js';
+import { headsLoss, trainStep } from '../lib/train-step.js';
+import type { Value } from '../options/schema.js';
 
 export interface BenchOptions {
   model: string;
   features: number;
+  /** Measure this checkpoint's model (its architecture and width; `model` and `features` are then ignored). */
+  checkpoint?: string;
   batchSize: number;
   imageSize: number;
   warmup: number;
@@ -331,17 +337,19 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const rt = await initDevice();
   if (o.profile && !rt.hasFeature('timestamp-query')) {
     // Said before the timed steps rather than after minutes of them.
-    throw new Error(
+    throw new CliError(
       `bench --profile needs the WebGPU feature 'timestamp-query', which this adapter (${rt.report.description || rt.report.vendor}) does not offer`,
     );
   }
   const rng = new Rng(0);
-  const model: SegmentationModel = createModel(o.model, { features: o.features, rng });
+  const model: SegmentationModel = o.checkpoint
+    ? openCheckpoint(o.checkpoint).model
+    : createModel(o.model, { features: o.features, rng });
   const { x, y } = syntheticBatch(o, rng);
   const result: BenchResult = {
     adapter: [rt.report.vendor, rt.report.architecture, rt.report.description].filter(Boolean).join(' '),
     model: model.architecture,
-    features: o.features,
+    features: (model.config() as { features: number }).features,
     parameters: model.numParameters(),
     batchSize: o.batchSize,
     imageSize: o.imageSize,
@@ -370,20 +378,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         };
     }
     if (o.mode !== 'infer') {
-      const lossFn = createLoss(o.loss);
       const opt = new Adam(model.parameters(), { lr: 1e-4 });
-      model.train();
-      const step = () => {
-        scope(() => {
-          opt.zeroGrad();
-          const heads = model.forwardHeads(x);
-          let loss = lossFn(heads[0], y);
-          for (let k = 1; k < heads.length; k++) loss = add(loss, lossFn(heads[k], y));
-          if (heads.length > 1) loss = mul(loss, 1 / heads.length);
-          loss.backward();
-          opt.step();
-        });
+      const parts = {
+        model,
+        optimizer: opt,
+        loss: headsLoss(createLoss(o.loss)),
+        clipGrad: 0,
+        params: model.parameters(),
       };
+      model.train();
+      // The loss is not read back (as in training between readbacks): freed with the step.
+      const step = () => trainStep(parts, x, y).dispose();
       recordPhase(result, TRAIN_FIELDS, await measurePhase(o, step));
       opt.zeroGrad();
       opt.dispose();
@@ -405,6 +410,37 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     model.dispose();
   }
   return result;
+}
+
+/** `bench` from the command line: the options, or a checkpoint's model at the input size it records. */
+export async function benchCommand(v: Record<string, Value>): Promise<number> {
+  const checkpoint = v.checkpoint as string | null;
+  let imageSize = v['image-size'] as number | null;
+  if (checkpoint !== null) {
+    for (const k of ['model', 'features'] as const)
+      if (v[k] !== null)
+        throw new UsageError(`--${k} comes from the checkpoint; leave it out with --checkpoint`, 'bench');
+    checkCheckpointFile(checkpoint);
+    const r = inferenceOf(loadCheckpoint(checkpoint), shownPath(checkpoint));
+    if (r.note && !v.json) console.log(`note: ${r.note}`);
+    imageSize ??= r.spec.inputSize;
+  }
+  const o: BenchOptions = {
+    model: (v.model as string | null) ?? 'unet',
+    features: (v.features as number | null) ?? 32,
+    ...(checkpoint !== null ? { checkpoint } : {}),
+    batchSize: v['batch-size'] as number,
+    imageSize: imageSize ?? 256,
+    warmup: v.warmup as number,
+    iters: v.iters as number,
+    mode: v.mode as BenchOptions['mode'],
+    loss: v.loss as string,
+    profile: v.profile as boolean,
+    autotune: v.autotune as AutotuneMode,
+  };
+  const r = await runBench(o);
+  console.log(v.json ? JSON.stringify(r) : formatBench(r));
+  return 0;
 }
 
 const round = (v: number, digits = 1) => {

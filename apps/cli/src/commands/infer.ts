@@ -8,12 +8,10 @@ import {
   decodeImageFile,
   encodePng,
   encodeTiff,
-  makeSplit,
+  type PreprocessOptions,
   preprocess,
   type RawPatient,
   restoreMask,
-  type SplitSpec,
-  tumourVolumes,
   type Volume,
 } from '@mriseg/data';
 import {
@@ -26,93 +24,94 @@ import {
   parsePostprocess,
   volume,
 } from '@mriseg/metrics';
+import { preprocessOptionsOf } from '@mriseg/models';
 import { initDevice } from '@mriseg/tensor-wgsl';
-import { parse, UsageError } from '../args.js';
-import { parseSplitSpec, type TrainConfig } from '../config.js';
 import { makePool } from '../env.js';
-import { loadVolumes } from '../lib/data.js';
-import { ensembleProbabilities, type LoadedCheckpoint, openCheckpoint } from '../lib/infer.js';
+import { CliError, UsageError } from '../errors.js';
+import { checkDataFolder, loadVolumes } from '../lib/data.js';
+import {
+  checkCheckpointFile,
+  ensembleProbabilities,
+  type LoadedCheckpoint,
+  openCheckpoint,
+} from '../lib/infer.js';
+import { shownPath } from '../lib/paths.js';
+import { runStamp } from '../lib/run-dir.js';
+import { selectSplit } from '../lib/split.js';
+import { plural } from '../lib/words.js';
+import type { TtaMode } from '../options/commands.js';
+import type { Value } from '../options/schema.js';
 
-const COMMON = {
-  checkpoint: { type: 'string', multiple: true },
-  postprocess: { type: 'string' },
-  tta: { type: 'string', default: 'none' },
-  'batch-size': { type: 'string', default: '16' },
-  'image-size': { type: 'string' },
-  threshold: { type: 'string', default: '0.5' },
-  workers: { type: 'string', default: '-1' },
-  out: { type: 'string' },
-} as const;
-
-interface Common {
-  checkpoints: string[];
-  tta: 'none' | 'hflip' | 'hvflip';
+/** The settings the models run with: each given option, else what the checkpoints record. */
+export interface RunSettings {
+  tta: TtaMode;
   batchSize: number;
-  imageSize: number | null;
+  imageSize: number;
+  /** Options of the data package's `preprocess()` (size included). */
+  preprocess: PreprocessOptions;
   threshold: number;
-  workers: number;
+  /** Post-processing steps, or 'none'. */
   postprocess: string;
-  out: string | null;
 }
 
-function common(values: Record<string, unknown>, minCheckpoints: number): Common {
-  const checkpoints = (values.checkpoint as string[] | undefined) ?? [];
-  if (checkpoints.length < minCheckpoints)
-    throw new UsageError(
-      `give ${minCheckpoints > 1 ? `at least ${minCheckpoints} --checkpoint files` : '--checkpoint FILE'}`,
+/** The checkpoints of the command line (one, or two or more for ensemble), checked to exist before any work. */
+function checkpointPaths(v: Record<string, Value>, command: string): string[] {
+  const paths = Array.isArray(v.checkpoint)
+    ? v.checkpoint
+    : typeof v.checkpoint === 'string'
+      ? [v.checkpoint]
+      : [];
+  if (command === 'ensemble' && paths.length < 2)
+    throw new UsageError(`give two or more --checkpoint FILE (got ${paths.length})`, command);
+  for (const p of paths) checkCheckpointFile(p);
+  return paths;
+}
+
+/**
+ * What to run with: the options given, else the checkpoints' recorded settings. The models of an ensemble must
+ * agree on their input (size and preprocessing); a threshold or post-processing they disagree on is taken from the
+ * first, said in a note.
+ */
+export function settle(
+  loaded: readonly LoadedCheckpoint[],
+  v: Record<string, Value>,
+  log: (s: string) => void,
+): RunSettings {
+  const specs = loaded.map((l) => l.inference.spec);
+  for (const l of loaded) if (l.inference.note) log(`note: ${l.inference.note}`);
+  const [first] = specs;
+  const sizes = new Set(specs.map((s) => s.inputSize));
+  if (v['image-size'] === null && sizes.size > 1)
+    throw new CliError(
+      `the checkpoints were trained at different input sizes (${[...sizes].join(', ')} px); give --image-size to run them all at one`,
     );
-  const tta = values.tta as string;
-  if (!['none', 'hflip', 'hvflip'].includes(tta))
-    throw new UsageError(`--tta must be none, hflip or hvflip, not "${tta}"`);
-  const int = (k: string, min: number) => {
-    const n = Number(values[k]);
-    if (!Number.isInteger(n) || n < min)
-      throw new UsageError(`--${k} must be an integer ≥ ${min}, not "${values[k]}"`);
-    return n;
-  };
-  const threshold = Number(values.threshold);
-  if (!(threshold > 0 && threshold < 1))
-    throw new UsageError(`--threshold must be in (0, 1), not "${values.threshold}"`);
-  // Unset: the training run's --postprocess, else the reference's largest component (filled in by withRunDefaults).
-  const postprocess = (values.postprocess as string | undefined) ?? '';
-  if (postprocess !== 'none' && postprocess !== '') {
-    try {
-      parsePostprocess(postprocess);
-    } catch (e) {
-      throw new UsageError(`--postprocess: ${(e as Error).message}`);
-    }
+  const pre = new Set(specs.map((s) => JSON.stringify(s.preprocess)));
+  if (pre.size > 1) throw new CliError('the checkpoints were trained with different preprocessing');
+  const differs = (k: 'threshold' | 'postprocess') => new Set(specs.map((s) => s[k])).size > 1;
+  for (const k of ['threshold', 'postprocess'] as const)
+    if (v[k] === null && differs(k))
+      log(`note: the checkpoints record different ${k}s; using the first's (${first[k]})`);
+  const imageSize = (v['image-size'] as number | null) ?? first.inputSize;
+  let preprocess: PreprocessOptions;
+  try {
+    preprocess = { ...preprocessOptionsOf(first), size: imageSize } as PreprocessOptions;
+  } catch (e) {
+    throw new CliError(`${shownPath(loaded[0].path)}: ${(e as Error).message}`);
   }
   return {
-    checkpoints,
-    tta: tta as Common['tta'],
-    batchSize: int('batch-size', 1),
-    imageSize: values['image-size'] === undefined ? null : int('image-size', 16),
-    threshold,
-    workers: int('workers', -1),
-    postprocess,
-    out: (values.out as string | undefined) ?? null,
+    tta: v.tta as RunSettings['tta'],
+    batchSize: v['batch-size'] as number,
+    imageSize,
+    preprocess,
+    threshold: (v.threshold as number | null) ?? first.threshold,
+    postprocess: (v.postprocess as string | null) ?? (first.postprocess || 'none'),
   };
 }
 
-function openAll(paths: string[]): {
-  loaded: LoadedCheckpoint[];
-  train: TrainConfig | null;
-  imageSize: number;
-} {
-  const loaded = paths.map((p) => openCheckpoint(resolve(p)));
-  const train = loaded.find((l) => l.train)?.train?.config ?? null;
-  const sizes = new Set(loaded.map((l) => l.train?.config['image-size']).filter((s) => s !== undefined));
-  if (sizes.size > 1)
-    throw new UsageError(`the checkpoints were trained at different image sizes (${[...sizes].join(', ')})`);
-  return { loaded, train, imageSize: train?.['image-size'] ?? 256 };
-}
+const postOf = (spec: string) => (spec === 'none' || spec === '' ? null : parsePostprocess(spec));
 
-/** Fills in what the options left to the checkpoint's run (the post-processing). */
-function withRunDefaults(o: Common, train: TrainConfig | null): Common {
-  return o.postprocess ? o : { ...o, postprocess: train?.postprocess || 'lcc3d' };
-}
-
-const postOf = (spec: string) => (spec === 'none' ? null : parsePostprocess(spec));
+const describeSettings = (o: RunSettings) =>
+  `input ${o.imageSize} px, threshold ${o.threshold}, post-processing ${o.postprocess}, tta ${o.tta}`;
 
 // ---------------------------------------------------------------------------------------------------- evaluate
 
@@ -170,64 +169,56 @@ function summaryTable(report: MetricsReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function evaluateCommand(argv: string[], minCheckpoints: number, label: string): Promise<number> {
-  const { values } = parse(argv, {
-    ...COMMON,
-    data: { type: 'string' },
-    split: { type: 'string' },
-    cache: { type: 'string' },
-  });
-  const o0 = common(values, minCheckpoints);
+/**
+ * `evaluate` (one checkpoint) and `ensemble` without --input (several, probabilities averaged): the per-patient
+ * metrics of the chosen patients, written as patients.csv and summary.csv.
+ */
+async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | 'ensemble'): Promise<number> {
+  const log = (s: string) => console.log(s);
+  const paths = checkpointPaths(v, command);
+  if (typeof v.data === 'string') checkDataFolder('--data', v.data);
   await initDevice();
-  const { loaded, train, imageSize } = openAll(o0.checkpoints);
-  const o = withRunDefaults(o0, train);
-  const pool = makePool(o.workers);
+  const loaded: LoadedCheckpoint[] = [];
+  const pool = makePool(v.workers as number);
   try {
-    const dataArg = (values.data as string | undefined) ?? train?.data ?? null;
-    const data = await loadVolumes(dataArg, {
-      imageSize: o.imageSize ?? imageSize,
-      cache: (values.cache as string | undefined) ?? train?.cache ?? null,
+    for (const p of paths) loaded.push(openCheckpoint(p));
+    const o = settle(loaded, v, log);
+    const train = loaded.find((l) => l.train)?.train?.config ?? null;
+    const data = await loadVolumes((v.data as string | null) ?? train?.data ?? null, {
+      preprocess: o.preprocess,
+      cache: (v.cache as string | null) ?? train?.cache ?? null,
       pool,
       demoPatients: train?.['demo-patients'] ?? 12,
-      log: (s) => console.log(s),
+      log,
     });
     // Which patients: --split all, another split, or (default) the validation patients of the checkpoint's run.
-    const splitArg = (values.split as string | undefined) ?? train?.split ?? 'all';
-    let vols: Volume[];
-    if (splitArg === 'all') vols = data.volumes;
-    else {
-      let spec: SplitSpec = parseSplitSpec(splitArg);
-      if (spec.kind === 'kfold') spec = { ...spec, volumes: tumourVolumes(data.volumes) };
-      let ids: string[];
-      try {
-        ids = makeSplit(
-          data.volumes.map((v) => v.id),
-          spec,
-        ).validation;
-      } catch (e) {
-        throw new UsageError(`--split ${splitArg}: ${(e as Error).message}`);
-      }
-      const set = new Set(ids);
-      vols = data.volumes.filter((v) => set.has(v.id));
-    }
+    const splitText = (v.split as string | null) ?? train?.split ?? 'all';
+    const vols =
+      splitText === 'all'
+        ? data.volumes
+        : selectSplit(splitText, data.volumes, data.root, command).validation;
     const r = await evaluateVolumes(loaded, vols, o);
     const out =
-      o.out ?? join(dirname(resolve(o.checkpoints[0])), label === 'ensemble' ? 'ensemble' : 'evaluation');
+      (v.out as string | null) ??
+      (command === 'ensemble'
+        ? join('runs', `${runStamp()}-ensemble`)
+        : join(dirname(paths[0]), 'evaluation'));
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'patients.csv'), r.csv);
     writeFileSync(join(out, 'summary.csv'), r.summaryCsv);
+    if (command === 'ensemble') writeEnsembleManifest(out, paths, o);
     const s = r.report.summary.referenceDsc;
-    console.log(
-      `${label}: ${loaded.length} model(s) on ${vols.length} patients of ${data.root} (split ${splitArg}, tta ${o.tta}, postprocess ${o.postprocess})`,
+    log(
+      `${command}: ${plural(loaded.length, 'model')} on ${plural(vols.length, 'patient')} of ${shownPath(data.root)} (split ${splitText}; ${describeSettings(o)})`,
     );
     for (const row of r.report.rows)
-      console.log(
+      log(
         `  ${row.id.padEnd(24)} DSC ${row.referenceDsc.toFixed(4)}  raw ${row.dscNoLcc.toFixed(4)}  HD95 ${row.hd95.toFixed(2)}`,
       );
-    console.log(
+    log(
       `Mean DSC (reference metric): ${s.mean.toFixed(4)}  median ${s.median.toFixed(4)}  IQR ${s.iqr.toFixed(4)} (${s.q1.toFixed(4)}–${s.q3.toFixed(4)})`,
     );
-    console.log(`wrote ${join(out, 'patients.csv')} and ${join(out, 'summary.csv')}`);
+    log(`wrote ${shownPath(join(out, 'patients.csv'))} and ${shownPath(join(out, 'summary.csv'))}`);
     return 0;
   } finally {
     for (const l of loaded) l.model.dispose();
@@ -235,11 +226,19 @@ async function evaluateCommand(argv: string[], minCheckpoints: number, label: st
   }
 }
 
+/** ensemble.json: which checkpoints were averaged, with what settings (the CSVs beside it say the result). */
+function writeEnsembleManifest(out: string, paths: string[], o: RunSettings): void {
+  writeFileSync(
+    join(out, 'ensemble.json'),
+    `${JSON.stringify({ checkpoints: paths.map((p) => resolve(p)), settings: o }, null, 2)}\n`,
+  );
+}
+
 /** Scores preprocessed volumes with the (averaged) models: the per-patient table and its CSV forms. */
 export async function evaluateVolumes(
   loaded: readonly LoadedCheckpoint[],
   vols: readonly Volume[],
-  o: Pick<Common, 'batchSize' | 'tta' | 'threshold' | 'postprocess'>,
+  o: Pick<RunSettings, 'batchSize' | 'tta' | 'threshold' | 'postprocess'>,
 ): Promise<EvaluateResult> {
   const post = postOf(o.postprocess);
   const cases = [];
@@ -293,7 +292,7 @@ export function readImages(id: string, dir: string): RawPatient {
     .map((e) => ({ file: join(dir, e.n), num: Number(e.m![2]), prefix: e.m![1], ext: e.m![3].toLowerCase() }))
     .sort((a, b) => a.num - b.num);
   if (slices.length < 3)
-    throw new Error(
+    throw new CliError(
       `${dir}: ${slices.length} slice images; at least 3 are needed (the first and last are dropped)`,
     );
   let h = 0;
@@ -306,13 +305,15 @@ export function readImages(id: string, dir: string): RawPatient {
       w = r.width;
       image = new Uint8Array(slices.length * h * w * 3);
     } else if (r.height !== h || r.width !== w)
-      throw new Error(`${s.file}: ${r.width}×${r.height}, the first slice is ${w}×${h}`);
+      throw new CliError(`${s.file}: ${r.width}×${r.height}, the first slice is ${w}×${h}`);
     const o = z * h * w * 3;
     if (r.channels === 3) image.set(r.data.subarray(0, h * w * 3), o);
     else if (r.channels === 1)
       for (let i = 0; i < h * w; i++) image.fill(r.data[i], o + 3 * i, o + 3 * i + 3);
     else
-      throw new Error(`${s.file}: ${r.channels} channels; RGB (pre-contrast, FLAIR, post-contrast) expected`);
+      throw new CliError(
+        `${s.file}: ${r.channels} channels; RGB (pre-contrast, FLAIR, post-contrast) expected`,
+      );
   });
   return {
     id: slices[0].prefix === id ? id : slices[0].prefix,
@@ -357,9 +358,9 @@ export function overlay(raw: RawPatient, z: number, mask: Uint8Array): Uint8Arra
 export async function predictPatient(
   loaded: readonly LoadedCheckpoint[],
   raw: RawPatient,
-  o: Pick<Common, 'batchSize' | 'tta' | 'threshold' | 'postprocess'> & { imageSize: number },
+  o: Pick<RunSettings, 'batchSize' | 'tta' | 'threshold' | 'postprocess' | 'preprocess'>,
 ): Promise<{ mask: Uint8Array; volume: Volume }> {
-  const v = preprocess(raw, { size: o.imageSize });
+  const v = preprocess(raw, o.preprocess);
   const probs = await ensembleProbabilities(
     loaded.map((l) => l.model),
     v,
@@ -390,30 +391,39 @@ export function writePatientMasks(dir: string, raw: RawPatient, mask: Uint8Array
   return raw.depth;
 }
 
-async function predictCommand(argv: string[], minCheckpoints: number): Promise<number> {
-  const { values } = parse(argv, { ...COMMON, input: { type: 'string' } });
-  const o0 = common(values, minCheckpoints);
-  const input = values.input as string | undefined;
-  if (!input) throw new UsageError('predict needs --input <patient folder or kaggle_3m>');
-  if (!o0.out) throw new UsageError('predict needs --out <folder>');
+/** `predict` (one checkpoint) and `ensemble --input` (several): masks and overlays of each patient under --out. */
+async function predictCommand(v: Record<string, Value>, command: 'predict' | 'ensemble'): Promise<number> {
+  const paths = checkpointPaths(v, command);
+  const input = v.input as string;
+  const out = v.out as string | null;
+  if (out === null) throw new UsageError('--out DIR is required with --input', command);
+  checkDataFolder('--input', input);
+  const patients = findPatients(input);
+  if (patients.length === 0)
+    throw new CliError(
+      `--input ${input}: no slice images (<patient>_<n>.tif|png) in it or in its sub-folders`,
+    );
+  // Outputs never overwrite inputs: a patient's masks go to <out>/<id>/, which must not be its own folder.
+  for (const p of patients)
+    if (resolve(out, p.id) === resolve(p.dir))
+      throw new UsageError(`--out ${out} would write the masks into the input folder ${p.dir}`, command);
   await initDevice();
-  const { loaded, train, imageSize } = openAll(o0.checkpoints);
-  const o = withRunDefaults(o0, train);
-  const outDir = o0.out;
+  const loaded: LoadedCheckpoint[] = [];
   try {
-    const patients = findPatients(input);
-    if (patients.length === 0) throw new Error(`${input}: no slice images (<patient>_<n>.tif|png) found`);
+    for (const p of paths) loaded.push(openCheckpoint(p));
+    const o = settle(loaded, v, (s) => console.log(s));
     let slices = 0;
     for (const p of patients) {
       const raw = readImages(p.id, p.dir);
-      const { mask } = await predictPatient(loaded, raw, { ...o, imageSize: o.imageSize ?? imageSize });
-      slices += writePatientMasks(join(outDir, raw.id), raw, mask);
+      const { mask } = await predictPatient(loaded, raw, o);
+      slices += writePatientMasks(join(out, raw.id), raw, mask);
       let fg = 0;
-      for (const v of mask) fg += v;
-      console.log(`  ${raw.id}: ${raw.depth} slices, ${fg} tumour pixels`);
+      for (const m of mask) fg += m;
+      console.log(`  ${raw.id}: ${plural(raw.depth, 'slice')}, ${plural(fg, 'tumour pixel')}`);
     }
+    if (command === 'ensemble') writeEnsembleManifest(out, paths, o);
     console.log(
-      `wrote masks (PNG, TIFF) and overlays of ${slices} slices of ${patients.length} patient(s) to ${o.out}`,
+      `wrote masks (PNG, TIFF) and overlays of ${plural(slices, 'slice')} of ${plural(patients.length, 'patient')} to ${shownPath(out)} (${plural(loaded.length, 'model')}; ${describeSettings(o)})`,
     );
     return 0;
   } finally {
@@ -421,12 +431,16 @@ async function predictCommand(argv: string[], minCheckpoints: number): Promise<n
   }
 }
 
-export const evaluate = (argv: string[]) => evaluateCommand(argv, 1, 'evaluate');
-export const predict = (argv: string[]) => predictCommand(argv, 1);
+export const evaluate = (v: Record<string, Value>) => evaluateCommand(v, 'evaluate');
+export const predict = (v: Record<string, Value>) => predictCommand(v, 'predict');
 
-/** `ensemble`: several checkpoints, probabilities averaged; evaluates (--data) or predicts (--input, --out). */
-export function ensemble(argv: string[]): Promise<number> {
-  return argv.includes('--input') || argv.some((a) => a.startsWith('--input='))
-    ? predictCommand(argv, 2)
-    : evaluateCommand(argv, 2, 'ensemble');
+/** `ensemble`: several checkpoints, probabilities averaged; evaluates, or predicts with --input. */
+export function ensemble(v: Record<string, Value>): Promise<number> {
+  if (v.input !== null) {
+    for (const k of ['data', 'split'] as const)
+      if (v[k] !== null)
+        throw new UsageError(`--${k} evaluates; it does not go with --input (which predicts)`, 'ensemble');
+    return predictCommand(v, 'ensemble');
+  }
+  return evaluateCommand(v, 'ensemble');
 }

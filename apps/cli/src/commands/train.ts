@@ -2,31 +2,40 @@
  * `train`: the training loop. Every epoch: progress with img/s and ETA, train loss, validation loss and mean DSC
  * (the reference metric), best/last checkpoints (atomic), a metrics.jsonl line. Ctrl-C writes a resumable
  * checkpoint; a NaN/Inf loss stops the run and leaves the last good checkpoint in place.
+ *
+ * In three parts, each on its own: `setUp` (options, run folder, data, split, model, optimizer — no step taken),
+ * `runEpochs` (the loop, one `trainStep` a batch, lib/train-step.ts) and `validate` (loss and reference DSC of
+ * the validation patients).
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   type Batch,
   BatchLoader,
-  makeSplit,
   ReferenceSampler,
   type Sampler,
-  type SplitSpec,
-  tumourVolumes,
+  type Split,
+  scanDataset,
   UniformSampler,
   type Volume,
+  type WorkerPool,
   writeSplitManifest,
 } from '@mriseg/data';
 import { binaryVolume, referenceDsc, volume } from '@mriseg/metrics';
-import { createModel, predictVolume, type SegmentationModel } from '@mriseg/models';
+import {
+  createModel,
+  LGG_CHANNELS,
+  predictVolume,
+  REFERENCE_PREPROCESSING,
+  type SegmentationModel,
+} from '@mriseg/models';
 import {
   Adam,
   AdamW,
   CosineWarmupLR,
-  clipGradNorm,
   createLoss,
-  deepSupervision,
   ExponentialLR,
+  type InferenceSpec,
   type LossOptions,
   MultiStepLR,
   PolyLR,
@@ -37,20 +46,22 @@ import {
 } from '@mriseg/nn';
 import { loadCheckpoint, saveCheckpoint } from '@mriseg/nn/node';
 import { initDevice, memory, noGrad, Rng, scope, sigmoid, type Tensor, tensor } from '@mriseg/tensor-wgsl';
-import { UsageError } from '../args.js';
-import {
-  augmentOptions,
-  parseScheduleSpec,
-  parseSplitSpec,
-  parseTrainArgs,
-  type TrainConfig,
-} from '../config.js';
+import { augmentOptions, type ParsedTrainArgs, resolveTrainConfig, type TrainConfig } from '../config.js';
 import { environment, makePool } from '../env.js';
+import { CliError, UsageError } from '../errors.js';
 import { autotuneEnabled, autotuneOrDefaults, formatAutotune } from '../lib/autotune.js';
-import { loadVolumes } from '../lib/data.js';
-import { TRAIN_META_KEY, type TrainMeta, type TrainState, unshared } from '../lib/infer.js';
+import { checkDataFolder, ensureDemoData, loadVolumes } from '../lib/data.js';
+import { TRAIN_META_KEY, type TrainMeta, type TrainState } from '../lib/infer.js';
+import { commandLine, shownPath } from '../lib/paths.js';
 import { formatDuration, Progress } from '../lib/progress.js';
 import { type EpochRecord, writeReport } from '../lib/report.js';
+import { runStamp } from '../lib/run-dir.js';
+import { makePatientSplit, selectSplit } from '../lib/split.js';
+import { headsLoss, type StepParts, trainStep } from '../lib/train-step.js';
+import { plural } from '../lib/words.js';
+import { TRAIN } from '../options/commands.js';
+import { type ParsedOptions, parseCommandArgs } from '../options/parse.js';
+import { parseScheduleSpec } from '../options/specs.js';
 
 export interface TrainHooks {
   /** Called after every optimizer step (tests use it to simulate Ctrl-C). */
@@ -58,7 +69,7 @@ export interface TrainHooks {
   log?: (line: string) => void;
 }
 
-/** Exit codes besides 0 and the usage error's 2. */
+/** Exit codes besides 0, 1 (error) and the usage error's 2. */
 export const EXIT_NAN = 3;
 export const EXIT_INTERRUPTED = 130;
 
@@ -149,6 +160,21 @@ class LinearWarmupLR extends CosineWarmupLR {
   }
 }
 
+/** How a checkpoint of this run is to be run: its input, preprocessing, threshold and post-processing. */
+export function inferenceSpecOf(c: TrainConfig): InferenceSpec {
+  return {
+    inputSize: c['image-size'],
+    channels: [...LGG_CHANNELS],
+    preprocess: { name: REFERENCE_PREPROCESSING, options: {} },
+    output: 'logits',
+    // The reference metric (and so the best-epoch choice) rounds the probabilities at 0.5.
+    threshold: 0.5,
+    postprocess: c.postprocess === 'none' ? '' : c.postprocess || 'lcc3d',
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ validation
+
 interface ValidationResult {
   loss: number;
   meanDsc: number;
@@ -194,7 +220,7 @@ async function validate(
       if (c.tta !== 'none') {
         probs = await predictVolume(
           model,
-          { data: unshared(v.image), shape: [v.depth, 3, v.height, v.width] },
+          { data: unsharedCopy(v.image), shape: [v.depth, 3, v.height, v.width] },
           { batchSize: c['val-batch-size'], tta: c.tta },
         );
       }
@@ -212,370 +238,494 @@ async function validate(
   };
 }
 
+/** A copy in an ordinary ArrayBuffer when `a` lives in shared memory (WebGPU uploads refuse SharedArrayBuffer). */
+function unsharedCopy(a: Float32Array): Float32Array {
+  return a.buffer instanceof SharedArrayBuffer ? a.slice() : a;
+}
+
 /** Whether every parameter is finite (read back once an epoch: a diverged step can leave inf without a NaN loss). */
 async function finite(params: readonly Tensor[]): Promise<boolean> {
   const values = await Promise.all(params.map((p) => p.data()));
   return values.every((a) => (a as Float32Array).every(Number.isFinite));
 }
 
+// ----------------------------------------------------------------------------------------------------- setup
+
+/** Options resolved and the run folder chosen; nothing loaded yet. */
+interface RunPlan {
+  c: TrainConfig;
+  explicit: Partial<TrainConfig>;
+  runDir: string;
+  /** The checkpoint resumed from (null: a new run). */
+  resumeFrom: string | null;
+}
+
 function resolveResume(path: string): string {
-  const p = resolve(path);
-  if (!existsSync(p)) throw new UsageError(`--resume ${path}: no such file or folder`);
-  return statSync(p).isDirectory() ? join(p, 'last.safetensors') : p;
+  if (!existsSync(path)) throw new UsageError(`--resume ${path}: no such file or folder`, 'train');
+  return statSync(path).isDirectory() ? join(path, 'last.safetensors') : path;
 }
 
-function defaultRunDir(c: TrainConfig): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  return join('runs', `${stamp}-${c.data === null ? 'demo' : c.model}`);
+/** Resume: the run folder's stored configuration, overridden by what this command line gives explicitly. */
+function planRun(p: ParsedOptions): RunPlan {
+  let parsed: ParsedTrainArgs = resolveTrainConfig(p);
+  if (!parsed.resume) {
+    const c = parsed.config;
+    return {
+      c,
+      explicit: parsed.explicit,
+      runDir: c.out ?? join('runs', `${runStamp()}-${c.data === null ? 'demo' : c.model}`),
+      resumeFrom: null,
+    };
+  }
+  const resumeFrom = resolveResume(parsed.resume);
+  if (!existsSync(resumeFrom))
+    throw new UsageError(`--resume ${parsed.resume}: no last.safetensors in that folder`, 'train');
+  const meta = loadCheckpoint(resumeFrom).rawMetadata[TRAIN_META_KEY];
+  if (!meta)
+    throw new UsageError(`--resume ${parsed.resume}: ${resumeFrom} is not a training checkpoint`, 'train');
+  parsed = resolveTrainConfig(p, (JSON.parse(meta) as TrainMeta).config);
+  return { c: parsed.config, explicit: parsed.explicit, runDir: dirname(resumeFrom), resumeFrom };
 }
 
-export async function train(argv: string[], hooks: TrainHooks = {}): Promise<number> {
-  const log = hooks.log ?? ((s: string) => console.log(s));
-  const t0 = performance.now();
-  // Resume: the run folder's stored configuration, overridden by what this command line gives explicitly.
-  let parsed = parseTrainArgs(argv);
-  let resumeFrom: string | null = null;
-  let runDir: string;
-  if (parsed.resume) {
-    resumeFrom = resolveResume(parsed.resume);
+/** Everything a run needs, set up and not yet stepped. */
+interface Session {
+  c: TrainConfig;
+  runDir: string;
+  resumeFrom: string | null;
+  root: string;
+  split: Split;
+  trainVols: Volume[];
+  valVols: Volume[];
+  model: SegmentationModel;
+  opt: ReturnType<typeof makeOptimizer>;
+  scheduler: Scheduler | null;
+  /** Whether the schedule advances every step (else every epoch). */
+  perStep: boolean;
+  lossFn: (logits: Tensor, target: Tensor) => Tensor;
+  step: StepParts;
+  loader: BatchLoader;
+  state: TrainState;
+  paths: { best: string; last: string; metrics: string };
+}
+
+/**
+ * Checks the split against the patient folders before the (slow) loading, so that a split the data cannot give
+ * fails at once. k-fold folds depend on the tumour volumes, so they are made again once the data is loaded.
+ */
+function checkSplitEarly(c: TrainConfig, log: (s: string) => void): void {
+  const root = c.data ?? ensureDemoData(c['demo-patients'], log);
+  if (c.data !== null) checkDataFolder('--data', c.data);
+  makePatientSplit(
+    c.split,
+    scanDataset(root).map((f) => f.id),
+    root,
+    'train',
+  );
+}
+
+async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void): Promise<Session> {
+  const { c, explicit, runDir, resumeFrom } = plan;
+  checkSplitEarly(c, log);
+  const data = await loadVolumes(c.data, {
+    preprocess: { size: c['image-size'] },
+    cache: c.cache,
+    pool,
+    demoPatients: c['demo-patients'],
+    log,
+  });
+  log(
+    `data: ${plural(data.volumes.length, 'patient')} from ${shownPath(data.root)} (${c.data === null ? 'synthetic demo set' : 'Kaggle layout'}; ${data.cached} from the cache, ${(data.ms / 1000).toFixed(1)} s)`,
+  );
+  const {
+    split,
+    train: trainVols,
+    validation: valVols,
+  } = selectSplit(c.split, data.volumes, data.root, 'train');
+
+  mkdirSync(runDir, { recursive: true });
+  const splitPath = join(runDir, 'split.json');
+  if (resumeFrom && existsSync(splitPath)) {
+    const stored = JSON.parse(readFileSync(splitPath, 'utf8')) as { hash: string };
+    if (stored.hash !== split.hash)
+      throw new CliError(
+        `${shownPath(splitPath)}: the data now give a different split than the run was started with`,
+      );
+  }
+  writeSplitManifest(splitPath, split);
+  writeFileSync(join(runDir, 'config.json'), `${JSON.stringify(c, null, 2)}\n`);
+  writeFileSync(
+    join(runDir, resumeFrom ? 'environment.resume.json' : 'environment.json'),
+    `${JSON.stringify({ ...environment(pool), dataRoot: data.root }, null, 2)}\n`,
+  );
+
+  const model = createModel(c.model, {
+    features: c.features,
+    rng: new Rng(c.seed),
+    ...(c['deep-supervision'] === null ? {} : { deepSupervision: c['deep-supervision'] }),
+  });
+  const opt = makeOptimizer(c, model);
+  const baseSampler =
+    c.sampler === 'uniform' ? new UniformSampler(trainVols) : new ReferenceSampler(trainVols);
+  const sampler = c['epoch-size'] > 0 ? new FixedLengthSampler(baseSampler, c['epoch-size']) : baseSampler;
+  const loader = await BatchLoader.create({
+    volumes: trainVols,
+    sampler,
+    batchSize: c['batch-size'],
+    augment: augmentOptions(c.aug),
+    seed: c.seed,
+    pool,
+  });
+  if (loader.batchesPerEpoch === 0) {
+    await loader.close();
+    throw new UsageError(
+      `--batch-size ${c['batch-size']} is larger than an epoch (${plural(sampler.epochLength, 'sample')})`,
+      'train',
+    );
+  }
+  const { scheduler, perStep } = makeScheduler(c, opt, loader.batchesPerEpoch);
+  const lossFn = createLoss(c.loss, lossOptions(c));
+  const paths = {
+    best: join(runDir, 'best.safetensors'),
+    last: join(runDir, 'last.safetensors'),
+    metrics: join(runDir, 'metrics.jsonl'),
+  };
+  let state: TrainState = {
+    epoch: 0,
+    batch: 0,
+    step: 0,
+    epochLossSum: 0,
+    epochLossCount: 0,
+    bestDsc: Number.NEGATIVE_INFINITY,
+    bestEpoch: -1,
+    badValidations: 0,
+  };
+  if (resumeFrom) {
     const ck = loadCheckpoint(resumeFrom);
-    const meta = ck.rawMetadata[TRAIN_META_KEY];
-    if (!meta) throw new UsageError(`--resume ${parsed.resume}: ${resumeFrom} is not a training checkpoint`);
-    parsed = parseTrainArgs(argv, (JSON.parse(meta) as TrainMeta).config);
-    runDir = dirname(resumeFrom);
-  } else runDir = parsed.config.out ?? defaultRunDir(parsed.config);
-  const c = parsed.config;
-  const { explicit } = parsed;
-
-  await initDevice();
-  const pool = makePool(c.workers);
-  let loader: BatchLoader | null = null;
-  try {
-    const data = await loadVolumes(c.data, {
-      imageSize: c['image-size'],
-      cache: c.cache,
-      pool,
-      demoPatients: c['demo-patients'],
-      log,
-    });
-    log(
-      `data: ${data.volumes.length} patients from ${data.root} (${c.data === null ? 'synthetic demo set' : 'Kaggle layout'}; ${data.cached} from the cache, ${(data.ms / 1000).toFixed(1)} s)`,
-    );
-
-    // Split by patient.
-    let spec: SplitSpec = parseSplitSpec(c.split);
-    if (spec.kind === 'kfold') spec = { ...spec, volumes: tumourVolumes(data.volumes) };
-    let split: ReturnType<typeof makeSplit>;
-    try {
-      split = makeSplit(
-        data.volumes.map((v) => v.id),
-        spec,
-      );
-    } catch (e) {
-      throw new UsageError(`--split ${c.split}: ${(e as Error).message}`);
+    model.loadStateDict(ck.model);
+    if (!ck.optimizer) throw new CliError(`${shownPath(resumeFrom)}: has no optimizer state to resume from`);
+    opt.loadStateDict(ck.optimizer);
+    if (scheduler && ck.scheduler) scheduler.loadStateDict(ck.scheduler as never);
+    state = (JSON.parse(ck.rawMetadata[TRAIN_META_KEY]) as TrainMeta).state;
+    if (explicit.lr !== undefined) opt.lr = c.lr;
+    // Lines of epochs after the checkpoint (a run that went on after it) would be repeated: drop them.
+    if (existsSync(paths.metrics)) {
+      const kept = readFileSync(paths.metrics, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() && (JSON.parse(l) as EpochRecord).epoch <= state.epoch);
+      writeFileSync(paths.metrics, kept.map((l) => `${l}\n`).join(''));
     }
-    const byId = new Map(data.volumes.map((v) => [v.id, v]));
-    const trainVols = split.train.map((id) => byId.get(id)!);
-    const valVols = split.validation.map((id) => byId.get(id)!);
-
-    mkdirSync(runDir, { recursive: true });
-    const splitPath = join(runDir, 'split.json');
-    if (resumeFrom && existsSync(splitPath)) {
-      const stored = JSON.parse(readFileSync(splitPath, 'utf8')) as { hash: string };
-      if (stored.hash !== split.hash)
-        throw new Error(`${splitPath}: the data now give a different split than the run was started with`);
-    }
-    writeSplitManifest(splitPath, split);
-    writeFileSync(join(runDir, 'config.json'), `${JSON.stringify(c, null, 2)}\n`);
-    writeFileSync(
-      join(runDir, resumeFrom ? 'environment.resume.json' : 'environment.json'),
-      `${JSON.stringify({ ...environment(pool), dataRoot: data.root }, null, 2)}\n`,
-    );
-
-    // Model, optimizer, schedule, loss.
-    const model = createModel(c.model, {
-      features: c.features,
-      rng: new Rng(c.seed),
-      ...(c['deep-supervision'] === null ? {} : { deepSupervision: c['deep-supervision'] }),
-    });
-    const opt = makeOptimizer(c, model);
-    const baseSampler =
-      c.sampler === 'uniform' ? new UniformSampler(trainVols) : new ReferenceSampler(trainVols);
-    const sampler = c['epoch-size'] > 0 ? new FixedLengthSampler(baseSampler, c['epoch-size']) : baseSampler;
-    loader = await BatchLoader.create({
-      volumes: trainVols,
-      sampler,
-      batchSize: c['batch-size'],
-      augment: augmentOptions(c.aug),
-      seed: c.seed,
-      pool,
-    });
-    const stepsPerEpoch = loader.batchesPerEpoch;
-    if (stepsPerEpoch === 0)
-      throw new UsageError(
-        `--batch-size ${c['batch-size']} is larger than an epoch (${sampler.epochLength} samples)`,
-      );
-    const { scheduler, perStep } = makeScheduler(c, opt, stepsPerEpoch);
-    const lossFn = createLoss(c.loss, lossOptions(c));
-    const dsLoss = deepSupervision(lossFn);
-
-    let state: TrainState = {
-      epoch: 0,
-      batch: 0,
-      step: 0,
-      epochLossSum: 0,
-      epochLossCount: 0,
-      bestDsc: Number.NEGATIVE_INFINITY,
-      bestEpoch: -1,
-      badValidations: 0,
-    };
-    const metricsPath = join(runDir, 'metrics.jsonl');
-    if (resumeFrom) {
-      const ck = loadCheckpoint(resumeFrom);
-      model.loadStateDict(ck.model);
-      if (!ck.optimizer) throw new Error(`${resumeFrom}: has no optimizer state to resume from`);
-      opt.loadStateDict(ck.optimizer);
-      if (scheduler && ck.scheduler) scheduler.loadStateDict(ck.scheduler as never);
-      state = (JSON.parse(ck.rawMetadata[TRAIN_META_KEY]) as TrainMeta).state;
-      if (explicit.lr !== undefined) opt.lr = c.lr;
-      // Lines of epochs after the checkpoint (a run that went on after it) would be repeated: drop them.
-      if (existsSync(metricsPath)) {
-        const kept = readFileSync(metricsPath, 'utf8')
-          .split('\n')
-          .filter((l) => l.trim() && (JSON.parse(l) as EpochRecord).epoch <= state.epoch);
-        writeFileSync(metricsPath, kept.map((l) => `${l}\n`).join(''));
-      }
-      log(`resuming ${resumeFrom} at epoch ${state.epoch + 1}, batch ${state.batch} (step ${state.step})`);
-    } else writeFileSync(metricsPath, '');
-    if (autotuneEnabled(c.autotune)) {
-      // Slices are 3-channel (pre-contrast, FLAIR, post-contrast), as the models' input.
-      const tuned = await autotuneOrDefaults(model, 3, c['image-size'], c['batch-size'], c['val-batch-size']);
-      log(
-        'error' in tuned
-          ? `autotune failed (${tuned.error}); training with the default tilings`
-          : formatAutotune(tuned),
-      );
-    }
-    model.train();
-
-    const params = model.parameters();
-    const bestPath = join(runDir, 'best.safetensors');
-    const lastPath = join(runDir, 'last.safetensors');
-    const meta = (): TrainMeta => ({
-      config: c,
-      state: { ...state },
-      split: {
-        spec: split.spec.kind === 'kfold' ? { ...split.spec, volumes: undefined } : split.spec,
-        hash: split.hash,
-        validation: split.validation,
-      },
-    });
-    const save = async (path: string, withOptimizer: boolean, metrics: Record<string, number>) => {
-      await saveCheckpoint(path, {
-        model,
-        ...(withOptimizer ? { optimizer: opt, ...(scheduler ? { scheduler } : {}) } : {}),
-        metadata: {
-          modelName: model.architecture,
-          config: model.config(),
-          epoch: state.epoch,
-          metrics,
-          extra: { [TRAIN_META_KEY]: JSON.stringify(meta()) },
-        },
-      });
-    };
-
     log(
-      `model: ${model.architecture} f${c.features} (${model.numParameters().toLocaleString('en')} parameters), ${c.optimizer} lr ${c.lr}, loss ${c.loss}, batch ${c['batch-size']}, ${c['image-size']}², ${stepsPerEpoch} steps an epoch, ${c.epochs} epochs`,
+      `resuming ${shownPath(resumeFrom)} at epoch ${state.epoch + 1}, batch ${state.batch} (step ${state.step})`,
     );
+  } else writeFileSync(paths.metrics, '');
+  if (autotuneEnabled(c.autotune)) {
+    // Slices are 3-channel (pre-contrast, FLAIR, post-contrast), as the models' input.
+    const tuned = await autotuneOrDefaults(model, 3, c['image-size'], c['batch-size'], c['val-batch-size']);
     log(
-      `split: ${trainVols.length} training / ${valVols.length} validation patients (${c.split}); run folder: ${runDir}`,
+      'error' in tuned
+        ? `autotune failed (${tuned.error}); training with the default tilings`
+        : formatAutotune(tuned),
     );
+  }
+  model.train();
+  log(
+    `model: ${model.architecture} f${c.features} (${model.numParameters().toLocaleString('en')} parameters), ${c.optimizer} lr ${c.lr}, loss ${c.loss}, batch ${c['batch-size']}, ${c['image-size']}², ${loader.batchesPerEpoch} steps an epoch, ${plural(c.epochs, 'epoch')}`,
+  );
+  log(
+    `split: ${trainVols.length} training / ${plural(valVols.length, 'validation patient')} (${c.split}); run folder: ${shownPath(runDir)}`,
+  );
+  return {
+    c,
+    runDir,
+    resumeFrom,
+    root: data.root,
+    split,
+    trainVols,
+    valVols,
+    model,
+    opt,
+    scheduler,
+    perStep,
+    lossFn,
+    step: {
+      model,
+      optimizer: opt,
+      loss: headsLoss(lossFn),
+      clipGrad: c['clip-grad'],
+      params: model.parameters(),
+    },
+    loader,
+    state,
+    paths,
+  };
+}
 
-    // Ctrl-C: finish the step, write a resumable checkpoint, exit 130. A second Ctrl-C exits at once.
-    let interrupted = false;
-    const onSigint = () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-    };
-    process.on('SIGINT', onSigint);
-    let pending: Tensor[] = [];
-    /** Reads back the losses of the last steps; false when one is NaN or infinite. */
-    const flush = async (): Promise<boolean> => {
-      const values = await Promise.all(pending.map((t) => t.item()));
-      for (const t of pending) t.dispose();
-      pending = [];
-      for (const v of values) {
-        if (!Number.isFinite(v)) return false;
-        state.epochLossSum += v;
-        state.epochLossCount++;
-      }
-      return true;
-    };
-    const nanStop = () => {
-      const last = existsSync(lastPath)
-        ? `${lastPath} (epoch ${loadCheckpoint(lastPath).metadata.epoch}, kept unchanged)`
-        : 'none (no epoch had finished)';
-      console.error(
-        `mriseg: the training loss (or the weights) became NaN or infinite in epoch ${state.epoch + 1} (by step ${state.step}); stopping. Lower --lr, add --clip-grad, or check the data. Last good checkpoint: ${last}`,
-      );
-      return EXIT_NAN;
-    };
+/** Writes a checkpoint of the session as it is now (with the optimizer for `last`, the model alone for `best`). */
+async function save(s: Session, path: string, withOptimizer: boolean, metrics: Record<string, number>) {
+  const meta: TrainMeta = {
+    config: s.c,
+    state: { ...s.state },
+    split: {
+      spec: s.split.spec.kind === 'kfold' ? { ...s.split.spec, volumes: undefined } : s.split.spec,
+      hash: s.split.hash,
+      validation: s.split.validation,
+    },
+  };
+  await saveCheckpoint(path, {
+    model: s.model,
+    ...(withOptimizer ? { optimizer: s.opt, ...(s.scheduler ? { scheduler: s.scheduler } : {}) } : {}),
+    metadata: {
+      modelName: s.model.architecture,
+      config: s.model.config(),
+      epoch: s.state.epoch,
+      metrics,
+      inference: inferenceSpecOf(s.c),
+      extra: { [TRAIN_META_KEY]: JSON.stringify(meta) },
+    },
+  });
+}
 
-    try {
-      for (; state.epoch < c.epochs; state.epoch++, state.batch = 0) {
-        const epoch = state.epoch;
-        const e0 = performance.now();
-        const plan = loader.plan(epoch);
-        const progress = new Progress(`epoch ${epoch + 1}/${c.epochs}`, plan.length);
-        const upload = (b: Batch) => ({
-          x: tensor(b.image, b.imageShape),
-          y: tensor(b.mask, b.maskShape),
-          n: b.imageShape[0],
+// ------------------------------------------------------------------------------------------------ epoch loop
+
+type EpochEnd = { kind: 'done'; images: number } | { kind: 'nan' } | { kind: 'interrupted' };
+
+interface LoopControl {
+  interrupted: boolean;
+  /** Losses recorded and not yet read back. */
+  pending: Tensor[];
+}
+
+/** Reads back the losses of the last steps into the epoch's sum; false when one is NaN or infinite. */
+async function flush(s: Session, ctl: LoopControl): Promise<boolean> {
+  const values = await Promise.all(ctl.pending.map((t) => t.item()));
+  for (const t of ctl.pending) t.dispose();
+  ctl.pending = [];
+  for (const v of values) {
+    if (!Number.isFinite(v)) return false;
+    s.state.epochLossSum += v;
+    s.state.epochLossCount++;
+  }
+  return true;
+}
+
+/** One epoch's training steps (from `state.batch`, for a resumed epoch), batches prepared three ahead. */
+async function trainEpoch(
+  s: Session,
+  ctl: LoopControl,
+  hooks: TrainHooks,
+  log: (l: string) => void,
+): Promise<EpochEnd> {
+  const { c, state, loader } = s;
+  const epoch = state.epoch;
+  const plan = loader.plan(epoch);
+  const first = state.batch;
+  const progress = new Progress(`epoch ${epoch + 1}/${c.epochs}`, plan.length, process.stderr, 10_000, first);
+  progress.update(first);
+  const upload = (b: Batch) => ({
+    x: tensor(b.image, b.imageShape),
+    y: tensor(b.mask, b.maskShape),
+    n: b.imageShape[0],
+  });
+  const inflight: Promise<ReturnType<typeof upload>>[] = [];
+  let next = state.batch;
+  const start = () => {
+    const p = loader.prepare(plan[next], epoch, next).then(upload);
+    p.catch(() => {});
+    inflight.push(p);
+    next++;
+  };
+  while (next < plan.length && inflight.length < 3) start();
+  let images = 0;
+  const lossNote = () =>
+    `loss ${state.epochLossCount ? (state.epochLossSum / state.epochLossCount).toFixed(4) : '…'}`;
+  while (inflight.length > 0) {
+    const { x, y, n } = await inflight.shift()!;
+    if (next < plan.length) start();
+    ctl.pending.push(trainStep(s.step, x, y));
+    x.dispose();
+    y.dispose();
+    state.step++;
+    state.batch++;
+    images += n;
+    if (s.perStep && s.scheduler && !(s.scheduler instanceof ReduceLROnPlateau)) s.scheduler.step();
+    hooks.onStep?.(state.step);
+    if (ctl.pending.length >= c['log-every'] || ctl.interrupted) {
+      if (!(await flush(s, ctl))) return { kind: 'nan' };
+      progress.confirm(state.batch - first, images);
+    }
+    progress.update(state.batch, lossNote());
+    if (ctl.interrupted) {
+      for (const p of inflight)
+        void p.then((b) => {
+          b.x.dispose();
+          b.y.dispose();
         });
-        const inflight: Promise<ReturnType<typeof upload>>[] = [];
-        let next = state.batch;
-        const start = () => {
-          const p = loader!.prepare(plan[next], epoch, next).then(upload);
-          p.catch(() => {});
-          inflight.push(p);
-          next++;
-        };
-        while (next < plan.length && inflight.length < 3) start();
-        let images = 0;
-        while (inflight.length > 0) {
-          const { x, y, n } = await inflight.shift()!;
-          if (next < plan.length) start();
-          const l = scope(() => {
-            opt.zeroGrad();
-            const heads = model.forwardHeads(x);
-            const loss = heads.length > 1 ? dsLoss(heads, y) : lossFn(heads[0], y);
-            loss.backward();
-            if (c['clip-grad'] > 0) clipGradNorm(params, c['clip-grad']);
-            opt.step();
-            return loss.detach();
-          });
-          x.dispose();
-          y.dispose();
-          pending.push(l);
-          state.step++;
-          state.batch++;
-          images += n;
-          if (perStep && scheduler && !(scheduler instanceof ReduceLROnPlateau)) scheduler.step();
-          hooks.onStep?.(state.step);
-          if (pending.length >= c['log-every'] || interrupted) {
-            if (!(await flush())) return nanStop();
-          }
-          const mean = state.epochLossCount ? (state.epochLossSum / state.epochLossCount).toFixed(4) : '…';
-          progress.update(state.batch, images, `loss ${mean}`);
-          if (interrupted) {
-            for (const p of inflight) {
-              void p.then((b) => {
-                b.x.dispose();
-                b.y.dispose();
-              });
-            }
-            progress.done();
-            await save(lastPath, true, {});
-            log(
-              `interrupted: wrote ${lastPath} (epoch ${epoch + 1}, batch ${state.batch}); continue with --resume ${runDir}`,
-            );
-            return EXIT_INTERRUPTED;
-          }
-        }
-        if (!(await flush())) return nanStop();
-        progress.done();
-        if (!(await finite(params))) return nanStop();
-        const trainLoss = state.epochLossSum / Math.max(1, state.epochLossCount);
-        const trainSeconds = (performance.now() - e0) / 1000;
-        const record: EpochRecord = {
-          epoch: epoch + 1,
-          step: state.step,
-          lr: opt.lr,
-          trainLoss,
-          imgPerSec: images / trainSeconds,
-        };
-        const validating =
-          valVols.length > 0 && ((epoch + 1) % c['val-every'] === 0 || epoch + 1 === c.epochs);
-        let improved = false;
-        if (validating) {
-          const v0 = performance.now();
-          const v = await validate(model, valVols, lossFn, c);
-          record.valLoss = v.loss;
-          record.valMeanDsc = v.meanDsc;
-          record.valDsc = v.dsc;
-          record.valSeconds = (performance.now() - v0) / 1000;
-          if (!Number.isFinite(v.loss)) return nanStop();
-          if (v.meanDsc > state.bestDsc) {
-            state.bestDsc = v.meanDsc;
-            state.bestEpoch = epoch + 1;
-            state.badValidations = 0;
-            improved = true;
-          } else state.badValidations++;
-          if (scheduler instanceof ReduceLROnPlateau) scheduler.step(v.meanDsc);
-        }
-        if (!perStep && scheduler && !(scheduler instanceof ReduceLROnPlateau)) scheduler.step();
-        record.seconds = (performance.now() - e0) / 1000;
-        record.liveBuffers = memory().liveBuffers;
-        state.epochLossSum = 0;
-        state.epochLossCount = 0;
-        // The checkpoints describe the state after this epoch.
-        state.epoch++;
-        state.batch = 0;
-        const metrics = {
-          trainLoss,
-          ...(record.valMeanDsc !== undefined
-            ? { valMeanDsc: record.valMeanDsc, valLoss: record.valLoss! }
-            : {}),
-        };
-        await save(lastPath, true, metrics);
-        if (improved) await save(bestPath, false, metrics);
-        state.epoch--;
-        writeFileSync(metricsPath, `${JSON.stringify(record)}\n`, { flag: 'a' });
-        log(
-          `epoch ${epoch + 1}/${c.epochs}: train loss ${trainLoss.toFixed(4)}${record.valLoss !== undefined ? `, val loss ${record.valLoss.toFixed(4)}, val mean DSC ${record.valMeanDsc!.toFixed(4)}${improved ? ' (best)' : ''}` : ''}, ${record.imgPerSec.toFixed(1)} img/s, ${formatDuration(record.seconds)}`,
-        );
-        if (c['early-stop'] > 0 && state.badValidations >= c['early-stop']) {
-          log(`early stop: no better validation mean DSC for ${state.badValidations} validations`);
-          state.epoch++;
-          break;
-        }
-      }
-    } finally {
-      process.off('SIGINT', onSigint);
-      for (const t of pending) t.dispose();
-      opt.dispose();
-      model.dispose();
+      progress.finish();
+      await save(s, s.paths.last, true, {});
+      log(
+        `interrupted: wrote ${shownPath(s.paths.last)} (epoch ${epoch + 1}, batch ${state.batch}); continue with: ${commandLine(['train', '--resume', shownPath(s.runDir)])}`,
+      );
+      return { kind: 'interrupted' };
     }
+  }
+  if (!(await flush(s, ctl))) return { kind: 'nan' };
+  progress.confirm(state.batch - first, images);
+  progress.update(state.batch, lossNote());
+  progress.finish();
+  return { kind: 'done', images };
+}
 
-    const records = readFileSync(metricsPath, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as EpochRecord);
-    const report = writeReport(runDir, c, records, {
-      bestDsc: state.bestDsc,
-      bestEpoch: state.bestEpoch,
-      train: split.train,
-      validation: split.validation,
-      seconds: (performance.now() - t0) / 1000,
-    });
-    if (state.bestEpoch > 0) {
+function nanStop(s: Session): number {
+  const last = existsSync(s.paths.last)
+    ? `${shownPath(s.paths.last)} (epoch ${loadCheckpoint(s.paths.last).metadata.epoch}, kept unchanged)`
+    : 'none (no epoch had finished)';
+  console.error(
+    `mriseg: the training loss (or the weights) became NaN or infinite in epoch ${s.state.epoch + 1} (by step ${s.state.step}); stopping. Lower --lr, add --clip-grad, or check the data. Last good checkpoint: ${last}`,
+  );
+  return EXIT_NAN;
+}
+
+/** The epochs from `state.epoch` on: train, validate when due, write the checkpoints and the metrics line. */
+async function runEpochs(s: Session, hooks: TrainHooks, log: (l: string) => void): Promise<number> {
+  const { c, state } = s;
+  // Ctrl-C: finish the step, write a resumable checkpoint, exit 130. A second Ctrl-C exits at once.
+  const ctl: LoopControl = { interrupted: false, pending: [] };
+  const onSigint = () => {
+    if (ctl.interrupted) process.exit(EXIT_INTERRUPTED);
+    ctl.interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    for (; state.epoch < c.epochs; state.epoch++, state.batch = 0) {
+      const epoch = state.epoch;
+      const e0 = performance.now();
+      const end = await trainEpoch(s, ctl, hooks, log);
+      if (end.kind === 'interrupted') return EXIT_INTERRUPTED;
+      if (end.kind === 'nan' || !(await finite(s.step.params))) return nanStop(s);
+      const trainLoss = state.epochLossSum / Math.max(1, state.epochLossCount);
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        step: state.step,
+        lr: s.opt.lr,
+        trainLoss,
+        imgPerSec: end.images / ((performance.now() - e0) / 1000),
+      };
+      const validating =
+        s.valVols.length > 0 && ((epoch + 1) % c['val-every'] === 0 || epoch + 1 === c.epochs);
+      let improved = false;
+      if (validating) {
+        const v0 = performance.now();
+        const v = await validate(s.model, s.valVols, s.lossFn, c);
+        record.valLoss = v.loss;
+        record.valMeanDsc = v.meanDsc;
+        record.valDsc = v.dsc;
+        record.valSeconds = (performance.now() - v0) / 1000;
+        if (!Number.isFinite(v.loss)) return nanStop(s);
+        if (v.meanDsc > state.bestDsc) {
+          state.bestDsc = v.meanDsc;
+          state.bestEpoch = epoch + 1;
+          state.badValidations = 0;
+          improved = true;
+        } else state.badValidations++;
+        if (s.scheduler instanceof ReduceLROnPlateau) s.scheduler.step(v.meanDsc);
+      }
+      if (!s.perStep && s.scheduler && !(s.scheduler instanceof ReduceLROnPlateau)) s.scheduler.step();
+      record.seconds = (performance.now() - e0) / 1000;
+      record.liveBuffers = memory().liveBuffers;
+      state.epochLossSum = 0;
+      state.epochLossCount = 0;
+      // The checkpoints describe the state after this epoch.
+      state.epoch++;
+      state.batch = 0;
+      const metrics = {
+        trainLoss,
+        ...(record.valMeanDsc !== undefined
+          ? { valMeanDsc: record.valMeanDsc, valLoss: record.valLoss! }
+          : {}),
+      };
+      await save(s, s.paths.last, true, metrics);
+      if (improved) await save(s, s.paths.best, false, metrics);
+      state.epoch--;
+      writeFileSync(s.paths.metrics, `${JSON.stringify(record)}\n`, { flag: 'a' });
       log(
-        `Best validation mean DSC: ${state.bestDsc.toFixed(4)} (epoch ${state.bestEpoch}; chosen on the ${valVols.length} validation patients, so optimistic)`,
+        `epoch ${epoch + 1}/${c.epochs}: train loss ${trainLoss.toFixed(4)}${record.valLoss !== undefined ? `, val loss ${record.valLoss.toFixed(4)}, val mean DSC ${record.valMeanDsc!.toFixed(4)}${improved ? ' (best)' : ''}` : ''}, ${record.imgPerSec.toFixed(1)} img/s, ${formatDuration(record.seconds)}`,
       );
-    } else log('no validation was run (no validation patients)');
-    log(`run folder: ${runDir} (best.safetensors, last.safetensors, metrics.jsonl, ${report})`);
-    log(`evaluate it: mriseg evaluate --checkpoint ${bestPath}${c.data ? ` --data ${c.data}` : ''}`);
-    if (c.data === null) {
-      log(
-        'This was the synthetic demo data set. To train on the real one (Kaggle "LGG MRI Segmentation", kaggle_3m):\n' +
-          '  pnpm --filter cli train --data /path/to/kaggle_3m          # reference recipe: U-Net f32, 256², 100 epochs (a GPU)\n' +
-          '  pnpm --filter cli train --data /path/to/kaggle_3m --epochs 20 --split kfold:5:0',
-      );
+      if (c['early-stop'] > 0 && state.badValidations >= c['early-stop']) {
+        log(`early stop: no better validation mean DSC for ${plural(state.badValidations, 'validation')}`);
+        state.epoch++;
+        break;
+      }
     }
-    log(`total ${formatDuration((performance.now() - t0) / 1000)}`);
     return 0;
   } finally {
-    if (loader) await loader.close();
+    process.off('SIGINT', onSigint);
+    for (const t of ctl.pending) t.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- finish
+
+/** The report, the best figure, and what to run next — every path and command as it works from here. */
+function finish(s: Session, seconds: number, log: (l: string) => void): void {
+  const { c, state } = s;
+  const records = readFileSync(s.paths.metrics, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EpochRecord);
+  const report = writeReport(s.runDir, c, records, {
+    bestDsc: state.bestDsc,
+    bestEpoch: state.bestEpoch,
+    train: s.split.train,
+    validation: s.split.validation,
+    seconds,
+  });
+  if (state.bestEpoch > 0) {
+    log(
+      `Best validation mean DSC: ${state.bestDsc.toFixed(4)} (epoch ${state.bestEpoch}; chosen on the ${plural(s.valVols.length, 'validation patient')}, so optimistic)`,
+    );
+  } else log('no validation was run (no validation patients)');
+  log(`run folder: ${shownPath(s.runDir)} (best.safetensors, last.safetensors, metrics.jsonl, ${report})`);
+  if (existsSync(s.paths.best))
+    log(
+      `evaluate it: ${commandLine(['evaluate', '--checkpoint', shownPath(s.paths.best), ...(c.data ? ['--data', shownPath(c.data)] : [])])}`,
+    );
+  if (c.data === null) {
+    log(
+      'This was the synthetic demo data set. To train on the real one (Kaggle "LGG MRI Segmentation", kaggle_3m):\n' +
+        `  ${commandLine(['train', '--data', '/path/to/kaggle_3m'])}          # the reference recipe: U-Net f32, 256², 100 epochs (wants a GPU)\n` +
+        `  ${commandLine(['train', '--data', '/path/to/kaggle_3m', '--epochs', '20', '--split', 'kfold:5:0'])}`,
+    );
+  }
+  log(`total ${formatDuration(seconds)}`);
+}
+
+// ----------------------------------------------------------------------------------------------------- entry
+
+/** `train` from its argv (without the command name); the command line's `runTrain` with parsing first. */
+export async function train(argv: string[], hooks: TrainHooks = {}): Promise<number> {
+  return runTrain(parseCommandArgs(TRAIN, argv), hooks);
+}
+
+export async function runTrain(p: ParsedOptions, hooks: TrainHooks = {}): Promise<number> {
+  const log = hooks.log ?? ((l: string) => console.log(l));
+  const t0 = performance.now();
+  const plan = planRun(p);
+  await initDevice();
+  const pool = makePool(plan.c.workers);
+  let session: Session | null = null;
+  try {
+    session = await setUp(plan, pool, log);
+    let code: number;
+    try {
+      code = await runEpochs(session, hooks, log);
+    } finally {
+      session.opt.dispose();
+      session.model.dispose();
+    }
+    if (code === 0) finish(session, (performance.now() - t0) / 1000, log);
+    return code;
+  } finally {
+    if (session) await session.loader.close();
     await pool.close();
   }
 }

@@ -16,8 +16,9 @@ import { loadConvTilings, saveConvTilings } from '@mriseg/nn/node';
 import { add, noGrad, Rng, rand, runtime, sum, type Tensor } from '@mriseg/tensor-wgsl';
 import { cacheRoot } from '../env.js';
 
-export type AutotuneMode = 'auto' | 'on' | 'off';
-export const AUTOTUNE_MODES: readonly AutotuneMode[] = ['auto', 'on', 'off'];
+import type { AutotuneMode } from '../options/commands.js';
+
+export type { AutotuneMode };
 
 export function autotuneEnabled(mode: AutotuneMode): boolean {
   return mode === 'on' || (mode === 'auto' && !runtime().report.isCpu);

@@ -1,8 +1,15 @@
 /** Loading data for the commands: the demo phantom set or a Kaggle-layout folder, preprocessed and cached. */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadDataset, type Volume, type WorkerPool, writePhantomDataset } from '@mriseg/data';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  loadDataset,
+  type PreprocessOptions,
+  type Volume,
+  type WorkerPool,
+  writePhantomDataset,
+} from '@mriseg/data';
 import { cacheRoot } from '../env.js';
+import { CliError } from '../errors.js';
 
 /** Phantom settings of the demo: 128² slices (preprocessed down to the demo's 64²), 14–20 slices a patient. */
 export const DEMO_PHANTOM = { size: 128, slices: [14, 20] as [number, number], seed: 7 };
@@ -41,20 +48,26 @@ export interface LoadedVolumes {
   cached: number;
 }
 
-/** Preprocessed volumes (reference pipeline at `imageSize`), through the on-disk cache. */
+/** Fails early when a data folder given on the command line is not there. */
+export function checkDataFolder(flag: string, path: string): void {
+  if (!existsSync(path)) throw new CliError(`${flag} ${path}: no such folder (looked for ${resolve(path)})`);
+  if (!statSync(path).isDirectory()) throw new CliError(`${flag} ${path}: not a folder`);
+}
+
+/** Preprocessed volumes (the reference pipeline with `preprocess`'s options), through the on-disk cache. */
 export async function loadVolumes(
   data: string | null,
   o: {
-    imageSize: number;
+    preprocess: PreprocessOptions;
     cache: string | null;
     pool: WorkerPool;
     demoPatients: number;
     log: (s: string) => void;
   },
 ): Promise<LoadedVolumes> {
+  if (data !== null) checkDataFolder('--data', data);
   const root = data ?? ensureDemoData(o.demoPatients, o.log);
-  if (!existsSync(root)) throw new Error(`data folder ${root} does not exist`);
   const cacheDir = o.cache ?? join(cacheRoot(), 'volumes');
-  const r = await loadDataset(root, { cacheDir, pool: o.pool, preprocess: { size: o.imageSize } });
+  const r = await loadDataset(root, { cacheDir, pool: o.pool, preprocess: o.preprocess });
   return { root, volumes: r.volumes, ms: r.ms, cached: r.cached };
 }

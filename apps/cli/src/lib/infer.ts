@@ -1,8 +1,19 @@
 /** Models from checkpoints and their (averaged) probabilities over preprocessed volumes. */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Volume } from '@mriseg/data';
-import { modelFromConfig, predictVolume, type SegmentationModel } from '@mriseg/models';
+import {
+  inferenceOf,
+  modelFromConfig,
+  predictVolume,
+  type ResolvedInference,
+  type SegmentationModel,
+} from '@mriseg/models';
 import { loadCheckpoint } from '@mriseg/nn/node';
 import type { TrainConfig } from '../config.js';
+import { CliError } from '../errors.js';
+import type { TtaMode } from '../options/commands.js';
+import { shownPath } from './paths.js';
 
 /** The checkpoint metadata key that holds the training configuration and loop state (JSON). */
 export const TRAIN_META_KEY = 'mriseg.train';
@@ -30,30 +41,48 @@ export interface LoadedCheckpoint {
   path: string;
   model: SegmentationModel;
   train: TrainMeta | null;
+  /** How to run the model: recorded in the file, or what was assumed for an older one (with a note). */
+  inference: ResolvedInference;
+}
+
+/** Fails early, with the path as the user gave it, when a checkpoint file is not there. */
+export function checkCheckpointFile(path: string): void {
+  if (!existsSync(path))
+    throw new CliError(`--checkpoint ${path}: no such file (looked for ${resolve(path)})`);
+  if (statSync(path).isDirectory())
+    throw new CliError(
+      `--checkpoint ${path}: a folder; give a .safetensors file (e.g. ${path}/best.safetensors)`,
+    );
 }
 
 /** Builds the model a checkpoint describes and loads its weights; the training metadata if it has it. */
 export function openCheckpoint(path: string): LoadedCheckpoint {
+  checkCheckpointFile(path);
   const ck = loadCheckpoint(path);
   let model: SegmentationModel;
   try {
     model = modelFromConfig(ck.metadata.config);
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    throw new CliError(`${shownPath(path)}: ${(e as Error).message}`);
   }
   try {
     model.loadStateDict(ck.model);
   } catch (e) {
     model.dispose();
-    throw new Error(`${path}: ${(e as Error).message}`);
+    throw new CliError(`${shownPath(path)}: ${(e as Error).message}`);
   }
   const raw = ck.rawMetadata[TRAIN_META_KEY];
-  return { path, model, train: raw ? (JSON.parse(raw) as TrainMeta) : null };
+  return {
+    path,
+    model,
+    train: raw ? (JSON.parse(raw) as TrainMeta) : null,
+    inference: inferenceOf(ck, shownPath(path)),
+  };
 }
 
 export interface InferOptions {
   batchSize?: number;
-  tta?: 'none' | 'hflip' | 'hvflip';
+  tta?: TtaMode;
 }
 
 /**

@@ -1,4 +1,10 @@
-/** A one-line progress bar with img/s and ETA on a terminal; on a pipe, a line every so often instead. */
+/**
+ * A one-line progress bar with img/s and ETA on a terminal; on a pipe, a line every so often instead.
+ *
+ * Steps are recorded for the GPU far faster than it runs them, and the training loop only waits for the GPU when
+ * it reads the loss back (every --log-every steps). So the bar moves with the recorded steps, but the rate and the
+ * ETA come only from steps whose results were read back (`confirm`): before the first readback there is no rate.
+ */
 
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '--:--';
@@ -11,35 +17,74 @@ export function formatDuration(s: number): string {
 
 export class Progress {
   private readonly tty: boolean;
-  private lastPrint = 0;
-  private readonly t0 = performance.now();
+  private lastPrint = Number.NEGATIVE_INFINITY;
+  private readonly t0: number;
+  private done: number;
+  private note = '';
+  /** Steps and images read back since the start, and when. */
+  private confirmed = { steps: 0, images: 0, at: 0 };
 
+  /**
+   * @param total steps in all; @param start the step it starts at (a resumed epoch); @param now the clock
+   * (injectable for tests).
+   */
   constructor(
     private readonly label: string,
     private readonly total: number,
-    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY'> = process.stderr,
     private readonly everyMs = 10_000,
+    private readonly start = 0,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.tty = Boolean(stream.isTTY);
+    this.t0 = now();
+    this.done = start;
   }
 
-  /** `done` of `total` units, `images` processed since start, and an extra note (e.g. the last loss). */
-  update(done: number, images: number, note = ''): void {
-    const now = performance.now();
-    const secs = (now - this.t0) / 1000;
-    const rate = secs > 0 ? images / secs : 0;
-    const eta = done > 0 ? (secs / done) * (this.total - done) : Number.NaN;
+  /** `done` steps recorded (of `total`), and a note such as the running loss. */
+  update(done: number, note = this.note): void {
+    this.done = done;
+    this.note = note;
+    this.print();
+  }
+
+  /** `steps` steps and `images` images since the start have finished on the GPU (their results were read back). */
+  confirm(steps: number, images: number): void {
+    this.confirmed = { steps, images, at: this.now() };
+    this.print();
+  }
+
+  /** The line as it is printed now. */
+  line(): string {
+    const { steps, images, at } = this.confirmed;
+    const secs = (at - this.t0) / 1000;
+    let speed = '… img/s ETA --:--';
+    if (steps > 0 && secs > 0) {
+      const remaining = this.total - this.start - steps;
+      const eta = (secs / steps) * remaining - (this.now() - at) / 1000;
+      speed = `${(images / secs).toFixed(1)} img/s ETA ${formatDuration(Math.max(0, eta))}`;
+    }
     const width = 24;
-    const fill = Math.round((done / Math.max(1, this.total)) * width);
-    const line = `${this.label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${this.total} ${rate.toFixed(1)} img/s ETA ${formatDuration(eta)}${note ? ` ${note}` : ''}`;
-    if (this.tty) this.stream.write(`\r${line}\x1b[K`);
-    else if (now - this.lastPrint >= this.everyMs || done === this.total) {
-      this.stream.write(`${line}\n`);
+    const fill = Math.round((this.done / Math.max(1, this.total)) * width);
+    return `${this.label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${this.done}/${this.total} ${speed}${this.note ? ` ${this.note}` : ''}`;
+  }
+
+  private print(): void {
+    const now = this.now();
+    if (this.tty) {
+      this.stream.write(`\r${this.line()}\x1b[K`);
+      return;
+    }
+    // On a pipe: a line every `everyMs`, and one when every step has been read back.
+    const last = this.confirmed.steps === this.total - this.start && this.lastPrint < this.confirmed.at;
+    if (now - this.lastPrint >= this.everyMs || last) {
+      this.stream.write(`${this.line()}\n`);
       this.lastPrint = now;
     }
   }
 
-  done(): void {
+  /** Ends the bar's line on a terminal. */
+  finish(): void {
     if (this.tty) this.stream.write('\n');
   }
 }

@@ -1,0 +1,599 @@
+/**
+ * Every command's options, declared once. The parser, `mriseg <command> --help`, `--config` file checking and
+ * the option tables of apps/cli/README.md are all made from these declarations.
+ */
+import { MODEL_NAMES } from '@mriseg/models';
+import { LOSS_NAMES } from '@mriseg/nn';
+import type { CommandSpec, OptionSpec } from './schema.js';
+import {
+  checkPostprocess,
+  parseScheduleSpec,
+  parseSplitSpec,
+  SCHEDULE_SYNTAX,
+  SPLIT_SYNTAX,
+} from './specs.js';
+
+/** Model names and the other spellings `createModel` accepts. */
+const MODEL_ALIASES = {
+  attentionunet: 'attention-unet',
+  'attn-unet': 'attention-unet',
+  unetplusplus: 'unet++',
+  'nested-unet': 'unet++',
+  'res-unet': 'resunet',
+} as const;
+
+export const TTA_MODES = ['none', 'hflip', 'hvflip'] as const;
+export type TtaMode = (typeof TTA_MODES)[number];
+export const AUTOTUNE_MODES = ['auto', 'on', 'off'] as const;
+export type AutotuneMode = (typeof AUTOTUNE_MODES)[number];
+
+const POSTPROCESS_SYNTAX =
+  'STEP[,STEP…] | none (steps of @mriseg/metrics: lcc3d, fill-holes2d, remove-small:N, …)';
+
+// -------------------------------------------------------------------------------------------- shared pieces
+
+const model = (group: string): OptionSpec => ({
+  name: 'model',
+  kind: 'choice',
+  choices: MODEL_NAMES,
+  aliases: MODEL_ALIASES,
+  default: 'unet',
+  help: 'architecture',
+  group,
+});
+
+const autotune = (group: string): OptionSpec => ({
+  name: 'autotune',
+  kind: 'choice',
+  choices: AUTOTUNE_MODES,
+  arg: 'MODE',
+  default: 'auto',
+  help: "time each convolution's candidate tilings on the device first and keep the fastest (auto: on a GPU, not on a CPU driver)",
+  group,
+});
+
+const workers = (group: string): OptionSpec => ({
+  name: 'workers',
+  kind: 'int',
+  min: -1,
+  default: -1,
+  help: 'threads decoding and augmenting slices (-1: cores − 1; 0: in the main thread)',
+  group,
+});
+
+const cache = (group: string): OptionSpec => ({
+  name: 'cache',
+  kind: 'text',
+  arg: 'DIR',
+  default: null,
+  defaultText: '~/.cache/mriseg/volumes',
+  help: 'folder of preprocessed volumes, reused by later runs',
+  group,
+});
+
+const imageSize = (
+  group: string,
+  o: { default: number | null; demo?: number; defaultText?: string; help?: string },
+): OptionSpec => ({
+  name: 'image-size',
+  kind: 'int',
+  min: 16,
+  multipleOf: 16,
+  help: 'in-plane size the slices are resized to (a multiple of 16: four poolings)',
+  group,
+  ...o,
+});
+
+/** The options of applying models (evaluate, predict, ensemble). */
+function inferenceOptions(): OptionSpec[] {
+  const g = 'Inference';
+  return [
+    {
+      name: 'postprocess',
+      kind: 'text',
+      arg: 'STEPS',
+      syntax: POSTPROCESS_SYNTAX,
+      check: checkPostprocess,
+      default: null,
+      defaultText: "the checkpoint's (lcc3d)",
+      help: 'post-processing of the thresholded mask',
+      group: g,
+    },
+    {
+      name: 'threshold',
+      kind: 'number',
+      range: [0, 1],
+      open: [true, true],
+      default: null,
+      defaultText: "the checkpoint's (0.5)",
+      help: 'probability above which a voxel is tumour',
+      group: g,
+    },
+    {
+      name: 'tta',
+      kind: 'choice',
+      choices: TTA_MODES,
+      arg: 'MODE',
+      default: 'none',
+      help: 'test-time augmentation: mean over flips',
+      group: g,
+    },
+    imageSize(g, {
+      default: null,
+      defaultText: "the checkpoint's",
+      help: 'override the input size the checkpoint records (a multiple of 16)',
+    }),
+    { name: 'batch-size', kind: 'int', min: 1, default: 16, help: 'slices a forward pass', group: g },
+  ];
+}
+
+const checkpoint = (repeatable: boolean): OptionSpec => ({
+  name: 'checkpoint',
+  kind: 'text',
+  arg: 'FILE',
+  repeatable,
+  required: true,
+  default: null,
+  help: repeatable
+    ? 'a model (.safetensors from train); give it once for each model, two or more'
+    : 'the model (.safetensors from train, or a PyTorch state dict with a known architecture)',
+  group: 'Model',
+});
+
+const evaluationData = (): OptionSpec[] => [
+  {
+    name: 'data',
+    kind: 'text',
+    arg: 'DIR',
+    default: null,
+    defaultText: "the run's data (the demo set for a demo run)",
+    help: 'Kaggle-layout folder to evaluate on',
+    group: 'Data',
+  },
+  {
+    name: 'split',
+    kind: 'text',
+    arg: 'SPEC',
+    syntax: `all | ${SPLIT_SYNTAX}`,
+    check: (s) => {
+      if (s !== 'all') parseSplitSpec(s);
+    },
+    default: null,
+    defaultText: "the run's validation patients",
+    help: 'which patients: all, or the validation patients of a split',
+    group: 'Data',
+  },
+  cache('Data'),
+  workers('Data'),
+];
+
+// -------------------------------------------------------------------------------------------------- train
+
+const T_DATA = 'Data';
+const T_MODEL = 'Model';
+const T_LOSS = 'Loss';
+const T_OPT = 'Optimizer and schedule';
+const T_LOOP = 'Training loop';
+const T_VAL = 'Validation';
+const T_RUN = 'Run folder';
+
+const lossWeight = (name: string, help: string): OptionSpec => ({
+  name,
+  kind: 'number',
+  range: [0, null],
+  default: null,
+  defaultText: "the loss's",
+  help,
+  group: T_LOSS,
+});
+
+export const TRAIN: CommandSpec = {
+  name: 'train',
+  summary: 'train a model; without --data a small demo on synthetic data (minutes on a CPU)',
+  description:
+    'Without --data, writes a synthetic demo data set once (phantom patients in the Kaggle layout) and trains a ' +
+    'small U-Net on it with the demo defaults; with --data, the reference recipe (U-Net f32, 256², batch 16, ' +
+    'Adam 1e-4, batch-pooled Dice, 100 epochs). Options can also come from a JSON file (--config) whose keys ' +
+    'are the option names; flags override it.',
+  options: [
+    {
+      name: 'data',
+      kind: 'text',
+      arg: 'DIR',
+      default: null,
+      defaultText: 'none: the synthetic demo set',
+      help: 'Kaggle-layout folder (kaggle_3m: TCGA_*/<id>_<n>.tif and _mask.tif, or PNG)',
+      group: T_DATA,
+    },
+    {
+      name: 'split',
+      kind: 'text',
+      arg: 'SPEC',
+      syntax: SPLIT_SYNTAX,
+      check: (s) => void parseSplitSpec(s),
+      default: 'reference',
+      demo: 'random:1:3',
+      help:
+        "validation patients: the reference's 10; N drawn with SEED; fold I (0-based) of K, stratified by " +
+        'tumour volume; or the IDs in a file (one a line, or a split.json)',
+      group: T_DATA,
+    },
+    imageSize(T_DATA, { default: 256, demo: 64 }),
+    {
+      name: 'aug',
+      kind: 'choice',
+      choices: ['reference', 'none', 'strong'],
+      default: 'reference',
+      help: "augmentation: the reference's scale, rotate, flip; none; or those plus elastic, gamma, contrast, noise",
+      group: T_DATA,
+    },
+    {
+      name: 'sampler',
+      kind: 'choice',
+      choices: ['reference', 'uniform'],
+      default: 'reference',
+      help: 'slice sampling: weighted by tumour area within a random patient (reference), or uniform',
+      group: T_DATA,
+    },
+    cache(T_DATA),
+    workers(T_DATA),
+    {
+      name: 'demo-patients',
+      kind: 'int',
+      min: 2,
+      default: 12,
+      help: 'phantom patients in the demo data set (without --data)',
+      group: T_DATA,
+    },
+    model(T_MODEL),
+    {
+      name: 'features',
+      kind: 'int',
+      min: 1,
+      default: 32,
+      demo: 4,
+      help: 'first-level width',
+      group: T_MODEL,
+    },
+    {
+      name: 'deep-supervision',
+      kind: 'toggle',
+      default: null,
+      defaultText: "the model's",
+      help: 'UNet++: train on the mean loss of every head (--no-deep-supervision: the last head only)',
+      group: T_MODEL,
+    },
+    {
+      name: 'loss',
+      kind: 'choice',
+      choices: LOSS_NAMES,
+      default: 'dice',
+      help: 'training loss (dice: batch-pooled soft Dice, smooth 1, as the reference)',
+      group: T_LOSS,
+    },
+    lossWeight('smooth', 'Dice/Tversky smoothing term'),
+    lossWeight('bce-weight', 'weight of BCE in bce-dice'),
+    lossWeight('dice-weight', 'weight of Dice in bce-dice'),
+    lossWeight('alpha', 'focal α / Tversky false-positive weight'),
+    lossWeight('beta', 'Tversky false-negative weight'),
+    lossWeight('gamma', 'focal γ'),
+    lossWeight('pos-weight', 'BCE weight of positive voxels'),
+    {
+      name: 'optimizer',
+      kind: 'choice',
+      choices: ['adam', 'adamw', 'sgd'],
+      default: 'adam',
+      help: 'optimizer',
+      group: T_OPT,
+    },
+    {
+      name: 'lr',
+      kind: 'number',
+      range: [0, null],
+      open: [true, false],
+      default: 1e-4,
+      demo: 3e-3,
+      help: 'learning rate',
+      group: T_OPT,
+    },
+    {
+      name: 'weight-decay',
+      kind: 'number',
+      range: [0, null],
+      default: 0,
+      help: 'weight decay (decoupled for adamw)',
+      group: T_OPT,
+    },
+    {
+      name: 'momentum',
+      kind: 'number',
+      range: [0, null],
+      default: 0.9,
+      help: 'SGD momentum (Nesterov when > 0)',
+      group: T_OPT,
+    },
+    {
+      name: 'schedule',
+      kind: 'text',
+      arg: 'SPEC',
+      syntax: SCHEDULE_SYNTAX,
+      check: (s) => void parseScheduleSpec(s),
+      default: 'none',
+      help: 'learning-rate schedule (cosine and poly advance every step, step/multistep/exp every epoch, plateau on the validation DSC)',
+      group: T_OPT,
+    },
+    {
+      name: 'warmup',
+      kind: 'number',
+      arg: 'EPOCHS',
+      range: [0, null],
+      default: 0,
+      help: 'linear learning-rate warm-up, in epochs (converted to steps)',
+      group: T_OPT,
+    },
+    {
+      name: 'clip-grad',
+      kind: 'number',
+      range: [0, null],
+      default: 0,
+      help: 'clip the global L2 norm of the gradients to X (0: off)',
+      group: T_OPT,
+    },
+    { name: 'epochs', kind: 'int', min: 1, default: 100, demo: 5, help: 'epochs to train', group: T_LOOP },
+    { name: 'batch-size', kind: 'int', min: 1, default: 16, demo: 4, help: 'slices a step', group: T_LOOP },
+    {
+      name: 'epoch-size',
+      kind: 'int',
+      min: 0,
+      default: 0,
+      help: 'samples an epoch (0: as many as there are training slices)',
+      group: T_LOOP,
+    },
+    {
+      name: 'seed',
+      kind: 'int',
+      min: 0,
+      default: 42,
+      help: 'seed of initialisation, sampling and augmentation',
+      group: T_LOOP,
+    },
+    {
+      name: 'log-every',
+      kind: 'int',
+      min: 1,
+      default: 10,
+      help: 'read the loss back from the GPU every N steps (no per-step synchronisation)',
+      group: T_LOOP,
+    },
+    autotune(T_LOOP),
+    {
+      name: 'val-every',
+      kind: 'int',
+      min: 1,
+      default: 1,
+      help: 'validate every N epochs (and after the last)',
+      group: T_VAL,
+    },
+    {
+      name: 'val-batch-size',
+      kind: 'int',
+      min: 1,
+      default: 16,
+      demo: 32,
+      help: 'slices a validation forward pass',
+      group: T_VAL,
+    },
+    {
+      name: 'early-stop',
+      kind: 'int',
+      min: 0,
+      default: 0,
+      help: 'stop after N validations without a better mean DSC (0: off)',
+      group: T_VAL,
+    },
+    {
+      name: 'postprocess',
+      kind: 'text',
+      arg: 'STEPS',
+      syntax: POSTPROCESS_SYNTAX,
+      check: checkPostprocess,
+      default: 'lcc3d',
+      help: 'post-processing recorded in the checkpoints, the default of evaluate, predict and the viewer (validation DSC is always the reference metric)',
+      group: T_VAL,
+    },
+    {
+      name: 'tta',
+      kind: 'choice',
+      choices: TTA_MODES,
+      arg: 'MODE',
+      default: 'none',
+      help: 'test-time augmentation of the validation DSC: mean over flips',
+      group: T_VAL,
+    },
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'DIR',
+      default: null,
+      defaultText: 'runs/<time>-<model> (demo: runs/<time>-demo)',
+      help: 'run folder (checkpoints, metrics, report)',
+      group: T_RUN,
+    },
+    {
+      name: 'resume',
+      kind: 'text',
+      arg: 'RUN',
+      config: false,
+      default: null,
+      help: 'continue a run folder (or a checkpoint of one) where it stopped; flags given override its stored options',
+      group: T_RUN,
+    },
+    {
+      name: 'config',
+      kind: 'text',
+      arg: 'FILE',
+      config: false,
+      default: null,
+      help: 'JSON file of options (keys as the option names, e.g. {"lr": 0.0003}); flags override it',
+      group: T_RUN,
+    },
+  ],
+  examples: [
+    'train                                        # the demo on synthetic data',
+    'train --data /data/kaggle_3m                 # the reference recipe (wants a GPU)',
+    'train --data /data/kaggle_3m --split kfold:5:0 --epochs 20 --out runs/fold0',
+    'train --resume runs/fold0 --epochs 40        # train on to epoch 40',
+  ],
+};
+
+// ------------------------------------------------------------------------------- evaluate, predict, ensemble
+
+export const EVALUATE: CommandSpec = {
+  name: 'evaluate',
+  summary: 'per-patient metrics of a checkpoint (reference DSC, HD95, …) as CSV and a summary',
+  description:
+    "Preprocesses the data as the checkpoint records (input size, preprocessing), takes the run's validation " +
+    'patients (or --split), and writes patients.csv and summary.csv.',
+  options: [
+    checkpoint(false),
+    ...evaluationData(),
+    ...inferenceOptions(),
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'DIR',
+      default: null,
+      defaultText: '<checkpoint folder>/evaluation',
+      help: 'folder for patients.csv and summary.csv',
+      group: 'Output',
+    },
+  ],
+  examples: ['evaluate --checkpoint runs/<run>/best.safetensors --split all'],
+};
+
+export const PREDICT: CommandSpec = {
+  name: 'predict',
+  summary: 'masks (PNG and TIFF, Kaggle names, original frame) and overlays for new patients',
+  options: [
+    checkpoint(false),
+    {
+      name: 'input',
+      kind: 'text',
+      arg: 'DIR',
+      required: true,
+      default: null,
+      help: 'a patient folder of <id>_<n>.tif|png slices, or a folder of such folders',
+      group: 'Data',
+    },
+    ...inferenceOptions(),
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'DIR',
+      required: true,
+      default: null,
+      help: 'folder the masks are written to (<out>/<patient>/)',
+      group: 'Output',
+    },
+  ],
+  examples: [
+    'predict --checkpoint runs/<run>/best.safetensors --input /data/TCGA_CS_4941_19960909 --out masks',
+  ],
+};
+
+export const ENSEMBLE: CommandSpec = {
+  name: 'ensemble',
+  summary: "average several models' probabilities (e.g. k-fold runs), then evaluate, or predict with --input",
+  options: [
+    checkpoint(true),
+    ...evaluationData(),
+    {
+      name: 'input',
+      kind: 'text',
+      arg: 'DIR',
+      default: null,
+      help: 'predict masks for these patients (as predict) instead of evaluating',
+      group: 'Data',
+    },
+    ...inferenceOptions(),
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'DIR',
+      default: null,
+      defaultText: 'runs/<time>-ensemble (required with --input)',
+      help: 'folder for the CSVs (or the masks), and ensemble.json naming the checkpoints',
+      group: 'Output',
+    },
+  ],
+  examples: [
+    'ensemble --checkpoint runs/fold0/best.safetensors --checkpoint runs/fold1/best.safetensors --split all',
+  ],
+};
+
+// ---------------------------------------------------------------------------------------------- bench, doctor
+
+export const BENCH_MODES = ['train', 'infer', 'both'] as const;
+
+export const BENCH: CommandSpec = {
+  name: 'bench',
+  summary: 'training-step and inference img/s, host and GPU ms, peak memory, on synthetic data',
+  options: [
+    {
+      name: 'checkpoint',
+      kind: 'text',
+      arg: 'FILE',
+      default: null,
+      help: "measure this checkpoint's model at its recorded input size (instead of --model, --features)",
+      group: 'Model',
+    },
+    { ...model('Model'), default: null, defaultText: 'unet' },
+    {
+      name: 'features',
+      kind: 'int',
+      min: 1,
+      default: null,
+      defaultText: '32',
+      help: 'first-level width',
+      group: 'Model',
+    },
+    imageSize('Input', { default: null, defaultText: "256 (the checkpoint's with --checkpoint)" }),
+    { name: 'batch-size', kind: 'int', min: 1, default: 16, help: 'images a step', group: 'Input' },
+    {
+      name: 'loss',
+      kind: 'choice',
+      choices: LOSS_NAMES,
+      default: 'dice',
+      help: 'loss of the training step',
+      group: 'Input',
+    },
+    {
+      name: 'mode',
+      kind: 'choice',
+      choices: BENCH_MODES,
+      arg: 'MODE',
+      default: 'both',
+      help: 'what to time',
+      group: 'Timing',
+    },
+    { name: 'warmup', kind: 'int', min: 0, default: 3, help: 'untimed steps first', group: 'Timing' },
+    { name: 'iters', kind: 'int', min: 1, default: 10, help: 'timed steps', group: 'Timing' },
+    {
+      name: 'profile',
+      kind: 'flag',
+      help: "then the GPU ms of each kernel of one more step (needs the adapter's timestamp-query)",
+      group: 'Timing',
+    },
+    autotune('Timing'),
+    { name: 'json', kind: 'flag', help: 'print the result as one JSON object', group: 'Output' },
+  ],
+  examples: ['bench --model unet --batch-size 16 --image-size 256 --profile'],
+};
+
+export const DOCTOR: CommandSpec = {
+  name: 'doctor',
+  summary: 'the WebGPU adapter, its features and limits, versions',
+  options: [{ name: 'json', kind: 'flag', help: 'print the report as JSON', group: 'Output' }],
+};
+
+export const COMMAND_SPECS: readonly CommandSpec[] = [TRAIN, EVALUATE, PREDICT, ENSEMBLE, BENCH, DOCTOR];
