@@ -5,15 +5,17 @@
  *   pnpm --filter @mriseg/viewer make-demo        (about 15 minutes on a 2-core machine with lavapipe)
  *
  * Everything is seeded, so a rerun on the same adapter gives the same files (GPU float sums may differ in the
- * last bits between adapters). The checkpoint's `__metadata__.preprocess` tells the viewer the input size the
- * model was trained at (64 px, to keep the demo fast on software WebGPU).
+ * last bits between adapters). The checkpoint's `__metadata__.inference` tells the viewer how to run the model: the
+ * input size it was trained at (64 px, to keep the demo fast on software WebGPU), threshold and post-processing.
+ * (The committed demo checkpoint predates that key and has `__metadata__.preprocess` = {"size": 64}, which the
+ * viewer reads as well.)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deriveRng, encodePng, generatePhantomPatient, preprocess, type Volume } from '@mriseg/data';
 import { referenceDsc } from '@mriseg/metrics';
-import { createModel, initDevice, predictVolume } from '@mriseg/models';
+import { createModel, initDevice, predictVolume, REFERENCE_INFERENCE } from '@mriseg/models';
 import { Adam, diceLoss, manualSeed, serializeCheckpoint } from '@mriseg/nn';
 import { scope, tensor } from '@mriseg/tensor-wgsl';
 
@@ -121,8 +123,12 @@ async function main(): Promise<void> {
       config: model.config(),
       epoch: 1,
       metrics: { demoDsc: dsc },
+      inference: {
+        ...REFERENCE_INFERENCE,
+        inputSize: pre.size,
+        preprocess: { name: REFERENCE_INFERENCE.preprocess.name, options: {} },
+      },
       extra: {
-        preprocess: JSON.stringify(pre),
         note: `viewer demo: U-Net f=${FEATURES}, ${STEPS} Adam steps of ${BATCH} on ${TRAIN_PATIENTS} phantom patients (seed ${SEED})`,
       },
     },

@@ -5,10 +5,11 @@
 import { DataError, encodePng, preprocess, type Volume } from '@mriseg/data/browser';
 import { listPostprocessSteps, parsePostprocess } from '@mriseg/metrics';
 import { initDevice, predictVolume } from '@mriseg/models';
+import { parseCheckpoint } from '@mriseg/nn';
 import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
 import { isSliceName, type LoadedPatient, type NamedBytes, patientFromFiles } from './files.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
-import { type LoadedModel, loadModel, type ModelChoice } from './model.js';
+import { type LoadedModel, loadModel, type ModelChoice, type ModelPlan, planModel } from './model.js';
 import { imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
 import {
   autoWindow,
@@ -100,6 +101,8 @@ let view: ViewState = initialState();
 let patient: LoadedPatient | null = null;
 let volume: Volume | null = null;
 let checkpoint: { bytes: Uint8Array; name: string } | null = null;
+/** The opened checkpoint's plan (parsed without the GPU): its input size and how it is to be run. */
+let checkpointPlan: ModelPlan | null = null;
 let model: LoadedModel | null = null;
 let prob: Float32Array | null = null;
 let analysis: Analysis | null = null;
@@ -155,9 +158,9 @@ function modelChoice(): ModelChoice {
   };
 }
 
-/** The input size the next run uses: the chosen one, else the checkpoint's, else 256. */
-function targetSize(): number {
-  return model?.plan.inputSize ?? modelChoice().inputSize ?? 256;
+/** The preprocessing of the next run: the model's, else the opened checkpoint's (input size chosen, recorded, else 256). */
+function targetPreprocessing(): Record<string, unknown> & { size: number } {
+  return model?.plan.preprocess ?? checkpointPlan?.preprocess ?? { size: modelChoice().inputSize ?? 256 };
 }
 
 function setPatient(p: LoadedPatient): void {
@@ -171,8 +174,7 @@ function setPatient(p: LoadedPatient): void {
 
 function preprocessPatient(): void {
   if (!patient) return;
-  const size = targetSize();
-  volume = preprocess(patient.raw, { size });
+  volume = preprocess(patient.raw, targetPreprocessing());
   view = withVolume(view, volume.depth);
   const [w, l] = autoWindow(volume.image);
   view = setWindowLevel(view, w, l);
@@ -190,8 +192,29 @@ function preprocessPatient(): void {
 function setCheckpoint(bytes: Uint8Array, name: string): void {
   checkpoint = { bytes, name };
   disposeModel();
-  ui.modelInfo.textContent = `${name} (${(bytes.byteLength / 1024).toFixed(0)} KiB), not loaded yet`;
+  planCheckpoint();
   updateButtons();
+}
+
+/**
+ * Reads how the checkpoint is to be run (input size, preprocessing, threshold, post-processing) before any GPU
+ * work, so the volume is preprocessed at the model's size and the controls start at its settings.
+ */
+function planCheckpoint(): void {
+  if (!checkpoint) return;
+  const { bytes, name } = checkpoint;
+  const size = `${(bytes.byteLength / 1024).toFixed(0)} KiB`;
+  try {
+    checkpointPlan = planModel(parseCheckpoint(bytes, name), modelChoice());
+  } catch (e) {
+    checkpointPlan = null;
+    ui.modelInfo.textContent = `${name} (${size}): ${(e as Error).message}`;
+    return;
+  }
+  const p = checkpointPlan;
+  ui.modelInfo.textContent = `${name} (${size}): ${p.summary}; input ${p.inputSize} px (${p.inputSource}); not loaded yet`;
+  update(setPostprocess(setThreshold(view, p.inference.threshold), p.inference.postprocess.split(',')), true);
+  if (patient && volume && volume.width !== p.inputSize) preprocessPatient();
 }
 
 function disposeModel(): void {
@@ -261,7 +284,7 @@ async function runModel(): Promise<void> {
     });
     disposeModel();
     model = loadModel(checkpoint.bytes, checkpoint.name, modelChoice());
-    ui.modelInfo.textContent = `${checkpoint.name}: ${model.plan.summary}; ${model.parameters.toLocaleString('en')} parameters; input ${model.plan.inputSize} px`;
+    ui.modelInfo.textContent = `${checkpoint.name}: ${model.plan.summary}; ${model.parameters.toLocaleString('en')} parameters; input ${model.plan.inputSize} px (${model.plan.inputSource})`;
     if (!volume || volume.width !== model.plan.inputSize) preprocessPatient();
     const v = volume!;
     ui.progress.hidden = false;
@@ -518,6 +541,7 @@ ui.ckptInput.addEventListener('change', () => {
 for (const el of [ui.arch, ui.features, ui.inputSize]) {
   el.addEventListener('change', () => {
     disposeModel();
+    planCheckpoint();
     if (patient && !prob) preprocessPatient();
     updateButtons();
   });

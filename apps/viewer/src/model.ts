@@ -2,15 +2,21 @@
  * Checkpoints in the page: an @mriseg/nn checkpoint (with the model's config) or a plain safetensors state dict
  * with PyTorch keys, whose architecture and width are inferred from the keys or chosen by the user.
  */
-import { MODEL_NAMES, modelFromConfig, type SegmentationModel } from '@mriseg/models';
-import { type Checkpoint, type HostTensor, parseCheckpoint } from '@mriseg/nn';
+import {
+  inferenceOf,
+  MODEL_NAMES,
+  modelFromConfig,
+  preprocessOptionsOf,
+  type SegmentationModel,
+} from '@mriseg/models';
+import { type Checkpoint, type HostTensor, type InferenceSpec, parseCheckpoint } from '@mriseg/nn';
 
 export interface ModelChoice {
   /** 'auto' or one of MODEL_NAMES. */
   architecture: string;
   /** null: inferred from the first convolution's weight. */
   features: number | null;
-  /** In-plane input size; null: the checkpoint's `__metadata__.preprocess.size`, else the reference 256. */
+  /** In-plane input size; null: the one the checkpoint records (`__metadata__.inference`), else the reference 256. */
   inputSize: number | null;
 }
 
@@ -18,6 +24,12 @@ export interface ModelPlan {
   architecture: string;
   config: Record<string, unknown>;
   inputSize: number;
+  /** How the checkpoint says to run the model (threshold, post-processing, preprocessing), or what was assumed. */
+  inference: InferenceSpec;
+  /** Where the input size came from, for the page: "recorded in the checkpoint", "chosen", … */
+  inputSource: string;
+  /** The options of @mriseg/data's `preprocess()` for this plan (the input size included). */
+  preprocess: Record<string, unknown> & { size: number };
   /** One line for the page: what was loaded and how it was decided. */
   summary: string;
 }
@@ -41,26 +53,26 @@ export function inferArchitecture(
   return null;
 }
 
-function storedInputSize(ck: Checkpoint): number | null {
-  const raw = ck.rawMetadata.preprocess;
-  if (!raw) return null;
-  try {
-    const size = (JSON.parse(raw) as { size?: unknown }).size;
-    return typeof size === 'number' && Number.isInteger(size) && size > 0 ? size : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Decides which model to build for a parsed checkpoint (pure: no GPU). */
 export function planModel(ck: Checkpoint, choice: ModelChoice): ModelPlan {
   const config = ck.metadata.config as Record<string, unknown> | undefined;
-  const inputSize = choice.inputSize ?? storedInputSize(ck) ?? 256;
+  const { spec, from } = inferenceOf(ck);
+  const inputSize = choice.inputSize ?? spec.inputSize;
+  const inputSource =
+    choice.inputSize !== null
+      ? 'as chosen'
+      : from === 'checkpoint'
+        ? 'recorded in the checkpoint'
+        : from === 'older metadata'
+          ? "from the checkpoint's training options"
+          : 'the reference default: the checkpoint records none';
+  const run = { inference: spec, inputSource, preprocess: { ...preprocessOptionsOf(spec), size: inputSize } };
   if (config && typeof config.architecture === 'string' && choice.architecture === 'auto') {
     return {
       architecture: config.architecture,
       config,
       inputSize,
+      ...run,
       summary: `${config.architecture} (features ${String(config.features ?? '?')}) from the checkpoint's config`,
     };
   }
@@ -79,6 +91,7 @@ export function planModel(ck: Checkpoint, choice: ModelChoice): ModelPlan {
     architecture,
     config: { architecture, features },
     inputSize,
+    ...run,
     summary: `${architecture} (features ${features}), ${choice.architecture === 'auto' ? 'inferred from the keys' : 'as chosen'}`,
   };
 }

@@ -177,4 +177,42 @@ describe('model plan', () => {
     });
     expect(() => planModel(ck({ 'fc.weight': [2] }), auto)).toThrow(/choose one under "Model options"/);
   });
+
+  it('runs a checkpoint as it records: input size, preprocessing, threshold and post-processing', () => {
+    const auto = { architecture: 'auto', features: null, inputSize: null };
+    const inference = {
+      inputSize: 64,
+      channels: ['pre-contrast', 'FLAIR', 'post-contrast'],
+      preprocess: { name: 'reference', options: {} },
+      output: 'logits' as const,
+      threshold: 0.35,
+      postprocess: 'lcc3d,fill-holes2d',
+    };
+    const recorded = ck({}, { architecture: 'unet', features: 4 });
+    recorded.metadata.inference = inference;
+    expect(planModel(recorded, auto)).toMatchObject({
+      inputSize: 64,
+      inputSource: 'recorded in the checkpoint',
+      inference,
+      preprocess: { size: 64 },
+    });
+    expect(planModel(recorded, { ...auto, inputSize: 128 })).toMatchObject({
+      inputSize: 128,
+      inputSource: 'as chosen',
+      preprocess: { size: 128 },
+    });
+    // A checkpoint of `mriseg train` from before the inference settings: its training options give the size.
+    const older = ck(
+      {},
+      { architecture: 'unet', features: 4 },
+      { 'mriseg.train': JSON.stringify({ config: { 'image-size': 64 } }) },
+    );
+    expect(planModel(older, auto)).toMatchObject({
+      inputSize: 64,
+      inputSource: "from the checkpoint's training options",
+    });
+    expect(planModel(ck({ 'encoder1.enc1conv1.weight': [16, 3, 3, 3] }), auto).inputSource).toMatch(
+      /reference default/,
+    );
+  });
 });
