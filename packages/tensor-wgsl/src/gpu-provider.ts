@@ -105,7 +105,8 @@ async function nodeGpu(dawnOptions: DawnOptions): Promise<GPU> {
 /**
  * Dawn clamps two limits that Vulkan CPU drivers report as unbounded (lavapipe: 1,000,000 dynamic buffers a
  * pipeline layout, to WebGPU's 16) and says so on stderr, from C++, once a process — a note for Dawn's developers
- * that has no bearing on mriseg, which uses no dynamic offsets. Dawn has no switch for it, so while `run` lists the
+ * that has no bearing on mriseg (its kernels bind one dynamic uniform buffer each, far below 16), and that comes
+ * from listing the adapters, not from the limits the runtime requests. Dawn has no switch for it, so while `run` lists the
  * adapters, file descriptor 2 points at a temporary file; afterwards everything written there except those two
  * lines is copied to the real stderr. Linux only: stderr is reopened through /proc, which gives a new open file
  * where Node cannot duplicate the old one; so only where that changes nothing (a terminal, a pipe, a file opened

@@ -91,7 +91,7 @@ describe('GPU profile', () => {
       const b = tensor(new Float32Array(64), [64]);
       await rt.sync();
       rt.startProfile();
-      rt.dispatch({ name: 'prof_alone', code: COSTLY, buffers: [b.buffer], workgroups: [1] });
+      rt.dispatchKernel(oneBuffer('prof_alone', COSTLY), { b: b.buffer }, null, [1]);
       const p = await rt.stopProfile();
       expect(p.ops.map((o) => [o.name, o.dispatches])).toEqual([['prof_alone', 1]]);
       expect(p.ops[0].totalMs).toBe(p.totalMs);
