@@ -16,11 +16,10 @@ describe('progress bar', () => {
     p.update(5, 'loss …');
     expect(lines.at(-1)).toContain('5/10 … img/s ETA --:--');
     t = 4000; // the first readback: 5 steps of 4 images took 4 s
-    p.confirm(5, 20);
+    p.update(5, 'loss 0.9', { steps: 5, images: 20 });
     expect(lines.at(-1)).toMatch(/5\/10 5\.0 img\/s ETA 00:04/);
-    p.update(10);
     t = 8000;
-    p.confirm(10, 40);
+    p.update(10, 'loss 0.8', { steps: 10, images: 40 });
     expect(lines.at(-1)).toMatch(/10\/10 5\.0 img\/s ETA 00:00/);
   });
 
@@ -36,8 +35,7 @@ describe('progress bar', () => {
       () => t,
     );
     t = 2000;
-    p.update(8);
-    p.confirm(2, 8);
+    p.update(8, '', { steps: 2, images: 8 });
     expect(lines.at(-1)).toMatch(/8\/10 4\.0 img\/s ETA 00:02/);
   });
 });

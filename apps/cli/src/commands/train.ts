@@ -323,8 +323,9 @@ function checkSplitEarly(c: TrainConfig, log: (s: string) => void): void {
   );
 }
 
-async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void): Promise<Session> {
-  const { c, explicit, runDir, resumeFrom } = plan;
+/** The data, split by patient, and the run folder's record of them (split.json, config.json, environment). */
+async function prepareData(plan: RunPlan, pool: WorkerPool, log: (s: string) => void) {
+  const { c, runDir, resumeFrom } = plan;
   checkSplitEarly(c, log);
   const data = await loadVolumes(c.data, {
     preprocess: { size: c['image-size'] },
@@ -336,28 +337,27 @@ async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void):
   log(
     `data: ${plural(data.volumes.length, 'patient')} from ${shownPath(data.root)} (${c.data === null ? 'synthetic demo set' : 'Kaggle layout'}; ${data.cached} from the cache, ${(data.ms / 1000).toFixed(1)} s)`,
   );
-  const {
-    split,
-    train: trainVols,
-    validation: valVols,
-  } = selectSplit(c.split, data.volumes, data.root, 'train');
-
+  const sides = selectSplit(c.split, data.volumes, data.root, 'train');
   mkdirSync(runDir, { recursive: true });
   const splitPath = join(runDir, 'split.json');
   if (resumeFrom && existsSync(splitPath)) {
     const stored = JSON.parse(readFileSync(splitPath, 'utf8')) as { hash: string };
-    if (stored.hash !== split.hash)
+    if (stored.hash !== sides.split.hash)
       throw new CliError(
         `${shownPath(splitPath)}: the data now give a different split than the run was started with`,
       );
   }
-  writeSplitManifest(splitPath, split);
+  writeSplitManifest(splitPath, sides.split);
   writeFileSync(join(runDir, 'config.json'), `${JSON.stringify(c, null, 2)}\n`);
   writeFileSync(
     join(runDir, resumeFrom ? 'environment.resume.json' : 'environment.json'),
     `${JSON.stringify({ ...environment(pool), dataRoot: data.root }, null, 2)}\n`,
   );
+  return { root: data.root, ...sides };
+}
 
+/** Model, optimizer, schedule, loss and the batch loader of the training patients. */
+async function buildTraining(c: TrainConfig, trainVols: Volume[], pool: WorkerPool) {
   const model = createModel(c.model, {
     features: c.features,
     rng: new Rng(c.seed),
@@ -383,78 +383,98 @@ async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void):
     );
   }
   const { scheduler, perStep } = makeScheduler(c, opt, loader.batchesPerEpoch);
-  const lossFn = createLoss(c.loss, lossOptions(c));
+  return { model, opt, loader, scheduler, perStep, lossFn: createLoss(c.loss, lossOptions(c)) };
+}
+
+const FRESH_STATE: TrainState = {
+  epoch: 0,
+  batch: 0,
+  step: 0,
+  epochLossSum: 0,
+  epochLossCount: 0,
+  bestDsc: Number.NEGATIVE_INFINITY,
+  bestEpoch: -1,
+  badValidations: 0,
+};
+
+/**
+ * The loop state to start from: a new run's, or a resumed checkpoint's (its model, optimizer and schedule loaded;
+ * metrics.jsonl cut back to the checkpoint's epoch).
+ */
+function startingState(
+  plan: RunPlan,
+  t: Awaited<ReturnType<typeof buildTraining>>,
+  metrics: string,
+  log: (s: string) => void,
+): TrainState {
+  const { c, explicit, resumeFrom } = plan;
+  if (!resumeFrom) {
+    writeFileSync(metrics, '');
+    return { ...FRESH_STATE };
+  }
+  const ck = loadCheckpoint(resumeFrom);
+  t.model.loadStateDict(ck.model);
+  if (!ck.optimizer) throw new CliError(`${shownPath(resumeFrom)}: has no optimizer state to resume from`);
+  t.opt.loadStateDict(ck.optimizer);
+  if (t.scheduler && ck.scheduler) t.scheduler.loadStateDict(ck.scheduler as never);
+  const state = (JSON.parse(ck.rawMetadata[TRAIN_META_KEY]) as TrainMeta).state;
+  if (explicit.lr !== undefined) t.opt.lr = c.lr;
+  // Lines of epochs after the checkpoint (a run that went on after it) would be repeated: drop them.
+  if (existsSync(metrics)) {
+    const kept = readFileSync(metrics, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() && (JSON.parse(l) as EpochRecord).epoch <= state.epoch);
+    writeFileSync(metrics, kept.map((l) => `${l}\n`).join(''));
+  }
+  log(
+    `resuming ${shownPath(resumeFrom)} at epoch ${state.epoch + 1}, batch ${state.batch} (step ${state.step})`,
+  );
+  return state;
+}
+
+/** Everything before the first step: data and split, model and optimizer, the state to start from, autotuning. */
+async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void): Promise<Session> {
+  const { c, runDir } = plan;
+  const data = await prepareData(plan, pool, log);
+  const t = await buildTraining(c, data.train, pool);
   const paths = {
     best: join(runDir, 'best.safetensors'),
     last: join(runDir, 'last.safetensors'),
     metrics: join(runDir, 'metrics.jsonl'),
   };
-  let state: TrainState = {
-    epoch: 0,
-    batch: 0,
-    step: 0,
-    epochLossSum: 0,
-    epochLossCount: 0,
-    bestDsc: Number.NEGATIVE_INFINITY,
-    bestEpoch: -1,
-    badValidations: 0,
-  };
-  if (resumeFrom) {
-    const ck = loadCheckpoint(resumeFrom);
-    model.loadStateDict(ck.model);
-    if (!ck.optimizer) throw new CliError(`${shownPath(resumeFrom)}: has no optimizer state to resume from`);
-    opt.loadStateDict(ck.optimizer);
-    if (scheduler && ck.scheduler) scheduler.loadStateDict(ck.scheduler as never);
-    state = (JSON.parse(ck.rawMetadata[TRAIN_META_KEY]) as TrainMeta).state;
-    if (explicit.lr !== undefined) opt.lr = c.lr;
-    // Lines of epochs after the checkpoint (a run that went on after it) would be repeated: drop them.
-    if (existsSync(paths.metrics)) {
-      const kept = readFileSync(paths.metrics, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() && (JSON.parse(l) as EpochRecord).epoch <= state.epoch);
-      writeFileSync(paths.metrics, kept.map((l) => `${l}\n`).join(''));
-    }
-    log(
-      `resuming ${shownPath(resumeFrom)} at epoch ${state.epoch + 1}, batch ${state.batch} (step ${state.step})`,
-    );
-  } else writeFileSync(paths.metrics, '');
+  const state = startingState(plan, t, paths.metrics, log);
   if (autotuneEnabled(c.autotune)) {
     // Slices are 3-channel (pre-contrast, FLAIR, post-contrast), as the models' input.
-    const tuned = await autotuneOrDefaults(model, 3, c['image-size'], c['batch-size'], c['val-batch-size']);
+    const tuned = await autotuneOrDefaults(t.model, 3, c['image-size'], c['batch-size'], c['val-batch-size']);
     log(
       'error' in tuned
         ? `autotune failed (${tuned.error}); training with the default tilings`
         : formatAutotune(tuned),
     );
   }
-  model.train();
+  t.model.train();
   log(
-    `model: ${model.architecture} f${c.features} (${model.numParameters().toLocaleString('en')} parameters), ${c.optimizer} lr ${c.lr}, loss ${c.loss}, batch ${c['batch-size']}, ${c['image-size']}², ${loader.batchesPerEpoch} steps an epoch, ${plural(c.epochs, 'epoch')}`,
+    `model: ${t.model.architecture} f${c.features} (${t.model.numParameters().toLocaleString('en')} parameters), ${c.optimizer} lr ${c.lr}, loss ${c.loss}, batch ${c['batch-size']}, ${c['image-size']}², ${t.loader.batchesPerEpoch} steps an epoch, ${plural(c.epochs, 'epoch')}`,
   );
   log(
-    `split: ${trainVols.length} training / ${plural(valVols.length, 'validation patient')} (${c.split}); run folder: ${shownPath(runDir)}`,
+    `split: ${data.train.length} training / ${plural(data.validation.length, 'validation patient')} (${c.split}); run folder: ${shownPath(runDir)}`,
   );
   return {
     c,
     runDir,
-    resumeFrom,
+    resumeFrom: plan.resumeFrom,
     root: data.root,
-    split,
-    trainVols,
-    valVols,
-    model,
-    opt,
-    scheduler,
-    perStep,
-    lossFn,
+    split: data.split,
+    trainVols: data.train,
+    valVols: data.validation,
+    ...t,
     step: {
-      model,
-      optimizer: opt,
-      loss: headsLoss(lossFn),
+      model: t.model,
+      optimizer: t.opt,
+      loss: headsLoss(t.lossFn),
       clipGrad: c['clip-grad'],
-      params: model.parameters(),
+      params: t.model.parameters(),
     },
-    loader,
     state,
     paths,
   };
@@ -549,11 +569,12 @@ async function trainEpoch(
     images += n;
     if (s.perStep && s.scheduler && !(s.scheduler instanceof ReduceLROnPlateau)) s.scheduler.step();
     hooks.onStep?.(state.step);
+    let readBack: { steps: number; images: number } | undefined;
     if (ctl.pending.length >= c['log-every'] || ctl.interrupted) {
       if (!(await flush(s, ctl))) return { kind: 'nan' };
-      progress.confirm(state.batch - first, images);
+      readBack = { steps: state.batch - first, images };
     }
-    progress.update(state.batch, lossNote());
+    progress.update(state.batch, lossNote(), readBack);
     if (ctl.interrupted) {
       for (const p of inflight)
         void p.then((b) => {
@@ -569,8 +590,7 @@ async function trainEpoch(
     }
   }
   if (!(await flush(s, ctl))) return { kind: 'nan' };
-  progress.confirm(state.batch - first, images);
-  progress.update(state.batch, lossNote());
+  progress.update(state.batch, lossNote(), { steps: state.batch - first, images });
   progress.finish();
   return { kind: 'done', images };
 }

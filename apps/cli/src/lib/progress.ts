@@ -3,7 +3,7 @@
  *
  * Steps are recorded for the GPU far faster than it runs them, and the training loop only waits for the GPU when
  * it reads the loss back (every --log-every steps). So the bar moves with the recorded steps, but the rate and the
- * ETA come only from steps whose results were read back (`confirm`): before the first readback there is no rate.
+ * ETA come only from steps whose results were read back: before the first readback there is no rate.
  */
 
 export function formatDuration(s: number): string {
@@ -41,16 +41,14 @@ export class Progress {
     this.done = start;
   }
 
-  /** `done` steps recorded (of `total`), and a note such as the running loss. */
-  update(done: number, note = this.note): void {
+  /**
+   * `done` steps recorded (of `total`), a note such as the running loss, and — after a readback — how many steps
+   * and images since the start have finished on the GPU: the rate and ETA are computed from those alone.
+   */
+  update(done: number, note = this.note, readBack?: { steps: number; images: number }): void {
     this.done = done;
     this.note = note;
-    this.print();
-  }
-
-  /** `steps` steps and `images` images since the start have finished on the GPU (their results were read back). */
-  confirm(steps: number, images: number): void {
-    this.confirmed = { steps, images, at: this.now() };
+    if (readBack) this.confirmed = { ...readBack, at: this.now() };
     this.print();
   }
 
