@@ -6,6 +6,7 @@
 export { initDevice, sigmoid } from '@mriseg/tensor-wgsl';
 export { AttentionGate, AttentionUNet } from './attention-unet.js';
 export { convBlock, type ModelOptions, NamedSequential, SegmentationModel } from './blocks.js';
+export { releaseInference } from './inference-graph.js';
 export {
   inferenceOf,
   LGG_CHANNELS,
@@ -13,8 +14,7 @@ export {
   REFERENCE_INFERENCE,
   REFERENCE_PREPROCESSING,
   type ResolvedInference,
-} from './inference.js';
-export { releaseInference } from './inference-graph.js';
+} from './inference-spec.js';
 export { type PredictOptions, predictVolume, sigmoidArray, type VolumeInput } from './predict.js';
 export {
   type CreateModelOptions,
