@@ -5,19 +5,11 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/main.js';
-import { tinyDataset } from './fixture.js';
+import { captureConsole, tinyDataset } from './fixture.js';
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureConsole();
 
 let fx: ReturnType<typeof tinyDataset>;
 let dir: string;
@@ -36,11 +28,11 @@ beforeAll(() => {
 const STACK = /^\s+at .+(\(.+:\d+:\d+\)|:\d+:\d+)$/m;
 
 async function expectError(argv: string[], code: 1 | 2, pattern: RegExp): Promise<void> {
-  err = [];
-  out = [];
+  io.err.length = 0;
+  io.out.length = 0;
   const what = argv.join(' ');
   expect(await main(argv), what).toBe(code);
-  const text = err.join('\n');
+  const text = io.err.join('\n');
   expect(text, what).toMatch(pattern);
   expect(text, what).not.toMatch(STACK);
   expect(text.split('\n'), `${what}: one line`).toHaveLength(1);
@@ -176,11 +168,11 @@ describe('wrong inputs', () => {
   });
 
   it('--debug adds the stack trace; an unexpected error says how to get it', async () => {
-    err = [];
+    io.err.length = 0;
     expect(
       await main(['--debug', 'evaluate', '--checkpoint', join(dir, 'garbage.safetensors'), '--workers', '0']),
     ).toBe(1);
-    expect(err.join('\n')).toMatch(STACK);
+    expect(io.err.join('\n')).toMatch(STACK);
   });
 
   it('help: per command, exit 0, every declared option listed; no command: help on stderr, exit 2', async () => {
@@ -191,21 +183,21 @@ describe('wrong inputs', () => {
         ['help', spec.name],
         [spec.name, '-h'],
       ]) {
-        out = [];
+        io.out.length = 0;
         expect(await main(argv), argv.join(' ')).toBe(0);
-        const text = out.join('\n');
+        const text = io.out.join('\n');
         expect(text).toContain(`Usage: mriseg ${spec.name} [options]`);
         for (const o of spec.options) expect(text, `${spec.name} --${o.name}`).toContain(`--${o.name}`);
       }
     }
-    out = [];
+    io.out.length = 0;
     expect(await main(['--help'])).toBe(0);
-    for (const spec of COMMAND_SPECS) expect(out.join('\n')).toContain(spec.name);
-    err = [];
+    for (const spec of COMMAND_SPECS) expect(io.out.join('\n')).toContain(spec.name);
+    io.err.length = 0;
     expect(await main([])).toBe(2);
-    expect(err.join('\n')).toContain('Usage: mriseg');
-    out = [];
+    expect(io.err.join('\n')).toContain('Usage: mriseg');
+    io.out.length = 0;
     expect(await main(['--version'])).toBe(0);
-    expect(out.join('\n')).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(io.out.join('\n')).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });

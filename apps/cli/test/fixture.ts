@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePhantomDataset } from '@mriseg/data';
+import { afterEach, beforeEach, vi } from 'vitest';
 
 /** A tiny phantom data set in the Kaggle layout (5 patients of 6–8 slices at 64²) and a private cache folder. */
 export function tinyDataset(): { root: string; data: string; cache: string } {
@@ -45,4 +46,17 @@ export function tinyTrainArgs(data: string, out: string, extra: string[] = []): 
     '0.003',
     ...extra,
   ];
+}
+
+/** What the commands print through console.log (`out`) and console.error (`err`), collected afresh for each test. */
+export function captureConsole(): { out: string[]; err: string[] } {
+  const io = { out: [] as string[], err: [] as string[] };
+  beforeEach(() => {
+    io.out = [];
+    io.err = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void io.out.push(a.join(' ')));
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void io.err.push(a.join(' ')));
+  });
+  afterEach(() => vi.restoreAllMocks());
+  return io;
 }

@@ -1,3 +1,5 @@
+import { REFERENCE_INFERENCE } from '@mriseg/models';
+import type { InferenceSpec } from '@mriseg/nn';
 import { describe, expect, it } from 'vitest';
 import { settle } from '../src/commands/infer.js';
 import type { LoadedCheckpoint } from '../src/lib/infer.js';
@@ -62,11 +64,9 @@ describe('paths and commands as printed', () => {
 });
 
 describe('run settings of checkpoints', () => {
-  const spec = {
+  const spec: InferenceSpec = {
+    ...REFERENCE_INFERENCE,
     inputSize: 64,
-    channels: ['pre-contrast', 'FLAIR', 'post-contrast'],
-    preprocess: { name: 'reference', options: {} },
-    output: 'logits' as const,
     threshold: 0.4,
     postprocess: 'lcc3d,fill-holes2d',
   };

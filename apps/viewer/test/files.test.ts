@@ -11,6 +11,7 @@ import {
   readPatient,
   scanPatient,
 } from '@mriseg/data';
+import { REFERENCE_INFERENCE } from '@mriseg/models';
 import type { Checkpoint } from '@mriseg/nn';
 import { describe, expect, it } from 'vitest';
 import { type NamedBytes, patientFromFiles } from '../src/files.js';
@@ -181,10 +182,8 @@ describe('model plan', () => {
   it('runs a checkpoint as it records: input size, preprocessing, threshold and post-processing', () => {
     const auto = { architecture: 'auto', features: null, inputSize: null };
     const inference = {
+      ...REFERENCE_INFERENCE,
       inputSize: 64,
-      channels: ['pre-contrast', 'FLAIR', 'post-contrast'],
-      preprocess: { name: 'reference', options: {} },
-      output: 'logits' as const,
       threshold: 0.35,
       postprocess: 'lcc3d,fill-holes2d',
     };

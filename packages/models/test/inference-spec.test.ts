@@ -8,10 +8,9 @@ const withMetadata = (meta: Record<string, string>) =>
   parseCheckpoint(serializeSafetensors([], { format: CHECKPOINT_FORMAT, ...meta }), 'x.safetensors');
 
 const spec: InferenceSpec = {
+  ...REFERENCE_INFERENCE,
   inputSize: 64,
-  channels: ['pre-contrast', 'FLAIR', 'post-contrast'],
   preprocess: { name: 'reference', options: { threshold: 0.1 } },
-  output: 'logits',
   threshold: 0.4,
   postprocess: 'lcc3d,fill-holes2d',
 };
