@@ -50,6 +50,8 @@ export interface TrainConfig {
   'demo-patients': number;
   /** Time the convolution tilings on the device before training: auto (on a GPU, not a CPU driver), on, off. */
   autotune: AutotuneMode;
+  /** Replay training steps from captures (tensor-wgsl StepGraph): on, off. */
+  replay: 'on' | 'off';
   out: string | null;
 }
 

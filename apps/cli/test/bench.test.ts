@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createModel } from '@mriseg/models';
-import { clearConvTilings } from '@mriseg/nn';
-import { initDevice, runtime } from '@mriseg/tensor-wgsl';
+import { clearConvTilings, exportConvTilings, recordConvProblems, setConvTiling } from '@mriseg/nn';
+import { initDevice, Rng, rand, runtime, scope, sum } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type BenchOptions, formatBench, type ProfileRow, runBench } from '../src/commands/bench.js';
 import { autotuneOrDefaults, DEFAULT_AUTOTUNE_SECONDS } from '../src/lib/autotune.js';
@@ -81,7 +81,15 @@ describe('bench', () => {
     } else expect(r.trainGpuMs).toBeUndefined();
     const text = formatBench(r);
     expect(text).toMatch(/train step\s+[\d.]+ ms = [\d.]+ img\/s sustained/);
-    expect(text).toMatch(/synced [\d.]+ ms.*host [\d.]+ ms recording [\d.]+ dispatches, [\d.]+ submits/);
+    expect(text).toMatch(
+      /synced [\d.]+ ms.*host [\d.]+ ms \(CPU [\d.]+ ms\) recording [\d.]+ dispatches, [\d.]+ submits/,
+    );
+    // One warm-up and two synced steps, then the sustained steps are replays of the captured step.
+    expect(r.replayTrain).toMatch(/^replayed \(\d+ dispatches a step\)$/);
+    expect(r.replayInfer).toMatch(/^replayed/);
+    expect(text).toMatch(/replay\s+train replayed/);
+    expect(r.trainHostCpuMs).toBeGreaterThan(0);
+    expect(r.peakTrainLiveMiB!).toBeLessThanOrEqual(r.peakTrainMiB!);
     // The model, optimizer state and batch are all freed afterwards.
     expect(runtime().memory().liveBuffers).toBe(live);
     if (!timestamps) return;
@@ -107,6 +115,37 @@ describe('bench', () => {
     const table = text.slice(text.indexOf('train step kernels'), text.indexOf('inference kernels')).trim();
     expect(table.split('\n')).toHaveLength(2 + Math.min(train.length, 16));
     if (train.length > 15) expect(table).toMatch(new RegExp(`other \\(${train.length - 15} kernels\\)`));
+  });
+
+  it('--tilings pins, by layer, the tilings a file chose at another batch and image size', async () => {
+    await initDevice();
+    const dir = mkdtempSync(join(tmpdir(), 'mriseg-tilings-'));
+    try {
+      // A tilings file for the same model at batch 4, 64², every GEMM with the plainest small tile.
+      const model = createModel('unet', { features: 2 });
+      const x = rand([4, 3, 64, 64], new Rng(1), -1, 1);
+      const problems = recordConvProblems(() => scope(() => sum(model.forward(x)).backward()));
+      for (const p of problems) setConvTiling(p.kernel, p.geometry, { BM: 16, BN: 16, BK: 8, TM: 1, TN: 1 });
+      const file = join(dir, 'tilings.json');
+      writeFileSync(file, JSON.stringify({ tilings: exportConvTilings() }));
+      clearConvTilings();
+      model.dispose();
+      x.dispose();
+      const r = await runBench({ ...TINY_INFER, batchSize: 2, tilings: file, autotune: 'off' });
+      // Every GEMM of the small run found its layer: training step and inference convolutions alike.
+      expect(r.tilingsPinned!.gemms).toBeGreaterThan(10);
+      expect(r.tilingsPinned!.pinned).toBe(r.tilingsPinned!.gemms);
+      expect(formatBench(r)).toMatch(
+        /tilings\s+\d+ of \d+ conv GEMMs pinned from .*tilings\.json \(by layer\)/,
+      );
+      writeFileSync(file, '{"format": 1}');
+      await expect(runBench({ ...TINY_INFER, tilings: file })).rejects.toThrow(
+        /tilings\.json: not a tilings file/,
+      );
+    } finally {
+      clearConvTilings();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the command prints JSON and rejects bad numbers', async () => {

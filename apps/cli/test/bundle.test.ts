@@ -50,6 +50,39 @@ beforeAll(() => {
 });
 
 describe('single-file bundle', () => {
+  it("bench --backend null measures the host's cost of a replayed step without running it", async () => {
+    const r = await run([
+      'bench',
+      '--backend',
+      'null',
+      '--model',
+      'unet',
+      '--features',
+      '4',
+      '--batch-size',
+      '1',
+      '--image-size',
+      '64',
+      '--warmup',
+      '3',
+      '--iters',
+      '3',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const b = JSON.parse(r.stdout);
+    expect(b.nullBackend).toBe(true);
+    expect(b.adapter).toMatch(/null/i);
+    expect(b.replayTrain).toMatch(/^replayed \(\d+ dispatches a step\)$/);
+    expect(b.trainDispatches).toBeGreaterThan(100);
+    expect(b.trainHostMs).toBeGreaterThan(0);
+    // The null backend's timestamps time nothing: no GPU figure is reported.
+    expect(b.trainGpuMs).toBeUndefined();
+    const profiled = await run(['bench', '--backend', 'null', '--profile']);
+    expect(profiled.code).toBe(2);
+    expect(profiled.stderr).toMatch(/--profile times kernels on the device; the null backend runs none/);
+  });
+
   it('is two files that run train with data worker threads; SIGINT stops with a resumable checkpoint', async () => {
     expect(existsSync(join(outDir, 'cli.bundle.mjs'))).toBe(true);
     expect(existsSync(join(outDir, 'cli.worker.mjs'))).toBe(true);

@@ -60,7 +60,7 @@ export async function predictVolume(
     const p = scope(() =>
       noGrad(() =>
         replay
-          ? runInference(model, `${shape.join('x')}|${options.tta ?? 'none'}`, shape, data, (x) =>
+          ? runInference(model, `predict|${options.tta ?? 'none'}`, shape, data, (x) =>
               probabilities(model, x, options.tta),
             )
           : probabilities(model, tensor(data, shape), options.tta),

@@ -48,7 +48,13 @@ export {
   ShapeError,
   stridesOf,
 } from './shape.js';
-export { StepGraph, type StepGraphOptions, type StepMode, type StepOutput } from './step-graph.js';
+export {
+  type HostInput,
+  StepGraph,
+  type StepGraphOptions,
+  type StepMode,
+  type StepOutput,
+} from './step-graph.js';
 export { type DType, Storage, Tensor } from './tensor.js';
 
 import type { PoolStats } from './buffer-pool.js';

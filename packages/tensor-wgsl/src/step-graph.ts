@@ -19,6 +19,7 @@
  * or captures again; the tensors `fn` returns are the same buffers at every replay (returned as new views).
  */
 import { runtime } from './device.js';
+import { tensor, zeros } from './ops/creation.js';
 import { differences, type Recording } from './recording.js';
 import { keep } from './scope.js';
 import { Tensor } from './tensor.js';
@@ -26,6 +27,12 @@ import { Tensor } from './tensor.js';
 /** What a step may return: nothing, a tensor, or an array or record of tensors. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a step is often a function that returns nothing.
 export type StepOutput = void | undefined | Tensor | readonly Tensor[] | Readonly<Record<string, Tensor>>;
+
+/** Host values for a static input of a step: uploaded into the same tensor before every run. */
+export interface HostInput {
+  data: Float32Array | Int32Array;
+  shape: readonly number[];
+}
 
 /** How a key's step runs now. */
 export type StepMode = 'capturing' | 'replaying' | 'eager';
@@ -43,6 +50,8 @@ interface KeyState {
   replay: { rec: Recording; outputs: Tensor[]; shape: OutputShape } | null;
   /** Why this key runs eagerly (null while capturing or replaying). */
   eager: string | null;
+  /** The static inputs of `runWithInputs` for this key. */
+  inputs: Tensor[];
 }
 
 /** How the outputs are arranged, to rebuild the same structure from the kept tensors. */
@@ -66,6 +75,8 @@ export class StepGraph {
   private readonly states = new Map<string, KeyState>();
   readonly enabled: boolean;
   private readonly maxKeys: number;
+  /** The key of the last `run` or `runWithInputs` (for `status`). */
+  lastKey: string | null = null;
 
   constructor(options: StepGraphOptions = {}) {
     this.enabled = (options.enabled ?? true) && !envDisabled();
@@ -74,30 +85,10 @@ export class StepGraph {
 
   /** Runs the step `fn` under `key`: captured, replayed or eager (see the module comment). */
   run<T extends StepOutput>(key: string, fn: () => T): T {
+    this.lastKey = key;
     if (!this.enabled) return fn();
     const rt = runtime();
-    let st = this.states.get(key);
-    if (st) {
-      // Most recently used last.
-      this.states.delete(key);
-      this.states.set(key, st);
-      if (st.epoch !== rt.graphEpoch) {
-        this.reset(st);
-        st.epoch = rt.graphEpoch;
-      }
-    } else {
-      st = {
-        epoch: rt.graphEpoch,
-        stale: 0,
-        warm: false,
-        captures: 0,
-        last: null,
-        replay: null,
-        eager: null,
-      };
-      this.states.set(key, st);
-      this.trim();
-    }
+    const st = this.stateOf(key);
     // Inside another capture the step is part of that one.
     if (rt.capturing) return fn();
     if (st.replay?.rec.stale) {
@@ -120,6 +111,65 @@ export class StepGraph {
       return fn();
     }
     return this.capture(st, fn);
+  }
+
+  /**
+   * Uploads `inputs` into static tensors — one set per `tag` and input shapes, kept by the graph — and runs
+   * `fn(...tensors)` under that key: the way to feed a replayed step a new batch. An input's dtype follows its
+   * array (Int32Array: i32). Without replay the inputs are fresh tensors, freed after the step.
+   */
+  runWithInputs<T extends StepOutput>(
+    tag: string,
+    inputs: readonly HostInput[],
+    fn: (...xs: Tensor[]) => T,
+  ): T {
+    const dtypeOf = (i: HostInput) => (i.data instanceof Int32Array ? 'i32' : 'f32');
+    if (!this.enabled) {
+      const xs = inputs.map((i) => tensor(i.data, i.shape, { dtype: dtypeOf(i) }));
+      try {
+        return fn(...xs);
+      } finally {
+        for (const x of xs) x.dispose();
+      }
+    }
+    const key = `${tag}|${inputs.map((i) => `${dtypeOf(i)}[${i.shape.join(',')}]`).join('|')}`;
+    const st = this.stateOf(key);
+    if (st.inputs.length === 0) st.inputs = inputs.map((i) => keep(zeros(i.shape, dtypeOf(i))));
+    const rt = runtime();
+    inputs.forEach((i, k) => {
+      rt.writeBuffer(st.inputs[k].buffer, i.data);
+    });
+    const xs = st.inputs;
+    return this.run(key, () => fn(...xs));
+  }
+
+  /** The state of `key` (made, and the oldest key dropped, when new; reset when kernels or state changed). */
+  private stateOf(key: string): KeyState {
+    const rt = runtime();
+    let st = this.states.get(key);
+    if (st) {
+      // Most recently used last.
+      this.states.delete(key);
+      this.states.set(key, st);
+      if (st.epoch !== rt.graphEpoch) {
+        this.reset(st);
+        st.epoch = rt.graphEpoch;
+      }
+      return st;
+    }
+    st = {
+      epoch: rt.graphEpoch,
+      stale: 0,
+      warm: false,
+      captures: 0,
+      last: null,
+      replay: null,
+      eager: null,
+      inputs: [],
+    };
+    this.states.set(key, st);
+    this.trim();
+    return st;
   }
 
   private capture<T extends StepOutput>(st: KeyState, fn: () => T): T {
@@ -170,10 +220,17 @@ export class StepGraph {
     return { mode: 'capturing' };
   }
 
-  /** Frees every recording and the buffers reserved for replays. */
+  /** Frees every recording, the buffers reserved for replays and the static inputs. */
   dispose(): void {
-    for (const st of this.states.values()) this.reset(st);
+    for (const st of this.states.values()) this.drop(st);
     this.states.clear();
+  }
+
+  /** Resets a key and frees its static inputs. */
+  private drop(st: KeyState): void {
+    this.reset(st);
+    for (const x of st.inputs) x.dispose();
+    st.inputs = [];
   }
 
   private reset(st: KeyState): void {
@@ -198,7 +255,7 @@ export class StepGraph {
   private trim(): void {
     while (this.states.size > this.maxKeys) {
       const [oldest, st] = this.states.entries().next().value as [string, KeyState];
-      this.reset(st);
+      this.drop(st);
       this.states.delete(oldest);
     }
   }

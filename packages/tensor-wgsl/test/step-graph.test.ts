@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   add,
+  cast,
   defineKernel,
   initDevice,
   keep,
@@ -240,6 +241,60 @@ describe('StepGraph', () => {
     last!.double.dispose();
     last!.square.dispose();
     x.dispose();
+  });
+
+  it('runWithInputs uploads each batch into static inputs kept per shape, and replays', async () => {
+    const graph = newGraph();
+    let calls = 0;
+    const results: number[][] = [];
+    for (let i = 0; i < 6; i++) {
+      // Batches of two shapes in turn: each shape captures and replays on its own.
+      const n = i % 2 === 0 ? 3 : 2;
+      const a = Float32Array.from({ length: n }, (_, k) => i + k);
+      const b = Int32Array.from({ length: n }, (_, k) => k);
+      const y = scope(() =>
+        graph.runWithInputs(
+          'ab',
+          [
+            { data: a, shape: [n] },
+            { data: b, shape: [n] },
+          ],
+          (x, idx) => {
+            calls++;
+            return mul(x, cast(add(idx, 1), 'f32'));
+          },
+        ),
+      );
+      results.push(Array.from(await y.data()));
+      y.dispose();
+    }
+    expect(results).toEqual([
+      [0, 2, 6],
+      [1, 4],
+      [2, 6, 12],
+      [3, 8],
+      [4, 10, 18],
+      [5, 12],
+    ]);
+    // Three calls of each shape: warm-up and two captures, no replay yet.
+    expect(calls).toBe(6);
+    for (let i = 0; i < 2; i++)
+      scope(() =>
+        graph.runWithInputs(
+          'ab',
+          [
+            { data: new Float32Array([7, 7, 7]), shape: [3] },
+            { data: new Int32Array(3), shape: [3] },
+          ],
+          (x, idx) => {
+            calls++;
+            return mul(x, cast(add(idx, 1), 'f32'));
+          },
+        ),
+      ).dispose();
+    expect(calls).toBe(6);
+    graph.dispose();
+    expect(rt.memory().heldBuffers).toBe(0);
   });
 
   it('MRISEG_REPLAY=0 and { enabled: false } run every call eagerly', () => {

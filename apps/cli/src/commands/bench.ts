@@ -7,8 +7,9 @@
  * time of each kernel over one extra step.
  */
 
+import { readFileSync } from 'node:fs';
 import { createModel, inferenceOf, type SegmentationModel } from '@mriseg/models';
-import { Adam, createLoss } from '@mriseg/nn';
+import { Adam, createLoss, importConvTilingsByLayer, recordConvProblems } from '@mriseg/nn';
 import { loadCheckpoint } from '@mriseg/nn/node';
 import {
   initDevice,
@@ -17,6 +18,7 @@ import {
   Rng,
   rand,
   runtime,
+  StepGraph,
   scope,
   type Tensor,
   tensor,
@@ -48,6 +50,12 @@ export interface BenchOptions {
   profile?: boolean;
   /** Tune the convolution tilings before timing ('auto', the default: on a GPU adapter only). */
   autotune?: AutotuneMode;
+  /** Replay steps from captures (default true). */
+  replay?: boolean;
+  /** A tilings file whose choices are pinned by layer before timing. */
+  tilings?: string;
+  /** Dawn's Null backend: nothing executes, host time is all there is. */
+  nullBackend?: boolean;
 }
 
 /** One op name's share of a profiled step. */
@@ -69,6 +77,13 @@ export interface BenchResult {
   imageSize: number;
   /** Whether Dawn guarded the shaders' array indexing (MRISEG_ROBUSTNESS=0 turns it off). */
   robustness: boolean;
+  /** Dawn's Null backend: nothing ran on a device; the host figures are what issuing the work costs. */
+  nullBackend?: boolean;
+  /** How the timed steps ran: replayed from a capture, or eager (and why). */
+  replayTrain?: string;
+  replayInfer?: string;
+  /** Convolution GEMMs pinned from --tilings (matched by layer), of those the step launches. */
+  tilingsPinned?: { file: string; pinned: number; gemms: number };
   /** Convolution autotuning before the timed steps (absent when off): GEMMs tuned, seconds it took, and the
    *  summed time of those GEMMs with the default tilings and with the chosen ones. */
   autotune?: Omit<AutotuneSummary, 'results' | 'rejected'> & {
@@ -88,6 +103,8 @@ export interface BenchResult {
   trainGpuMs?: number;
   /** CPU time of recording a step (the step's body, in the sustained loop). */
   trainHostMs?: number;
+  /** Process CPU time of recording a step: the host cost on a machine busy with other work. */
+  trainHostCpuMs?: number;
   trainDispatches?: number;
   /** Queue submits a step, the final wait's included: fractional when steps share a submit. */
   trainSubmits?: number;
@@ -98,11 +115,16 @@ export interface BenchResult {
   inferBatchSyncedMs?: number;
   inferGpuMs?: number;
   inferHostMs?: number;
+  inferHostCpuMs?: number;
   inferDispatches?: number;
   inferSubmits?: number;
   inferUploads?: number;
+  /** Peak of the buffer pool: what it reserves (live + free + held), as PyTorch's max_memory_reserved. */
   peakTrainMiB?: number;
   peakInferMiB?: number;
+  /** Peak of the buffers in use, as PyTorch's max_memory_allocated. */
+  peakTrainLiveMiB?: number;
+  peakInferLiveMiB?: number;
   /** Kernels of one profiled training step, most GPU time first (with `profile`). */
   profileTrain?: ProfileRow[];
   /** Summed kernel time of that step; each kernel ran in its own pass, so it is not the step's GPU time. */
@@ -118,6 +140,8 @@ interface Timing {
   synced: number;
   gpu: number | null;
   host: number;
+  /** CPU time of this process in `body` (user + system), which other load on the machine does not inflate. */
+  hostCpu: number;
   dispatches: number;
   submits: number;
   uploads: number;
@@ -152,12 +176,16 @@ async function timeSteps(warmup: number, iters: number, body: () => void): Promi
   await rt.sync('bench');
   const before = { ...rt.counters };
   let host = 0;
+  let hostCpu = 0;
   let held = 0;
   const t0 = performance.now();
   for (let i = 0; i < iters; i++) {
     const h0 = performance.now();
+    const c0 = process.cpuUsage();
     body();
     host += performance.now() - h0;
+    const cpu = process.cpuUsage(c0);
+    hostCpu += (cpu.user + cpu.system) / 1000;
     // Nothing waits for the GPU here, so a step that kept its tensors would pile up memory unseen until OOM.
     const m = rt.memory();
     const bytes = m.liveBytes + m.pooledBytes;
@@ -177,6 +205,7 @@ async function timeSteps(warmup: number, iters: number, body: () => void): Promi
     synced: median(wall),
     gpu: gpu.length ? median(gpu) : null,
     host: host / iters,
+    hostCpu: hostCpu / iters,
     dispatches: per('dispatches'),
     submits: per('submits'),
     uploads: per('uploads'),
@@ -210,10 +239,12 @@ interface PhaseFigures {
   syncedMs: number;
   gpuMs?: number;
   hostMs: number;
+  hostCpuMs: number;
   dispatches: number;
   submits: number;
   uploads: number;
   peakMiB: number;
+  peakLiveMiB: number;
   profile?: { rows: ProfileRow[]; ms: number; copies: number };
 }
 
@@ -226,14 +257,17 @@ async function measurePhase(o: BenchOptions, body: () => void): Promise<PhaseFig
     sustainedMs: round(t.sustained),
     imgPerS: round((o.batchSize * 1000) / t.sustained),
     syncedMs: round(t.synced),
-    hostMs: round(t.host),
+    hostMs: round(t.host, 2),
+    hostCpuMs: round(t.hostCpu, 2),
     dispatches: round(t.dispatches),
     submits: round(t.submits),
     uploads: round(t.uploads),
     // Read before the profiled run, whose per-kernel passes are not part of the phase being timed.
     peakMiB: round(rt.memory().peakBytes / MiB),
+    peakLiveMiB: round(rt.memory().peakLiveBytes / MiB),
   };
-  if (t.gpu !== null) figures.gpuMs = round(t.gpu);
+  // The null backend's timestamps measure nothing.
+  if (t.gpu !== null && !o.nullBackend) figures.gpuMs = round(t.gpu);
   if (o.profile) figures.profile = await profileStep(body);
   return figures;
 }
@@ -249,10 +283,12 @@ interface PhaseFields {
   syncedMs: NumberField;
   gpuMs: NumberField;
   hostMs: NumberField;
+  hostCpuMs: NumberField;
   dispatches: NumberField;
   submits: NumberField;
   uploads: NumberField;
   peakMiB: NumberField;
+  peakLiveMiB: NumberField;
   profile: 'profileTrain' | 'profileInfer';
   profileMs: NumberField;
   profileCopies: NumberField;
@@ -264,10 +300,12 @@ const TRAIN_FIELDS: PhaseFields = {
   syncedMs: 'trainStepSyncedMs',
   gpuMs: 'trainGpuMs',
   hostMs: 'trainHostMs',
+  hostCpuMs: 'trainHostCpuMs',
   dispatches: 'trainDispatches',
   submits: 'trainSubmits',
   uploads: 'trainUploads',
   peakMiB: 'peakTrainMiB',
+  peakLiveMiB: 'peakTrainLiveMiB',
   profile: 'profileTrain',
   profileMs: 'profileTrainMs',
   profileCopies: 'profileTrainCopies',
@@ -279,10 +317,12 @@ const INFER_FIELDS: PhaseFields = {
   syncedMs: 'inferBatchSyncedMs',
   gpuMs: 'inferGpuMs',
   hostMs: 'inferHostMs',
+  hostCpuMs: 'inferHostCpuMs',
   dispatches: 'inferDispatches',
   submits: 'inferSubmits',
   uploads: 'inferUploads',
   peakMiB: 'peakInferMiB',
+  peakLiveMiB: 'peakInferLiveMiB',
   profile: 'profileInfer',
   profileMs: 'profileInferMs',
   profileCopies: 'profileInferCopies',
@@ -295,10 +335,12 @@ function recordPhase(r: BenchResult, f: PhaseFields, p: PhaseFigures): void {
   r[f.syncedMs] = p.syncedMs;
   if (p.gpuMs !== undefined) r[f.gpuMs] = p.gpuMs;
   r[f.hostMs] = p.hostMs;
+  r[f.hostCpuMs] = p.hostCpuMs;
   r[f.dispatches] = p.dispatches;
   r[f.submits] = p.submits;
   r[f.uploads] = p.uploads;
   r[f.peakMiB] = p.peakMiB;
+  r[f.peakLiveMiB] = p.peakLiveMiB;
   if (p.profile) {
     r[f.profile] = p.profile.rows;
     r[f.profileMs] = p.profile.ms;
@@ -315,10 +357,12 @@ function phaseOf(r: BenchResult, f: PhaseFields): Partial<PhaseFigures> {
     syncedMs: r[f.syncedMs],
     gpuMs: r[f.gpuMs],
     hostMs: r[f.hostMs],
+    hostCpuMs: r[f.hostCpuMs],
     dispatches: r[f.dispatches],
     submits: r[f.submits],
     uploads: r[f.uploads],
     peakMiB: r[f.peakMiB],
+    peakLiveMiB: r[f.peakLiveMiB],
     profile: rows && { rows, ms: r[f.profileMs] ?? 0, copies: r[f.profileCopies] ?? 0 },
   };
 }
@@ -334,7 +378,11 @@ function syntheticBatch(o: BenchOptions, rng: Rng): { x: Tensor; y: Tensor } {
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
-  const rt = await initDevice();
+  const rt = await initDevice(o.nullBackend ? { dawnOptions: ['backend=null'] } : {});
+  if (o.nullBackend && !/null/i.test(`${rt.report.description} ${rt.report.device} ${rt.report.vendor}`))
+    throw new CliError(
+      `bench --backend null: this process already runs on ${rt.report.description || rt.report.vendor}; run bench in a process of its own`,
+    );
   if (o.profile && !rt.hasFeature('timestamp-query')) {
     // Said before the timed steps rather than after minutes of them.
     throw new CliError(
@@ -347,16 +395,21 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     : createModel(o.model, { features: o.features, rng });
   const { x, y } = syntheticBatch(o, rng);
   const result: BenchResult = {
-    adapter: [rt.report.vendor, rt.report.architecture, rt.report.description].filter(Boolean).join(' '),
+    adapter:
+      [rt.report.vendor, rt.report.architecture, rt.report.description].filter(Boolean).join(' ') ||
+      (o.nullBackend ? 'Dawn null' : 'unnamed adapter'),
     model: model.architecture,
     features: (model.config() as { features: number }).features,
     parameters: model.numParameters(),
     batchSize: o.batchSize,
     imageSize: o.imageSize,
     robustness: rt.robustness,
+    ...(o.nullBackend ? { nullBackend: true } : {}),
   };
+  const graph = new StepGraph({ enabled: o.replay ?? true });
   try {
-    if (autotuneEnabled(o.autotune ?? 'auto')) {
+    if (o.tilings) result.tilingsPinned = pinTilingsByLayer(o.tilings, model, x, y, o.loss);
+    if (!o.nullBackend && autotuneEnabled(o.autotune ?? 'auto')) {
       const s = await autotuneOrDefaults(model, 3, o.imageSize, o.batchSize);
       if ('error' in s) result.autotuneError = s.error;
       else
@@ -388,8 +441,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       };
       model.train();
       // The loss is not read back (as in training between readbacks): freed with the step.
-      const step = () => trainStep(parts, x, y).dispose();
+      const step = () => graph.run('train', () => trainStep(parts, x, y)).dispose();
       recordPhase(result, TRAIN_FIELDS, await measurePhase(o, step));
+      result.replayTrain = replayNote(graph, 'train');
+      // The training step's reserved buffers are not the inference batch's.
+      graph.dispose();
       opt.zeroGrad();
       opt.dispose();
     }
@@ -397,19 +453,60 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       model.eval();
       rt.pool.trim();
       const batch = () => {
-        // Nothing returned: the logits are freed with the rest of the scope.
+        // The logits are freed at once: a sustained loop of batches that nothing reads.
         scope(() => {
-          noGrad(() => model.forward(x));
+          graph.run('infer', () => noGrad(() => model.forward(x)));
         });
       };
       recordPhase(result, INFER_FIELDS, await measurePhase(o, batch));
+      result.replayInfer = replayNote(graph, 'infer');
     }
   } finally {
+    graph.dispose();
     x.dispose();
     y.dispose();
     model.dispose();
   }
   return result;
+}
+
+/** How a phase's steps ran, in words. */
+function replayNote(graph: StepGraph, key: string): string {
+  const s = graph.status(key);
+  if (s.mode === 'replaying') return `replayed (${s.dispatches} dispatches a step)`;
+  return `eager${s.reason ? `: ${s.reason}` : ''}`;
+}
+
+/**
+ * Pins the tilings a tilings file (as autotuning saves it) chose for the layers of this model's training step,
+ * matched by layer (importConvTilingsByLayer). Returns how many of the step's GEMMs got one.
+ */
+function pinTilingsByLayer(file: string, model: SegmentationModel, x: Tensor, y: Tensor, loss: string) {
+  let entries: Record<string, string>;
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { tilings?: unknown };
+    if (typeof parsed.tilings !== 'object' || parsed.tilings === null)
+      throw new Error('it has no "tilings" object');
+    entries = parsed.tilings as Record<string, string>;
+  } catch (e) {
+    throw new CliError(`${shownPath(file)}: not a tilings file (${(e as Error).message})`);
+  }
+  const lossFn = headsLoss(createLoss(loss));
+  const problems = recordConvProblems(() =>
+    scope(() => {
+      lossFn(model.forwardHeads(x), y).backward();
+      noGrad(() => model.forward(x));
+    }),
+  );
+  for (const p of model.parameters()) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
+  return {
+    file: shownPath(file),
+    pinned: importConvTilingsByLayer(entries, problems),
+    gemms: problems.length,
+  };
 }
 
 /** `bench` from the command line: the options, or a checkpoint's model at the input size it records. */
@@ -437,7 +534,12 @@ export async function benchCommand(v: Record<string, Value>): Promise<number> {
     loss: v.loss as string,
     profile: v.profile as boolean,
     autotune: v.autotune as AutotuneMode,
+    replay: v.replay === 'on',
+    ...(v.tilings !== null ? { tilings: v.tilings as string } : {}),
+    nullBackend: v.backend === 'null',
   };
+  if (o.nullBackend && o.profile)
+    throw new UsageError('--profile times kernels on the device; the null backend runs none', 'bench');
   const r = await runBench(o);
   console.log(v.json ? JSON.stringify(r) : formatBench(r));
   return 0;
@@ -477,10 +579,25 @@ function kernelTable(title: string, rows: ProfileRow[], ms: number, copies: numb
 
 export function formatBench(r: BenchResult): string {
   const rows: [string, string][] = [
-    ['adapter', `${r.adapter}${r.robustness ? '' : ' (robustness off)'}`],
+    [
+      'adapter',
+      `${r.adapter}${r.robustness ? '' : ' (robustness off)'}${r.nullBackend ? " (Dawn's null backend: nothing runs; the GPU figures are not the work's)" : ''}`,
+    ],
     ['model', `${r.model} f${r.features} (${r.parameters.toLocaleString('en')} parameters)`],
     ['input', `batch ${r.batchSize} × 3 × ${r.imageSize}²`],
   ];
+  if (r.tilingsPinned)
+    rows.push([
+      'tilings',
+      `${r.tilingsPinned.pinned} of ${r.tilingsPinned.gemms} conv GEMMs pinned from ${r.tilingsPinned.file} (by layer)`,
+    ]);
+  if (r.replayTrain || r.replayInfer)
+    rows.push([
+      'replay',
+      [r.replayTrain && `train ${r.replayTrain}`, r.replayInfer && `inference ${r.replayInfer}`]
+        .filter(Boolean)
+        .join('; '),
+    ]);
   if (r.autotuneError) rows.push(['autotune', `failed (${r.autotuneError}); default tilings`]);
   if (r.autotune)
     rows.push([
@@ -507,11 +624,11 @@ export function formatBench(r: BenchResult): string {
     if (p.sustainedMs === undefined) continue;
     rows.push([
       name,
-      `${p.sustainedMs} ms${per} = ${p.imgPerS} img/s sustained${note}, peak ${p.peakMiB} MiB`,
+      `${p.sustainedMs} ms${per} = ${p.imgPerS} img/s sustained${note}, peak ${p.peakLiveMiB} MiB in use (${p.peakMiB} reserved)`,
     ]);
     rows.push([
       '',
-      `synced ${p.syncedMs} ms${p.gpuMs !== undefined ? `, GPU ${p.gpuMs} ms` : ''}; host ${p.hostMs} ms ` +
+      `synced ${p.syncedMs} ms${p.gpuMs !== undefined ? `, GPU ${p.gpuMs} ms` : ''}; host ${p.hostMs} ms (CPU ${p.hostCpuMs} ms) ` +
         `recording ${p.dispatches} dispatches, ${p.submits} submits, ${p.uploads} uploads`,
     ]);
   }

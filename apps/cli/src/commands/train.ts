@@ -45,7 +45,7 @@ import {
   StepLR,
 } from '@mriseg/nn';
 import { loadCheckpoint, saveCheckpoint } from '@mriseg/nn/node';
-import { initDevice, memory, noGrad, Rng, scope, sigmoid, type Tensor, tensor } from '@mriseg/tensor-wgsl';
+import { initDevice, memory, noGrad, Rng, StepGraph, scope, sigmoid, type Tensor } from '@mriseg/tensor-wgsl';
 import { augmentOptions, type ParsedTrainArgs, resolveTrainConfig, type TrainConfig } from '../config.js';
 import { environment, makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
@@ -57,7 +57,7 @@ import { formatDuration, Progress } from '../lib/progress.js';
 import { type EpochRecord, writeReport } from '../lib/report.js';
 import { runStamp } from '../lib/run-dir.js';
 import { makePatientSplit, selectSplit } from '../lib/split.js';
-import { headsLoss, type StepParts, trainStep } from '../lib/train-step.js';
+import { headsLoss, type StepParts, TrainSteps } from '../lib/train-step.js';
 import { plural } from '../lib/words.js';
 import { TRAIN } from '../options/commands.js';
 import { type ParsedOptions, parseCommandArgs } from '../options/parse.js';
@@ -187,6 +187,7 @@ async function validate(
   vols: readonly Volume[],
   lossFn: (logits: Tensor, target: Tensor) => Tensor,
   c: TrainConfig,
+  graph: StepGraph,
 ): Promise<ValidationResult> {
   const wasTraining = model.training;
   model.eval();
@@ -202,13 +203,21 @@ async function validate(
         const k = Math.min(bs, v.depth - z);
         const target = new Float32Array(k * plane);
         for (let i = 0; i < target.length; i++) target[i] = v.mask[z * plane + i];
+        // Batches of one shape replay from a capture after the first few (the graph lives across epochs).
         const [l, p] = scope(() =>
-          noGrad(() => {
-            const x = tensor(v.image.slice(z * 3 * plane, (z + k) * 3 * plane), [k, 3, v.height, v.width]);
-            const y = tensor(target, [k, 1, v.height, v.width]);
-            const logits = model.forward(x);
-            return [lossFn(logits, y), sigmoid(logits)] as const;
-          }),
+          noGrad(() =>
+            graph.runWithInputs(
+              'validate',
+              [
+                { data: v.image.slice(z * 3 * plane, (z + k) * 3 * plane), shape: [k, 3, v.height, v.width] },
+                { data: target, shape: [k, 1, v.height, v.width] },
+              ],
+              (x, y) => {
+                const logits = model.forward(x);
+                return [lossFn(logits, y), sigmoid(logits)];
+              },
+            ),
+          ),
         );
         const [lv, pv] = await Promise.all([l.item(), p.data()]);
         l.dispose();
@@ -303,6 +312,10 @@ interface Session {
   perStep: boolean;
   lossFn: (logits: Tensor, target: Tensor) => Tensor;
   step: StepParts;
+  /** The training step, fed through static inputs and replayed once captured. */
+  steps: TrainSteps;
+  /** Validation batches, replayed once captured (one key a batch shape). */
+  valSteps: StepGraph;
   loader: BatchLoader;
   state: TrainState;
   paths: { best: string; last: string; metrics: string };
@@ -459,6 +472,13 @@ async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void):
   log(
     `split: ${data.train.length} training / ${plural(data.validation.length, 'validation patient')} (${c.split}); run folder: ${shownPath(runDir)}`,
   );
+  const step: StepParts = {
+    model: t.model,
+    optimizer: t.opt,
+    loss: headsLoss(t.lossFn),
+    clipGrad: c['clip-grad'],
+    params: t.model.parameters(),
+  };
   return {
     c,
     runDir,
@@ -468,13 +488,9 @@ async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void):
     trainVols: data.train,
     valVols: data.validation,
     ...t,
-    step: {
-      model: t.model,
-      optimizer: t.opt,
-      loss: headsLoss(t.lossFn),
-      clipGrad: c['clip-grad'],
-      params: t.model.parameters(),
-    },
+    step,
+    steps: new TrainSteps(step, c.replay === 'on'),
+    valSteps: new StepGraph({ enabled: c.replay === 'on', maxKeys: 8 }),
     state,
     paths,
   };
@@ -541,15 +557,11 @@ async function trainEpoch(
   const first = state.batch;
   const progress = new Progress(`epoch ${epoch + 1}/${c.epochs}`, plan.length, process.stderr, 10_000, first);
   progress.update(first);
-  const upload = (b: Batch) => ({
-    x: tensor(b.image, b.imageShape),
-    y: tensor(b.mask, b.maskShape),
-    n: b.imageShape[0],
-  });
-  const inflight: Promise<ReturnType<typeof upload>>[] = [];
+  // Batches are prepared ahead on the host and uploaded by the step itself, into its static inputs.
+  const inflight: Promise<Batch>[] = [];
   let next = state.batch;
   const start = () => {
-    const p = loader.prepare(plan[next], epoch, next).then(upload);
+    const p = loader.prepare(plan[next], epoch, next);
     p.catch(() => {});
     inflight.push(p);
     next++;
@@ -559,11 +571,10 @@ async function trainEpoch(
   const lossNote = () =>
     `loss ${state.epochLossCount ? (state.epochLossSum / state.epochLossCount).toFixed(4) : '…'}`;
   while (inflight.length > 0) {
-    const { x, y, n } = await inflight.shift()!;
+    const batch = await inflight.shift()!;
+    const n = batch.imageShape[0];
     if (next < plan.length) start();
-    ctl.pending.push(trainStep(s.step, x, y));
-    x.dispose();
-    y.dispose();
+    ctl.pending.push(s.steps.step(batch));
     state.step++;
     state.batch++;
     images += n;
@@ -576,11 +587,6 @@ async function trainEpoch(
     }
     progress.update(state.batch, lossNote(), readBack);
     if (ctl.interrupted) {
-      for (const p of inflight)
-        void p.then((b) => {
-          b.x.dispose();
-          b.y.dispose();
-        });
       progress.finish();
       await save(s, s.paths.last, true, {});
       log(
@@ -615,12 +621,18 @@ async function runEpochs(s: Session, hooks: TrainHooks, log: (l: string) => void
     ctl.interrupted = true;
   };
   process.on('SIGINT', onSigint);
+  // How the steps ran (replayed, or eager and why), said once after the first epoch of this run.
+  let said = false;
   try {
     for (; state.epoch < c.epochs; state.epoch++, state.batch = 0) {
       const epoch = state.epoch;
       const e0 = performance.now();
       const end = await trainEpoch(s, ctl, hooks, log);
       if (end.kind === 'interrupted') return EXIT_INTERRUPTED;
+      if (!said) {
+        said = true;
+        log(`training steps: ${s.steps.describe()}`);
+      }
       if (end.kind === 'nan' || !(await finite(s.step.params))) return nanStop(s);
       const trainLoss = state.epochLossSum / Math.max(1, state.epochLossCount);
       const record: EpochRecord = {
@@ -635,7 +647,7 @@ async function runEpochs(s: Session, hooks: TrainHooks, log: (l: string) => void
       let improved = false;
       if (validating) {
         const v0 = performance.now();
-        const v = await validate(s.model, s.valVols, s.lossFn, c);
+        const v = await validate(s.model, s.valVols, s.lossFn, c, s.valSteps);
         record.valLoss = v.loss;
         record.valMeanDsc = v.meanDsc;
         record.valDsc = v.dsc;
@@ -739,6 +751,8 @@ export async function runTrain(p: ParsedOptions, hooks: TrainHooks = {}): Promis
     try {
       code = await runEpochs(session, hooks, log);
     } finally {
+      session.steps.dispose();
+      session.valSteps.dispose();
       session.opt.dispose();
       session.model.dispose();
     }

@@ -1,11 +1,11 @@
 /**
  * One training step, the unit `train` and `bench` repeat: forward, loss, backward, optional gradient clipping,
- * optimizer step. Kept in one function so that a faster way of issuing the same step (e.g. recording it once and
- * replaying it) can take its place in both loops.
+ * optimizer step; and `TrainSteps`, which feeds it batches through static inputs so that it is replayed from a
+ * capture of its dispatches (tensor-wgsl StepGraph) instead of running the ops' JavaScript every step.
  */
 import type { SegmentationModel } from '@mriseg/models';
 import { clipGradNorm, deepSupervision, type Optimizer } from '@mriseg/nn';
-import { scope, type Tensor } from '@mriseg/tensor-wgsl';
+import { runtime, StepGraph, scope, Tensor } from '@mriseg/tensor-wgsl';
 
 type LossFn = (logits: Tensor, target: Tensor) => Tensor;
 
@@ -35,4 +35,58 @@ export function trainStep(p: StepParts, x: Tensor, y: Tensor): Tensor {
     p.optimizer.step();
     return loss.detach();
   });
+}
+
+/** A batch as the loader gives it: images and masks on the host. */
+export interface HostBatch {
+  image: Float32Array;
+  imageShape: number[];
+  mask: Float32Array;
+  maskShape: number[];
+}
+
+/**
+ * Training steps on host batches: each batch is uploaded into the static inputs of its shape and the step runs
+ * through a StepGraph — eager for its first calls, then replayed (same results, bit for bit). The learning rate
+ * a scheduler sets and the optimizer's step counts reach the replays (dynamic uniforms, host actions).
+ */
+export class TrainSteps {
+  readonly graph: StepGraph;
+
+  constructor(
+    private readonly parts: StepParts,
+    replay = true,
+  ) {
+    this.graph = new StepGraph({ enabled: replay });
+  }
+
+  /**
+   * One step on `b`. Returns its loss as a tensor of its own (the caller reads and frees it): a replay writes the
+   * step's loss into the same buffer every time, so that one is copied.
+   */
+  step(b: HostBatch): Tensor {
+    const loss = this.graph.runWithInputs(
+      'train',
+      [
+        { data: b.image, shape: b.imageShape },
+        { data: b.mask, shape: b.maskShape },
+      ],
+      (x, y) => trainStep(this.parts, x, y),
+    );
+    const own = Tensor.empty([], 'f32', 'loss');
+    runtime().copyBuffer(loss.buffer, 0, own.buffer, 0, 4);
+    loss.dispose();
+    return own;
+  }
+
+  /** How the last step's batch shape runs now (replayed, or eager and why). */
+  describe(): string {
+    const s = this.graph.status(this.graph.lastKey ?? '');
+    if (s.mode === 'replaying') return `replayed (${s.dispatches} dispatches a step)`;
+    return `${s.mode}${s.reason ? `: ${s.reason}` : ''}`;
+  }
+
+  dispose(): void {
+    this.graph.dispose();
+  }
 }

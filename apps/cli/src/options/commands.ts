@@ -367,6 +367,14 @@ export const TRAIN: CommandSpec = {
     },
     autotune(T_LOOP),
     {
+      name: 'replay',
+      kind: 'choice',
+      choices: ['on', 'off'],
+      default: 'on',
+      help: "replay each training step from a capture of its dispatches once two captures agree (same results; off: every step runs the ops' JavaScript)",
+      group: T_LOOP,
+    },
+    {
       name: 'val-every',
       kind: 'int',
       min: 1,
@@ -585,9 +593,36 @@ export const BENCH: CommandSpec = {
       group: 'Timing',
     },
     autotune('Timing'),
+    {
+      name: 'replay',
+      kind: 'choice',
+      choices: ['on', 'off'],
+      default: 'on',
+      help: "replay each step from a capture of its dispatches once two captures agree, as train does (off: every step runs the ops' JavaScript)",
+      group: 'Timing',
+    },
+    {
+      name: 'tilings',
+      kind: 'text',
+      arg: 'FILE',
+      default: null,
+      help: 'pin the convolution tilings a tilings file chose (as --autotune saves them), matched by layer, so a smaller run launches the kernels a tuned run at another batch or size chose',
+      group: 'Timing',
+    },
+    {
+      name: 'backend',
+      kind: 'choice',
+      choices: ['default', 'null'],
+      default: 'default',
+      help: "Dawn's backend: null accepts every dispatch and runs none — the host's cost of issuing a step, measurable without a GPU (no autotuning; memory capped at 512 MiB)",
+      group: 'Timing',
+    },
     { name: 'json', kind: 'flag', help: 'print the result as one JSON object', group: 'Output' },
   ],
-  examples: ['bench --model unet --batch-size 16 --image-size 256 --profile'],
+  examples: [
+    'bench --model unet --batch-size 16 --image-size 256 --profile',
+    'bench --backend null --model unet --batch-size 1 --image-size 256 --tilings tilings.json',
+  ],
 };
 
 export const DOCTOR: CommandSpec = {
