@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,10 +104,13 @@ describe('single-file bundle', () => {
     const printed = /evaluate it: (.+)$/m.exec(r.stdout)![1];
     expect(printed).toMatch(/^node \S+cli\.bundle\.mjs evaluate /);
     expect(printed).toContain('--checkpoint bundle-run/best.safetensors');
-    const pasted = spawnSync('sh', ['-c', printed], {
-      cwd: fx.root,
-      env: { ...process.env, MRISEG_CACHE: fx.cache },
-      encoding: 'utf8',
+    const pasted = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        'sh',
+        ['-c', printed],
+        { cwd: fx.root, env: { ...process.env, MRISEG_CACHE: fx.cache } },
+        (e, stdout, stderr) => resolve({ status: e ? Number(e.code ?? 1) : 0, stdout, stderr }),
+      );
     });
     expect(pasted.status, pasted.stderr).toBe(0);
     expect(pasted.stdout).toContain('wrote bundle-run/evaluation/patients.csv');

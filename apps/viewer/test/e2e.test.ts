@@ -4,16 +4,20 @@
  * against the demo files read here in Node. Fails (does not skip) when /usr/bin/chromium is missing: run
  * scripts/setup-chromium.sh.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { preprocess } from '@mriseg/data';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const execFileAsync = promisify(execFile);
+
 import { sliceAreas } from '../src/analysis.js';
 import { patientFromFiles } from '../src/files.js';
 
@@ -89,7 +93,8 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
       throw new Error(`${CHROMIUM} is missing: run scripts/setup-chromium.sh (Debian's chromium package)`);
     }
     outDir = mkdtempSync(join(tmpdir(), 'mriseg-viewer-'));
-    execFileSync(
+    // Asynchronous: a build of tens of seconds on a busy machine would otherwise block the test worker.
+    await execFileAsync(
       process.execPath,
       [
         join(root, 'node_modules/vite/bin/vite.js'),
@@ -100,10 +105,7 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
         '--logLevel',
         'warn',
       ],
-      {
-        cwd: root,
-        stdio: 'inherit',
-      },
+      { cwd: root },
     );
     server = await serve(outDir);
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

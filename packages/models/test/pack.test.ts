@@ -2,7 +2,7 @@
  * `npm i @mriseg/models` in another project: the packed tarballs (with their workspace dependencies) install into a
  * fresh folder, the README's example runs there under plain Node, and the package bundles for a browser.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +13,34 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'mriseg-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function sh(cmd: string, args: string[], cwd: string, timeout = 180_000): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: process.env });
-  if (r.status !== 0)
-    throw new Error(
-      `${cmd} ${args.join(' ')} (in ${cwd}) failed: ${r.error ?? ''}\n${r.stdout}\n${r.stderr}`,
+/**
+ * Runs a command and resolves with its stdout. Asynchronous on purpose: a minute of `spawnSync` would block the
+ * test worker, whose messages to vitest then time out on a loaded machine.
+ */
+function sh(cmd: string, args: string[], cwd: string, timeout = 180_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      cmd,
+      args,
+      { cwd, encoding: 'utf8', timeout, env: process.env, maxBuffer: 64 << 20 },
+      (e, stdout, stderr) => {
+        if (e)
+          reject(
+            new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${stdout}\n${stderr}`),
+          );
+        else resolve(stdout);
+      },
     );
-  return r.stdout;
+  });
 }
 
 describe('@mriseg/models as an npm package', () => {
-  it('packs, installs into a new project, runs the README example in Node and bundles for a browser', () => {
-    sh('pnpm', ['--filter', '@mriseg/models...', 'run', 'build'], root);
+  it('packs, installs into a new project, runs the README example in Node and bundles for a browser', async () => {
+    await sh('pnpm', ['--filter', '@mriseg/models...', 'run', 'build'], root);
     const tarballs = join(work, 'tarballs');
     mkdirSync(tarballs);
     for (const p of ['tensor-wgsl', 'nn', 'models'])
-      sh('pnpm', ['pack', '--pack-destination', tarballs], join(root, 'packages', p));
+      await sh('pnpm', ['pack', '--pack-destination', tarballs], join(root, 'packages', p));
     const files = readdirSync(tarballs).filter((f) => f.endsWith('.tgz'));
     expect(files.sort()).toEqual([
       'mriseg-models-0.1.0.tgz',
@@ -42,7 +54,7 @@ describe('@mriseg/models as an npm package', () => {
       join(proj, 'package.json'),
       JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
     );
-    sh(
+    await sh(
       'npm',
       ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files.map((f) => join(tarballs, f))],
       proj,
@@ -66,13 +78,13 @@ describe('@mriseg/models as an npm package', () => {
       "import { createModel, initDevice } from '@mriseg/models';\nimport { saveModel } from '@mriseg/models/node';\n" +
         "await initDevice();\nawait saveModel('unet.safetensors', createModel('unet', { features: 2 }));\n",
     );
-    sh('node', ['make-weights.mjs'], proj);
+    await sh('node', ['make-weights.mjs'], proj);
     const readme = readFileSync(join(root, 'packages/models/README.md'), 'utf8');
     const example = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
     if (!example) throw new Error('packages/models/README.md has no ```js example');
     expect(example.split('\n').filter((l) => l.trim()).length).toBeLessThanOrEqual(10);
     writeFileSync(join(proj, 'example.mjs'), example);
-    expect(sh('node', ['example.mjs'], proj)).toMatch(/^unet: \d+ tumour pixels$/m);
+    expect(await sh('node', ['example.mjs'], proj)).toMatch(/^unet: \d+ tumour pixels$/m);
 
     writeFileSync(
       join(proj, 'browser.mjs'),
@@ -80,7 +92,7 @@ describe('@mriseg/models as an npm package', () => {
         "await initDevice();\nconst m = createModel('unet', { features: 2 });\n" +
         'console.log(await predictVolume(m, { data: new Float32Array(3 * 32 * 32), shape: [1, 3, 32, 32] }));\n',
     );
-    sh(
+    await sh(
       join(root, 'node_modules/.bin/esbuild'),
       [
         'browser.mjs',

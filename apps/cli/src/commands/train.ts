@@ -51,7 +51,7 @@ import { environment, makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
 import { autotuneEnabled, autotuneOrDefaults, formatAutotune } from '../lib/autotune.js';
 import { checkDataFolder, ensureDemoData, loadVolumes } from '../lib/data.js';
-import { TRAIN_META_KEY, type TrainMeta, type TrainState } from '../lib/infer.js';
+import { TRAIN_META_KEY, type TrainMeta, type TrainState, unshared } from '../lib/infer.js';
 import { commandLine, shownPath } from '../lib/paths.js';
 import { formatDuration, Progress } from '../lib/progress.js';
 import { type EpochRecord, writeReport } from '../lib/report.js';
@@ -229,7 +229,7 @@ async function validate(
       if (c.tta !== 'none') {
         probs = await predictVolume(
           model,
-          { data: unsharedCopy(v.image), shape: [v.depth, 3, v.height, v.width] },
+          { data: unshared(v.image), shape: [v.depth, 3, v.height, v.width] },
           { batchSize: c['val-batch-size'], tta: c.tta },
         );
       }
@@ -245,11 +245,6 @@ async function validate(
     meanDsc: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length),
     dsc,
   };
-}
-
-/** A copy in an ordinary ArrayBuffer when `a` lives in shared memory (WebGPU uploads refuse SharedArrayBuffer). */
-function unsharedCopy(a: Float32Array): Float32Array {
-  return a.buffer instanceof SharedArrayBuffer ? a.slice() : a;
 }
 
 /** Whether every parameter is finite (read back once an epoch: a diverged step can leave inf without a NaN loss). */
