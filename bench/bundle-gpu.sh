@@ -18,4 +18,6 @@ done
 npx esbuild packages/models/bench/golden-on-device.ts --bundle --platform=node --format=esm --target=node20 \
   --conditions=source --external:webgpu --outfile=.gpu-bench/golden-on-device.mjs --log-level=warning
 mkdir -p .gpu-bench/golden && cp ../shared/golden/models/*.safetensors .gpu-bench/golden/
+# The box gets no .git: the commit measured travels as a file.
+echo "$(git rev-parse HEAD)$(git status --porcelain --untracked-files=no | grep -q . && echo ' (modified)')" > .gpu-bench/commit.txt
 du -sh .gpu-bench
