@@ -14,8 +14,9 @@
 #   4. Attention U-Net and UNet++ (autotuned), then in PyTorch (strict FP32, TF32)
 #   5. the CLI's own training loop (phantom data at 256², batch 16, f 32, data loading and augmentation in
 #      worker threads), its img/s against bench's sustained figure
-#   6. BatchNorm2d → ReLU forward and backward at the U-Net's 18 shapes, checked against float64
-#   7. the dense GEMM ceiling (every candidate tile on a 4096³ product)
+#   6. the U-Net with the default tilings again, every step eager (--replay off): what replay saves the host
+#   7. BatchNorm2d → ReLU forward and backward at the U-Net's 18 shapes, checked against float64
+#   8. the dense GEMM ceiling (every candidate tile on a 4096³ product)
 # Every mriseg step replays from a capture (bench and train default to --replay on).
 # For a dry run of the plumbing here (PyTorch for the CPU in a venv on PATH, or the PyTorch steps fail and the rest
 # runs):  RUN= SIZE="--features 4 --batch-size 2 --image-size 32" LOOP="--features 4 --batch-size 2 --image-size 32
@@ -62,6 +63,7 @@ step attention-unet 60 bash -c "MRISEG_AUTOTUNE_SECONDS=20 $RUN node $B/cli.bund
 step unet++ 70 bash -c "MRISEG_AUTOTUNE_SECONDS=20 $RUN node $B/cli.bundle.mjs bench $SIZE --model unet++ --warmup 3 --iters 6 --autotune on --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step pytorch-others 60 bash -c "python3 $B/pytorch_models.py $TORCH --models attention-unet,unet++ --modes fp32,tf32 --warmup 2 --iters 6 >> $out/pytorch.jsonl 2>> $out/pytorch.err"
 step train-loop 60 bash -c "$RUN node $B/cli.bundle.mjs train $LOOP --epochs 2 --lr 1e-4 --autotune on --out $out/train-loop > $out/train-loop.log 2>&1"
+step unet-eager 40 bash -c "$RUN node $B/cli.bundle.mjs bench $SIZE --model unet --warmup 3 --iters 5 --autotune off --replay off --json >> $out/mriseg.jsonl 2>> $out/bench.err"
 step bn 30 bash -c "$RUN node $B/bn-bench.mjs $BN > $out/bn.md 2> $out/bn.err"
 step gemm 40 bash -c "$RUN node $B/gemm-bench.mjs $GEMM > $out/gemm.md 2> $out/gemm.err"
 python3 - "$out" <<'PY' | tee "$out/summary.txt"
@@ -97,7 +99,8 @@ for r in mriseg:
     at = r.get("autotune")
     tune = f"{at['gemms']} GEMMs {at['seconds']} s, {at['beforeMs']}→{at['afterMs']} ms" if at else "off"
     if at and at.get("reused"): tune += f", {at['reused']} reused"
-    print(f"| mriseg | {r['model']} f{r['features']} b{r['batchSize']} {r['imageSize']}² | {tune} | {r.get('replayTrain', '')} | {r.get('trainImgPerS')} | {r.get('trainStepSyncedMs')} | {r.get('trainGpuMs')} | {r.get('trainHostMs')} | {r.get('inferImgPerS')} | {r.get('peakTrainLiveMiB')} / {r.get('peakTrainMiB')} |")
+    replay = (r.get('replayTrain') or '').split(' (')[0]
+    print(f"| mriseg | {r['model']} f{r['features']} b{r['batchSize']} {r['imageSize']}² | {tune} | {replay} | {r.get('trainImgPerS')} | {r.get('trainStepSyncedMs')} | {r.get('trainGpuMs')} | {r.get('trainHostMs')} | {r.get('inferImgPerS')} | {r.get('peakTrainLiveMiB')} / {r.get('peakTrainMiB')} |")
     if r.get("profileTrain") and profile is None: profile = r
 for r in torch:
     print(f"| {r['framework']} {r['mode']} | {r['model']} f{r['features']} b{r['batch']} {r['size']}² | | | {r.get('train_img_s_sustained')} | {r['train_step_ms']} | | | {r.get('forward_img_s_sustained')} | {r['peak_train_mib']} / {r.get('peak_train_reserved_mib')} |")
