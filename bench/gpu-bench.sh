@@ -18,6 +18,7 @@
 #   7. BatchNorm2d → ReLU forward and backward at the U-Net's 18 shapes, checked against float64
 #   8. the dense GEMM ceiling (every candidate tile on a 4096³ product)
 # Every mriseg step replays from a capture (bench and train default to --replay on).
+# ONLY="unet-tuned pytorch" runs just those steps (a second call after a failed step).
 # For a dry run of the plumbing here (PyTorch for the CPU in a venv on PATH, or the PyTorch steps fail and the rest
 # runs):  RUN= SIZE="--features 4 --batch-size 2 --image-size 32" LOOP="--features 4 --batch-size 2 --image-size 32
 #   --demo-patients 4" GEMM=--small TORCH="--device cpu --batch 2 --size 32 --features 4" BN=--small OUT=/tmp/gb \
@@ -42,9 +43,11 @@ B=.gpu-bench
 export MRISEG_TUNING_CACHE=${MRISEG_TUNING_CACHE:-$out/tilings.json}
 export MRISEG_CACHE=${MRISEG_CACHE:-/tmp/mriseg-cache}
 start=$(date +%s)
-# step NAME LIMIT CMD… : runs CMD under min(LIMIT, what is left of the budget); skipped when under 15 s are left.
+# step NAME LIMIT CMD… : runs CMD under min(LIMIT, what is left of the budget); skipped when under 15 s are left,
+# or when ONLY (a list of step names) leaves it out.
 step() {
   local name=$1 limit=$2; shift 2
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   local left=$((budget - ($(date +%s) - start)))
   ((left < limit)) && limit=$left
   if ((limit < 15)); then echo "$name: skipped (budget spent)" >> "$out/steps.txt"; return; fi

@@ -50,6 +50,11 @@ export class BufferPool {
 
   /** Told of every buffer handed out (a capture records which buffers a step allocated itself). */
   onAcquire: ((buf: GPUBuffer) => void) | null = null;
+  /**
+   * While a step is captured every released buffer is kept: the recording may bind it, and a replay must find it
+   * alive (those it binds are pinned when the capture ends; the cap applies again to later releases).
+   */
+  keepAll = false;
   /** Told when a pinned buffer is released by its owner (a captured step may read a buffer nobody owns now). */
   onHold: ((buf: GPUBuffer) => void) | null = null;
   /** Buffers used by captured steps, with how many steps use each. */
@@ -59,8 +64,8 @@ export class BufferPool {
 
   constructor(
     private readonly device: GPUDevice,
-    /** Pooled bytes kept at most; beyond it released buffers are destroyed. */
-    private readonly maxPooledBytes = 4 * 1024 ** 3,
+    /** Pooled bytes kept at most; beyond it released buffers are destroyed (except while a step is captured). */
+    public maxPooledBytes = 4 * 1024 ** 3,
     /**
      * Destroys a buffer the pool lets go of. A released buffer may still be used by commands recorded but not
      * yet submitted (destroying it then invalidates the whole submit), so the runtime defers this until after
@@ -114,7 +119,7 @@ export class BufferPool {
 
   private putFree(buf: GPUBuffer): void {
     const size = buf.size;
-    if (this.stats.pooledBytes + size > this.maxPooledBytes) {
+    if (!this.keepAll && this.stats.pooledBytes + size > this.maxPooledBytes) {
       this.destroy(buf);
       return;
     }

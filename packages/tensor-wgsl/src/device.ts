@@ -581,6 +581,7 @@ export class Runtime {
     const rec = new Recording(this.newArena('step params'));
     this.recorder = rec;
     this.arena = rec.arena;
+    this.pool.keepAll = true;
     return rec;
   }
 
@@ -590,6 +591,7 @@ export class Runtime {
     this.flush();
     this.recorder = null;
     this.arena = this.eagerArena;
+    this.pool.keepAll = false;
     if (!rec.refused) rec.seal(this.device);
     return rec;
   }

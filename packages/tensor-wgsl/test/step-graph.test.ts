@@ -297,6 +297,29 @@ describe('StepGraph', () => {
     expect(rt.memory().heldBuffers).toBe(0);
   });
 
+  it('keeps every buffer a capture binds alive, even where the pool would destroy what is released', async () => {
+    const pool = rt.pool;
+    const cap = pool.maxPooledBytes;
+    // Every release beyond the cap is destroyed: the step's intermediates would be, while being recorded.
+    pool.maxPooledBytes = 0;
+    try {
+      const graph = newGraph();
+      const x = keep(tensor([1, 2, 3, 4]));
+      const out: number[][] = [];
+      for (let i = 0; i < 6; i++) {
+        // The step frees its intermediates itself, inside the capture (as a training step's scope does).
+        const y = graph.run('cap', () => scope(() => add(mul(add(x, 1), 2), mul(x, x))));
+        out.push(Array.from(await y.data()));
+        y.dispose();
+      }
+      expect(graph.status('cap').mode).toBe('replaying');
+      expect(out).toEqual(Array.from({ length: 6 }, () => [5, 10, 17, 26]));
+      x.dispose();
+    } finally {
+      pool.maxPooledBytes = cap;
+    }
+  });
+
   it('MRISEG_REPLAY=0 and { enabled: false } run every call eagerly', () => {
     const graph = new StepGraph({ enabled: false });
     let calls = 0;
