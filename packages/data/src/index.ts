@@ -6,7 +6,15 @@ export {
   REFERENCE_AUGMENT,
 } from './augment.js';
 export { nearestIndices, prefilterQuadratic, quadraticTaps, SPLINE_PAD } from './bspline.js';
-export { CACHE_FORMAT, cacheKey, cachePath, readCachedVolume, writeCachedVolume } from './cache.js';
+export {
+  CACHE_FORMAT,
+  type CacheLookup,
+  cacheKey,
+  cachePath,
+  cacheSecret,
+  readCachedVolume,
+  writeCachedVolume,
+} from './cache.js';
 export { type LoadedDataset, type LoadOptions, loadDataset, readDataset } from './dataset.js';
 export { DataError, defaultWarningSink, type WarningSink } from './errors.js';
 export {
@@ -15,10 +23,20 @@ export {
   type PatientFiles,
   type ScanOptions,
   type SliceFiles,
+  type SliceFolder,
   scanDataset,
   scanPatient,
+  scanSliceFolder,
 } from './layout.js';
+export {
+  checkDeclaredSize,
+  checkVolumeBytes,
+  DEFAULT_DECODE_LIMITS,
+  type DecodeLimits,
+  resolveLimits,
+} from './limits.js';
 export { type Batch, BatchLoader, type LoaderOptions, volumeBatches } from './loader.js';
+export { binariseMask, type MaskDecision, MaskValueTally } from './mask-values.js';
 export {
   generatePhantomPatient,
   type PhantomDatasetOptions,
@@ -30,6 +48,7 @@ export {
 export { decodePng, encodePng } from './png.js';
 export { defaultWorkerUrl, type PoolOptions, WorkerPool } from './pool.js';
 export {
+  MAX_PREPROCESS_SIZE,
   type PreprocessInfo,
   type PreprocessOptions,
   preprocess,
@@ -38,7 +57,15 @@ export {
   type Volume,
 } from './preprocess.js';
 export type { Raster } from './raster.js';
-export { decodeImageFile, type RawPatient, type ReadOptions, readPatient } from './reader.js';
+export {
+  decodeImageBytes,
+  decodeImageFile,
+  type RawPatient,
+  type ReadOptions,
+  readFileBytes,
+  readPatient,
+  readPatientBytes,
+} from './reader.js';
 export { resizeNearest, resizeQuadratic } from './resize.js';
 export { type OriginalFrame, type PreprocessedGeometry, restoreMask } from './restore.js';
 export {
@@ -52,6 +79,8 @@ export {
 } from './sampler.js';
 export { deriveRng, seedFromString } from './seed.js';
 export { percentiles } from './select.js';
+export { type GroupOptions, groupSlices, parseSliceName, type SliceGroup, type SliceName } from './slices.js';
+export { assertOutsideSource, isWithin, realPathOf } from './source-guard.js';
 export {
   makeSplit,
   REFERENCE_VALIDATION_IDS,
