@@ -25,7 +25,7 @@ export {
   resolvePreprocess,
   type Volume,
 } from './preprocess.js';
-export type { Raster } from './raster.js';
+export { checkRasterShape, type Raster } from './raster.js';
 export type { RawPatient } from './reader.js';
 export { resizeNearest, resizeQuadratic } from './resize.js';
 export { sliceAreas } from './sampler.js';

@@ -56,7 +56,7 @@ export {
   resolvePreprocess,
   type Volume,
 } from './preprocess.js';
-export type { Raster } from './raster.js';
+export { checkRasterShape, type Raster } from './raster.js';
 export {
   decodeImageBytes,
   decodeImageFile,
@@ -91,3 +91,4 @@ export {
 } from './split.js';
 export type { AugmentItem, SharedVolume } from './tasks.js';
 export { decodeTiff, encodeTiff, SUPPORTED_TIFF_COMPRESSIONS, type TiffWriteOptions } from './tiff.js';
+export { applyHorizontalPredictor, compressLzw, compressPackBits } from './tiff-compress.js';

@@ -96,7 +96,8 @@ export function scanSliceFolder(
 ): SliceFolder {
   let names: string[];
   try {
-    names = readdirSync(dir);
+    // Sorted: the same folder gives the same volume and the same first error on every file system.
+    names = readdirSync(dir).sort();
   } catch (e) {
     throw new DataError(dir, `cannot read the patient folder (${(e as Error).message})`);
   }

@@ -56,7 +56,13 @@ function checkPng(bytes: Uint8Array, file: string, limits: DecodeLimits): void {
       const chunk = bytes.subarray(body, body + length);
       const nul = chunk.indexOf(0);
       if (nul < 0 || nul + 2 > length) throw new DataError(file, 'corrupt PNG: iCCP chunk without a profile');
-      inflateBounded(chunk.subarray(nul + 2), MAX_ICC_BYTES, file, 'PNG ICC profile');
+      inflateBounded(
+        chunk.subarray(nul + 2),
+        MAX_ICC_BYTES,
+        file,
+        'PNG ICC profile',
+        `${MAX_ICC_BYTES} bytes`,
+      );
     } else if (type === 'IEND') {
       break;
     }

@@ -4,7 +4,7 @@ import type { PatientFiles } from './layout.js';
 import { checkVolumeBytes, type DecodeLimits, resolveLimits } from './limits.js';
 import { binariseMask, MaskValueTally } from './mask-values.js';
 import { decodePng } from './png.js';
-import type { Raster } from './raster.js';
+import { checkRasterShape, type Raster } from './raster.js';
 import { decodeTiff } from './tiff.js';
 
 export interface ReadOptions {
@@ -78,6 +78,7 @@ export function readPatientBytes(
   let image = new Uint8Array(0);
   let mask = new Uint8Array(0);
   const tally = new MaskValueTally();
+  const reference = options.expectedSize ? 'the expected size' : "the patient's first slice";
   files.slices.forEach((s, z) => {
     const img = decodeImageBytes(bytesOf(s.image.path), s.image.path, files.format, limits);
     if (height === 0) {
@@ -89,9 +90,9 @@ export function readPatientBytes(
       image = new Uint8Array(depth * height * width * 3);
       mask = new Uint8Array(depth * height * width);
     }
-    checkShape(img, s.image.path, height, width, 3, options.expectedSize !== undefined);
+    checkRasterShape(img, s.image.path, height, width, 3, reference);
     const msk = decodeImageBytes(bytesOf(s.mask.path), s.mask.path, files.format, limits);
-    checkShape(msk, s.mask.path, height, width, 1, options.expectedSize !== undefined);
+    checkRasterShape(msk, s.mask.path, height, width, 1, reference);
     image.set(img.data, z * height * width * 3);
     mask.set(msk.data, z * height * width);
     tally.add(s.mask.path, msk.data);
@@ -100,17 +101,4 @@ export function readPatientBytes(
   binariseMask(mask, decision.threshold);
   if (decision.warning) warn?.(decision.warning);
   return { id: files.id, sliceNumbers: files.slices.map((s) => s.number), depth, height, width, image, mask };
-}
-
-function checkShape(r: Raster, path: string, h: number, w: number, channels: number, fixed: boolean): void {
-  if (r.height !== h || r.width !== w) {
-    const what = fixed ? 'the expected size' : "the patient's first slice";
-    throw new DataError(path, `wrong size ${r.width}×${r.height}, ${w}×${h} expected (${what})`);
-  }
-  if (r.channels !== channels) {
-    throw new DataError(
-      path,
-      `wrong channel count ${r.channels}, ${channels} expected (${channels === 3 ? 'RGB image' : 'grey mask'})`,
-    );
-  }
 }

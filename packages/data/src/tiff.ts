@@ -138,15 +138,20 @@ export interface TiffWriteOptions {
   predictor?: 1 | 2;
   /** Replace or add tags (id → values). Meant for crafting invalid files in tests. */
   overrideTags?: Record<number, number[]>;
+  /**
+   * Strip payloads written as given instead of compressing `data` (crafting files whose strips disagree with
+   * their tags, e.g. a small stream declaring a huge image). `data` is then not read.
+   */
+  stripBytes?: Uint8Array[];
 }
 
 /**
- * A minimal uncompressed, little-endian, strip TIFF writer for 8-bit grey (1 sample) or RGB (3 samples) rasters:
- * utif's own encoder writes RGBA only, and the dataset is RGB + 1-channel masks.
+ * A little-endian strip TIFF writer for 8-bit grey (1 sample) or RGB (3 samples) rasters, uncompressed (as the
+ * dataset) or with any compression the reader takes: utif's own encoder writes RGBA only.
  */
 export function encodeTiff(raster: Raster, options: TiffWriteOptions = {}): Uint8Array {
   const { width, height, channels, data } = raster;
-  if (data.byteLength % height !== 0)
+  if (!options.stripBytes && data.byteLength % height !== 0)
     throw new Error('encodeTiff: data length is not a whole number of rows');
   const rowBytes = data.byteLength / height;
   const rps = Math.max(1, Math.min(options.rowsPerStrip ?? height, height));
@@ -156,10 +161,11 @@ export function encodeTiff(raster: Raster, options: TiffWriteOptions = {}): Uint
   const dataStart = 8;
   const stripData: Uint8Array[] = [];
   const predicted = options.predictor === 2 ? applyHorizontalPredictor(data, rowBytes, channels) : data;
-  for (let s = 0; s < strips; s++) {
+  for (let s = 0; s < strips && !options.stripBytes; s++) {
     const raw = predicted.subarray(s * rps * rowBytes, Math.min(height, (s + 1) * rps) * rowBytes);
     stripData.push(compressStrip(raw, options.compression ?? 1));
   }
+  stripData.push(...(options.stripBytes ?? []));
   let at0 = dataStart;
   for (const sd of stripData) {
     stripOffsets.push(at0);
