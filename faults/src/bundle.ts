@@ -14,17 +14,17 @@ export async function bundleSuite(
 ): Promise<Record<string, string>> {
   const outdir = join(packageDir, 'node_modules', '.cache', 'mriseg-faults');
   mkdirSync(outdir, { recursive: true });
+  const entryPoints = Object.fromEntries(entries.map((e) => [e, join(packageDir, 'src', `${e}.ts`)]));
+  // .mjs names: Node reads them as modules wherever they lie.
+  const output = { outdir, outExtension: { '.js': '.mjs' }, logLevel: 'warning' } as const;
+  const node = { platform: 'node', target: 'node20', format: 'esm' } as const;
   await build({
-    entryPoints: Object.fromEntries(entries.map((e) => [e, join(packageDir, 'src', `${e}.ts`)])),
+    entryPoints,
+    ...node,
+    ...output,
     bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
     conditions: ['source'],
     external: ['webgpu'],
-    outdir,
-    outExtension: { '.js': '.mjs' },
-    logLevel: 'warning',
   });
   return Object.fromEntries(entries.map((e) => [e, join(outdir, `${e}.mjs`)]));
 }

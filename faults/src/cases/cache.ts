@@ -2,9 +2,9 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { PATIENT, phantomData, slicePath } from '../fixtures/dataset.js';
-import type { CaseContext, FaultCase, Summary } from '../types.js';
-import { fields, loadInput, SIZE, SLICES } from './helpers.js';
+import { PATIENT, slicePath } from '../fixtures/dataset.js';
+import type { AcceptExpectation, CaseContext, FaultCase, Summary } from '../types.js';
+import { fields, layoutCase, loadInput } from './helpers.js';
 
 /** The one entry the set's first load wrote. */
 function entry(ctx: CaseContext): string {
@@ -15,26 +15,23 @@ function entry(ctx: CaseContext): string {
 }
 
 /** A case whose setup loads the set once (filling the cache), then changes something. */
-function cacheCase(
+const cacheCase = (
   id: string,
   title: string,
   change: (ctx: CaseContext) => void,
-  want: (s: Summary) => string | null,
-): FaultCase {
-  return {
-    id: `data/${id}`,
-    category: 'data',
+  want: AcceptExpectation['accept'],
+) =>
+  layoutCase(
+    id,
     title,
-    item: 12,
-    setup: async (ctx) => {
-      phantomData(ctx.input, 1, SIZE, SLICES);
+    async (ctx) => {
       await loadInput(ctx);
       change(ctx);
     },
-    run: loadInput,
-    expect: { accept: want },
-  };
-}
+    { accept: want },
+    loadInput,
+    12,
+  );
 
 const rebuiltWith = (warning: RegExp) => (s: Summary) =>
   fields({ built: 1, cached: 0 })(s) ??

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointMetadataJson } from '@mriseg/nn';
 import { loadCheckpoint } from '@mriseg/nn/node';
-import { handMadeSafetensors, smallCheckpoint } from '../fixtures/checkpoint.js';
+import { smallCheckpoint, withMetadata, withOffsets } from '../fixtures/checkpoint.js';
 import type { CaseContext, FaultCase } from '../types.js';
 
 const FILE = 'model.safetensors';
@@ -31,41 +31,29 @@ function checkpointCase(
   };
 }
 
-const f32 = (n: number) => new Uint8Array(new Float32Array(n).fill(0.5).buffer);
-
 export const CHECKPOINT_CASES: FaultCase[] = [
   checkpointCase(
     'overlapping-data-offsets',
     'two tensors sharing bytes (overlapping data_offsets)',
     9,
-    () =>
-      handMadeSafetensors(
-        {
-          'a.weight': { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
-          'b.weight': { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
-        },
-        f32(6),
-      ),
-    /tensors "a\.weight" and "b\.weight" overlap/,
+    // conv.bias holds bytes 0..4, conv.weight 4..20: the weight moved back onto the bias.
+    () => withOffsets(smallCheckpoint(), 'conv.weight', [0, 16]),
+    /tensors "conv\.bias" and "conv\.weight" overlap \(bytes 0\.\.4/,
   ),
   checkpointCase(
     'trailing-bytes',
     'bytes after the last tensor',
     9,
-    () => {
-      const ok = smallCheckpoint();
-      const out = new Uint8Array(ok.length + 64);
-      out.set(ok);
-      return out;
-    },
+    () => Uint8Array.from([...smallCheckpoint(), ...new Uint8Array(64).fill(7)]),
     /64 bytes follow the last tensor/,
   ),
   checkpointCase(
     'unclaimed-gap',
     'data bytes that belong to no tensor',
     9,
-    () => handMadeSafetensors({ 'a.weight': { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, f32(4)),
-    /bytes 0\.\.8 of the data section belong to no tensor/,
+    // The bias moved from bytes 0..4 onto the weight's last 4: nothing claims 0..4.
+    () => withOffsets(smallCheckpoint(), 'conv.bias', [16, 20]),
+    /bytes 0\.\.4 of the data section belong to no tensor/,
   ),
   checkpointCase(
     'nan-weights',
@@ -87,22 +75,14 @@ export const CHECKPOINT_CASES: FaultCase[] = [
     'metadata-array',
     '__metadata__ that is an array',
     9,
-    () =>
-      handMadeSafetensors(
-        { __metadata__: ['x'], 'a.weight': { dtype: 'F32', shape: [1], data_offsets: [0, 4] } },
-        f32(1),
-      ),
+    () => withMetadata(smallCheckpoint(), ['x']),
     /__metadata__ is an array, not an object of strings/,
   ),
   checkpointCase(
     'metadata-number-value',
     '__metadata__ with a number value',
     9,
-    () =>
-      handMadeSafetensors(
-        { __metadata__: { epoch: 3 }, 'a.weight': { dtype: 'F32', shape: [1], data_offsets: [0, 4] } },
-        f32(1),
-      ),
+    () => withMetadata(smallCheckpoint(), { epoch: 3 }),
     /__metadata__\."epoch" is a number \(3\), not a string/,
   ),
   checkpointCase(

@@ -75,3 +75,29 @@ export function fields(want: Summary): (s: Summary) => string | null {
     return null;
   };
 }
+
+/**
+ * A case on a one-patient phantom set that `change` alters once written; the set is then loaded as train/evaluate
+ * load it, unless `run` says otherwise.
+ */
+export function layoutCase(
+  id: string,
+  title: string,
+  change: (ctx: CaseContext) => void | Promise<void>,
+  expect: FaultCase['expect'],
+  run: FaultCase['run'] = loadInput,
+  item = 8,
+): FaultCase {
+  return {
+    id: `data/${id}`,
+    category: 'data',
+    title,
+    item,
+    setup: async (ctx) => {
+      phantomData(ctx.input, 1, SIZE, SLICES);
+      await change(ctx);
+    },
+    run,
+    expect,
+  };
+}

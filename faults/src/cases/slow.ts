@@ -16,24 +16,22 @@ import { viewerCase } from './viewer.js';
 
 const BOMB = 20000 * 20000 * 3;
 
+/** The issue's bomb: 1.2 GB of zeros (a 1.1 MB stream) in a file declaring 20000 × 20000 RGB. */
+const fullSizeBomb = (format: 'tif' | 'png'): HostileFile => ({
+  id: `${format === 'png' ? 'png' : 'tiff-deflate'}-bomb-1.1MB`,
+  title: `a 1.1 MB ${format === 'png' ? 'PNG' : 'Deflate TIFF'} declaring 20000×20000 (1.2 GB inflated)`,
+  item: 4,
+  format,
+  make: () => (format === 'png' ? pngBomb : tiffDeflateBomb)(20000, 20000, BOMB),
+  problem: new RegExp(
+    `${format === 'png' ? 'PNG' : 'TIFF'} declares 20000×20000 pixels, more than the decode limit`,
+  ),
+  slow: true,
+});
+
 const FULL_SIZE: HostileFile[] = [
-  {
-    id: 'tiff-deflate-bomb-1.1MB',
-    title: 'a 1.1 MB Deflate TIFF declaring 20000×20000 (1.2 GB inflated)',
-    item: 4,
-    make: () => tiffDeflateBomb(20000, 20000, BOMB),
-    problem: /TIFF declares 20000×20000 pixels, more than the decode limit/,
-    slow: true,
-  },
-  {
-    id: 'png-bomb-1.1MB',
-    title: 'a 1.1 MB PNG declaring 20000×20000 (1.2 GB inflated)',
-    item: 4,
-    format: 'png',
-    make: () => pngBomb(20000, 20000, BOMB),
-    problem: /PNG declares 20000×20000 pixels, more than the decode limit/,
-    slow: true,
-  },
+  fullSizeBomb('tif'),
+  fullSizeBomb('png'),
   {
     id: 'tiff-deflate-bomb-in-strip-1GB',
     title: 'a 32² Deflate TIFF whose strip inflates to 1 GB',

@@ -6,10 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { VIEWER_DECODE_LIMITS } from '../../../apps/viewer/src/decode-protocol.js';
 import { patientFromFiles } from '../../../apps/viewer/src/files.js';
-import { PATIENT, phantomData, rewriteMasks } from '../fixtures/dataset.js';
+import { PATIENT } from '../fixtures/dataset.js';
 import type { CaseContext, FaultCase, Summary } from '../types.js';
-import { HOSTILE_FILES } from './data.js';
-import { fields, type HostileFile, hostilePath, hostileSlice, SIZE, SLICES } from './helpers.js';
+import { HOSTILE_FILES, MASKS_0_1 } from './data.js';
+import { type HostileFile, hostilePath, hostileSlice } from './helpers.js';
 
 /** Opens the patient's files as the page does when a folder is picked. */
 function openInPage(ctx: CaseContext): Summary {
@@ -30,16 +30,5 @@ export function viewerCase(h: HostileFile): FaultCase {
 
 export const VIEWER_CASES: FaultCase[] = [
   ...HOSTILE_FILES.map(viewerCase),
-  {
-    id: 'viewer/masks-0-1',
-    category: 'viewer',
-    title: 'masks stored as 0/1, opened in the page',
-    item: 8,
-    setup: (ctx) => {
-      phantomData(ctx.input, 1, SIZE, SLICES);
-      rewriteMasks(ctx.input, SLICES, SIZE, (n, i) => (n === 2 && i < 100 ? 1 : 0));
-    },
-    run: async (ctx) => openInPage(ctx),
-    expect: { accept: fields({ tumour: 100, warnings: 1 }) },
-  },
+  { ...MASKS_0_1, id: 'viewer/masks-0-1', category: 'viewer', run: async (ctx) => openInPage(ctx) },
 ];

@@ -24,21 +24,23 @@ export function decodeStrip(
   strip: number,
 ): void {
   const what = `TIFF image data in strip ${strip}`;
+  // Raw or inflated bytes: the rows the strip needs (a padded last strip holds more).
+  const copy = (bytes: Uint8Array) => {
+    const n = Math.min(bytes.byteLength, target.need);
+    out.set(bytes.subarray(0, n));
+    return n;
+  };
   let got: number;
   switch (compression) {
     case 1:
-      got = Math.min(src.byteLength, target.need);
-      out.set(src.subarray(0, got));
+      got = copy(src);
       break;
     case 5:
       got = decodeLzw(src, out, target.max, file, what);
       break;
-    case 8: {
-      const raw = inflateBounded(src, target.max, file, what);
-      got = Math.min(raw.byteLength, target.need);
-      out.set(raw.subarray(0, got));
+    case 8:
+      got = copy(inflateBounded(src, target.max, file, what));
       break;
-    }
     case 32773:
       got = decodePackBits(src, out, target.max, file, what);
       break;
