@@ -12,6 +12,7 @@ import type {
   ErrorExpectation,
   FaultCase,
   Outcome,
+  RunningProcess,
 } from './types.js';
 
 /** A child above this resident size is stopped and counted as a memory blow-up. */
@@ -22,6 +23,8 @@ export interface RunnerPaths {
   child: string;
   /** The CLI entry, apps/cli/dist/bin.js. */
   cli: string;
+  /** Default MEMORY_LIMIT_MIB. */
+  memoryLimitMiB?: number;
 }
 
 interface Exit {
@@ -29,6 +32,8 @@ interface Exit {
   signal: string | null;
   stderr: string;
   killedFor: 'hang' | 'memory' | null;
+  /** The signal the case itself sent (through `during`), if any. */
+  sentByCase: string | null;
   peakMiB: number;
 }
 
@@ -42,7 +47,12 @@ function rssMiB(pid: number): number {
   }
 }
 
-function runProcess(args: string[], env: Record<string, string>, timeoutMs: number): Promise<Exit> {
+function runProcess(
+  args: string[],
+  env: Record<string, string>,
+  limits: { ms: number; mib: number },
+  during?: (proc: RunningProcess) => void | Promise<void>,
+): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ...env },
@@ -50,14 +60,27 @@ function runProcess(args: string[], env: Record<string, string>, timeoutMs: numb
     });
     let stderr = '';
     let killedFor: Exit['killedFor'] = null;
+    let sentByCase: string | null = null;
     let peakMiB = 0;
+    let ended = () => {};
+    const proc: RunningProcess = {
+      pid: child.pid ?? 0,
+      kill: (signal) => {
+        sentByCase = signal;
+        child.kill(signal);
+      },
+      stderr: () => stderr,
+      ended: new Promise<void>((ok) => {
+        ended = ok;
+      }),
+    };
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 1 << 20) stderr += d.toString();
     });
     const watch = setInterval(() => {
       const rss = child.pid ? rssMiB(child.pid) : 0;
       peakMiB = Math.max(peakMiB, rss);
-      if (rss > MEMORY_LIMIT_MIB && !killedFor) {
+      if (rss > limits.mib && !killedFor) {
         killedFor = 'memory';
         child.kill('SIGKILL');
       }
@@ -65,12 +88,17 @@ function runProcess(args: string[], env: Record<string, string>, timeoutMs: numb
     const timer = setTimeout(() => {
       killedFor ??= 'hang';
       child.kill('SIGKILL');
-    }, timeoutMs);
+    }, limits.ms);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearInterval(watch);
       clearTimeout(timer);
-      resolve({ code, signal, stderr, killedFor, peakMiB });
+      ended();
+      resolve({ code, signal, stderr, killedFor, sentByCase, peakMiB });
+    });
+    Promise.resolve(during?.(proc)).catch((e: unknown) => {
+      stderr += `\n[fault suite] during(): ${(e as Error).message}`;
+      child.kill('SIGKILL');
     });
   });
 }
@@ -119,7 +147,14 @@ export async function runCase(c: FaultCase, paths: RunnerPaths, keep = false): P
     const action = c.cli?.(ctx);
     const args = action ? [paths.cli, ...action.args] : [paths.child, c.id, JSON.stringify(ctx), resultFile];
     const t0 = performance.now();
-    const exit = await runProcess(args, action?.env ?? {}, (c.timeoutSeconds ?? 60) * 1000);
+    const during = c.during ? (p: RunningProcess) => c.during!(p, ctx) : undefined;
+    const mib = paths.memoryLimitMiB ?? MEMORY_LIMIT_MIB;
+    const exit = await runProcess(
+      args,
+      action?.env ?? {},
+      { ms: (c.timeoutSeconds ?? 60) * 1000, mib },
+      during,
+    );
     const seconds = (performance.now() - t0) / 1000;
     const changed = diffTrees(before, snapshotTree(ctx.input));
     const result: ChildResult | null =
@@ -131,15 +166,19 @@ export async function runCase(c: FaultCase, paths: RunnerPaths, keep = false): P
     let detail: string;
     if (changed) [outcome, detail] = ['data-loss', changed];
     else if (exit.killedFor === 'hang') [outcome, detail] = ['hang', `no end after ${seconds.toFixed(0)} s`];
-    else if (exit.killedFor === 'memory') [outcome, detail] = ['memory', `passed ${MEMORY_LIMIT_MIB} MiB`];
-    else if (exit.signal || (exit.code ?? 0) >= 128 || (!action && !result)) {
+    else if (exit.killedFor === 'memory') [outcome, detail] = ['memory', `passed ${mib} MiB`];
+    else if (
+      (exit.signal && exit.signal !== exit.sentByCase) ||
+      ((exit.code ?? 0) >= 128 && !exit.sentByCase) ||
+      (!action && !result)
+    ) {
       [outcome, detail] = ['crash', `exit ${exit.code ?? exit.signal}: ${oneLine(exit.stderr.slice(-600))}`];
-    } else if (action) {
+    } else if (c.after?.(ctx)) [outcome, detail] = ['wrong-result', c.after(ctx)!];
+    else if (action) {
       if ('accept' in c.expect) {
-        [outcome, detail] =
-          exit.code === 0
-            ? ['accepted', 'exit 0']
-            : ['wrong-result', `exit ${exit.code}: ${oneLine(exit.stderr)}`];
+        // The command's own account: its exit and what it said.
+        const summary = { exitCode: exit.code, signal: exit.signal, stderr: errorLines(exit.stderr) };
+        [outcome, detail] = judgeAccept(c.expect, ctx, { ok: true, summary, maxRssMiB: 0 });
       } else if (exit.code === 0) [outcome, detail] = ['wrongly-accepted', 'exit 0'];
       else if (c.expect.exitCode !== undefined && exit.code !== c.expect.exitCode) {
         [outcome, detail] = [

@@ -39,7 +39,10 @@ export interface ErrorExpectation {
 }
 
 export interface AcceptExpectation {
-  /** Null when the summary is right, else what is wrong with it. */
+  /**
+   * Null when the summary is right, else what is wrong with it. A library case's summary is what `run` returned; a
+   * CLI case's is `{ exitCode, signal, stderr }`.
+   */
   accept: (summary: Summary, ctx: CaseContext) => string | null;
 }
 
@@ -66,7 +69,23 @@ export interface FaultCase {
   run?: (ctx: CaseContext) => Summary | Promise<Summary>;
   /** Or the CLI binary (`node apps/cli/dist/bin.js …`). */
   cli?: (ctx: CaseContext) => CliAction;
+  /**
+   * CLI cases: acts on the process while it runs (e.g. a signal once a checkpoint write has begun, a second run
+   * into the same folder). A signal sent through `proc.kill` is the case's own, not a crash.
+   */
+  during?: (proc: RunningProcess, ctx: CaseContext) => void | Promise<void>;
+  /** What the action left behind, checked after it ends (outputs, a resumable run): null, or what is wrong. */
+  after?: (ctx: CaseContext) => string | null;
   expect: ErrorExpectation | AcceptExpectation;
+}
+
+export interface RunningProcess {
+  pid: number;
+  kill(signal: NodeJS.Signals): void;
+  /** Standard error so far. */
+  stderr(): string;
+  /** Resolves when the process has ended. */
+  ended: Promise<void>;
 }
 
 export type Outcome =
