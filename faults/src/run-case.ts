@@ -194,7 +194,8 @@ export async function runCase(c: FaultCase, paths: RunnerPaths, keep = false): P
       category: c.category,
       title: c.title,
       outcome,
-      detail,
+      // The case's temporary folder adds nothing to a report line.
+      detail: detail.split(`${root}/`).join(''),
       exitCode: exit.code,
       signal: exit.signal,
       seconds,
