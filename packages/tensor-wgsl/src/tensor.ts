@@ -75,10 +75,12 @@ export class Tensor {
     const bytes = Math.max(4, numel(shape) * 4);
     const rt = runtime();
     const limit = largestBinding(rt);
-    if (bucketSize(bytes) > limit) {
+    const size = bucketSize(bytes);
+    if (size > limit) {
+      const rounded = size === bytes ? '' : ` (${size} as the buffer pool rounds sizes)`;
       throw new RangeError(
-        `${label}: a ${dtype}${fmt(shape)} tensor needs ${bytes} bytes, more than the ${limit} bytes this ` +
-          'device can bind as one buffer (maxStorageBufferBindingSize / maxBufferSize)',
+        `${label}: a ${dtype}${fmt(shape)} tensor needs ${bytes} bytes${rounded}, more than the ${limit} bytes ` +
+          'this device can bind as one buffer (maxStorageBufferBindingSize / maxBufferSize)',
       );
     }
     const buf = rt.pool.acquire(bytes, label);
