@@ -43,8 +43,8 @@ export interface HostileFile {
   slow?: boolean;
 }
 
-/** A case that swaps slice 3 of a one-patient phantom set for a crafted file and loads the set. */
-export function hostileSlice(category: Category, h: HostileFile, run = loadInput): FaultCase {
+/** A case that swaps slice 3 of the first patient of a phantom set for a crafted file and loads the set. */
+export function hostileSlice(category: Category, h: HostileFile, run = loadInput, patients = 1): FaultCase {
   return {
     id: `${category}/${h.id}`,
     category,
@@ -52,7 +52,7 @@ export function hostileSlice(category: Category, h: HostileFile, run = loadInput
     item: h.item,
     slow: h.slow,
     setup: async (ctx) => {
-      phantomData(ctx.input, 1, SIZE, SLICES, h.format);
+      phantomData(ctx.input, patients, SIZE, SLICES, h.format);
       replaceSlice(ctx.input, 3, await h.make(ctx), h.mask, PATIENT, h.format);
     },
     run,
