@@ -7,7 +7,7 @@ export default defineConfig({
   resolve: {
     // The workspace packages are bundled from their TypeScript sources.
     conditions: ['source', 'module', 'browser', 'development|production'],
-    // @mriseg/data's TIFF decoder checks Deflate strips with node:zlib's inflateSync: pako in the browser.
+    // @mriseg/data's decoders inflate with node:zlib's inflateSync (bounded by maxOutputLength): pako in the browser.
     alias: { 'node:zlib': fileURLToPath(new URL('./src/zlib-browser.ts', import.meta.url)) },
   },
   // Node-side runs (scripts/make-demo.ts through vite-node) also read the packages' sources.
@@ -17,5 +17,7 @@ export default defineConfig({
       externalConditions: ['source'],
     },
   },
+  // The decode worker (src/decode-worker.ts) is a module worker, like the page's own scripts.
+  worker: { format: 'es' },
   build: { target: 'es2022', outDir: 'dist', emptyOutDir: true },
 });

@@ -1,9 +1,24 @@
 /**
- * A patient from files picked in the browser (or fetched): names checked with the rules of @mriseg/data's folder
- * scan (`<patient>_<slice>[_mask].tif|png`, one patient, one format, no slice twice), every slice decoded and
- * validated by the data package's decoders, masks optional (all or none). Errors are DataErrors naming the file.
+ * A patient from files picked in the browser (or fetched): names checked with the data package's rules
+ * (`groupSlices`: one patient, one format, exact slice numbers without gaps, masks for all images or none), every
+ * slice decoded and validated by the data package's decoders under its decode limits, masks read with its rule for
+ * 0/255 and 0/1 encodings. Errors are DataErrors naming the file. Pure: runs in the decode worker and in tests.
  */
-import { DataError, decodePng, decodeTiff, type Raster, type RawPatient } from '@mriseg/data/browser';
+import {
+  binariseMask,
+  checkRasterShape,
+  checkVolumeBytes,
+  DataError,
+  type DecodeLimits,
+  decodePng,
+  decodeTiff,
+  groupSlices,
+  MaskValueTally,
+  parseSliceName,
+  type Raster,
+  type RawPatient,
+  resolveLimits,
+} from '@mriseg/data/browser';
 
 export interface NamedBytes {
   name: string;
@@ -13,90 +28,61 @@ export interface NamedBytes {
 export interface LoadedPatient {
   raw: RawPatient;
   hasMask: boolean;
+  /** Notes on how the masks were read (e.g. stored as 0/1), for the page to show. */
+  warnings: string[];
 }
-
-const SLICE_NAME = /^(.+)_(\d+)(_mask)?\.(tif|tiff|png)$/i;
 
 /** Whether a file name looks like a slice or mask (others, e.g. README.md or data.csv, are skipped). */
 export function isSliceName(name: string): boolean {
-  return SLICE_NAME.test(name);
+  return parseSliceName(name) !== null;
 }
 
-function decode(f: NamedBytes): Raster {
-  return /\.png$/i.test(f.name) ? decodePng(f.bytes, f.name) : decodeTiff(f.bytes, f.name);
+const FIRST = "the patient's first slice";
+
+function decode(f: NamedBytes, limits: DecodeLimits): Raster {
+  return /\.png$/i.test(f.name) ? decodePng(f.bytes, f.name, limits) : decodeTiff(f.bytes, f.name, limits);
 }
 
-export function patientFromFiles(files: readonly NamedBytes[]): LoadedPatient {
-  const slices = files.filter((f) => !f.name.startsWith('.') && isSliceName(f.name));
-  if (slices.length === 0) {
+export function patientFromFiles(
+  files: readonly NamedBytes[],
+  limitOverrides: Partial<DecodeLimits> = {},
+): LoadedPatient {
+  const limits = resolveLimits(limitOverrides);
+  if (!files.some((f) => !f.name.startsWith('.') && isSliceName(f.name))) {
     const what =
       files.length === 0 ? 'no files' : `${files.length} file(s), none named <patient>_<n>.tif|png`;
     throw new DataError('selection', `no slices found (${what})`);
   }
-  const images = new Map<number, NamedBytes>();
-  const masks = new Map<number, NamedBytes>();
-  let id: string | null = null;
-  let format: 'png' | 'tif' | null = null;
-  for (const f of slices) {
-    const [, prefix, num, isMask, ext] = SLICE_NAME.exec(f.name)!;
-    if (id !== null && prefix !== id) {
-      throw new DataError(f.name, `belongs to patient "${prefix}", not "${id}": open one patient at a time`);
-    }
-    id = prefix;
-    const fmt = ext.toLowerCase() === 'png' ? 'png' : 'tif';
-    if (format !== null && fmt !== format) {
-      throw new DataError(f.name, `mixes ${fmt} with ${format} files in one patient folder`);
-    }
-    format = fmt;
-    const n = Number.parseInt(num, 10);
-    const target = isMask ? masks : images;
-    const other = target.get(n);
-    if (other) throw new DataError(f.name, `slice ${n} appears twice (also ${other.name})`);
-    target.set(n, f);
-  }
-  if (images.size === 0) throw new DataError(id!, 'only masks were given, no images');
-  const hasMask = masks.size > 0;
-  if (hasMask) {
-    for (const [n, f] of images) {
-      if (!masks.has(n)) throw new DataError(f.name, `image without mask (no ${id}_${n}_mask.${format})`);
-    }
-    for (const [n, f] of masks) {
-      if (!images.has(n)) throw new DataError(f.name, `mask without image (no ${id}_${n}.${format})`);
-    }
-  }
-  const numbers = [...images.keys()].sort((a, b) => a - b);
-  const first = decode(images.get(numbers[0])!);
+  const group = groupSlices(
+    files,
+    (f) => f.name,
+    (f) => f.name,
+    { set: 'selection', masks: 'optional', others: 'skip' },
+  );
+  const first = decode(group.slices[0].image, limits);
   const { width, height } = first;
-  const depth = numbers.length;
+  const depth = group.slices.length;
+  checkVolumeBytes('selection', depth, height, width, limits);
   const plane = width * height;
   const image = new Uint8Array(depth * plane * 3);
   const mask = new Uint8Array(depth * plane);
-  numbers.forEach((n, z) => {
-    const f = images.get(n)!;
-    const img = z === 0 ? first : decode(f);
-    check(img, f.name, width, height, 3);
+  const tally = new MaskValueTally();
+  group.slices.forEach((s, z) => {
+    const img = z === 0 ? first : decode(s.image, limits);
+    checkRasterShape(img, s.image.name, height, width, 3, FIRST);
     image.set(img.data, z * plane * 3);
-    const mf = masks.get(n);
-    if (mf) {
-      const m = decode(mf);
-      check(m, mf.name, width, height, 1);
-      for (let i = 0; i < plane; i++) mask[z * plane + i] = m.data[i] >= 128 ? 1 : 0;
+    if (s.mask) {
+      const m = decode(s.mask, limits);
+      checkRasterShape(m, s.mask.name, height, width, 1, FIRST);
+      mask.set(m.data, z * plane);
+      tally.add(s.mask.name, m.data);
     }
   });
-  return { raw: { id: id!, sliceNumbers: numbers, depth, height, width, image, mask }, hasMask };
-}
-
-function check(r: Raster, name: string, w: number, h: number, channels: number): void {
-  if (r.width !== w || r.height !== h) {
-    throw new DataError(
-      name,
-      `wrong size ${r.width}×${r.height}, ${w}×${h} expected (the patient's first slice)`,
-    );
-  }
-  if (r.channels !== channels) {
-    throw new DataError(
-      name,
-      `wrong channel count ${r.channels}, ${channels} expected (${channels === 3 ? 'RGB image' : 'grey mask'})`,
-    );
-  }
+  const decision = tally.decide(group.id);
+  binariseMask(mask, decision.threshold);
+  return {
+    raw: { id: group.id, sliceNumbers: group.slices.map((s) => s.number), depth, height, width, image, mask },
+    hasMask: group.hasMasks,
+    warnings: decision.warning ? [decision.warning] : [],
+  };
 }

@@ -7,7 +7,8 @@ import { listPostprocessSteps, parsePostprocess } from '@mriseg/metrics';
 import { initDevice, predictVolume } from '@mriseg/models';
 import { parseCheckpoint } from '@mriseg/nn';
 import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
-import { isSliceName, type LoadedPatient, type NamedBytes, patientFromFiles } from './files.js';
+import { decodePatient } from './decode.js';
+import { isSliceName, type LoadedPatient, type NamedBytes } from './files.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
 import { type LoadedModel, loadModel, type ModelChoice, type ModelPlan, planModel } from './model.js';
 import { imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
@@ -237,9 +238,13 @@ async function openFiles(files: readonly File[]): Promise<void> {
     if (ckpt.length === 1) setCheckpoint(new Uint8Array(await ckpt[0].arrayBuffer()), ckpt[0].name);
     if (slices.length > 0 || ckpt.length === 0) {
       say(`Reading ${slices.length} slice files…`);
-      setPatient(patientFromFiles(await readFiles(files.filter((f) => !/\.safetensors$/i.test(f.name)))));
+      const p = await decodePatient(await readFiles(files.filter((f) => !/\.safetensors$/i.test(f.name))));
+      setPatient(p);
       say(
-        checkpoint ? 'Volume loaded: press "Run model".' : 'Volume loaded: open a checkpoint to run a model.',
+        (checkpoint
+          ? 'Volume loaded: press "Run model".'
+          : 'Volume loaded: open a checkpoint to run a model.') +
+          p.warnings.map((w) => ` Note: ${w}.`).join(''),
       );
     }
   } catch (e) {
@@ -265,7 +270,7 @@ async function loadDemo(): Promise<void> {
       manifest.files.map(async (name) => ({ name, bytes: await fetchBytes(`demo/${name}`) })),
     );
     setCheckpoint(await fetchBytes(`demo/${manifest.checkpoint}`), manifest.checkpoint);
-    setPatient(patientFromFiles(files));
+    setPatient(await decodePatient(files));
     await runModel();
   } catch (e) {
     showError(e);

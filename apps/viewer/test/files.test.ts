@@ -100,6 +100,19 @@ describe('patient from picked files', () => {
     expect(() => inflateSync(z.subarray(0, z.length >> 1))).toThrow();
   });
 
+  it("honours maxOutputLength as node's inflateSync does (stops early, ERR_BUFFER_TOO_LARGE)", () => {
+    const bomb = nodeDeflate(new Uint8Array(8 << 20));
+    let err: unknown;
+    try {
+      inflateSync(bomb, { maxOutputLength: 1000 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RangeError);
+    expect((err as { code?: string }).code).toBe('ERR_BUFFER_TOO_LARGE');
+    expect(inflateSync(bomb, { maxOutputLength: 8 << 20 }).length).toBe(8 << 20);
+  });
+
   it('accepts a folder without masks', () => {
     const p = patientFromFiles(folder('png', false));
     expect(p.hasMask).toBe(false);
@@ -117,7 +130,7 @@ describe('patient from picked files', () => {
     const missing = folder('png').filter((f) => f.name !== `${raw.id}_2_mask.png`);
     expect(problem(missing).problem).toMatch(/image without mask/);
     const mixed = [...folder('png'), { name: 'TCGA_YY_0002_20000101_1.png', bytes: new Uint8Array(1) }];
-    expect(problem(mixed).problem).toMatch(/open one patient at a time/);
+    expect(problem(mixed).problem).toMatch(/one patient's slices at a time/);
     const formats = [...folder('png'), { name: `${raw.id}_9.tif`, bytes: new Uint8Array(1) }];
     expect(problem(formats).problem).toMatch(/mixes/);
     expect(problem([{ name: 'notes.txt', bytes: new Uint8Array(1) }]).problem).toMatch(/no slices found/);

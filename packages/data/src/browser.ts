@@ -2,13 +2,22 @@
  * The browser-safe part of @mriseg/data (`@mriseg/data/browser`): decoding and validating slices from bytes,
  * the reference preprocessing and its helpers, with no file system, worker threads or caches.
  *
- * `decodeTiff` validates Deflate strips with `inflateSync` from `node:zlib`: a browser bundle must map `node:zlib`
- * to an implementation of `inflateSync`/`deflateSync` (the viewer aliases it to pako).
+ * The decoders inflate with `inflateSync` from `node:zlib` (with its `maxOutputLength` bound): a browser bundle must
+ * map `node:zlib` to an implementation of `inflateSync`/`deflateSync` that honours it (the viewer's uses pako).
  */
 export { nearestIndices, prefilterQuadratic, quadraticTaps, SPLINE_PAD } from './bspline.js';
 export { DataError, type WarningSink } from './errors.js';
+export {
+  checkDeclaredSize,
+  checkVolumeBytes,
+  DEFAULT_DECODE_LIMITS,
+  type DecodeLimits,
+  resolveLimits,
+} from './limits.js';
+export { binariseMask, type MaskDecision, MaskValueTally } from './mask-values.js';
 export { decodePng, encodePng } from './png.js';
 export {
+  MAX_PREPROCESS_SIZE,
   type PreprocessInfo,
   type PreprocessOptions,
   preprocess,
@@ -16,9 +25,10 @@ export {
   resolvePreprocess,
   type Volume,
 } from './preprocess.js';
-export type { Raster } from './raster.js';
+export { checkRasterShape, type Raster } from './raster.js';
 export type { RawPatient } from './reader.js';
 export { resizeNearest, resizeQuadratic } from './resize.js';
 export { sliceAreas } from './sampler.js';
 export { percentiles } from './select.js';
+export { type GroupOptions, groupSlices, parseSliceName, type SliceGroup, type SliceName } from './slices.js';
 export { decodeTiff, SUPPORTED_TIFF_COMPRESSIONS } from './tiff.js';

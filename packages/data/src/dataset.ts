@@ -1,16 +1,17 @@
-import { mkdirSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
-import { cacheKey, cachePath } from './cache.js';
-import { DataError, defaultWarningSink, type WarningSink } from './errors.js';
+import { cachePath, cacheSecret } from './cache.js';
+import { defaultWarningSink, type WarningSink } from './errors.js';
 import { type PatientFiles, scanDataset } from './layout.js';
 import { WorkerPool } from './pool.js';
 import { type PreprocessOptions, resolvePreprocess, type Volume } from './preprocess.js';
 import type { RawPatient, ReadOptions } from './reader.js';
+import { assertOutsideSource } from './source-guard.js';
 import type { LoadResult } from './tasks.js';
 
 export interface LoadOptions {
   /** Only these patients. */
   patients?: readonly string[];
+  /** Gaps in a patient's slice numbers: 'fail' (default) or 'allow'. */
+  gaps?: 'fail' | 'allow';
   read?: ReadOptions;
   /** Preprocessing steps; the reference by default. */
   preprocess?: PreprocessOptions;
@@ -38,16 +39,11 @@ export interface LoadedDataset {
  */
 export async function loadDataset(root: string, options: LoadOptions = {}): Promise<LoadedDataset> {
   const t0 = performance.now();
-  if (options.cacheDir) {
-    const rel = relative(resolve(root), resolve(options.cacheDir));
-    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
-      throw new DataError(
-        options.cacheDir,
-        'the cache folder must not be inside the source data folder (it is only read)',
-      );
-    }
-  }
-  const files = scanDataset(root, { patients: options.patients });
+  const files = scanDataset(root, { patients: options.patients, gaps: options.gaps });
+  // Real paths, so that a cache reached through a symbolic link into the data (or a linked patient folder) is
+  // refused too.
+  if (options.cacheDir)
+    assertOutsideSource(options.cacheDir, [root, ...files.map((f) => f.dir)], 'cache folder');
   const pre = resolvePreprocess(options.preprocess);
   const read = options.read ?? {};
   const warn = options.onWarning ?? defaultWarningSink;
@@ -56,15 +52,14 @@ export async function loadDataset(root: string, options: LoadOptions = {}): Prom
   let built = 0;
   let done = 0;
   try {
-    const dir = options.cacheDir;
-    if (dir) mkdirSync(dir, { recursive: true });
+    const { dir, secret } = openCache(options.cacheDir, warn);
     const volumes: Volume[] = new Array(files.length);
     // Largest patients first: one task a patient, so this keeps the threads evenly busy to the end.
     const order = files.map((_, i) => i).sort((a, b) => files[b].slices.length - files[a].slices.length);
     await Promise.all(
       order.map(async (i) => {
         const f = files[i];
-        const cache = dir ? { dir, path: cachePath(dir, f.id, pre), key: cacheKey(f, pre, read) } : undefined;
+        const cache = dir ? { dir, path: cachePath(dir, f.id, pre), secret } : undefined;
         const r = await pool.run<LoadResult>({ kind: 'load', files: f, read, preprocess: pre, cache });
         r.warnings.forEach(warn);
         if (r.cached) cached++;
@@ -82,9 +77,9 @@ export async function loadDataset(root: string, options: LoadOptions = {}): Prom
 /** Reads patients without preprocessing (decode and validation only), in parallel. */
 export async function readDataset(
   root: string,
-  options: Pick<LoadOptions, 'patients' | 'read' | 'pool' | 'workers' | 'onWarning'> = {},
+  options: Pick<LoadOptions, 'patients' | 'gaps' | 'read' | 'pool' | 'workers' | 'onWarning'> = {},
 ): Promise<RawPatient[]> {
-  const files: PatientFiles[] = scanDataset(root, { patients: options.patients });
+  const files: PatientFiles[] = scanDataset(root, { patients: options.patients, gaps: options.gaps });
   const pool = options.pool ?? new WorkerPool({ workers: options.workers });
   const warn = options.onWarning ?? defaultWarningSink;
   try {
@@ -102,5 +97,16 @@ export async function readDataset(
     );
   } finally {
     if (!options.pool) await pool.close();
+  }
+}
+
+/** The cache folder and its secret, or no cache (with a warning) when the folder cannot be made or written. */
+function openCache(dir: string | undefined, warn: WarningSink): { dir?: string; secret: string } {
+  if (!dir) return { secret: '' };
+  try {
+    return { dir, secret: cacheSecret(dir) };
+  } catch (e) {
+    warn(`${dir}: cannot use the cache folder (${(e as Error).message}); continuing without a cache`);
+    return { secret: '' };
   }
 }

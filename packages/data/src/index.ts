@@ -1,3 +1,5 @@
+// The browser-safe part (decoders, limits, naming rules, preprocessing: browser.ts) and what needs Node.
+
 export {
   type AugmentOptions,
   type AugmentParams,
@@ -5,18 +7,28 @@ export {
   drawAugmentParams,
   REFERENCE_AUGMENT,
 } from './augment.js';
-export { nearestIndices, prefilterQuadratic, quadraticTaps, SPLINE_PAD } from './bspline.js';
-export { CACHE_FORMAT, cacheKey, cachePath, readCachedVolume, writeCachedVolume } from './cache.js';
+export * from './browser.js';
+export {
+  CACHE_FORMAT,
+  type CacheLookup,
+  cacheKey,
+  cachePath,
+  cacheSecret,
+  readCachedVolume,
+  writeCachedVolume,
+} from './cache.js';
 export { type LoadedDataset, type LoadOptions, loadDataset, readDataset } from './dataset.js';
-export { DataError, defaultWarningSink, type WarningSink } from './errors.js';
+export { defaultWarningSink } from './errors.js';
 export {
   type FileStamp,
   type ImageFormat,
   type PatientFiles,
   type ScanOptions,
   type SliceFiles,
+  type SliceFolder,
   scanDataset,
   scanPatient,
+  scanSliceFolder,
 } from './layout.js';
 export { type Batch, BatchLoader, type LoaderOptions, volumeBatches } from './loader.js';
 export {
@@ -27,19 +39,15 @@ export {
   writePatientFolder,
   writePhantomDataset,
 } from './phantom.js';
-export { decodePng, encodePng } from './png.js';
 export { defaultWorkerUrl, type PoolOptions, WorkerPool } from './pool.js';
 export {
-  type PreprocessInfo,
-  type PreprocessOptions,
-  preprocess,
-  REFERENCE_PREPROCESS,
-  resolvePreprocess,
-  type Volume,
-} from './preprocess.js';
-export type { Raster } from './raster.js';
-export { decodeImageFile, type RawPatient, type ReadOptions, readPatient } from './reader.js';
-export { resizeNearest, resizeQuadratic } from './resize.js';
+  decodeImageBytes,
+  decodeImageFile,
+  type ReadOptions,
+  readFileBytes,
+  readPatient,
+  readPatientBytes,
+} from './reader.js';
 export { type OriginalFrame, type PreprocessedGeometry, restoreMask } from './restore.js';
 export {
   type MaskedVolume,
@@ -47,11 +55,10 @@ export {
   referenceSliceWeights,
   type Sampler,
   type SliceRef,
-  sliceAreas,
   UniformSampler,
 } from './sampler.js';
 export { deriveRng, seedFromString } from './seed.js';
-export { percentiles } from './select.js';
+export { assertOutsideSource, isWithin, realPathOf } from './source-guard.js';
 export {
   makeSplit,
   REFERENCE_VALIDATION_IDS,
@@ -61,4 +68,5 @@ export {
   writeSplitManifest,
 } from './split.js';
 export type { AugmentItem, SharedVolume } from './tasks.js';
-export { decodeTiff, encodeTiff, SUPPORTED_TIFF_COMPRESSIONS, type TiffWriteOptions } from './tiff.js';
+export { encodeTiff, type TiffWriteOptions } from './tiff.js';
+export { applyHorizontalPredictor, compressLzw, compressPackBits } from './tiff-compress.js';

@@ -1,8 +1,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from './errors.js';
+import { type GroupOptions, groupSlices, type ImageFormat } from './slices.js';
 
-export type ImageFormat = 'tif' | 'png';
+export type { ImageFormat } from './slices.js';
 
 export interface FileStamp {
   path: string;
@@ -21,33 +22,40 @@ export interface PatientFiles {
   id: string;
   dir: string;
   format: ImageFormat;
-  /** In numeric slice order. */
+  /** In numeric slice order, without gaps (unless `gaps: 'allow'`). */
   slices: SliceFiles[];
+}
+
+/** A folder of one patient's slice images whose masks may be absent (what `predict` reads). */
+export interface SliceFolder {
+  id: string;
+  dir: string;
+  format: ImageFormat;
+  slices: { number: number; image: FileStamp; mask: FileStamp | null }[];
+  hasMasks: boolean;
 }
 
 export interface ScanOptions {
   /** Only these patient IDs (all must exist). */
   patients?: readonly string[];
+  /** Gaps in a patient's slice numbers: 'fail' (default) or 'allow'. */
+  gaps?: 'fail' | 'allow';
 }
-
-const SLICE_NAME = /^(.+)_(\d+)(_mask)?\.(tif|tiff|png)$/i;
 
 /**
  * Lists the Kaggle layout: one folder a patient (`TCGA_<inst>_<id>_<date>`), holding `<folder>_<n>.tif` and
  * `<folder>_<n>_mask.tif` (or `.png`). Loose files at the top (README.md, data.csv) and hidden entries are
- * ignored; anything else that is wrong is an error naming the file. Only reads the folder.
+ * ignored; a symbolic link to a patient folder is followed (the data are only read), a broken one is an error;
+ * anything else that is wrong is an error naming the file (see slices.ts for the naming rules). Only reads.
  */
 export function scanDataset(root: string, options: ScanOptions = {}): PatientFiles[] {
-  let entries: import('node:fs').Dirent[];
+  let names: string[];
   try {
-    entries = readdirSync(root, { withFileTypes: true });
+    names = readdirSync(root);
   } catch (e) {
     throw new DataError(root, `cannot read the data folder (${(e as Error).message})`);
   }
-  let dirs = entries
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .sort();
+  let dirs = names.filter((name) => !name.startsWith('.') && isFolder(join(root, name))).sort();
   if (options.patients) {
     const have = new Set(dirs);
     for (const id of options.patients) {
@@ -57,53 +65,69 @@ export function scanDataset(root: string, options: ScanOptions = {}): PatientFil
     dirs = dirs.filter((d) => want.has(d));
   }
   if (dirs.length === 0) throw new DataError(root, 'no patient folders found');
-  return dirs.map((id) => scanPatient(join(root, id), id));
+  return dirs.map((id) => scanPatient(join(root, id), id, options));
 }
 
-/** Lists one patient folder; `id` is the folder name. */
-export function scanPatient(dir: string, id: string): PatientFiles {
-  const names = readdirSync(dir).filter((n) => !n.startsWith('.'));
-  if (names.length === 0) throw new DataError(dir, 'empty patient folder');
-  const images = new Map<number, string>();
-  const masks = new Map<number, string>();
-  let format: ImageFormat | null = null;
-  for (const name of names) {
-    const path = join(dir, name);
-    const m = SLICE_NAME.exec(name);
-    if (!m) {
-      throw new DataError(path, `file name does not parse as <patient>_<slice>[_mask].tif|png`);
-    }
-    const [, prefix, num, isMask, ext] = m;
-    if (prefix !== id)
-      throw new DataError(path, `file name prefix "${prefix}" is not the patient folder "${id}"`);
-    const fmt: ImageFormat = ext.toLowerCase() === 'png' ? 'png' : 'tif';
-    if (format !== null && fmt !== format) {
-      throw new DataError(path, `mixes ${fmt} with ${format} files in one patient folder`);
-    }
-    format = fmt;
-    const n = Number.parseInt(num, 10);
-    const target = isMask ? masks : images;
-    const other = target.get(n);
-    if (other !== undefined) throw new DataError(path, `slice ${n} appears twice (also ${other})`);
-    target.set(n, path);
+/** A directory, following symbolic links; a link that leads nowhere is an error rather than a skipped patient. */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch (e) {
+    throw new DataError(
+      path,
+      `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; a broken symbolic link?)`,
+    );
   }
-  for (const [n, path] of images) {
-    if (!masks.has(n)) throw new DataError(path, `image without mask (no ${id}_${n}_mask.${format})`);
+}
+
+/** Lists one patient folder; `id` is the folder name and every file's prefix. Every image needs its mask. */
+export function scanPatient(dir: string, id: string, options: Pick<ScanOptions, 'gaps'> = {}): PatientFiles {
+  const f = scanSliceFolder(dir, { id, masks: 'required', gaps: options.gaps });
+  return { id: f.id, dir: f.dir, format: f.format, slices: f.slices.map((s) => ({ ...s, mask: s.mask! })) };
+}
+
+/**
+ * Lists one folder of a patient's slice images, with masks for all of them or for none. Without `id` the files
+ * must share one prefix, which becomes the id (the folder may be named otherwise). Other files are errors.
+ */
+export function scanSliceFolder(
+  dir: string,
+  options: Partial<Pick<GroupOptions, 'id' | 'masks' | 'gaps'>> = {},
+): SliceFolder {
+  let names: string[];
+  try {
+    // Sorted: the same folder gives the same volume and the same first error on every file system.
+    names = readdirSync(dir).sort();
+  } catch (e) {
+    throw new DataError(dir, `cannot read the patient folder (${(e as Error).message})`);
   }
-  for (const [n, path] of masks) {
-    if (!images.has(n)) throw new DataError(path, `mask without image (no ${id}_${n}.${format})`);
-  }
-  const numbers = [...images.keys()].sort((a, b) => a - b);
+  if (names.every((n) => n.startsWith('.'))) throw new DataError(dir, 'empty patient folder');
+  const g = groupSlices(
+    names,
+    (n) => n,
+    (n) => join(dir, n),
+    { set: dir, id: options.id, masks: options.masks ?? 'optional', others: 'fail', gaps: options.gaps },
+  );
   return {
-    id,
+    id: g.id,
     dir,
-    format: format!,
-    slices: numbers.map((n) => ({ number: n, image: stamp(images.get(n)!), mask: stamp(masks.get(n)!) })),
+    format: g.format,
+    hasMasks: g.hasMasks,
+    slices: g.slices.map((s) => ({
+      number: s.number,
+      image: stamp(join(dir, s.image)),
+      mask: s.mask === null ? null : stamp(join(dir, s.mask)),
+    })),
   };
 }
 
 function stamp(path: string): FileStamp {
-  const s = statSync(path);
+  let s: ReturnType<typeof statSync>;
+  try {
+    s = statSync(path);
+  } catch (e) {
+    throw new DataError(path, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   if (!s.isFile()) throw new DataError(path, 'not a regular file');
   return { path, size: s.size, mtimeMs: s.mtimeMs };
 }

@@ -57,8 +57,20 @@ export interface Volume {
   info: PreprocessInfo;
 }
 
+/** Largest output side `preprocess` makes: one 4096² slice is already 200 MB of float32. */
+export const MAX_PREPROCESS_SIZE = 4096;
+/** Most bytes one patient's preprocessing may hold (float64 work volume, float32 result, mask). */
+const MAX_PREPROCESS_BYTES = 8 * 2 ** 30;
+
+/** The reference settings with `options` applied; a size that is not a side in 1..4096 is a RangeError. */
 export function resolvePreprocess(options: PreprocessOptions = {}): Required<PreprocessOptions> {
-  return { ...REFERENCE_PREPROCESS, ...options };
+  const o = { ...REFERENCE_PREPROCESS, ...options };
+  if (o.size !== null && !(Number.isInteger(o.size) && o.size >= 1 && o.size <= MAX_PREPROCESS_SIZE)) {
+    throw new RangeError(
+      `preprocess: image size ${String(o.size)} is not a whole number of pixels from 1 to ${MAX_PREPROCESS_SIZE}`,
+    );
+  }
+  return o;
 }
 
 /**
@@ -129,6 +141,15 @@ export function preprocess(raw: RawPatient, options: PreprocessOptions = {}): Vo
   const outH = o.size ?? ph;
   const outW = o.size ?? pw;
   const outPlane = outH * outW;
+  // Float64 while computing, then float32: 12 bytes a sample beside the mask.
+  const need = d * outPlane * (3 * 12 + 1);
+  if (need > MAX_PREPROCESS_BYTES) {
+    throw new DataError(
+      raw.id,
+      `preprocessing ${d} slices to ${outW}×${outH} needs ${(need / 2 ** 30).toFixed(1)} GiB, more than the ` +
+        `${MAX_PREPROCESS_BYTES / 2 ** 30} GiB limit; choose a smaller image size`,
+    );
+  }
 
   const vol = new Float64Array(d * 3 * outPlane);
   const mask = new Uint8Array(d * outPlane);

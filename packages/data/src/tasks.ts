@@ -1,9 +1,9 @@
 import { type AugmentParams, augmentSlice } from './augment.js';
-import { readCachedVolume, writeCachedVolume } from './cache.js';
+import { cacheKey, readCachedVolume, writeCachedVolume } from './cache.js';
 import { DataError } from './errors.js';
 import type { PatientFiles } from './layout.js';
 import { type PreprocessOptions, preprocess, type Volume } from './preprocess.js';
-import { type RawPatient, type ReadOptions, readPatient } from './reader.js';
+import { type RawPatient, type ReadOptions, readFileBytes, readPatientBytes } from './reader.js';
 
 /** Slices of a volume held in shared memory by every worker (no copy per task). */
 export interface SharedVolume {
@@ -28,8 +28,8 @@ export type Task =
       files: PatientFiles;
       read: ReadOptions;
       preprocess: Required<PreprocessOptions> | null;
-      /** Preprocessed-volume cache entry to try first and to write after a rebuild. */
-      cache?: { dir: string; path: string; key: string };
+      /** Preprocessed-volume cache entry to try first and to write after a rebuild (see cache.ts). */
+      cache?: { dir: string; path: string; secret: string };
     }
   | { kind: 'register'; registry: number; volumes: SharedVolume[] }
   | { kind: 'unregister'; registry: number }
@@ -73,20 +73,45 @@ export function runTask(task: Task, state: TaskState): { result: TaskResult; tra
   switch (task.kind) {
     case 'load': {
       const warnings: string[] = [];
-      if (task.cache && task.preprocess) {
-        const volume = readCachedVolume(task.cache.path, task.cache.key);
-        if (volume)
-          return { result: { volume: toShared(volume), raw: null, warnings, cached: true }, transfer: [] };
-      }
-      const raw = readPatient(task.files, task.read, (m) => warnings.push(m));
+      const warn = (m: string) => warnings.push(m);
+      // Each file is read once: hashed for the cache key and, on a miss, decoded from the same bytes.
+      const read = new Map<string, Uint8Array>();
+      const bytesOf = (path: string) => {
+        let b = read.get(path);
+        if (!b) {
+          b = readFileBytes(path);
+          read.set(path, b);
+        }
+        return b;
+      };
       if (!task.preprocess) {
+        const raw = readPatientBytes(task.files, bytesOf, task.read, warn);
         return {
           result: { volume: null, raw, warnings, cached: false },
           transfer: [raw.image.buffer as ArrayBuffer, raw.mask.buffer as ArrayBuffer],
         };
       }
-      const volume = preprocess(raw, task.preprocess);
-      if (task.cache) writeCachedVolume(task.cache.path, task.cache.dir, task.cache.key, volume);
+      const c = task.cache;
+      const key = c ? cacheKey(task.files, bytesOf, task.preprocess, task.read) : '';
+      if (c) {
+        const hit = readCachedVolume(c.path, key, c.secret, task.files.id);
+        if (hit.problem) warn(`cache entry ${hit.problem}`);
+        if (hit.volume) {
+          return {
+            result: { volume: toShared(hit.volume), raw: null, warnings, cached: true },
+            transfer: [],
+          };
+        }
+      }
+      const volume = preprocess(readPatientBytes(task.files, bytesOf, task.read, warn), task.preprocess);
+      if (c) {
+        try {
+          writeCachedVolume(c.path, c.dir, key, c.secret, volume);
+        } catch (e) {
+          // A full disk or a read-only cache costs the cache, not the run.
+          warn(`${c.path}: cannot write the cache entry (${(e as Error).message}); continuing without it`);
+        }
+      }
       return { result: { volume: toShared(volume), raw: null, warnings, cached: false }, transfer: [] };
     }
     case 'register':

@@ -1,9 +1,12 @@
-import { deflateSync, inflateSync } from 'node:zlib';
-import UTIF from 'utif';
+import { deflateSync } from 'node:zlib';
 import { DataError } from './errors.js';
+import { checkDeclaredSize, DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.js';
 import type { Raster } from './raster.js';
+import { applyHorizontalPredictor, compressLzw, compressPackBits } from './tiff-compress.js';
+import { readTiffDirectory } from './tiff-directory.js';
+import { decodeStrip, undoHorizontalPredictor } from './tiff-strips.js';
 
-/** Compressions utif decodes exactly. Others (notably 32946, old-style deflate) decode to zeros without an error. */
+/** Compressions decoded here. Others are refused by name (utif decodes 32946, old-style Deflate, to zeros). */
 export const SUPPORTED_TIFF_COMPRESSIONS: readonly number[] = [1, 5, 8, 32773];
 
 const COMPRESSION_NAMES: Record<number, string> = {
@@ -20,50 +23,26 @@ const COMPRESSION_NAMES: Record<number, string> = {
   34712: 'JPEG 2000',
 };
 
-function tag(ifd: { [t: `t${number}`]: number[] | undefined }, id: number): number[] | undefined {
-  return ifd[`t${id}`];
-}
-
 /**
- * Decodes an 8-bit, strip-organised TIFF (first image) into an interleaved raster. Everything utif would get wrong
- * silently is checked first: compression and predictor, bit depth, planar configuration, photometric
- * interpretation, strips that run past the end of the file. `file` names the file in errors.
+ * Decodes an 8-bit, strip-organised TIFF (first image) into an interleaved raster. Nothing the file declares is
+ * trusted: the directory is read with every count and offset bounded by the file (`readTiffDirectory`), the
+ * declared size is checked against `limits` before anything is allocated, and each strip is decoded with a bound on
+ * its output (`decodeStrip`). Unsupported layouts (compression, predictor, bit depth, planar configuration,
+ * photometric interpretation, tiles) are refused by name. `file` names the file in errors.
  */
-export function decodeTiff(bytes: Uint8Array, file: string): Raster {
+export function decodeTiff(
+  bytes: Uint8Array,
+  file: string,
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): Raster {
   const n = bytes.byteLength;
-  if (n < 8) throw new DataError(file, `truncated or corrupt TIFF: only ${n} bytes`);
-  const le = bytes[0] === 0x49 && bytes[1] === 0x49;
-  const be = bytes[0] === 0x4d && bytes[1] === 0x4d;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
-  if ((!le && !be) || dv.getUint16(2, le) !== 42) {
-    throw new DataError(file, 'not a TIFF file (bad signature; BigTIFF is not supported)');
-  }
-  const ifdOffset = dv.getUint32(4, le);
-  if (ifdOffset < 8 || ifdOffset + 2 > n) {
-    throw new DataError(
-      file,
-      `truncated or corrupt TIFF: first IFD at byte ${ifdOffset} of a ${n}-byte file`,
-    );
-  }
-  const entries = dv.getUint16(ifdOffset, le);
-  if (ifdOffset + 2 + entries * 12 + 4 > n) {
-    throw new DataError(
-      file,
-      `truncated or corrupt TIFF: IFD with ${entries} entries runs past the end of the file`,
-    );
-  }
-  let ifds: ReturnType<typeof UTIF.decode>;
-  try {
-    ifds = UTIF.decode(bytes);
-  } catch (e) {
-    throw new DataError(file, `corrupt TIFF (${(e as Error).message})`);
-  }
-  const ifd = ifds[0];
-  if (!ifd) throw new DataError(file, 'TIFF holds no image');
-  const width = tag(ifd, 256)?.[0];
-  const height = tag(ifd, 257)?.[0];
+  const { tags } = readTiffDirectory(bytes, file, limits);
+  const tag = (id: number) => tags.get(id);
+  const width = tag(256)?.[0];
+  const height = tag(257)?.[0];
   if (!width || !height) throw new DataError(file, 'TIFF has no image width/height');
-  const compression = tag(ifd, 259)?.[0] ?? 1;
+  checkDeclaredSize(file, width, height, limits, 'TIFF');
+  const compression = tag(259)?.[0] ?? 1;
   if (!SUPPORTED_TIFF_COMPRESSIONS.includes(compression)) {
     const name = COMPRESSION_NAMES[compression] ?? 'unknown';
     throw new DataError(
@@ -71,41 +50,46 @@ export function decodeTiff(bytes: Uint8Array, file: string): Raster {
       `unsupported TIFF compression ${compression} (${name}); supported: none, LZW, Deflate (8), PackBits`,
     );
   }
-  const predictor = tag(ifd, 317)?.[0] ?? 1;
+  const predictor = tag(317)?.[0] ?? 1;
   if (predictor !== 1 && predictor !== 2) {
     throw new DataError(file, `unsupported TIFF predictor ${predictor} (only 1 = none and 2 = horizontal)`);
   }
-  const channels = tag(ifd, 277)?.[0] ?? 1;
-  const bits = tag(ifd, 258) ?? [1];
+  const channels = tag(277)?.[0] ?? 1;
+  const bits = tag(258) ?? [1];
   if (bits.length !== channels && bits.length !== 1) {
     throw new DataError(file, `TIFF declares ${channels} samples a pixel but ${bits.length} bit depths`);
   }
   if (!bits.every((b) => b === 8)) {
     throw new DataError(file, `bit depth ${bits.join(',')}: only 8 bits a sample is supported`);
   }
-  const sampleFormat = tag(ifd, 339);
+  if (channels < 1 || channels > 4) {
+    throw new DataError(file, `TIFF declares ${channels} samples a pixel (1 to 4 are read)`);
+  }
+  const sampleFormat = tag(339);
   if (sampleFormat && !sampleFormat.every((f) => f === 1)) {
     throw new DataError(
       file,
       `sample format ${sampleFormat.join(',')}: only unsigned integers are supported`,
     );
   }
-  if ((tag(ifd, 284)?.[0] ?? 1) !== 1) {
+  if ((tag(284)?.[0] ?? 1) !== 1) {
     throw new DataError(file, 'planar configuration 2 (separate planes) is not supported');
   }
-  if (tag(ifd, 322) || tag(ifd, 324)) throw new DataError(file, 'tiled TIFF is not supported (strips only)');
-  const photometric = tag(ifd, 262)?.[0];
+  if (tag(322) || tag(324)) throw new DataError(file, 'tiled TIFF is not supported (strips only)');
+  const photometric = tag(262)?.[0];
   if (photometric !== undefined && photometric !== 1 && photometric !== 2) {
     throw new DataError(
       file,
       `photometric interpretation ${photometric} is not supported (1 = grey, black is zero; 2 = RGB)`,
     );
   }
-  const offsets = tag(ifd, 273);
+  const offsets = tag(273);
   if (!offsets || offsets.length === 0) throw new DataError(file, 'TIFF has no strip offsets');
   const rowBytes = width * channels;
-  const rowsPerStrip = Math.min(tag(ifd, 278)?.[0] ?? height, height);
-  let counts = tag(ifd, 279);
+  const declaredRows = tag(278)?.[0] ?? height;
+  if (declaredRows < 1) throw new DataError(file, `TIFF declares ${declaredRows} rows a strip`);
+  const rowsPerStrip = Math.min(declaredRows, height);
+  let counts = tag(279);
   if (!counts) {
     if (compression !== 1 || offsets.length !== 1) throw new DataError(file, 'TIFF has no strip byte counts');
     counts = [height * rowBytes];
@@ -131,52 +115,43 @@ export function decodeTiff(bytes: Uint8Array, file: string): Raster {
       );
     }
   }
-  if (compression === 8) {
-    // utif's inflate accepts a truncated stream and leaves the rest zero; zlib refuses it.
-    for (let i = 0; i < strips; i++) {
-      const rows = Math.min(rowsPerStrip, height - i * rowsPerStrip);
-      let got: number;
-      try {
-        got = inflateSync(bytes.subarray(offsets[i], offsets[i] + counts[i])).byteLength;
-      } catch (e) {
-        throw new DataError(file, `corrupt TIFF image data in strip ${i} (${(e as Error).message})`);
-      }
-      if (got < rows * rowBytes) {
-        throw new DataError(
-          file,
-          `corrupt TIFF image data: strip ${i} inflates to ${got} bytes, ${rows * rowBytes} needed`,
-        );
-      }
-    }
+  // Room for whole strips: a writer may pad the last one to its full height.
+  const stripBytes = rowsPerStrip * rowBytes;
+  const out = new Uint8Array(strips * stripBytes);
+  for (let i = 0; i < strips; i++) {
+    const rows = Math.min(rowsPerStrip, height - i * rowsPerStrip);
+    const src = bytes.subarray(offsets[i], Math.min(n, offsets[i] + counts[i]));
+    const target = out.subarray(i * stripBytes, (i + 1) * stripBytes);
+    decodeStrip(compression, src, target, { need: rows * rowBytes, max: stripBytes }, file, i);
   }
-  try {
-    UTIF.decodeImage(bytes, ifd, ifds);
-  } catch (e) {
-    throw new DataError(file, `corrupt TIFF image data (${(e as Error).message})`);
-  }
-  const size = width * height * channels;
-  if (!ifd.data || ifd.data.byteLength < size) {
-    throw new DataError(file, `TIFF decoded to ${ifd.data?.byteLength ?? 0} bytes, ${size} expected`);
-  }
-  return { width, height, channels, data: ifd.data.subarray(0, size) };
+  const data = out.subarray(0, height * rowBytes);
+  if (predictor === 2) undoHorizontalPredictor(data, rowBytes, channels);
+  return { width, height, channels, data };
 }
 
 export interface TiffWriteOptions {
   /** Rows a strip (the real dataset uses 11 for images, 32 for masks). */
   rowsPerStrip?: number;
-  /** 1 (none, as the dataset) or 8 (Deflate, zlib stream a strip). */
-  compression?: 1 | 8;
+  /** 1 (none, as the dataset), 5 (LZW), 8 (Deflate, zlib stream a strip) or 32773 (PackBits). */
+  compression?: 1 | 5 | 8 | 32773;
+  /** 2: horizontal differencing before compression. Default 1 (none). */
+  predictor?: 1 | 2;
   /** Replace or add tags (id → values). Meant for crafting invalid files in tests. */
   overrideTags?: Record<number, number[]>;
+  /**
+   * Strip payloads written as given instead of compressing `data` (crafting files whose strips disagree with
+   * their tags, e.g. a small stream declaring a huge image). `data` is then not read.
+   */
+  stripBytes?: Uint8Array[];
 }
 
 /**
- * A minimal uncompressed, little-endian, strip TIFF writer for 8-bit grey (1 sample) or RGB (3 samples) rasters:
- * utif's own encoder writes RGBA only, and the dataset is RGB + 1-channel masks.
+ * A little-endian strip TIFF writer for 8-bit grey (1 sample) or RGB (3 samples) rasters, uncompressed (as the
+ * dataset) or with any compression the reader takes: utif's own encoder writes RGBA only.
  */
 export function encodeTiff(raster: Raster, options: TiffWriteOptions = {}): Uint8Array {
   const { width, height, channels, data } = raster;
-  if (data.byteLength % height !== 0)
+  if (!options.stripBytes && data.byteLength % height !== 0)
     throw new Error('encodeTiff: data length is not a whole number of rows');
   const rowBytes = data.byteLength / height;
   const rps = Math.max(1, Math.min(options.rowsPerStrip ?? height, height));
@@ -185,10 +160,12 @@ export function encodeTiff(raster: Raster, options: TiffWriteOptions = {}): Uint
   const stripCounts: number[] = [];
   const dataStart = 8;
   const stripData: Uint8Array[] = [];
-  for (let s = 0; s < strips; s++) {
-    const raw = data.subarray(s * rps * rowBytes, Math.min(height, (s + 1) * rps) * rowBytes);
-    stripData.push(options.compression === 8 ? deflateSync(raw) : raw);
+  const predicted = options.predictor === 2 ? applyHorizontalPredictor(data, rowBytes, channels) : data;
+  for (let s = 0; s < strips && !options.stripBytes; s++) {
+    const raw = predicted.subarray(s * rps * rowBytes, Math.min(height, (s + 1) * rps) * rowBytes);
+    stripData.push(compressStrip(raw, options.compression ?? 1));
   }
+  stripData.push(...(options.stripBytes ?? []));
   let at0 = dataStart;
   for (const sd of stripData) {
     stripOffsets.push(at0);
@@ -207,6 +184,7 @@ export function encodeTiff(raster: Raster, options: TiffWriteOptions = {}): Uint
     [278, [rps]],
     [279, stripCounts],
     [284, [1]],
+    ...(options.predictor === 2 ? ([[317, [2]]] as [number, number[]][]) : []),
   ]);
   for (const [k, v] of Object.entries(options.overrideTags ?? {})) tags.set(Number(k), v);
   const ids = [...tags.keys()].sort((a, b) => a - b);
@@ -254,4 +232,11 @@ export function encodeTiff(raster: Raster, options: TiffWriteOptions = {}): Uint
   }
   dv.setUint32(at, 0, true);
   return out;
+}
+
+function compressStrip(raw: Uint8Array, compression: number): Uint8Array {
+  if (compression === 5) return compressLzw(raw);
+  if (compression === 8) return deflateSync(raw);
+  if (compression === 32773) return compressPackBits(raw);
+  return raw;
 }

@@ -1,11 +1,19 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '@mriseg/tensor-wgsl';
 import { encode as encodePngRaw } from 'fast-png';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readDataset } from '../src/dataset.js';
 import { DataError } from '../src/errors.js';
-import { scanDataset } from '../src/layout.js';
+import { scanDataset, scanSliceFolder } from '../src/layout.js';
 import { generatePhantomPatient, writePatientFolder } from '../src/phantom.js';
 import { WorkerPool } from '../src/pool.js';
 import { readPatient } from '../src/reader.js';
@@ -182,6 +190,63 @@ describe('bad inputs fail with the file and the problem', () => {
       file(2, true),
       /2 pixels with values other than 0 and 255/,
     );
+  });
+
+  it('masks stored as 0/1 are read as labels (a note says so); mixed with 0/255 or all below 128 is an error', () => {
+    const ones = new Uint8Array(576);
+    ones.fill(1, 100, 140);
+    for (let n = 1; n <= 4; n++) {
+      writeFileSync(file(n, true), encodeTiff({ width: 24, height: 24, channels: 1, data: ones }));
+    }
+    const warnings: string[] = [];
+    const p = load({}, (w) => warnings.push(w));
+    expect(p.mask.reduce((a, b) => a + b, 0)).toBe(4 * 40);
+    expect(warnings).toEqual([`${ID}: masks stored as 0/1 (not 0/255); 1 is read as tumour`]);
+    const full = ones.map((v) => v * 255);
+    writeFileSync(file(3, true), encodeTiff({ width: 24, height: 24, channels: 1, data: full }));
+    expectDataError(() => load(), file(1, true), /mask stored as 0\/1 while other masks .* use 0\/255/);
+    const labels = ones.map((v, i) => (i < 120 ? v : 2 * v));
+    writeFileSync(file(3, true), encodeTiff({ width: 24, height: 24, channels: 1, data: labels }));
+    expectDataError(() => load(), file(3, true), /all below 128 .* would erase every label/);
+  });
+
+  it('a symbolic link to a patient folder is followed; a broken one is an error, not a skipped patient', () => {
+    const { dir: other, cleanup: clean2 } = tempDir('linked');
+    try {
+      const id2 = 'TCGA_XX_0002_20000101';
+      writePatientFolder(other, generatePhantomPatient(id2, new Rng(4), { size: 24, slices: [3, 3] }), 'tif');
+      symlinkSync(join(other, id2), join(root, id2));
+      expect(scanDataset(root).map((f) => f.id)).toEqual([ID, id2]);
+      rmSync(join(other, id2), { recursive: true });
+      expectDataError(() => scanDataset(root), join(root, id2), /cannot read .*broken symbolic link/);
+    } finally {
+      clean2();
+    }
+  });
+
+  it('slice numbers must be exact and without gaps', () => {
+    const huge = join(dir, `${ID}_99999999999999999999.tif`);
+    writeFileSync(huge, readFileSync(file(4)));
+    expectDataError(() => scanDataset(root), huge, /slice number 99999999999999999999 is too large/);
+    rmSync(huge);
+    renameSync(file(3), join(dir, `${ID}_7.tif`));
+    renameSync(file(3, true), join(dir, `${ID}_7_mask.tif`));
+    expectDataError(() => scanDataset(root), file(4), /jump from 2 to 4: slice 3 is missing/);
+    renameSync(file(4), join(dir, `${ID}_9.tif`));
+    renameSync(file(4, true), join(dir, `${ID}_9_mask.tif`));
+    expectDataError(() => scanDataset(root), join(dir, `${ID}_7.tif`), /slices 3–6 are missing/);
+    expect(scanDataset(root, { gaps: 'allow' })[0].slices.map((s) => s.number)).toEqual([1, 2, 7, 9]);
+  });
+
+  it('a folder of images without masks (predict) holds one patient, whatever the folder is called', () => {
+    const loose = join(root, 'loose');
+    mkdirSync(loose);
+    for (const n of [1, 2, 3]) writeFileSync(join(loose, `${ID}_${n}.tif`), readFileSync(file(n)));
+    const f = scanSliceFolder(loose);
+    expect([f.id, f.hasMasks, f.slices.length]).toEqual([ID, false, 3]);
+    const stranger = join(loose, 'TCGA_YY_0009_20000101_4.tif');
+    writeFileSync(stranger, readFileSync(file(4)));
+    expectDataError(() => scanSliceFolder(loose), stranger, /belongs to patient "TCGA_YY_0009_20000101"/);
   });
 
   it('a DataError raised in a worker thread arrives intact', async () => {

@@ -83,6 +83,7 @@ export class AttentionUNet extends SegmentationModel {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     const { skips, bottom } = contract(this.encoders, this.bottleneck, x);
     let h = bottom;
     for (let i = 3; i >= 0; i--) {

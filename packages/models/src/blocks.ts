@@ -1,7 +1,7 @@
 /** Building blocks shared by the architectures. */
 
 import { BatchNorm2d, Conv2d, Module, maxPool2d, ReLU, Sequential } from '@mriseg/nn';
-import type { Rng, Tensor } from '@mriseg/tensor-wgsl';
+import { type Rng, ShapeError, type Tensor } from '@mriseg/tensor-wgsl';
 import { releaseInference } from './inference-graph.js';
 
 /** Modules run in order under the names they were given (PyTorch's `Sequential(OrderedDict(...))`). */
@@ -78,6 +78,27 @@ export abstract class SegmentationModel extends Module {
   constructor(options: ModelOptions) {
     super();
     this.options = resolveOptions(options);
+  }
+
+  /**
+   * Checks an input before the forward pass: (N, inChannels, H, W) with H and W multiples of 16. Four 2×2 poolings
+   * halve the size four times and the decoder concatenates each up-sampled feature with its skip, so any other
+   * size would fail deep inside with a concatenation shape error.
+   */
+  protected checkInput(x: Tensor): void {
+    const [n, c, h, w] = x.shape;
+    if (x.rank !== 4 || c !== this.options.inChannels) {
+      throw new ShapeError(
+        this.architecture,
+        `input ${x.describe()} must be (batch, ${this.options.inChannels} channels, height, width)`,
+      );
+    }
+    if (h % 16 !== 0 || w % 16 !== 0 || h === 0 || w === 0 || n === 0) {
+      throw new ShapeError(
+        this.architecture,
+        `input ${x.describe()}: height ${h} and width ${w} must be multiples of 16 (the model pools 4 times by 2)`,
+      );
+    }
   }
 
   /** Every supervised output; a single-head model returns its logits. */

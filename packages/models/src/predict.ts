@@ -20,6 +20,18 @@ export interface PredictOptions {
    * their dispatches instead of the model's JavaScript (tensor-wgsl StepGraph). Same values either way.
    */
   replay?: boolean;
+  /**
+   * Refuse NaN or ±Inf in the input volume and in the probabilities read back (both are on the CPU here, so the
+   * check costs one pass over each array and no GPU time). Default true; false lets NaN through as `forward`
+   * itself does (nothing on the GPU side checks values — see `assertFinite` for an opt-in check there).
+   */
+  checkFinite?: boolean;
+}
+
+/** The index of the first NaN or ±Inf in `a`, or −1. */
+function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return i;
+  return -1;
 }
 
 /** Probabilities of one batch (a tensor the caller disposes). */
@@ -45,6 +57,16 @@ export async function predictVolume(
   const [D, C, H, W] = volume.shape;
   if (volume.data.length !== D * C * H * W) {
     throw new Error(`predictVolume: ${volume.data.length} values for shape [${volume.shape.join(', ')}]`);
+  }
+  const check = options.checkFinite ?? true;
+  if (check) {
+    const bad = firstNonFinite(volume.data);
+    if (bad >= 0) {
+      throw new RangeError(
+        `predictVolume: the input holds ${volume.data[bad]} at slice ${Math.floor(bad / (C * H * W))} ` +
+          '(NaN or infinite input values would give NaN probabilities)',
+      );
+    }
   }
   const batchSize = Math.max(1, options.batchSize ?? 16);
   const wasTraining = model.training;
@@ -76,6 +98,14 @@ export async function predictVolume(
       const reading = p.data();
       pending = next < D ? launch(next) : null;
       const values = await reading;
+      if (check && firstNonFinite(values) >= 0) {
+        p.dispose();
+        pending?.[1].dispose();
+        throw new RangeError(
+          `predictVolume: ${model.architecture} gave NaN or infinite probabilities for slices ${start}..${next - 1} ` +
+            'of a finite input (NaN or infinite weights or running statistics?)',
+        );
+      }
       if (!out) {
         outPerSlice = p.size / p.shape[0];
         out = new Float32Array(D * outPerSlice);

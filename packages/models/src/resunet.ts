@@ -80,6 +80,7 @@ export class ResUNet extends SegmentationModel {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     const { skips, bottom } = contract(this.encoders, this.bottleneck, x);
     let h = bottom;
     for (let i = 3; i >= 0; i--) h = this.decoders[i].forward(concat([this.ups[i].forward(h), skips[i]], 1));

@@ -60,6 +60,7 @@ export class UNetPlusPlus extends SegmentationModel {
 
   /** x0_1 … x0_4: the features the heads read. */
   private topRow(x: Tensor): Tensor[] {
+    this.checkInput(x);
     const grid: Tensor[][] = [];
     for (let i = 0; i <= DEPTH; i++) {
       grid.push([this.node(i, 0).forward(i === 0 ? x : maxPool2d(grid[i - 1][0], 2))]);

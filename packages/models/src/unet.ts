@@ -43,6 +43,7 @@ export class UNet extends SegmentationModel {
   }
 
   forward(x: Tensor): Tensor {
+    this.checkInput(x);
     const e1 = this.encoder1.forward(x);
     const e2 = this.encoder2.forward(maxPool2d(e1, 2));
     const e3 = this.encoder3.forward(maxPool2d(e2, 2));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Adam, diceLoss } from '@mriseg/nn';
 import {
   add,
+  assertFinite,
   flip,
   initDevice,
   mul,
@@ -185,6 +186,55 @@ describe('predictVolume', () => {
       /3 values for shape \[1, 3, 2, 2\]/,
     );
     for (const t of [x, want]) t.dispose();
+    m.dispose();
+  });
+});
+
+describe('misuse gives clear errors', () => {
+  it('an input that is not a multiple of 16, or has the wrong channels, is refused before the forward pass', () => {
+    for (const name of MODEL_NAMES) {
+      const m = createModel(name, { features: 2, rng: new Rng(3) });
+      const x = tensor(new Float32Array(3 * 24 * 24), [1, 3, 24, 24]);
+      expect(() => m.forward(x), name).toThrow(
+        new RegExp(
+          `^ShapeError|${name.replace('+', '\\+')}: input f32\\[1, 3, 24, 24\\]: height 24 and width 24 must be multiples of 16`,
+        ),
+      );
+      const g = tensor(new Float32Array(32 * 32), [1, 1, 32, 32]);
+      expect(() => m.forwardHeads(g), name).toThrow(/must be \(batch, 3 channels, height, width\)/);
+      for (const t of [x, g]) t.dispose();
+      m.dispose();
+    }
+  });
+
+  it('predictVolume refuses NaN input and NaN output (weights) by default; checkFinite: false lets them through', async () => {
+    const m = createModel('unet', { features: 2, rng: new Rng(4) });
+    const data = new Float32Array(2 * 3 * 16 * 16).fill(0.5);
+    data[3 * 256 + 7] = Number.NaN;
+    await expect(predictVolume(m, { data, shape: [2, 3, 16, 16] })).rejects.toThrow(
+      /^predictVolume: the input holds NaN at slice 1 /,
+    );
+    // Unchecked, as a plain forward() is (PyTorch does not check either): whatever the kernels make of NaN.
+    const through = await predictVolume(m, { data, shape: [2, 3, 16, 16] }, { checkFinite: false });
+    expect(through.length).toBe(2 * 16 * 16);
+    // assertFinite is the opt-in check on the GPU side.
+    const x = tensor(data, [2, 3, 16, 16]);
+    await expect(assertFinite(x, 'input')).rejects.toThrow(/input holds NaN/);
+    x.dispose();
+    // NaN in a weight: the input is finite, the probabilities are not.
+    const conv = m.stateDict().get('conv.bias')!;
+    m.loadStateDict(
+      new Map([
+        ['conv.bias', { dtype: 'f32', shape: [...conv.shape], data: new Float32Array([Number.NaN]) }],
+      ]),
+      {
+        strict: false,
+      },
+    );
+    data[3 * 256 + 7] = 0;
+    await expect(predictVolume(m, { data, shape: [2, 3, 16, 16] })).rejects.toThrow(
+      /unet gave NaN or infinite probabilities for slices 0\.\.1 of a finite input/,
+    );
     m.dispose();
   });
 });

@@ -67,6 +67,17 @@ export interface Checkpoint {
   metadata: CheckpointMetadata & { format?: string; versions?: Record<string, string> };
   /** The file's `__metadata__` as stored. */
   rawMetadata: Record<string, string>;
+  /** What errors name (the path, or `<bytes>`). */
+  source: string;
+}
+
+export interface ParseCheckpointOptions {
+  /**
+   * F32 tensors holding NaN or ±Inf (a diverged or damaged model, which would score 0 without a word): 'error'
+   * (default), 'warn' (through `onWarning`) or 'allow'.
+   */
+  nonFinite?: 'error' | 'warn' | 'allow';
+  onWarning?: (message: string) => void;
 }
 
 export class CheckpointError extends Error {
@@ -121,17 +132,28 @@ export async function serializeCheckpoint(parts: CheckpointParts): Promise<Uint8
   return serializeSafetensors(entries, meta);
 }
 
-function toHost(source: string, key: string, e: SafetensorsEntry): HostTensor {
+function toHost(source: string, key: string, e: SafetensorsEntry, bad: NonFinite[]): HostTensor {
   const n = e.shape.reduce((a, b) => a * b, 1);
   const dv = new DataView(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength);
   let dtype: DType;
   let data: Float32Array | Int32Array;
   switch (e.dtype) {
-    case 'F32':
+    case 'F32': {
       dtype = 'f32';
       data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = dv.getFloat32(4 * i, true);
+      let nan = 0;
+      let inf = 0;
+      for (let i = 0; i < n; i++) {
+        const v = dv.getFloat32(4 * i, true);
+        data[i] = v;
+        if (v - v !== 0) {
+          if (Number.isNaN(v)) nan++;
+          else inf++;
+        }
+      }
+      if (nan + inf > 0) bad.push({ key, nan, inf, size: n });
       break;
+    }
     case 'I64':
       dtype = 'i32';
       data = new Int32Array(n);
@@ -198,16 +220,46 @@ export function checkInferenceSpec(v: unknown, source: string): InferenceSpec {
   };
 }
 
-/** Parses checkpoint bytes (or a plain safetensors state dict, e.g. one saved from PyTorch). */
-export function parseCheckpoint(bytes: Uint8Array, source = '<bytes>'): Checkpoint {
+interface NonFinite {
+  key: string;
+  nan: number;
+  inf: number;
+  size: number;
+}
+
+function reportNonFinite(source: string, bad: NonFinite[], options: ParseCheckpointOptions): void {
+  const policy = options.nonFinite ?? 'error';
+  if (bad.length === 0 || policy === 'allow') return;
+  const first = bad[0];
+  const problem =
+    `"${first.key}" holds ${first.nan} NaN and ${first.inf} infinite value(s) of ${first.size}` +
+    (bad.length > 1 ? ` (and ${bad.length - 1} more tensor(s) likewise)` : '') +
+    ': a diverged or damaged model';
+  if (policy === 'error') {
+    throw new CheckpointError(source, `${problem}; pass nonFinite: 'allow' to load it anyway`);
+  }
+  options.onWarning?.(`checkpoint ${source}: ${problem}`);
+}
+
+/**
+ * Parses checkpoint bytes (or a plain safetensors state dict, e.g. one saved from PyTorch). Tensors with NaN or
+ * ±Inf are refused unless `options.nonFinite` says otherwise.
+ */
+export function parseCheckpoint(
+  bytes: Uint8Array,
+  source = '<bytes>',
+  options: ParseCheckpointOptions = {},
+): Checkpoint {
   const file = parseSafetensors(bytes, source);
   const model = new Map<string, HostTensor>();
   const optTensors = new Map<string, HostTensor>();
+  const bad: NonFinite[] = [];
   for (const [key, e] of file.tensors) {
     if (key.startsWith(OPTIMIZER_PREFIX))
-      optTensors.set(key.slice(OPTIMIZER_PREFIX.length), toHost(source, key, e));
-    else model.set(key, toHost(source, key, e));
+      optTensors.set(key.slice(OPTIMIZER_PREFIX.length), toHost(source, key, e, bad));
+    else model.set(key, toHost(source, key, e, bad));
   }
+  reportNonFinite(source, bad, options);
   const raw = file.metadata;
   const opt = parseJson<Omit<OptimizerStateInput, 'tensors'>>(source, 'optimizer', raw.optimizer);
   if (!opt && optTensors.size > 0)
@@ -232,7 +284,16 @@ export function parseCheckpoint(bytes: Uint8Array, source = '<bytes>'): Checkpoi
       versions: parseJson(source, 'versions', raw.versions),
     },
     rawMetadata: raw,
+    source,
   };
+}
+
+/**
+ * A JSON entry of the checkpoint's `__metadata__` (undefined when absent); bad JSON is a CheckpointError naming
+ * the file and the key, not a bare SyntaxError.
+ */
+export function checkpointMetadataJson<T = unknown>(ck: Checkpoint, key: string): T | undefined {
+  return parseJson<T>(ck.source, key, ck.rawMetadata[key]);
 }
 
 export interface ApplyTargets extends LoadStateDictOptions {

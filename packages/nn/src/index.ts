@@ -11,8 +11,10 @@ export {
   type CheckpointMetadata,
   type CheckpointParts,
   checkInferenceSpec,
+  checkpointMetadataJson,
   type InferenceSpec,
   OPTIMIZER_PREFIX,
+  type ParseCheckpointOptions,
   parseCheckpoint,
   serializeCheckpoint,
 } from './checkpoint.js';

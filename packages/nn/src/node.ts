@@ -9,6 +9,7 @@ import {
   CheckpointError,
   type CheckpointMetadata,
   type CheckpointParts,
+  type ParseCheckpointOptions,
   parseCheckpoint,
   serializeCheckpoint,
 } from './checkpoint.js';
@@ -21,15 +22,18 @@ export async function saveCheckpoint(path: string, parts: CheckpointParts): Prom
   writeFileAtomic(path, await serializeCheckpoint(parts));
 }
 
-/** Reads and checks a checkpoint file (or a plain safetensors state dict); errors name the file. */
-export function loadCheckpoint(path: string): Checkpoint {
+/**
+ * Reads and checks a checkpoint file (or a plain safetensors state dict); errors name the file. NaN/Inf weights
+ * are refused unless `options.nonFinite` allows them (see ParseCheckpointOptions).
+ */
+export function loadCheckpoint(path: string, options: ParseCheckpointOptions = {}): Checkpoint {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (e) {
     throw new CheckpointError(path, `cannot read (${(e as Error).message})`);
   }
-  return parseCheckpoint(bytes, path);
+  return parseCheckpoint(bytes, path, options);
 }
 
 /** Loads a checkpoint file into a model (and optimizer, scheduler) and returns it (for its metadata). */

@@ -20,6 +20,7 @@ import {
 } from '../src/index.js';
 import {
   CHECKPOINT_FORMAT,
+  checkpointMetadataJson,
   loadCheckpoint,
   loadCheckpointInto,
   loadStateDictFile,
@@ -224,5 +225,44 @@ describe('checkpoints', () => {
     await saveStateDictFile(model, path);
     const opt = new Adam(model.parameters());
     expect(() => loadCheckpointInto(path, { model, optimizer: opt })).toThrow(/has no optimizer state/);
+  });
+
+  it('NaN or infinite weights are refused by default, reported with a warning or allowed on request', () => {
+    const path = join(dir, 'diverged.safetensors');
+    const w = new Float32Array([1, Number.NaN, 2, Number.POSITIVE_INFINITY, Number.NaN, 0]);
+    const entries = [
+      ['a.weight', { shape: [2, 3], data: w }],
+      ['b.bias', { shape: [1], data: new Float32Array([Number.NEGATIVE_INFINITY]) }],
+      ['c.bias', { shape: [2], data: new Float32Array([0, 1]) }],
+    ] as [string, { shape: number[]; data: Float32Array }][];
+    writeFileSync(path, serializeSafetensors(entries));
+    expect(() => loadCheckpoint(path)).toThrow(
+      /diverged\.safetensors: "a\.weight" holds 2 NaN and 1 infinite value\(s\) of 6 \(and 1 more tensor\(s\) likewise\): a diverged or damaged model; pass nonFinite: 'allow'/,
+    );
+    const warnings: string[] = [];
+    const ck = loadCheckpoint(path, { nonFinite: 'warn', onWarning: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^checkpoint .*diverged\.safetensors: "a\.weight" holds 2 NaN/);
+    expect(Number.isNaN(ck.model.get('a.weight')!.data[1])).toBe(true);
+    expect(loadCheckpoint(path, { nonFinite: 'allow' }).model.size).toBe(3);
+  });
+
+  it('metadata JSON is read through checkpointMetadataJson, whose errors name the file and the key', () => {
+    const path = join(dir, 'meta.safetensors');
+    writeFileSync(
+      path,
+      serializeSafetensors([['w', { shape: [1], data: new Float32Array([1]) }]], {
+        'mriseg.train': '{"config": {"imageSize": 256}}',
+        broken: '{"config": ',
+      }),
+    );
+    const ck = loadCheckpoint(path);
+    expect(
+      checkpointMetadataJson<{ config: { imageSize: number } }>(ck, 'mriseg.train')?.config.imageSize,
+    ).toBe(256);
+    expect(checkpointMetadataJson(ck, 'absent')).toBeUndefined();
+    expect(() => checkpointMetadataJson(ck, 'broken')).toThrow(
+      /^checkpoint .*meta\.safetensors: __metadata__\.broken is not valid JSON/,
+    );
   });
 });

@@ -31,6 +31,7 @@ export {
 } from './kernel.js';
 export * from './ops/creation.js';
 export * from './ops/elementwise.js';
+export { allFinite, assertFinite } from './ops/finite.js';
 export { grid1d, gridIndex, gridParams } from './ops/grid.js';
 export * from './ops/layout.js';
 export * from './ops/matmul.js';

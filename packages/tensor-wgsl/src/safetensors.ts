@@ -54,7 +54,11 @@ export class SafetensorsError extends Error {
   }
 }
 
-/** Parses a safetensors file. `source` names the file in error messages. Checks every offset and size. */
+/**
+ * Parses a safetensors file. `source` names the file in error messages. Checks what the format's reference
+ * implementation checks: every offset and size, tensors that tile the data section exactly (no overlap, no gap, no
+ * trailing bytes: a file with them is damaged or crafted) and `__metadata__` as an object of strings.
+ */
 export function parseSafetensors(bytes: Uint8Array, source = '<bytes>'): SafetensorsFile {
   if (bytes.byteLength < 8)
     throw new SafetensorsError(source, `file is ${bytes.byteLength} bytes, too short for a header`);
@@ -77,14 +81,17 @@ export function parseSafetensors(bytes: Uint8Array, source = '<bytes>'): Safeten
   const dataStart = 8 + headerLen;
   const dataLen = bytes.byteLength - dataStart;
   const tensors = new Map<string, SafetensorsEntry>();
+  const spans: { name: string; start: number; end: number }[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object')
-        throw new SafetensorsError(source, '__metadata__ is not an object');
-      metadata = Object.fromEntries(
-        Object.entries(raw as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
-      );
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        throw new SafetensorsError(source, `__metadata__ is ${describeJson(raw)}, not an object of strings`);
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string')
+          throw new SafetensorsError(source, `__metadata__."${k}" is ${describeJson(v)}, not a string`);
+      }
+      metadata = { ...(raw as Record<string, string>) };
       continue;
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -123,8 +130,46 @@ export function parseSafetensors(bytes: Uint8Array, source = '<bytes>'): Safeten
       shape: shape as number[],
       bytes: bytes.subarray(dataStart + off[0], dataStart + off[1]),
     });
+    spans.push({ name, start: off[0], end: off[1] });
   }
+  checkTiling(spans, dataLen, source);
   return { tensors, metadata };
+}
+
+/** The tensors must cover the data section back to back: overlapping or unclaimed bytes are refused. */
+function checkTiling(
+  spans: { name: string; start: number; end: number }[],
+  dataLen: number,
+  source: string,
+): void {
+  spans.sort((a, b) => a.start - b.start || a.end - b.end);
+  let at = 0;
+  let last = '';
+  for (const s of spans) {
+    if (s.start < at) {
+      throw new SafetensorsError(
+        source,
+        `tensors "${last}" and "${s.name}" overlap (bytes ${s.start}..${at} of the data section are claimed twice)`,
+      );
+    }
+    if (s.start > at) {
+      throw new SafetensorsError(source, `bytes ${at}..${s.start} of the data section belong to no tensor`);
+    }
+    at = s.end;
+    last = s.name;
+  }
+  if (at !== dataLen) {
+    throw new SafetensorsError(
+      source,
+      `${dataLen - at} bytes follow the last tensor (the data section is ${dataLen} bytes, tensors end at ${at})`,
+    );
+  }
+}
+
+function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v} (${JSON.stringify(v)})`;
 }
 
 export type SafetensorsInput =

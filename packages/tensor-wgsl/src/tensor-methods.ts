@@ -47,7 +47,7 @@ declare module './tensor.js' {
     unsqueeze(axis: number): Tensor;
     permute(perm: readonly number[]): Tensor;
     transpose(dim0?: number, dim1?: number): Tensor;
-    slice(ranges: readonly (lay.SliceRange | null | undefined)[]): Tensor;
+    slice(ranges: readonly (lay.SliceRangeInput | null | undefined)[]): Tensor;
     pad(pads: readonly number[], value?: number): Tensor;
     flip(axes: number | readonly number[]): Tensor;
     expand(shape: readonly number[]): Tensor;

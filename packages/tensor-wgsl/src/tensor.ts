@@ -3,6 +3,7 @@
  * tensors; reading values back (`data()`, `item()`) is the only thing that waits for the GPU.
  */
 import { type GradNode, backward as runBackward } from './autograd.js';
+import { bucketSize } from './buffer-pool.js';
 import { runtime } from './device.js';
 import { track } from './scope.js';
 import { fmt, numel, type Shape, ShapeError } from './shape.js';
@@ -11,6 +12,17 @@ export type DType = 'f32' | 'i32';
 export type TypedArrayFor<D extends DType> = D extends 'i32' ? Int32Array : Float32Array;
 
 let nextId = 1;
+
+/** The largest buffer a kernel can bind on a runtime's device (read once per runtime: tensors are made often). */
+const bindingLimits = new WeakMap<object, number>();
+function largestBinding(rt: ReturnType<typeof runtime>): number {
+  let limit = bindingLimits.get(rt);
+  if (limit === undefined) {
+    limit = Math.min(rt.limits.maxStorageBufferBindingSize, rt.limits.maxBufferSize);
+    bindingLimits.set(rt, limit);
+  }
+  return limit;
+}
 
 /** A GPU buffer shared by a tensor and its views (reshape, detach). */
 export class Storage {
@@ -55,10 +67,23 @@ export class Tensor {
     track(this);
   }
 
-  /** A new tensor with its own freshly allocated (uninitialised) buffer. */
+  /**
+   * A new tensor with its own freshly allocated (uninitialised) buffer. A size the device cannot hold in one
+   * storage binding is a RangeError here, naming the op: WebGPU would only report it later, at an unrelated read.
+   */
   static empty(shape: Shape, dtype: DType = 'f32', label = 'tensor'): Tensor {
     const bytes = Math.max(4, numel(shape) * 4);
-    const buf = runtime().pool.acquire(bytes, label);
+    const rt = runtime();
+    const limit = largestBinding(rt);
+    const size = bucketSize(bytes);
+    if (size > limit) {
+      const rounded = size === bytes ? '' : ` (${size} as the buffer pool rounds sizes)`;
+      throw new RangeError(
+        `${label}: a ${dtype}${fmt(shape)} tensor needs ${bytes} bytes${rounded}, more than the ${limit} bytes ` +
+          'this device can bind as one buffer (maxStorageBufferBindingSize / maxBufferSize)',
+      );
+    }
+    const buf = rt.pool.acquire(bytes, label);
     return new Tensor(new Storage(buf, bytes), shape, dtype);
   }
 

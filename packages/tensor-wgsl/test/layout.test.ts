@@ -110,15 +110,15 @@ describe('permute and transpose', () => {
 });
 
 describe('slice', () => {
-  it('steps > 1, negative indices, open ends, and clamping beyond the ends', async () => {
+  it('steps > 1, negative indices, open ends, empty ranges and [start, end, step] tuples', async () => {
     const rng = new Rng(5);
     const x = R.randomND(rng, [7, 9, 5]);
     const cases: (SliceRange | null)[][] = [
       [{ start: 1, end: 6, step: 2 }, null, { step: 3 }],
       [{ start: -3 }, { start: 2, end: -2, step: 4 }],
-      [null, { end: -1 }, { start: -100, end: 100 }],
+      [null, { end: -1 }, { start: -5, end: 5 }],
       [{ start: 2, end: 3 }],
-      [{ start: 5, end: 2 }],
+      [{ start: 2, end: 2 }],
       [
         { start: -1, step: 5 },
         { start: 8, step: 2 },
@@ -127,23 +127,35 @@ describe('slice', () => {
     ];
     for (const ranges of cases)
       await check(() => slice(up(x), ranges), R.slice(x, ranges), JSON.stringify(ranges));
+    await check(
+      () => slice(up(x), [[1, 6, 2], null, [-4]]),
+      R.slice(x, [{ start: 1, end: 6, step: 2 }, null, { start: -4 }]),
+      'tuples',
+    );
   });
 
-  it('random ranges (Python semantics) on random odd shapes', async () => {
+  it('random in-range ranges on random odd shapes agree with Python slicing', async () => {
     const rng = new Rng(55);
     for (let k = 0; k < 8; k++) {
       const x = R.randomND(rng, R.randomShape(rng, 1, 4, 7));
       const ranges = x.shape.map((d) => {
         if (rng.uniform() < 0.2) return null;
-        const pick = () => (rng.uniform() < 0.25 ? undefined : rng.int(2 * d + 5) - d - 2);
-        return { start: pick(), end: pick(), step: 1 + rng.int(3) };
+        const a = rng.int(d + 1);
+        const b = a + rng.int(d + 1 - a);
+        const signed = (v: number) => (v < d && rng.uniform() < 0.3 ? v - d : v);
+        return { start: signed(a), end: rng.uniform() < 0.25 ? undefined : signed(b), step: 1 + rng.int(3) };
       });
       await check(() => slice(up(x), ranges), R.slice(x, ranges), JSON.stringify(ranges));
     }
   });
 
-  it('rejects zero or negative steps and too many ranges', () => {
-    const t = tensor(new Float32Array(6), [2, 3]);
+  it('rejects out-of-range or reversed bounds, bad steps, unknown range forms and too many ranges', () => {
+    const t = tensor(new Float32Array(12), [4, 3]);
+    expect(() => slice(t, [[5, 9]])).toThrow(/start 5 is outside axis 0 of f32\[4, 3\] \(size 4\)/);
+    expect(() => slice(t, [{ start: 1, end: 9 }])).toThrow(/end 9 is outside axis 0/);
+    expect(() => slice(t, [null, { start: -4 }])).toThrow(/start -4 is outside axis 1/);
+    expect(() => slice(t, [{ start: 3, end: 1 }])).toThrow(/ends before it starts/);
+    expect(() => slice(t, [{ begin: 1 } as unknown as SliceRange])).toThrow(/unknown key\(s\) begin/);
     expect(() => slice(t, [{ step: 0 }])).toThrow(/step 0/);
     expect(() => slice(t, [{ step: -1 }])).toThrow(ShapeError);
     expect(() => slice(t, [null, null, null])).toThrow(/3 ranges/);

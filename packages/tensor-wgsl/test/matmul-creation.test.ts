@@ -1,9 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  allFinite,
   arange,
+  assertFinite,
   full,
   initDevice,
   matmul,
+  memory,
   ones,
   onesLike,
   Rng,
@@ -144,6 +147,34 @@ describe('creation', () => {
     expect(big.v.every((x) => x === 3)).toBe(true);
     const empty = await values(() => zeros([0, 3]));
     expect(empty.v.length).toBe(0);
+  });
+
+  it('a tensor larger than the device can bind fails at once, naming the op, the shape and the limit', async () => {
+    const before = memory().liveBuffers;
+    expect(() => zeros([1e6, 1e6])).toThrow(
+      /^full: a f32\[1000000, 1000000\] tensor needs 4000000000000 bytes \(\d+ as the buffer pool rounds sizes\), more than the \d+ bytes this device can bind/,
+    );
+    expect(memory().liveBuffers).toBe(before);
+    // The device is still usable afterwards: the error came before any WebGPU call.
+    const t = ones([3]);
+    expect(Array.from(await t.data())).toEqual([1, 1, 1]);
+    t.dispose();
+  });
+
+  it('allFinite / assertFinite find NaN and ±Inf (an opt-in read-back)', async () => {
+    const cases: [number[], boolean][] = [
+      [[1, -2, 3e38], true],
+      [[1, Number.NaN, 3], false],
+      [[1, Number.NEGATIVE_INFINITY], false],
+      [[Number.POSITIVE_INFINITY], false],
+    ];
+    for (const [values, finite] of cases) {
+      const t = tensor(values);
+      expect(await allFinite(t), JSON.stringify(values)).toBe(finite);
+      if (!finite)
+        await expect(assertFinite(t, 'input')).rejects.toThrow(/^input holds NaN or infinite values$/);
+      t.dispose();
+    }
   });
 
   it('arange in f32 and i32', async () => {

@@ -161,7 +161,40 @@ describe('safetensors bytes', () => {
     [
       'metadata that is not an object',
       () => handMade({ __metadata__: 'x' }),
-      /__metadata__ is not an object/,
+      /__metadata__ is a string \("x"\), not an object of strings/,
+    ],
+    ['metadata that is an array', () => handMade({ __metadata__: ['a'] }), /__metadata__ is an array/],
+    [
+      'a metadata value that is not a string',
+      () => handMade({ __metadata__: { epoch: 3 } }),
+      /__metadata__\."epoch" is a number \(3\), not a string/,
+    ],
+    [
+      'overlapping data_offsets',
+      () =>
+        handMade(
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+          },
+          new Uint8Array(12),
+        ),
+      /tensors "a" and "b" overlap \(bytes 4\.\.8/,
+    ],
+    [
+      'bytes that belong to no tensor',
+      () => handMade({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)),
+      /bytes 0\.\.4 of the data section belong to no tensor/,
+    ],
+    [
+      'trailing bytes after the last tensor',
+      () => {
+        const g = good();
+        const out = new Uint8Array(g.length + 5);
+        out.set(g);
+        return out;
+      },
+      /5 bytes follow the last tensor/,
     ],
   ];
   for (const [what, make, message] of CORRUPT) {

@@ -153,19 +153,49 @@ export interface SliceRange {
   step?: number;
 }
 
-/** Python-style slicing per axis (`null`/missing axes are kept whole); negative indices count from the end. */
-export function slice(a: Tensor, ranges: readonly (SliceRange | null | undefined)[]): Tensor {
+/** A range as `{ start, end, step }` or as a tuple `[start, end]` / `[start, end, step]` (`t[start:end:step]`). */
+export type SliceRangeInput = SliceRange | readonly [number?, number?, number?];
+
+function toRange(r: SliceRangeInput | null | undefined, axis: number): SliceRange {
+  if (r === null || r === undefined) return {};
+  if (Array.isArray(r)) {
+    if (r.length > 3)
+      throw new ShapeError('slice', `range ${JSON.stringify(r)} on axis ${axis} has more than 3 parts`);
+    return { start: r[0], end: r[1], step: r[2] };
+  }
+  const unknown = Object.keys(r).filter((k) => k !== 'start' && k !== 'end' && k !== 'step');
+  if (unknown.length > 0)
+    throw new ShapeError(
+      'slice',
+      `range on axis ${axis} has unknown key(s) ${unknown.join(', ')} (start, end, step)`,
+    );
+  return r as SliceRange;
+}
+
+/**
+ * Slicing per axis (`null`/missing axes are kept whole); negative indices count from the end. Unlike Python, a
+ * start or end beyond the axis is an error rather than clipped: `slice(t, [[5, 9]])` on an axis of 4 asks for
+ * elements that do not exist, and an empty or shorter result would hide that.
+ */
+export function slice(a: Tensor, ranges: readonly (SliceRangeInput | null | undefined)[]): Tensor {
   if (ranges.length > a.rank) throw new ShapeError('slice', `${ranges.length} ranges for ${a.describe()}`);
   const st = stridesOf(a.shape);
   const spec = a.shape.map((dim, i) => {
-    const r = ranges[i] ?? {};
+    const r = toRange(ranges[i], i);
     const step = r.step ?? 1;
     if (!Number.isInteger(step) || step <= 0)
       throw new ShapeError('slice', `step ${step} on axis ${i} must be a positive integer (use flip)`);
-    const clampIdx = (v: number) => Math.min(dim, Math.max(0, v < 0 ? v + dim : v));
-    const start = clampIdx(r.start ?? 0);
-    const end = clampIdx(r.end ?? dim);
-    const size = Math.max(0, Math.ceil((end - start) / step));
+    const index = (v: number, what: string) => {
+      const k = v < 0 ? v + dim : v;
+      if (!Number.isInteger(v) || k < 0 || k > dim)
+        throw new ShapeError('slice', `${what} ${v} is outside axis ${i} of ${a.describe()} (size ${dim})`);
+      return k;
+    };
+    const start = index(r.start ?? 0, 'start');
+    const end = index(r.end ?? dim, 'end');
+    if (end < start)
+      throw new ShapeError('slice', `range ${start}..${end} on axis ${i} ends before it starts`);
+    const size = Math.ceil((end - start) / step);
     return { size, start, step, bound: UNBOUNDED, stride: st[i] };
   });
   const out = gather('slice', a, spec);

@@ -1,4 +1,4 @@
-// utif 3.1.0 ships no types; only the part this package calls is declared.
+// utif 3.1.0 ships no types; only the part the tests call (to cross-check the decoder) is declared.
 declare module 'utif' {
   interface Ifd {
     [tag: `t${number}`]: number[] | undefined;
