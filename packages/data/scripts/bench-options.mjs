@@ -18,7 +18,9 @@ if (!root) {
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const limit = Number(process.argv[3] ?? 4);
 console.log(`data: ${root}`);
-console.log(`machine: ${availableParallelism()} cores (${cpus()[0]?.model}), node ${process.version}, ${runs} runs`);
+console.log(
+  `machine: ${availableParallelism()} cores (${cpus()[0]?.model}), node ${process.version}, ${runs} runs`,
+);
 
 /** Median wall and CPU milliseconds of `runs` calls (after one warm-up). */
 function time(f) {
@@ -53,7 +55,8 @@ for (const files of scanDataset(root).slice(0, limit)) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 4294967296;
   };
-  for (let i = 0; i < prob.length; i++) prob[i] = Math.min(1, Math.max(0, (v.mask[i] ? 0.8 : 0.15) + 0.3 * (rand() - 0.5)));
+  for (let i = 0; i < prob.length; i++)
+    prob[i] = Math.min(1, Math.max(0, (v.mask[i] ? 0.8 : 0.15) + 0.3 * (rand() - 0.5)));
   const shape = [v.depth, v.height, v.width];
   const image = { data: v.image, shape: [v.depth, 3, v.height, v.width] };
   const crf2d = time(() => denseCrf({ data: prob, shape }, image));

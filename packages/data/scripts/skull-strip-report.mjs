@@ -21,7 +21,9 @@ const optionsText = flag('--options');
 const bias = args.includes('--bias-correct');
 const root = args.filter((a) => a !== '--bias-correct')[0];
 if (!root) {
-  console.error('usage: node scripts/skull-strip-report.mjs KAGGLE_3M_FOLDER [--csv FILE] [--bias-correct] [--workers N] [--options JSON]');
+  console.error(
+    'usage: node scripts/skull-strip-report.mjs KAGGLE_3M_FOLDER [--csv FILE] [--bias-correct] [--workers N] [--options JSON]',
+  );
   process.exit(1);
 }
 const skullStrip = optionsText ? JSON.parse(optionsText) : true;
@@ -75,7 +77,8 @@ for (const r of cut.sort((a, b) => b.outside / b.tumour - a.outside / a.tumour))
   console.log(`  ${r.id}: ${r.outside} of ${r.tumour} (${((100 * r.outside) / r.tumour).toFixed(2)} %)`);
 if (csvPath) {
   const lines = ['patient,slices,tumour_voxels,tumour_outside,brain_fraction'];
-  for (const r of rows) lines.push(`${r.id},${r.slices},${r.tumour},${r.outside},${r.brainFraction.toFixed(4)}`);
+  for (const r of rows)
+    lines.push(`${r.id},${r.slices},${r.tumour},${r.outside},${r.brainFraction.toFixed(4)}`);
   writeFileSync(csvPath, `${lines.join('\n')}\n`);
   console.log(`wrote ${csvPath}`);
 }
