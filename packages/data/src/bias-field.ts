@@ -142,13 +142,16 @@ function axisPositions(extent: number, shrink: number): Float64Array {
   return p;
 }
 
-/** In-plane block means of the masked positive voxels; a block is in the mask when at least half of it is. */
-function shrinkGrid(
+/**
+ * In-plane block means of the masked positive voxels of a [D,H,W] volume: `values` (0 outside), `inMask` (a block
+ * counts when at least half of it is masked and positive) and the shrunken `shape`.
+ */
+export function blockMeans(
   image: ArrayLike<number>,
   [D, H, W]: Shape3,
   mask: Uint8Array | null,
   shrink: number,
-): Grid {
+): { values: Float64Array; inMask: Uint8Array; shape: [number, number, number] } {
   const gy = Math.ceil(H / shrink);
   const gx = Math.ceil(W / shrink);
   const n = D * gy * gx;
@@ -167,23 +170,31 @@ function shrinkGrid(
           count[g]++;
         }
       }
-  const logValue = new Float64Array(n);
+  const values = new Float64Array(n);
   const inMask = new Uint8Array(n);
   for (let g = 0; g < n; g++) {
     if (count[g] > 0 && 2 * count[g] >= total[g]) {
       inMask[g] = 1;
-      logValue[g] = Math.log(sum[g] / count[g]);
+      values[g] = sum[g] / count[g];
     }
   }
+  return { values, inMask, shape: [D, gy, gx] };
+}
+
+/** The grid the estimate runs on: block means, their log, and their positions in full-resolution voxels. */
+function shrinkGrid(image: ArrayLike<number>, shape: Shape3, mask: Uint8Array | null, shrink: number): Grid {
+  const b = blockMeans(image, shape, mask, shrink);
+  const logValue = new Float64Array(b.values.length);
+  for (let g = 0; g < logValue.length; g++) if (b.inMask[g]) logValue[g] = Math.log(b.values[g]);
   return {
-    depth: D,
-    height: gy,
-    width: gx,
-    z: axisPositions(D, 1),
-    y: axisPositions(H, shrink),
-    x: axisPositions(W, shrink),
+    depth: b.shape[0],
+    height: b.shape[1],
+    width: b.shape[2],
+    z: axisPositions(shape[0], 1),
+    y: axisPositions(shape[1], shrink),
+    x: axisPositions(shape[2], shrink),
     logValue,
-    inMask,
+    inMask: b.inMask,
   };
 }
 

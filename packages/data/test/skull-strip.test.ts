@@ -1,3 +1,4 @@
+import { Rng } from '@mriseg/tensor-wgsl';
 import { describe, expect, it } from 'vitest';
 import { scanDataset } from '../src/layout.js';
 import { preprocess } from '../src/preprocess.js';
@@ -6,25 +7,14 @@ import { readPatient } from '../src/reader.js';
 import { brainMask, convexHullPerSlice } from '../src/skull-strip.js';
 import { requireShared, SAMPLE } from './paths.js';
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Axial slices of a synthetic head, 128 px: bright scalp ring, dark skull ring, grey brain with dark sulci, and a
  * bright tumour pressed against the skull on the right; in the middle slices a 4-px bridge of tissue crosses the
  * skull at the top.
  */
 function head(D = 7, S = 128) {
-  const r = rng(1);
+  const rng = new Rng(1);
+  const r = () => rng.uniform();
   const image = new Float64Array(D * S * S);
   const brain = new Uint8Array(D * S * S);
   const tumour = new Uint8Array(D * S * S);
@@ -107,7 +97,8 @@ describe('brainMask', () => {
 
 describe('convexHullPerSlice', () => {
   it('is the set of pixel centres inside the convex hull of the pixels (checked by support functions)', () => {
-    const r = rng(4);
+    const rng = new Rng(4);
+    const r = () => rng.uniform();
     const [D, H, W] = [3, 23, 19];
     const mask = new Uint8Array(D * H * W);
     for (let i = 0; i < mask.length; i++) mask[i] = r() < 0.02 ? 1 : 0;

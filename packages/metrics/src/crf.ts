@@ -134,23 +134,26 @@ export function denseCrf(prob: Volume, image: ImageVolume, options: DenseCrfOpti
       throw new Error(`denseCrf: channel ${c} asked for, the image has ${g.channels} (0..${g.channels - 1})`);
   const plane = g.height * g.width;
   const out = new Float32Array(prob.data.length);
-  if (o.volumetric) {
-    out.set(meanField(prob.data, image.data, g, 0, g.depth, channels, o));
-  } else {
-    for (let z = 0; z < g.depth; z++)
-      out.set(meanField(prob.data, image.data, g, z, z + 1, channels, o), z * plane);
-  }
+  const field: Field = { prob: prob.data, image: image.data, g, channels, o };
+  if (o.volumetric) out.set(meanField(field, 0, g.depth));
+  else for (let z = 0; z < g.depth; z++) out.set(meanField(field, z, z + 1), z * plane);
   return { data: out, shape: prob.shape };
+}
+
+/** What one mean-field run reads: the whole volume's probabilities and image, their grid, the options. */
+interface Field {
+  prob: Float32Array | Float64Array;
+  image: Float32Array | Float64Array;
+  g: Grid;
+  channels: readonly number[];
+  o: Required<DenseCrfOptions>;
 }
 
 /** The bilateral features of slices [z0, z1): position over θ_α, then the chosen channels over θ_β. */
 function appearanceFeatures(
-  image: Float32Array | Float64Array,
-  g: Grid,
+  { image, g, channels, o }: Field,
   z0: number,
   z1: number,
-  channels: readonly number[],
-  o: Required<DenseCrfOptions>,
 ): { features: Float64Array; dim: number } {
   const volumetric = z1 - z0 > 1;
   const dim = 2 + (volumetric ? 1 : 0) + channels.length;
@@ -177,15 +180,9 @@ function appearanceFeatures(
   return { features, dim };
 }
 
-function meanField(
-  probAll: Float32Array | Float64Array,
-  image: Float32Array | Float64Array,
-  g: Grid,
-  z0: number,
-  z1: number,
-  channels: readonly number[],
-  o: Required<DenseCrfOptions>,
-): Float32Array {
+/** Q(1) for slices [z0, z1) as one field. */
+function meanField(field: Field, z0: number, z1: number): Float32Array {
+  const { prob: probAll, g, o } = field;
   const plane = g.height * g.width;
   const depth = z1 - z0;
   const n = depth * plane;
@@ -202,7 +199,7 @@ function meanField(
   let lattice: PermutohedralLattice | null = null;
   let normA: Float32Array | null = null;
   if (useA) {
-    const { features, dim } = appearanceFeatures(image, g, z0, z1, channels, o);
+    const { features, dim } = appearanceFeatures(field, z0, z1);
     lattice = PermutohedralLattice.build(features, n, dim);
     normA = lattice.filter(new Float32Array(n).fill(1));
   }

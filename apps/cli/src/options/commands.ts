@@ -88,24 +88,21 @@ const imageSize = (
  * The optional preprocessing steps of @mriseg/data (before normalisation). train records them in its checkpoints;
  * evaluate, predict and ensemble follow the checkpoint unless given.
  */
-const preprocessingSteps = (group: string, inference: boolean): OptionSpec[] => [
-  {
-    name: 'bias-correct',
+const preprocessingSteps = (group: string, inference: boolean): OptionSpec[] =>
+  [
+    [
+      'bias-correct',
+      'N4-style bias-field correction of each channel before normalisation (about 3 s of CPU a patient, cached)',
+    ],
+    ['skull-strip', 'zero everything outside a brain mask computed from FLAIR, before normalisation'],
+  ].map(([name, help]) => ({
+    name,
     kind: 'toggle',
     default: inference ? null : false,
     defaultText: inference ? "the checkpoint's (off)" : undefined,
-    help: 'N4-style bias-field correction of each channel before normalisation (about 3 s of CPU a patient, cached)',
+    help,
     group,
-  },
-  {
-    name: 'skull-strip',
-    kind: 'toggle',
-    default: inference ? null : false,
-    defaultText: inference ? "the checkpoint's (off)" : undefined,
-    help: 'zero everything outside a brain mask computed from FLAIR, before normalisation',
-    group,
-  },
-];
+  }));
 
 /** The options of applying models (evaluate, predict, ensemble). */
 function inferenceOptions(): OptionSpec[] {

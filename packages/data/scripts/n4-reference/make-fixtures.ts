@@ -8,14 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serializeSafetensors } from '@mriseg/tensor-wgsl/safetensors';
-import {
-  type BiasInput,
-  biasPhantom,
-  FIXTURE_OPTIONS,
-  FIXTURE_PATIENTS,
-  inputHash,
-  patientGrid,
-} from '../../test/bias-inputs.js';
+import * as inputs from '../../test/bias-inputs.js';
 
 const [n4ref, sampleRoot, outDir] = process.argv.slice(2);
 if (!n4ref || !sampleRoot || !outDir) {
@@ -24,11 +17,11 @@ if (!n4ref || !sampleRoot || !outDir) {
 }
 const tmp = mkdtempSync(join(tmpdir(), 'n4ref-'));
 
-function run(name: string, input: BiasInput, dense: boolean): void {
+function run(name: string, input: inputs.BiasInput, dense: boolean): void {
   const [D, H, W] = input.shape;
   writeFileSync(join(tmp, 'in.f32'), new Uint8Array(input.image.buffer));
   writeFileSync(join(tmp, 'mask.u8'), input.mask);
-  const o = FIXTURE_OPTIONS;
+  const o = inputs.FIXTURE_OPTIONS;
   const out = execFileSync(n4ref, [
     join(tmp, 'in.f32'),
     join(tmp, 'mask.u8'),
@@ -57,13 +50,13 @@ function run(name: string, input: BiasInput, dense: boolean): void {
   const bytes = serializeSafetensors(entries, {
     producer:
       'ITK 5.2.1 N4BiasFieldCorrectionImageFilter (Debian libinsighttoolkit5-dev), scripts/n4-reference',
-    options: JSON.stringify(FIXTURE_OPTIONS),
+    options: JSON.stringify(inputs.FIXTURE_OPTIONS),
     input: name,
-    inputSha256: inputHash(input),
+    inputSha256: inputs.inputHash(input),
   });
   writeFileSync(join(outDir, `${name}.safetensors`), bytes);
   console.log(`${name}: lattice [${latticeShape.join(',')}]${dense ? `, field [${D},${H},${W}]` : ''}`);
 }
 
-run('phantom', biasPhantom(), true);
-for (const id of FIXTURE_PATIENTS) run(id, patientGrid(sampleRoot, id), false);
+run('phantom', inputs.biasPhantom(), true);
+for (const id of inputs.FIXTURE_PATIENTS) run(id, inputs.patientGrid(sampleRoot, id), false);
