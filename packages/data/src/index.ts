@@ -57,6 +57,18 @@ export {
   type SliceRef,
   UniformSampler,
 } from './sampler.js';
+export {
+  type CaseInput,
+  caseName,
+  type DicomFolder,
+  describeSeries,
+  isNiftiPath,
+  type LoadedCase,
+  loadCase,
+  readDicomFolder,
+  readScanFile,
+  readTruth,
+} from './scan-files.js';
 export { deriveRng, seedFromString } from './seed.js';
 export { assertOutsideSource, isWithin, realPathOf } from './source-guard.js';
 export {
