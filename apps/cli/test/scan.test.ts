@@ -148,7 +148,7 @@ describe('bad NIfTI and DICOM input: one line naming the file, nothing written',
     [
       'two series and no mapping',
       () => ['--input', at('dicom/mixed')],
-      /mixed: 3 DICOM series and no channel mapping/,
+      /mixed: 3 DICOM series \(SeriesInstanceUID \(0020,000E\)\) and no channel mapping/,
     ],
     [
       'a truncated NIfTI',

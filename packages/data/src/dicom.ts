@@ -58,6 +58,7 @@ const NAMES: Record<string, string> = {
   [T.photometric]: 'PhotometricInterpretation',
   [T.frames]: 'NumberOfFrames',
   [T.transferSyntax]: 'TransferSyntaxUID',
+  [T.seriesDescription]: 'SeriesDescription',
 };
 
 export function tagName(tag: string): string {
@@ -148,6 +149,23 @@ function firstItem(ds: dicomParser.DataSet | undefined, tag: string): dicomParse
   return ds?.elements[tag]?.items?.[0]?.dataSet;
 }
 
+/**
+ * The DataError for a file dicom-parser gave up on. It throws `{ exception, dataSet }` (the attributes read so far):
+ * an attribute whose declared length runs past the end of the file is named with its tag, as a truncation.
+ */
+function parseFailure(e: unknown, bytes: Uint8Array, file: string): DataError {
+  const thrown = e as { exception?: unknown; dataSet?: dicomParser.DataSet; message?: string };
+  const why = String(thrown.exception ?? thrown.message ?? e);
+  const elements = Object.values(thrown.dataSet?.elements ?? {});
+  const cut = elements.find((el) => el.length > 0 && el.dataOffset + el.length > bytes.length);
+  if (cut)
+    return new DataError(
+      file,
+      `truncated: ${tagName(cut.tag)} declares ${cut.length} bytes from byte ${cut.dataOffset}, the file ends at byte ${bytes.length}`,
+    );
+  return new DataError(file, `unreadable DICOM file (${why})`);
+}
+
 /** Parses one Part-10 file's attributes (the pixel data stays where it is). */
 export function parseDicomInstance(
   bytes: Uint8Array,
@@ -162,6 +180,11 @@ export function parseDicomInstance(
   try {
     const meta = dicomParser.readPart10Header(bytes);
     ts = meta.string(T.transferSyntax) ?? '';
+    if (ts === '')
+      throw new DataError(
+        file,
+        `no ${tagName(T.transferSyntax)} in the file meta information: not a readable DICOM Part-10 file`,
+      );
     if (COMPRESSED[ts] || !NATIVE[ts]) {
       const name = COMPRESSED[ts] ?? 'an unknown transfer syntax';
       throw new DataError(
@@ -172,8 +195,7 @@ export function parseDicomInstance(
     ds = dicomParser.parseDicom(bytes);
   } catch (e) {
     if (e instanceof DataError) throw e;
-    const m = e instanceof Error ? e.message : String(e);
-    throw new DataError(file, `unreadable DICOM file (${m})`);
+    throw parseFailure(e, bytes, file);
   }
   const need = (tag: string) => {
     const v = ds.string(tag);
@@ -186,7 +208,7 @@ export function parseDicomInstance(
   if (rows > l.maxSide || columns > l.maxSide || rows * columns > l.maxPixels)
     throw new DataError(
       file,
-      `declares ${columns}×${rows} pixels, more than the decode limit (${l.maxSide} a side, ${l.maxPixels} pixels): refused before decoding`,
+      `${tagName(T.rows)} and ${tagName(T.columns)} declare ${columns}×${rows} pixels, more than the decode limit (${l.maxSide} a side, ${l.maxPixels} pixels): refused before decoding`,
     );
   const nFrames = ds.intString(T.frames) ?? 1;
   if (!Number.isInteger(nFrames) || nFrames < 1 || nFrames > l.maxSide)
@@ -366,11 +388,11 @@ export function assembleSeries(
     });
   }
   const nz = slices.length;
-  const bytes = first.rows * first.columns * nz * 4;
-  if (bytes > l.maxVolumeBytes)
+  const voxels = first.rows * first.columns * nz;
+  if (voxels > l.maxScanVoxels || voxels * 4 > l.maxVolumeBytes)
     throw new DataError(
       source,
-      `${nz} slices of ${first.columns}×${first.rows} need ${bytes} bytes as float32, more than the limit of ${l.maxVolumeBytes}`,
+      `${nz} slices of ${first.columns}×${first.rows} (${voxels} voxels, ${voxels * 4} bytes as float32): more than the limit of ${l.maxScanVoxels} voxels or ${l.maxVolumeBytes} bytes`,
     );
   slices.sort((a, b) => a.d - b.d);
   const pos = (s: (typeof slices)[number]) => s.inst.frames[s.frame].position;

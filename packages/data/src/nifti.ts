@@ -114,7 +114,8 @@ function parseHeader(file: string, head: Uint8Array, limits: DecodeLimits): Head
       file,
       `truncated: ${head.length} bytes, less than the ${size}-byte NIfTI-${version} header`,
     );
-  const raw = head.slice(0, size).buffer;
+  // A copy: `head` may be a view into a larger (pooled) buffer, and the parser reads its ArrayBuffer from byte 0.
+  const raw = new Uint8Array(head.subarray(0, size)).buffer;
   let h: NIFTI1 | NIFTI2;
   try {
     h = version === 1 ? new NIFTI1() : new NIFTI2();
@@ -169,11 +170,17 @@ function parseHeader(file: string, head: Uint8Array, limits: DecodeLimits): Head
       `bitpix ${h.numBitsPerVoxel} does not match data type ${type.name} (${type.bytes * 8} bits)`,
     );
   const voxels = dims[0] * dims[1] * dims[2] * frames;
+  const shape = `${dims.join('×')}${frames > 1 ? `×${frames}` : ''}`;
+  if (voxels > limits.maxScanVoxels)
+    throw new DataError(
+      file,
+      `declares ${shape} voxels (${voxels}), more than the limit of ${limits.maxScanVoxels}: refused before decoding`,
+    );
   // The float32 copy is what lives on; the stored bytes are a transient.
   if (voxels * 4 > limits.maxVolumeBytes)
     throw new DataError(
       file,
-      `declares ${dims.join('×')}×${frames} voxels (${voxels * 4} bytes as float32), more than the limit of ${limits.maxVolumeBytes}: refused before decoding`,
+      `declares ${shape} voxels (${voxels * 4} bytes as float32), more than the limit of ${limits.maxVolumeBytes} bytes: refused before decoding`,
     );
   const minOffset = size + 4;
   let voxOffset = h.vox_offset;
@@ -289,6 +296,11 @@ export function readNifti(bytes: Uint8Array, file: string, limits?: Partial<Deco
   const body = gz
     ? gunzipBounded(bytes, need, file, 'gzip stream', `the ${need} bytes the header declares`)
     : bytes;
+  if (h.voxOffset >= body.length)
+    throw new DataError(
+      file,
+      `vox_offset ${h.voxOffset} lies past the end of the file (${body.length} bytes${gz ? ' inflated' : ''})`,
+    );
   if (body.length < need)
     throw new DataError(
       file,

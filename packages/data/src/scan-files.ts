@@ -109,7 +109,7 @@ function pickSeries(folder: DicomFolder, key: ChannelKey, pattern: string): Dico
   if (hits.length === 1) return hits[0];
   throw new DataError(
     folder.dir,
-    `${hits.length === 0 ? 'no series' : `${hits.length} series`} with a SeriesDescription matching "${pattern}" for ${key}; the folder holds ${describeSeries(folder.series)}`,
+    `${hits.length === 0 ? 'no series' : `${hits.length} series`} with a SeriesDescription (0008,103E) matching "${pattern}" for ${key}; the folder holds ${describeSeries(folder.series)}`,
   );
 }
 
@@ -146,7 +146,7 @@ function readOneVolume(path: string, limits?: Partial<DecodeLimits>): ScanVolume
   if (folder.series.length > 1)
     throw new DataError(
       path,
-      `${folder.series.length} DICOM series where one was expected: ${describeSeries(folder.series)}`,
+      `${folder.series.length} DICOM series (SeriesInstanceUID (0020,000E)) where one was expected: ${describeSeries(folder.series)}`,
     );
   return assembleSeries(folder.series[0], path, limits);
 }
@@ -179,7 +179,7 @@ export function loadCase(o: CaseInput): LoadedCase {
       if (folder.series.length > 1)
         throw new DataError(
           input,
-          `${folder.series.length} DICOM series and no channel mapping: give pre=PATTERN,flair=PATTERN,post=PATTERN (SeriesDescription, * for any text); the folder holds ${describeSeries(folder.series)}`,
+          `${folder.series.length} DICOM series (SeriesInstanceUID (0020,000E)) and no channel mapping: give pre=PATTERN,flair=PATTERN,post=PATTERN (SeriesDescription, * for any text); the folder holds ${describeSeries(folder.series)}`,
         );
       const v = assembleSeries(folder.series[0], input, limits);
       return { ...channelsFromOne(v), id: caseName(input), reference: v };

@@ -101,7 +101,7 @@ describe('DICOM read: pydicom-made series', () => {
 
   it('two series and no mapping: an error naming the folder and listing the series', () => {
     expect(() => loadCase({ input: at('dicom/mixed') })).toThrow(
-      /dicom\/mixed: 3 DICOM series and no channel mapping.*"T1 PRE"/,
+      /dicom\/mixed: 3 DICOM series \(SeriesInstanceUID \(0020,000E\)\) and no channel mapping.*"T1 PRE"/,
     );
   });
 
@@ -114,7 +114,7 @@ describe('DICOM read: pydicom-made series', () => {
     expectSameValues(c.volumes[1].data, fx.values('dicom_1'));
     expectSameValues(c.volumes[2].data, fx.values('dicom_2'));
     expect(() => loadCase({ input: at('dicom/mixed'), channels: { flair: 't1' } })).toThrow(
-      /2 series with a SeriesDescription matching "t1"/,
+      /2 series with a SeriesDescription \(0008,103E\) matching "t1"/,
     );
   });
 });
@@ -238,5 +238,34 @@ describe('DICOM SEG write, read back by pydicom and dcmdump', () => {
     expect(() => readDicomSeg(readFileSync(out), out, shifted)).toThrow(
       /seg\.dcm: frame 1 .* lies on no slice/,
     );
+  });
+});
+
+describe('NIfTI headers checked before anything is allocated', () => {
+  const tiny = (dims: [number, number, number]) =>
+    encodeNifti(
+      new Uint8Array(dims[0] * dims[1] * dims[2]).fill(3),
+      dims,
+      niftiSpaceFromAffine(fx.files.flair.affine),
+      {
+        gzip: false,
+      },
+    );
+
+  it("a file smaller than Node's buffer pool (read into a shared ArrayBuffer) is read from its own bytes", () => {
+    const out = join(work(), 'tiny.nii');
+    writeFileSync(out, tiny([8, 8, 2]));
+    // readFileSync gives files under 4 KiB a view into a pooled ArrayBuffer, at a non-zero offset.
+    const v = readScanFile(out);
+    expect(v.dims).toEqual([8, 8, 2]);
+    expect(v.data.every((x) => x === 3)).toBe(true);
+  });
+
+  it('a volume above maxScanVoxels is refused from the header, a frame count included', () => {
+    const bytes = tiny([8, 8, 2]);
+    expect(() => readNifti(bytes, 'v.nii', { maxScanVoxels: 100 })).toThrow(
+      /v\.nii: declares 8×8×2 voxels \(128\), more than the limit of 100: refused before decoding/,
+    );
+    expect(readNifti(bytes, 'v.nii', { maxScanVoxels: 128 }).dims).toEqual([8, 8, 2]);
   });
 });
