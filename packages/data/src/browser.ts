@@ -25,6 +25,7 @@ export {
   type Channels,
   channelsFrom,
   channelsFromOne,
+  guessChannelMap,
   matchesDescription,
   parseChannelMap,
 } from './channels.js';
@@ -76,8 +77,28 @@ export {
 export { checkRasterShape, type Raster } from './raster.js';
 export type { RawPatient } from './reader.js';
 export { resizeNearest, resizeQuadratic } from './resize.js';
-export { restoreVolume } from './restore.js';
+export {
+  type OriginalFrame,
+  type PreprocessedGeometry,
+  restoreMask,
+  restoreVolume,
+} from './restore.js';
 export { sliceAreas } from './sampler.js';
+export {
+  caseFromChannels,
+  caseFromFiles,
+  caseFromSeries,
+  caseFromVolume,
+  caseName,
+  type DicomFolder,
+  describeSeries,
+  dicomFolderFrom,
+  isNiftiPath,
+  type LoadedCase,
+  type ScanFileBytes,
+  scanFromBytes,
+} from './scan-case.js';
+export { maskAsNifti, type ScanGrid, toSourceVoxels } from './scan-output.js';
 export {
   gridDifference,
   type ModelAxis,

@@ -49,6 +49,28 @@ export function parseChannelMap(text: string): ChannelMap {
   return map;
 }
 
+/**
+ * A mapping guessed from file names without their extensions that end in a sequence name — `case_flair`, `case_t1`,
+ * `case_t1ce` (BraTS), `sub-01_FLAIR`: FLAIR required, each channel once (else null). Names that end in nothing
+ * known (a T2, a mask) are left out of the mapping.
+ */
+export function guessChannelMap(stems: readonly string[]): ChannelMap | null {
+  const map: ChannelMap = {};
+  for (const stem of stems) {
+    const key =
+      ALIASES[
+        stem
+          .toLowerCase()
+          .split(/[_\-. ]+/)
+          .pop() ?? ''
+      ];
+    if (!key) continue;
+    if (map[key] !== undefined) return null;
+    map[key] = stem;
+  }
+  return map.flair === undefined ? null : map;
+}
+
 /** True when a SeriesDescription matches a pattern: case-insensitive, `*` any text, otherwise a substring. */
 export function matchesDescription(description: string, pattern: string): boolean {
   const p = pattern.toLowerCase();

@@ -2,15 +2,17 @@
  * NIfTI and DICOM against fixtures nibabel and pydicom made from a sample patient (test/formats/make_fixtures.py),
  * and our NIfTI and DICOM SEG output read back by nibabel, pydicom and dcmdump.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   assembleSeries,
+  caseFromFiles,
   DataError,
   encodeDicomSeg,
   encodeNifti,
+  guessChannelMap,
   loadCase,
   modelFrameOf,
   niftiSpaceFromAffine,
@@ -267,5 +269,49 @@ describe('NIfTI headers checked before anything is allocated', () => {
       /v\.nii: declares 8×8×2 voxels \(128\), more than the limit of 100: refused before decoding/,
     );
     expect(readNifti(bytes, 'v.nii', { maxScanVoxels: 128 }).dims).toEqual([8, 8, 2]);
+  });
+});
+
+describe('a case from files in memory (the viewer), as loadCase reads it from disk', () => {
+  const named = (rel: string) => ({ name: rel, bytes: new Uint8Array(readFileSync(at(rel))) });
+  const dicomFiles = () => readdirSync(at('dicom/mixed')).map((n) => named(`dicom/mixed/${n}`));
+
+  it('a DICOM folder with SeriesDescription patterns: the same three volumes, named after the folder', () => {
+    const map = { pre: 't1 pre', flair: '*flair*', post: 'post' };
+    const c = caseFromFiles(dicomFiles(), map);
+    const d = loadCase({ input: at('dicom/mixed'), channels: map });
+    expect(c.id).toBe('mixed');
+    for (const k of [0, 1, 2]) expectSameValues(c.volumes[k].data, d.volumes[k].data);
+    expectAffine(c.reference.affine, d.reference.affine);
+    expect(() => caseFromFiles(dicomFiles(), null)).toThrow(
+      /^dicom\/mixed: 3 DICOM series \(SeriesInstanceUID \(0020,000E\)\) and no channel mapping/,
+    );
+  });
+
+  it('NIfTI files: one alone is FLAIR, several are mapped by their names or by the mapping', () => {
+    const one = caseFromFiles([named(fx.files.flair.path)], null);
+    expect(one.id).toBe('flair');
+    expect(one.notes.join()).toMatch(/taken as FLAIR for all three channels/);
+    const three = [named('nifti/t1.nii'), named('nifti/flair.nii.gz'), named('nifti/t1c.nii.gz')];
+    expect(guessChannelMap(['t1', 'flair', 't1c'])).toEqual({ pre: 't1', flair: 'flair', post: 't1c' });
+    expect(guessChannelMap(['BraTS_01_t1ce', 'BraTS_01_t2', 'BraTS_01_seg'])).toBeNull();
+    const guessed = caseFromFiles(three, null);
+    const mapped = caseFromFiles(three, { pre: 't1.nii', flair: 'flair.nii.gz', post: 't1c.nii.gz' });
+    const disk = loadCase({
+      channels: { pre: at('nifti/t1.nii'), flair: at('nifti/flair.nii.gz'), post: at('nifti/t1c.nii.gz') },
+    });
+    for (const k of [0, 1, 2]) {
+      expectSameValues(guessed.volumes[k].data, disk.volumes[k].data);
+      expectSameValues(mapped.volumes[k].data, disk.volumes[k].data);
+    }
+    expect(() => caseFromFiles([named('nifti/t1.nii'), named('nifti/t1c.nii.gz')], null)).toThrow(
+      /selection: 2 NIfTI files \(nifti\/t1\.nii, nifti\/t1c\.nii\.gz\) and no channel mapping/,
+    );
+    expect(() => caseFromFiles([...three, dicomFiles()[0]], null)).toThrow(
+      /both NIfTI files .* and DICOM files/,
+    );
+    expect(() => caseFromFiles(three, { flair: 't2.nii.gz' })).toThrow(
+      /flair=t2\.nii\.gz: no such NIfTI file/,
+    );
   });
 });

@@ -43,8 +43,8 @@ import { runStamp } from '../lib/run-dir.js';
 import {
   channelOption,
   isScanInput,
-  maskAsNifti,
   maskAsSeg,
+  maskNiftiFile,
   predictScanCase,
   readCase,
   scanOutputs,
@@ -519,7 +519,7 @@ async function predictScan(
     const p = await predictScanCase(loaded, c, o);
     for (const n of p.notes.slice(c.notes.length)) console.log(`note: ${n}`);
     mkdirSync(out, { recursive: true });
-    writeAtomic(files.nifti, maskAsNifti(p.mask, c.reference));
+    writeAtomic(files.nifti, maskNiftiFile(p.mask, c.reference));
     if (files.seg) writeAtomic(files.seg, maskAsSeg(p.mask, c.reference));
     if (command === 'ensemble') writeEnsembleManifest(out, paths, o);
     let fg = 0;

@@ -9,19 +9,16 @@ import {
   type ChannelMap,
   DataError,
   encodeDicomSeg,
-  encodeNifti,
   isDicomPart10,
   isNiftiPath,
   type LoadedCase,
   loadCase,
-  niftiSpaceFromAffine,
+  maskAsNifti,
   parseChannelMap,
   preprocess,
-  restoreMask,
-  restoreVolume,
   type ScanVolume,
   scanToModel,
-  toSourceGrid,
+  toSourceVoxels,
 } from '@mriseg/data';
 import { binarize, evaluateCases, type MetricsReport, parsePostprocess, volume } from '@mriseg/metrics';
 import type { RunSettings } from '../commands/infer.js';
@@ -91,19 +88,16 @@ export async function predictScanCase(
   const bin = binarize(volume(probs, [v.depth, v.height, v.width]), o.threshold);
   const cleaned = post ? post(bin) : bin;
   const dropEnds = { dropEnds: o.preprocess.dropEnds ?? true };
-  const inFrame = restoreMask(cleaned.data, v, patient, dropEnds);
-  const probFrame = restoreVolume(probs, v, patient, dropEnds);
   return {
-    mask: toSourceGrid(inFrame, frame),
-    prob: toSourceGrid(probFrame, frame),
+    mask: toSourceVoxels(cleaned.data, v, patient, frame, dropEnds),
+    prob: toSourceVoxels(probs, v, patient, frame, dropEnds),
     notes: [...c.notes, ...notes],
   };
 }
 
 /** The mask as NIfTI on the reference's grid: its own header for a NIfTI input, one made from the affine else. */
-export function maskAsNifti(mask: Uint8Array, ref: ScanVolume): Uint8Array {
-  const space = ref.nifti ?? niftiSpaceFromAffine(ref.affine);
-  return encodeNifti(mask, ref.dims, space, { intentCode: 1002, description: `mriseg ${VERSION} mask` });
+export function maskNiftiFile(mask: Uint8Array, ref: ScanVolume): Uint8Array {
+  return maskAsNifti(mask, ref, `mriseg ${VERSION} mask`);
 }
 
 /** The mask as a DICOM SEG referencing the reference series (which must be DICOM). */
