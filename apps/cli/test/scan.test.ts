@@ -110,6 +110,41 @@ describe('predict on NIfTI and DICOM', () => {
   );
 });
 
+describe('ensemble on a NIfTI case', () => {
+  it(
+    'two checkpoints on files mapped with --channels: one mask on the input grid, and ensemble.json',
+    async () => {
+      const second = join(root, 'tiny2.safetensors');
+      const model = createModel('unet', { features: 2 });
+      await saveModel(second, model, {
+        inference: { ...REFERENCE_INFERENCE, inputSize: 32, postprocess: '' },
+      });
+      model.dispose();
+      const out = join(root, 'ensemble');
+      const map = `pre=${at('nifti/t1.nii')},flair=${at('nifti/flair.nii.gz')},post=${at('nifti/t1c.nii.gz')}`;
+      expect(
+        await main([
+          'ensemble',
+          '--checkpoint',
+          ckpt,
+          '--checkpoint',
+          second,
+          '--channels',
+          map,
+          '--out',
+          out,
+        ]),
+      ).toBe(0);
+      expect(readdirSync(out).sort()).toEqual(['ensemble.json', 'flair_mask.nii.gz']);
+      const m = nibabelRead(join(out, 'flair_mask.nii.gz'));
+      expect(m.shape).toEqual(fx.files.flair.shape);
+      expect(m.affine).toEqual(fx.files.flair.affine);
+      expect(JSON.parse(readFileSync(join(out, 'ensemble.json'), 'utf8')).checkpoints).toHaveLength(2);
+    },
+    T,
+  );
+});
+
 describe('evaluate on NIfTI ground truth', () => {
   it(
     'writes patients.csv with HD95 and ASSD in millimetres',

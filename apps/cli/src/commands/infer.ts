@@ -417,7 +417,6 @@ export function writePatientMasks(dir: string, raw: RawPatient, mask: Uint8Array
 
 /** `predict` (one checkpoint) and `ensemble --input` (several): masks and overlays of each patient under --out. */
 async function predictCommand(v: Record<string, Value>, command: 'predict' | 'ensemble'): Promise<number> {
-  const paths = checkpointPaths(v, command);
   const input = v.input as string | null;
   const out = v.out as string | null;
   const channels = channelOption((v.channels as string | null) ?? null, command);
@@ -427,6 +426,7 @@ async function predictCommand(v: Record<string, Value>, command: 'predict' | 'en
       command,
     );
   if (out === null) throw new UsageError('--out DIR is required with --input', command);
+  const paths = checkpointPaths(v, command);
   if (channels !== null || isScanInput(input!)) return predictScan(v, paths, input, channels, out, command);
   checkDataFolder('--input', input!);
   const patients = findPatients(input!);
@@ -465,12 +465,15 @@ async function predictCommand(v: Record<string, Value>, command: 'predict' | 'en
 export const evaluate = (v: Record<string, Value>) => evaluateCommand(v, 'evaluate');
 export const predict = (v: Record<string, Value>) => predictCommand(v, 'predict');
 
-/** `ensemble`: several checkpoints, probabilities averaged; evaluates, or predicts with --input. */
+/** `ensemble`: several checkpoints, probabilities averaged; evaluates, or predicts with --input or --channels. */
 export function ensemble(v: Record<string, Value>): Promise<number> {
-  if (v.input !== null) {
+  if (v.input !== null || v.channels !== null) {
     for (const k of ['data', 'split'] as const)
       if (v[k] !== null)
-        throw new UsageError(`--${k} evaluates; it does not go with --input (which predicts)`, 'ensemble');
+        throw new UsageError(
+          `--${k} evaluates; it does not go with --input or --channels (which predict)`,
+          'ensemble',
+        );
     return predictCommand(v, 'ensemble');
   }
   return evaluateCommand(v, 'ensemble');

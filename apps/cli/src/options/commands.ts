@@ -554,11 +554,12 @@ export const ENSEMBLE: CommandSpec = {
     {
       name: 'input',
       kind: 'text',
-      arg: 'DIR',
+      arg: 'PATH',
       default: null,
-      help: 'predict masks for these patients (as predict) instead of evaluating',
+      help: 'predict masks for these patients (as predict: Kaggle-layout folders, a NIfTI file or a DICOM folder) instead of evaluating',
       group: 'Data',
     },
+    channelsOption('Data'),
     ...inferenceOptions(),
     {
       name: 'out',
@@ -572,6 +573,7 @@ export const ENSEMBLE: CommandSpec = {
   ],
   examples: [
     'ensemble --checkpoint runs/fold0/best.safetensors --checkpoint runs/fold1/best.safetensors --split all',
+    'ensemble --checkpoint fold0.safetensors --checkpoint fold1.safetensors --channels pre=t1.nii.gz,flair=flair.nii.gz --out masks',
   ],
 };
 
