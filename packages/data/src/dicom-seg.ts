@@ -47,7 +47,11 @@ export function packBits(mask: Uint8Array): Uint8Array {
  * frame for each source slice, each frame pointing at its source instance (and frame), the patient, study and
  * frame of reference copied from the series.
  */
-export function encodeDicomSeg(mask: Uint8Array, source: ScanVolume, options: SegOptions = {}): Uint8Array {
+export function encodeDicomSeg(
+  mask: Uint8Array,
+  source: Omit<ScanVolume, 'data'>,
+  options: SegOptions = {},
+): Uint8Array {
   const s = source.dicom;
   if (!s) throw new Error(`encodeDicomSeg: ${source.source} is not a DICOM series`);
   const [nx, ny, nz] = source.dims;

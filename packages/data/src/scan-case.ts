@@ -180,8 +180,11 @@ export function caseFromFiles(
       `both NIfTI files (${list(nifti)}) and DICOM files: open one case, in one format, at a time`,
     );
   if (dicom.length > 0) {
-    const dir = commonFolder(dicom.map((f) => f.name)) ?? selection;
-    return caseFromSeries(dicomFolderFrom(dir, dicom, limits), channels, caseName(dir), limits);
+    const common = commonFolder(dicom.map((f) => f.name));
+    const folder = dicomFolderFrom(common ?? selection, dicom, limits);
+    // Files picked one by one have no folder to name the case after: the PatientID does.
+    const patientId = folder.series[0][0].dataSet.string('x00100020')?.replace(/[^\w.-]+/g, '_');
+    return caseFromSeries(folder, channels, common ? caseName(common) : patientId || 'dicom', limits);
   }
   if (nifti.length === 0)
     throw new DataError(

@@ -14,7 +14,7 @@ export const PYTHON = process.env.MRISEG_PYTHON ?? '/usr/bin/python3';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 export const PATIENT = `${SAMPLE}/TCGA_CS_4942_19970222`;
 
-function python(args: string[]): string {
+export function python(args: string[]): string {
   if (!existsSync(PYTHON))
     throw new Error(
       `${PYTHON} is missing: run scripts/setup-format-tools.sh (python3-nibabel, python3-pydicom, python3-pil, dcmtk)`,
