@@ -12,17 +12,9 @@ if have; then
   exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-  SUDO=(sudo)
-else
-  echo "setup-format-tools: python3-nibabel/python3-pydicom/python3-pil/dcmtk are missing and neither root nor sudo is available" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends python3 python3-nibabel python3-pydicom python3-pil dcmtk
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+apt_install setup-format-tools "python3-nibabel/python3-pydicom/python3-pil/dcmtk are" \
+  python3 python3-nibabel python3-pydicom python3-pil dcmtk
 have || { echo "setup-format-tools: installed, but $PY still cannot import nibabel, pydicom and PIL" >&2; exit 1; }
 echo "format tools installed"

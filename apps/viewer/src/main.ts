@@ -660,22 +660,17 @@ ui.exportSlice.addEventListener('click', () => {
   const { bytes, name } = maskPng(view.slice);
   download(bytes, name);
 });
-ui.exportNifti.addEventListener('click', () => {
+/** Downloads the displayed mask on the scanner case's own grid, written by `write` (NIfTI or DICOM SEG). */
+function exportSourceMask(write: typeof maskNiftiFile, type: string): void {
   try {
-    const { bytes, name } = maskNiftiFile(sourceMask(), patient!);
-    download(bytes, name, 'application/gzip');
+    const { bytes, name } = write(sourceMask(), patient!);
+    download(bytes, name, type);
   } catch (e) {
     showError(e);
   }
-});
-ui.exportSeg.addEventListener('click', () => {
-  try {
-    const { bytes, name } = maskSegFile(sourceMask(), patient!);
-    download(bytes, name, 'application/dicom');
-  } catch (e) {
-    showError(e);
-  }
-});
+}
+ui.exportNifti.addEventListener('click', () => exportSourceMask(maskNiftiFile, 'application/gzip'));
+ui.exportSeg.addEventListener('click', () => exportSourceMask(maskSegFile, 'application/dicom'));
 ui.channels.addEventListener('change', () => void openScan().catch(showError));
 ui.exportAll.addEventListener('click', () => {
   const D = volume?.depth ?? 0;

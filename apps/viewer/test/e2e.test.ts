@@ -18,6 +18,7 @@ import { preprocess } from '@mriseg/data';
 import {
   editNifti,
   gzipBomb,
+  hugeHeader,
   niftiHeader,
   niftiPhantom,
   pngBomb,
@@ -98,6 +99,30 @@ async function colouredPixels(page: Page): Promise<{ green: number; red: number 
   });
 }
 
+/** A new page of the viewer once it has its WebGPU adapter, with the page errors and requests it logs. */
+async function openWithGpu(): Promise<{ page: Page; errors: string[]; requests: string[] }> {
+  const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/`);
+  await expect
+    .poll(() => page.locator('#gpu-status').textContent(), { timeout: 30_000 })
+    .toMatch(/WebGPU adapter/);
+  return { page, errors, requests };
+}
+
+/** Waits for the page's inference to end, and for it to have ended without an error. */
+async function inferenceDone(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => document.body.dataset.inference === 'done' || !document.getElementById('error')!.hidden,
+    undefined,
+    { timeout: 150_000 },
+  );
+  expect(await page.locator('#error').textContent()).toBe('');
+}
+
 const nextFrame = (page: Page) =>
   page.evaluate(
     () => new Promise<void>((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok()))),
@@ -140,23 +165,10 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
 
   it('loads the demo, runs the model and shows overlays and DSC', async () => {
     const t0 = Date.now();
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
-    const requests: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${origin}/`);
-    await expect
-      .poll(() => page.locator('#gpu-status').textContent(), { timeout: 30_000 })
-      .toMatch(/WebGPU adapter/);
+    const { page, errors, requests } = await openWithGpu();
 
     await page.getByRole('button', { name: 'Load demo' }).click();
-    await page.waitForFunction(
-      () => document.body.dataset.inference === 'done' || !document.getElementById('error')!.hidden,
-      undefined,
-      { timeout: 150_000 },
-    );
-    expect(await page.locator('#error').textContent()).toBe('');
+    await inferenceDone(page);
     const inferenceSeconds = (Date.now() - t0) / 1000;
 
     // The DSC shown is a number in [0, 1] and agrees with the one the demo script computed in Node (Dawn).
@@ -262,13 +274,7 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
     ]);
     const checkpointFile = join(root, 'public/demo', manifest.checkpoint);
 
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${origin}/`);
-    await expect
-      .poll(() => page.locator('#gpu-status').textContent(), { timeout: 30_000 })
-      .toMatch(/WebGPU adapter/);
+    const { page, errors } = await openWithGpu();
     await page.locator('#ckpt-input').setInputFiles(checkpointFile);
     await page.locator('#file-input').setInputFiles(join(dir, 'case.nii.gz'));
     await expect
@@ -283,12 +289,7 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(await page.locator('#export-seg').isVisible()).toBe(false);
 
     await page.getByRole('button', { name: 'Run model' }).click();
-    await page.waitForFunction(
-      () => document.body.dataset.inference === 'done' || !document.getElementById('error')!.hidden,
-      undefined,
-      { timeout: 150_000 },
-    );
-    expect(await page.locator('#error').textContent()).toBe('');
+    await inferenceDone(page);
     await page.screenshot({ path: join(root, 'test-results/viewer-nifti.png') });
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -401,14 +402,7 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
       // inflated; a 32×32×5 header whose stream holds 64 MB stops at what it declares; a cut stream is named.
       [
         'case.nii.gz',
-        await gzipBomb(
-          niftiHeader((dv) => {
-            setDims([4096, 4096, 30])(dv);
-            dv.setInt16(70, 2, true);
-            dv.setInt16(72, 8, true);
-          }),
-          64 << 20,
-        ),
+        await gzipBomb(hugeHeader(), 64 << 20),
         /declares 4096×4096×30 voxels \(503316480\), more than the limit of 67108864: refused before decoding/,
       ],
       [

@@ -13,6 +13,7 @@ import {
   dicomSlice,
   editNifti,
   gzipBomb,
+  hugeHeader,
   niftiHeader,
   niftiPhantom,
   SCAN_SIZE,
@@ -228,16 +229,7 @@ export const SCAN_FAULTS: ScanFault[] = [
   {
     id: 'nifti-bomb-500MB',
     title: 'a 0.5 MB .nii.gz declaring 4096×4096×30 uint8 and holding all 503 MB of it',
-    make: nifti('case.nii.gz', () =>
-      gzipBomb(
-        niftiHeader((dv) => {
-          setDims([4096, 4096, 30])(dv);
-          dv.setInt16(70, 2, true);
-          dv.setInt16(72, 8, true);
-        }),
-        4096 * 4096 * 30,
-      ),
-    ),
+    make: nifti('case.nii.gz', () => gzipBomb(hugeHeader(), 4096 * 4096 * 30)),
     problem:
       /declares 4096×4096×30 voxels \(503316480\), more than the limit of (134217728|67108864): refused before decoding/,
     slow: true,
@@ -245,16 +237,7 @@ export const SCAN_FAULTS: ScanFault[] = [
   {
     id: 'nifti-bomb-small',
     title: 'a 60 KB .nii.gz declaring 4096×4096×30 uint8 (503 M voxels), holding 64 MB',
-    make: nifti('case.nii.gz', () =>
-      gzipBomb(
-        niftiHeader((dv) => {
-          setDims([4096, 4096, 30])(dv);
-          dv.setInt16(70, 2, true);
-          dv.setInt16(72, 8, true);
-        }),
-        64 << 20,
-      ),
-    ),
+    make: nifti('case.nii.gz', () => gzipBomb(hugeHeader(), 64 << 20)),
     problem:
       /declares 4096×4096×30 voxels \(503316480\), more than the limit of (134217728|67108864): refused before decoding/,
   },
