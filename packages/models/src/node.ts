@@ -1,6 +1,8 @@
 /** Node-only: a model's weights and configuration in one safetensors file. */
 import { type CheckpointMetadata, loadCheckpoint, saveCheckpoint } from '@mriseg/nn/node';
+import { writeFileAtomic } from '@mriseg/tensor-wgsl/node';
 import type { SegmentationModel } from './blocks.js';
+import { exportOnnx, type OnnxExportOptions } from './onnx/export.js';
 import { modelFromConfig } from './registry.js';
 
 /** Saves the model's state dict (PyTorch keys) with its configuration, atomically. */
@@ -31,4 +33,13 @@ export function loadModel(path: string): SegmentationModel {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
   return model;
+}
+
+/** Exports the model to ONNX (see exportOnnx) and writes the file atomically. */
+export async function saveOnnx(
+  path: string,
+  model: SegmentationModel,
+  options: OnnxExportOptions,
+): Promise<void> {
+  writeFileAtomic(path, await exportOnnx(model, options));
 }
