@@ -9,7 +9,7 @@
  */
 import { initDevice, Rng } from '@mriseg/tensor-wgsl';
 import * as ort from 'onnxruntime-node';
-import { createModel, exportOnnx, MODEL_NAMES } from '../dist/index.js';
+import { createModel, decodeOnnxModel, exportOnnx, MODEL_NAMES } from '../dist/index.js';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -29,29 +29,37 @@ const x = new ort.Tensor(
   [batch, 3, size, size],
 );
 console.log(
-  `ONNX Runtime ${ort.env.versions.node} (CPU), batch ${batch}, ${size}², f ${f}; ms per run, median of ${iters} after 2 untimed`,
+  `ONNX Runtime ${ort.env.versions.node} (CPU), batch ${batch}, ${size}², f ${f}; ms per run over ${iters} rounds after 2 untimed`,
 );
-console.log('| model | BatchNorm | optimizations | file MB | nodes | median ms | min ms |');
+console.log(
+  '(the four variants of a model run in turn each round, so that load from other processes hits them alike)',
+);
+console.log('| model | BatchNorm | ORT graph optimizations | file MB | nodes | median ms | min ms |');
 console.log('| --- | --- | --- | ---: | ---: | ---: | ---: |');
 for (const name of which === 'all' ? MODEL_NAMES : [which]) {
   const model = createModel(name, { features: f, rng: new Rng(1) }).eval();
+  const variants = [];
   for (const batchNorm of ['fold', 'node']) {
     const bytes = await exportOnnx(model, { inputSize: size, batchNorm });
+    const nodes = decodeOnnxModel(bytes).graph.node.length;
     for (const level of ['all', 'disabled']) {
       const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: level });
-      const times = [];
-      for (let i = 0; i < iters + 2; i++) {
-        const t0 = performance.now();
-        await session.run({ image: x });
-        if (i >= 2) times.push(performance.now() - t0);
-      }
-      await session.release();
-      times.sort((a, b) => a - b);
-      const nodes = (await import('../dist/index.js')).decodeOnnxModel(bytes).graph.node.length;
-      console.log(
-        `| ${name} | ${batchNorm} | ${level} | ${(bytes.length / 2 ** 20).toFixed(1)} | ${nodes} | ${times[times.length >> 1].toFixed(1)} | ${times[0].toFixed(1)} |`,
-      );
+      variants.push({ batchNorm, level, mb: bytes.length / 2 ** 20, nodes, session, times: [] });
     }
   }
   model.dispose();
+  for (let i = 0; i < iters + 2; i++) {
+    for (const v of variants) {
+      const t0 = performance.now();
+      await v.session.run({ image: x });
+      if (i >= 2) v.times.push(performance.now() - t0);
+    }
+  }
+  for (const v of variants) {
+    await v.session.release();
+    v.times.sort((a, b) => a - b);
+    console.log(
+      `| ${name} | ${v.batchNorm} | ${v.level} | ${v.mb.toFixed(1)} | ${v.nodes} | ${v.times[v.times.length >> 1].toFixed(1)} | ${v.times[0].toFixed(1)} |`,
+    );
+  }
 }

@@ -35,5 +35,6 @@ export {
   modelFromConfig,
 } from './registry.js';
 export { ResidualBlock, ResUNet } from './resunet.js';
+export { configFromStateDict } from './state-dict-config.js';
 export { UNet } from './unet.js';
 export { UNetPlusPlus, type UNetPlusPlusOptions } from './unet-plus-plus.js';

@@ -4,6 +4,7 @@ import { writeFileAtomic } from '@mriseg/tensor-wgsl/node';
 import type { SegmentationModel } from './blocks.js';
 import { exportOnnx, type OnnxExportOptions } from './onnx/export.js';
 import { modelFromConfig } from './registry.js';
+import { configFromStateDict } from './state-dict-config.js';
 
 /** Saves the model's state dict (PyTorch keys) with its configuration, atomically. */
 export async function saveModel(
@@ -17,12 +18,15 @@ export async function saveModel(
   });
 }
 
-/** Builds the model a checkpoint describes and loads its weights (errors name the file). */
+/**
+ * Builds the model a checkpoint describes and loads its weights (errors name the file). A file without mriseg's
+ * configuration (a PyTorch `.pt` or plain safetensors state dict) gets the architecture its keys and shapes show.
+ */
 export function loadModel(path: string): SegmentationModel {
   const ck = loadCheckpoint(path);
   let model: SegmentationModel;
   try {
-    model = modelFromConfig(ck.metadata.config);
+    model = modelFromConfig(ck.metadata.config ?? configFromStateDict(ck.model));
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}; pass the model to loadStateDictFile instead`);
   }
