@@ -37,6 +37,16 @@ function tree(root: string, prefix = ''): Map<string, Buffer> {
   return out;
 }
 
+/** Each command line fails with its exit code and one line of stderr matching its pattern. */
+async function expectErrors(cases: [string[], number, RegExp][]): Promise<void> {
+  for (const [argv, code, pattern] of cases) {
+    io.err.length = 0;
+    expect(await main(argv), argv.join(' ')).toBe(code);
+    expect(io.err, argv.join(' ')).toHaveLength(1);
+    expect(io.err[0]).toMatch(pattern);
+  }
+}
+
 describe('convert', () => {
   it('writes a checkpoint with the architecture, widths and inference settings; predict gives the .pt’s masks', async () => {
     const out = join(dir, 'unet.safetensors');
@@ -86,12 +96,7 @@ describe('convert', () => {
         /--input given both as an argument and as an option/,
       ],
     ];
-    for (const [argv, code, pattern] of cases) {
-      io.err.length = 0;
-      expect(await main(argv), argv.join(' ')).toBe(code);
-      expect(io.err, argv.join(' ')).toHaveLength(1);
-      expect(io.err[0]).toMatch(pattern);
-    }
+    await expectErrors(cases);
     expect(existsSync(join(dir, 'x.safetensors'))).toBe(false);
     expect(readFileSync(join(dir, 'unet-f2.zip.pt')).equals(before)).toBe(true);
   });
@@ -156,12 +161,7 @@ describe('export', () => {
         /--format must be one of onnx/,
       ],
     ];
-    for (const [argv, code, pattern] of cases) {
-      io.err.length = 0;
-      expect(await main(argv), argv.join(' ')).toBe(code);
-      expect(io.err, argv.join(' ')).toHaveLength(1);
-      expect(io.err[0]).toMatch(pattern);
-    }
+    await expectErrors(cases);
     expect(existsSync(join(dir, 'h.onnx'))).toBe(false);
   });
 });

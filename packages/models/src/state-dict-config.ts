@@ -27,6 +27,8 @@ export function configFromStateDict(state: ReadonlyMap<string, Shaped>): Record<
   const first = state.get('first' in sig ? sig.first : sig.key)!.shape;
   const out = state.get('out' in sig ? sig.out : 'conv.weight')?.shape;
   if (first.length !== 4 || !out || out.length !== 4)
-    throw new Error(`the state dict looks like a ${sig.architecture} but its convolution weights are not 4-D`);
+    throw new Error(
+      `the state dict looks like a ${sig.architecture} but its convolution weights are not 4-D`,
+    );
   return { architecture: sig.architecture, inChannels: first[1], outChannels: out[0], features: first[0] };
 }

@@ -17,6 +17,7 @@ import {
   type SegmentationModel,
   type UNetPlusPlusHead,
 } from '../src/index.js';
+import { relL2 } from './golden-check.js';
 
 beforeAll(async () => {
   await initDevice();
@@ -40,16 +41,6 @@ function randomizeBatchNorm(model: SegmentationModel, rng: Rng): void {
     update.set(`${p}bias`, { dtype: 'f32', shape: [n], data: uniform(n, -0.2, 0.2) });
   }
   model.loadStateDict(update, { strict: false });
-}
-
-function relL2(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 async function runOrt(bytes: Uint8Array, x: Float32Array, shape: number[]) {

@@ -11,6 +11,7 @@ import { initDevice, noGrad, scope, tensor } from '@mriseg/tensor-wgsl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromStateDict, createModel, type SegmentationModel } from '../src/index.js';
 import { loadModel, saveModel } from '../src/node.js';
+import { relL2 } from './golden-check.js';
 
 const FIXTURES = new URL('../../nn/test/fixtures/torch/', import.meta.url);
 const fixture = (name: string) => new URL(name, FIXTURES).pathname;
@@ -29,16 +30,6 @@ async function logits(model: SegmentationModel, input: Float32Array, shape: numb
   x.dispose();
   y.dispose();
   return out;
-}
-
-function relL2(got: Float32Array, want: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 describe('PyTorch .pt state dicts', () => {
@@ -79,11 +70,10 @@ describe('PyTorch .pt state dicts', () => {
       ['resunet', { features: 4 }],
     ] as const) {
       const m = createModel(name, options);
+      const defaults = { inChannels: 3, outChannels: 1 };
       expect(configFromStateDict(m.stateDict()), name).toEqual({
         architecture: name,
-        inChannels: 3,
-        outChannels: 1,
-        features: 2,
+        ...defaults,
         ...options,
       });
       m.dispose();

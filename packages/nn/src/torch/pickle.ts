@@ -92,6 +92,14 @@ export function unpickle(
       throw new PickleError(`a length of ${v} bytes passes the end of the pickle`);
     return Number(v);
   };
+  /** A signed 32-bit length (LONG4, BINSTRING), which must not be negative. */
+  const i32Length = (op: string, at: number) => {
+    need(4, op);
+    const n = dv.getInt32(pos, true);
+    pos += 4;
+    if (n < 0) throw new PickleError(`${op} with a negative length at byte ${at}`);
+    return n;
+  };
   const take = (n: number, what: string) => {
     need(n, what);
     const b = bytes.subarray(pos, pos + n);
@@ -125,6 +133,12 @@ export function unpickle(
     const m = marks.pop();
     if (m === undefined) throw new PickleError(`no MARK before byte ${pos - 1}`);
     return stack.splice(m);
+  };
+  const listOnTop = (op: string, at: number): unknown[] => {
+    const list = top();
+    if (!Array.isArray(list) || list instanceof PyTuple)
+      throw new PickleError(`${op} to a ${typeName(list)} at byte ${at}`);
+    return list;
   };
   const memoGet = (i: number) => {
     if (!memo.has(i)) throw new PickleError(`memo entry ${i} read before it was written (byte ${pos})`);
@@ -213,15 +227,9 @@ export function unpickle(
       case 0x8a: // LONG1
         stack.push(intFrom(take(u8(), 'LONG1')));
         break;
-      case 0x8b: {
-        // LONG4
-        need(4, 'LONG4');
-        const n = dv.getInt32(pos, true);
-        pos += 4;
-        if (n < 0) throw new PickleError(`LONG4 with a negative length at byte ${at}`);
-        stack.push(intFrom(take(n, 'LONG4')));
+      case 0x8b: // LONG4
+        stack.push(intFrom(take(i32Length('LONG4', at), 'LONG4')));
         break;
-      }
       case 0x49: {
         // INT (text); "00" / "01" are False / True in protocol 0
         const s = line();
@@ -264,15 +272,9 @@ export function unpickle(
       case 0x55: // SHORT_BINSTRING (a Python 2 str: read as latin-1 text)
         stack.push(latin1.decode(take(u8(), 'a string')));
         break;
-      case 0x54: {
-        // BINSTRING
-        need(4, 'BINSTRING');
-        const n = dv.getInt32(pos, true);
-        pos += 4;
-        if (n < 0) throw new PickleError(`BINSTRING with a negative length at byte ${at}`);
-        stack.push(latin1.decode(take(n, 'a string')));
+      case 0x54: // BINSTRING
+        stack.push(latin1.decode(take(i32Length('BINSTRING', at), 'a string')));
         break;
-      }
       case 0x53: // STRING (quoted text)
         stack.push(unquote(line(), at));
         break;
@@ -295,18 +297,13 @@ export function unpickle(
       case 0x61: {
         // APPEND
         const v = pop();
-        const list = top();
-        if (!Array.isArray(list) || list instanceof PyTuple)
-          throw new PickleError(`APPEND to a ${typeName(list)} at byte ${at}`);
-        list.push(v);
+        listOnTop('APPEND', at).push(v);
         break;
       }
       case 0x65: {
         // APPENDS
         const items = popMark();
-        const list = top();
-        if (!Array.isArray(list) || list instanceof PyTuple)
-          throw new PickleError(`APPENDS to a ${typeName(list)} at byte ${at}`);
+        const list = listOnTop('APPENDS', at);
         for (const v of items) list.push(v);
         break;
       }

@@ -140,16 +140,21 @@ function storageType(v: unknown): StorageType {
   return t as StorageType;
 }
 
+/** A storage reference: ('storage', type, key, location, numel[, view_metadata of the legacy format]). */
+function storageRef(pid: unknown): { type: StorageType; key: string; numel: number; view: unknown } {
+  if (!(pid instanceof PyTuple) || pid[0] !== 'storage' || pid.length < 5)
+    throw new TorchFileError(`a persistent id that is not a storage (${typeName(pid)})`);
+  const key = String(pid[2]);
+  const numel = pid[4];
+  if (!isInt(numel)) throw new TorchFileError(`storage ${key} has a bad element count`);
+  return { type: storageType(pid[1]), key, numel, view: pid[5] };
+}
+
 /** Storage references of the zip format: ('storage', type, key, location, numel). */
 function zipStorages(entries: Record<string, Uint8Array>, prefix: string) {
   const cache = new Map<string, Storage>();
   return (pid: unknown): Storage => {
-    if (!(pid instanceof PyTuple) || pid[0] !== 'storage' || pid.length < 5)
-      throw new TorchFileError(`a persistent id that is not a storage (${typeName(pid)})`);
-    const type = storageType(pid[1]);
-    const key = String(pid[2]);
-    const numel = pid[4];
-    if (!isInt(numel)) throw new TorchFileError(`storage ${key} has a bad element count`);
+    const { type, key, numel } = storageRef(pid);
     const known = cache.get(key);
     if (known) return known;
     const bytes = entries[`${prefix}data/${key}`];
@@ -169,18 +174,12 @@ function zipStorages(entries: Record<string, Uint8Array>, prefix: string) {
 function legacyStorages(roots: Map<string, Storage>) {
   const views = new Map<string, Storage>();
   return (pid: unknown): Storage => {
-    if (!(pid instanceof PyTuple) || pid[0] !== 'storage' || pid.length < 5)
-      throw new TorchFileError(`a persistent id that is not a storage (${typeName(pid)})`);
-    const type = storageType(pid[1]);
-    const key = String(pid[2]);
-    const numel = pid[4];
-    if (!isInt(numel)) throw new TorchFileError(`storage ${key} has a bad element count`);
+    const { type, key, numel, view } = storageRef(pid);
     let root = roots.get(key);
     if (!root) {
       root = new Storage(type, key, numel);
       roots.set(key, root);
     }
-    const view = pid[5];
     if (view === null || view === undefined) return root;
     if (!(view instanceof PyTuple) || view.length !== 3 || !isInt(view[1]) || !isInt(view[2]))
       throw new TorchFileError(`storage ${key} has a bad view description`);
