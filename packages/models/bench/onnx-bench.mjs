@@ -5,7 +5,7 @@
  * BatchNormalization itself) and off (what a runtime without that fusion does). Run on the built packages:
  *   node bench/onnx-bench.mjs                       # U-Net f 32, batch 1, 256²
  *   node bench/onnx-bench.mjs --model all --iters 5 # every architecture
- * Options: --model NAME|all --f N --batch N --size N --iters N (timed runs after two untimed ones).
+ * Options: --model NAME|all --f N --batch N --size N --iters N (timed rounds after two untimed ones) --threads N.
  */
 import { initDevice, Rng } from '@mriseg/tensor-wgsl';
 import * as ort from 'onnxruntime-node';
@@ -21,6 +21,8 @@ const f = Number(opt('f', 32));
 const batch = Number(opt('batch', 1));
 const size = Number(opt('size', 256));
 const iters = Number(opt('iters', 10));
+/** ONNX Runtime's intra-op threads (0: its default, one a core). */
+const threads = Number(opt('threads', 0));
 
 await initDevice();
 const x = new ort.Tensor(
@@ -29,7 +31,7 @@ const x = new ort.Tensor(
   [batch, 3, size, size],
 );
 console.log(
-  `ONNX Runtime ${ort.env.versions.node} (CPU), batch ${batch}, ${size}², f ${f}; ms per run over ${iters} rounds after 2 untimed`,
+  `ONNX Runtime ${ort.env.versions.node} (CPU, ${threads > 0 ? threads : 'default'} threads), batch ${batch}, ${size}², f ${f}; ms per run over ${iters} rounds after 2 untimed`,
 );
 console.log(
   '(the four variants of a model run in turn each round, so that load from other processes hits them alike)',
@@ -43,7 +45,10 @@ for (const name of which === 'all' ? MODEL_NAMES : [which]) {
     const bytes = await exportOnnx(model, { inputSize: size, batchNorm });
     const nodes = decodeOnnxModel(bytes).graph.node.length;
     for (const level of ['all', 'disabled']) {
-      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: level });
+      const session = await ort.InferenceSession.create(bytes, {
+        graphOptimizationLevel: level,
+        ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+      });
       variants.push({ batchNorm, level, mb: bytes.length / 2 ** 20, nodes, session, times: [] });
     }
   }
