@@ -207,6 +207,18 @@ describe('hostile and unsupported torch files', () => {
     );
   });
 
+  it('refuses the tar format of PyTorch < 0.1.10, big-endian storages and bytes that are no torch file', () => {
+    const tar = new Uint8Array(1024);
+    tar.set(new TextEncoder().encode('ustar'), 257);
+    expect(failure(tar)).toMatch(/the tar format of PyTorch before 0\.1\.10, which is not supported/);
+    const big = zipSync({
+      'archive/data.pkl': pickle(0x80, 2, '}', '.'),
+      'archive/byteorder': pickle('big'),
+    });
+    expect(failure(big)).toContain('big-endian storages, which are not supported');
+    expect(() => parseCheckpoint(pickle(0x80, 2, 'N', '.'), 'x.pt')).toThrow(/x\.pt/);
+  });
+
   it('reports a bad pickle by itself as a PickleError with the offset', () => {
     expect(() => unpickle(pickle(0x80, 2, 'K'), { globals: new Map() })).toThrow(PickleError);
     expect(() => unpickle(pickle(0x80, 2, 'a', '.'), { globals: new Map() })).toThrow(/stack underflow/);
