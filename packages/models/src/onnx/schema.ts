@@ -159,9 +159,5 @@ export function encodeOnnxModel(m: OnnxModel): Uint8Array {
 /** Decodes a ModelProto's wire bytes back into plain objects (for tests and `inspect`-style reading). */
 export function decodeOnnxModel(bytes: Uint8Array): OnnxModel {
   const type = model();
-  return type.toObject(type.decode(bytes), {
-    longs: Number,
-    bytes: Uint8Array as never,
-    defaults: false,
-  }) as OnnxModel;
+  return type.toObject(type.decode(bytes), { longs: Number }) as OnnxModel;
 }
