@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Volume } from '@mriseg/data';
 import {
+  configFromStateDict,
   inferenceOf,
   modelFromConfig,
   predictVolume,
@@ -61,7 +62,8 @@ export function openCheckpoint(path: string): LoadedCheckpoint {
   const ck = loadCheckpoint(path);
   let model: SegmentationModel;
   try {
-    model = modelFromConfig(ck.metadata.config);
+    // A bare state dict (a PyTorch .pt, a plain safetensors file) is taken for the architecture its keys show.
+    model = modelFromConfig(ck.metadata.config ?? configFromStateDict(ck.model));
   } catch (e) {
     throw new CliError(`${shownPath(path)}: ${(e as Error).message}`);
   }

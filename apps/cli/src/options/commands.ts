@@ -631,4 +631,118 @@ export const DOCTOR: CommandSpec = {
   options: [{ name: 'json', kind: 'flag', help: 'print the report as JSON', group: 'Output' }],
 };
 
-export const COMMAND_SPECS: readonly CommandSpec[] = [TRAIN, EVALUATE, PREDICT, ENSEMBLE, BENCH, DOCTOR];
+// ---------------------------------------------------------------------------------- export, convert (interop)
+
+export const EXPORT_FORMATS = ['onnx'] as const;
+export const BATCH_NORM_EXPORTS = ['fold', 'node'] as const;
+export const UNETPP_HEADS = ['last', 'mean', '1', '2', '3', '4'] as const;
+
+export const EXPORT: CommandSpec = {
+  name: 'export',
+  summary: 'a checkpoint as an ONNX model (ONNX Runtime, Triton, 3D Slicer, …), eval mode, dynamic batch',
+  description:
+    "Writes the model in eval mode for the checkpoint's input size (batch dimension dynamic), the output as logits " +
+    '(or probabilities with --sigmoid), and its preprocessing, channels and threshold as metadata properties.',
+  options: [
+    checkpoint(false),
+    {
+      name: 'format',
+      kind: 'choice',
+      choices: EXPORT_FORMATS,
+      default: 'onnx',
+      help: 'file format',
+      group: 'Output',
+    },
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'FILE',
+      required: true,
+      default: null,
+      help: 'file to write (written whole or not at all; never the checkpoint)',
+      group: 'Output',
+    },
+    imageSize('Graph', {
+      default: null,
+      defaultText: "the checkpoint's",
+      help: 'input height and width of the graph (a multiple of 16)',
+    }),
+    {
+      name: 'batch-norm',
+      kind: 'choice',
+      choices: BATCH_NORM_EXPORTS,
+      default: 'fold',
+      help: 'BatchNorm folded into the convolutions, or as BatchNormalization nodes',
+      group: 'Graph',
+    },
+    {
+      name: 'sigmoid',
+      kind: 'flag',
+      help: 'end with a sigmoid: the output is probabilities instead of logits',
+      group: 'Graph',
+    },
+    {
+      name: 'head',
+      kind: 'choice',
+      choices: UNETPP_HEADS,
+      default: null,
+      defaultText: "the checkpoint's, else last",
+      help: 'UNet++ only: the output of the last head, the mean of the four, or head 1–4',
+      group: 'Graph',
+    },
+  ],
+  examples: [
+    'export --checkpoint runs/<run>/best.safetensors --format onnx --out model.onnx',
+    'export --checkpoint unet.pt --out unet.onnx --sigmoid',
+  ],
+};
+
+export const CONVERT: CommandSpec = {
+  name: 'convert',
+  summary: 'a PyTorch .pt state dict (e.g. the reference U-Net) into a checkpoint the other commands run',
+  description:
+    'Reads a torch.save file (zip format or the legacy format) without Python, refusing any pickle that asks for ' +
+    'more than tensors; takes the architecture from its keys and shapes, checks every weight against it, and ' +
+    "writes a .safetensors checkpoint with that configuration and inference settings (the reference's unless given).",
+  positional: ['input', 'out'],
+  options: [
+    {
+      name: 'input',
+      kind: 'text',
+      arg: 'FILE',
+      required: true,
+      default: null,
+      help: 'the state dict: a PyTorch .pt file (or a safetensors file without mriseg metadata)',
+      group: 'Files',
+    },
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'FILE',
+      required: true,
+      default: null,
+      help: 'the .safetensors checkpoint to write (written whole or not at all; never the input)',
+      group: 'Files',
+    },
+    imageSize('Inference settings', {
+      default: null,
+      defaultText: '256',
+      help: 'input size to record (a multiple of 16); the rest are the reference settings',
+    }),
+  ],
+  examples: [
+    'convert unet.pt unet.safetensors',
+    'convert --input unet.pt --out unet.safetensors --image-size 256',
+  ],
+};
+
+export const COMMAND_SPECS: readonly CommandSpec[] = [
+  TRAIN,
+  EVALUATE,
+  PREDICT,
+  ENSEMBLE,
+  BENCH,
+  DOCTOR,
+  EXPORT,
+  CONVERT,
+];

@@ -82,6 +82,10 @@ export interface CommandSpec {
   options: readonly OptionSpec[];
   /** Example command lines for the end of `--help`. */
   examples?: readonly string[];
+  /**
+   * Text options that may also be given as arguments, in this order (`convert IN OUT` for `--input IN --out OUT`).
+   */
+  positional?: readonly string[];
 }
 
 /** The placeholder after the flag in help (`--epochs N`); null for flags and toggles. */
