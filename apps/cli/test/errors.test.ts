@@ -63,6 +63,52 @@ describe('wrong inputs', () => {
       [['train', '--postprocess', 'lcc3d,nope'], /--postprocess "lcc3d,nope": unknown step "nope"/],
       [['train', '--image-size', '100'], /--image-size must be a multiple of 16/],
       [['train', '--autotune', 'maybe'], /--autotune must be one of auto, on, off/],
+      // Issue 18, item 10: values the schema used to let through.
+      [['train', '--schedule', 'exp:-5'], /--schedule "exp:-5": gamma -5 must be > 0: the learning rate/],
+      [['train', '--schedule', 'exp'], /--schedule "exp": exp needs its factor G/],
+      [['train', '--schedule', 'step:10:0'], /--schedule "step:10:0": gamma 0 must be > 0/],
+      [
+        ['train', '--schedule', 'plateau:3:1.5'],
+        /--schedule "plateau:3:1.5": factor 1.5 must be in \(0, 1\)/,
+      ],
+      [
+        ['train', '--schedule', 'cosine:-1e-6'],
+        /--schedule "cosine:-1e-6": minimum lr -0.000001 must be ≥ 0/,
+      ],
+      [
+        ['train', '--schedule', 'step:0x10'],
+        /--schedule "step:0x10": step size "0x10" must be an integer ≥ 1/,
+      ],
+      [['train', '--momentum', '5'], /--momentum must be a number in \[0, 1\), not "5"/],
+      [['train', '--momentum', '1'], /--momentum must be a number in \[0, 1\)/],
+      [
+        ['train', '--workers=-7'],
+        /--workers must be an integer from -1 to \d+ \(4 × the \d+ cores\), not "-7"/,
+      ],
+      [
+        ['train', '--workers', '500'],
+        /--workers must be an integer from -1 to \d+ \(4 × the \d+ cores\), not "500"/,
+      ],
+      [['train', '--epochs', '0x2'], /--epochs must be an integer ≥ 1, not "0x2"/],
+      [['train', '--epochs', '2.0'], /--epochs must be an integer ≥ 1, not "2.0"/],
+      [['train', '--lr', '0x10'], /--lr must be a number > 0, not "0x10"/],
+      [['train', '--image-size', '8192'], /--image-size must be a multiple of 16 from 16 to 4096/],
+      [
+        ['train', '--deep-supervision'],
+        /--deep-supervision: unet has no deep-supervision heads \(only unet\+\+ has\)/,
+      ],
+      [
+        ['train', '--model', 'attention-unet', '--deep-supervision'],
+        /--deep-supervision: attention-unet has no deep-supervision heads/,
+      ],
+      [
+        ['train', '--model', 'unet++', '--deep-supervision', '--no-deep-supervision'],
+        /--deep-supervision and --no-deep-supervision contradict each other/,
+      ],
+      [
+        ['train', '--model', 'unet++', '--no-deep-supervision', '--deep-supervision'],
+        /--deep-supervision and --no-deep-supervision contradict each other/,
+      ],
       [['train', '--epochs'], /option '--epochs <N>' argument missing/],
       [['train', 'extra-positional'], /takes options only, not "extra-positional"/],
       [
