@@ -450,6 +450,13 @@ export const TRAIN: CommandSpec = {
       group: T_RUN,
     },
     {
+      name: 'force',
+      kind: 'flag',
+      config: false,
+      help: 'start anew in an --out folder that holds a run: its checkpoints, metrics and report are deleted first (without it, train refuses such a folder; it never writes into one another process is running)',
+      group: T_RUN,
+    },
+    {
       name: 'config',
       kind: 'text',
       arg: 'FILE',
