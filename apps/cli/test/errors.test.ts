@@ -2,7 +2,7 @@
  * Every command with wrong inputs: a usage error is one line naming the flag, with a pointer to --help, exit 2;
  * any other error one line, exit 1; never a stack trace (unless --debug).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'garbage.safetensors'), 'this is not a safetensors file');
   writeFileSync(join(dir, 'bad.json'), '{ "lr": ');
   writeFileSync(join(dir, 'unknown-key.json'), '{ "colour": "blue" }');
+  symlinkSync(fx.data, join(dir, 'link-into-data'));
 });
 
 /** A stack frame as V8 prints it. */
@@ -155,9 +156,46 @@ describe('wrong inputs', () => {
       ],
       [['predict', '--checkpoint', 'x.safetensors'], /--input DIR is required/],
       [['predict', '--checkpoint', 'x.safetensors', '--input', fx.data], /--out DIR is required/],
+      // Issue 18, item 1: never into the input tree, whichever way round, through a link or not.
       [
         ['predict', '--checkpoint', garbage, '--input', fx.data, '--out', fx.data],
-        /--out .* would write the masks into the input folder/,
+        /--out .* is inside --input .*: predictions are never written into the input tree/,
+      ],
+      [
+        [
+          'predict',
+          '--checkpoint',
+          garbage,
+          '--input',
+          fx.data,
+          '--out',
+          join(fx.data, 'TCGA_PH_0001_20000101'),
+        ],
+        /--out .* is inside --input .*: predictions are never written into the input tree/,
+      ],
+      [
+        [
+          'predict',
+          '--checkpoint',
+          garbage,
+          '--input',
+          join(fx.data, 'TCGA_PH_0002_20000101'),
+          '--out',
+          fx.data,
+        ],
+        /--input .*TCGA_PH_0002_20000101 lies inside --out .*: the masks would be written among the inputs/,
+      ],
+      [
+        [
+          'predict',
+          '--checkpoint',
+          garbage,
+          '--input',
+          fx.data,
+          '--out',
+          join(dir, 'link-into-data', 'masks'),
+        ],
+        /--out .*link-into-data\/masks \(it resolves to .*kaggle\/masks\) is inside --input/,
       ],
       [['ensemble', '--checkpoint', 'x.safetensors'], /give two or more --checkpoint FILE \(got 1\)/],
       [

@@ -975,7 +975,7 @@ export async function runTrain(p: ParsedOptions, hooks: TrainHooks = {}): Promis
   checkDataEarly(plan, log);
   // The run folder is this process's from here on: locked, and neither an earlier run nor another process's.
   const lock = ownRunFolder(plan.runDir, {
-    flag: plan.resumeFrom ? `--resume ${shownPath(plan.runDir)}` : `--out ${shownPath(plan.runDir)}`,
+    flag: plan.resumeFrom ? '--resume' : '--out',
     resume: plan.resumeFrom !== null,
     force: plan.force,
     note: log,

@@ -40,7 +40,7 @@ export function existingRunFiles(dir: string): string[] {
 }
 
 export interface OwnOptions {
-  /** The folder as the user gave it (for messages), e.g. `--out runs/a`. */
+  /** The flag that named the folder (for messages): `--out` or `--resume`. */
   flag: string;
   /** Continuing the run in the folder (--resume): its files are the point. */
   resume: boolean;
@@ -54,14 +54,14 @@ export interface OwnOptions {
  * what a killed run left behind. Returns the lock, to be released when the command ends.
  */
 export function ownRunFolder(dir: string, o: OwnOptions): RunLock {
-  prepareOutputFolder(o.flag, dir);
+  prepareOutputFolder(o.flag, shownPath(dir));
   const lock = RunLock.acquire(dir, o.note);
   try {
     if (!o.resume) {
       const existing = existingRunFiles(dir);
       if (existing.length > 0 && !o.force)
         throw new CliError(
-          `${o.flag}: ${shownPath(dir)} already holds a run (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', …' : ''}); continue it with --resume ${shownPath(dir)}, start it anew with --force (its checkpoints and metrics are deleted), or choose another folder`,
+          `${o.flag} ${shownPath(dir)}: already holds a run (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', …' : ''}); continue it with --resume ${shownPath(dir)}, start it anew with --force (its checkpoints and metrics are deleted), or choose another folder`,
         );
       if (existing.length > 0) {
         clearRun(dir, existing);

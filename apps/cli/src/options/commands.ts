@@ -523,6 +523,12 @@ export const PREDICT: CommandSpec = {
       help: 'folder the masks are written to (<out>/<patient>/)',
       group: 'Output',
     },
+    {
+      name: 'force',
+      kind: 'flag',
+      help: 'overwrite masks and overlays that already exist in --out (without it, predict refuses before writing anything)',
+      group: 'Output',
+    },
   ],
   examples: [
     'predict --checkpoint runs/<run>/best.safetensors --input /data/TCGA_CS_4941_19960909 --out masks',
@@ -551,6 +557,12 @@ export const ENSEMBLE: CommandSpec = {
       default: null,
       defaultText: 'runs/<time>-ensemble (required with --input)',
       help: 'folder for the CSVs (or the masks), and ensemble.json naming the checkpoints',
+      group: 'Output',
+    },
+    {
+      name: 'force',
+      kind: 'flag',
+      help: 'with --input: overwrite masks and overlays that already exist in --out (without it, nothing is written then)',
       group: 'Output',
     },
   ],
