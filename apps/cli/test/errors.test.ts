@@ -139,6 +139,15 @@ describe('wrong inputs', () => {
 
   it('evaluate, predict, ensemble', async () => {
     const garbage = join(dir, 'garbage.safetensors');
+    const predictInto = (input: string, out: string) => [
+      'predict',
+      '--checkpoint',
+      garbage,
+      '--input',
+      input,
+      '--out',
+      out,
+    ];
     const usage: [string[], RegExp][] = [
       [['evaluate'], /--checkpoint FILE is required/],
       [
@@ -158,43 +167,19 @@ describe('wrong inputs', () => {
       [['predict', '--checkpoint', 'x.safetensors', '--input', fx.data], /--out DIR is required/],
       // Issue 18, item 1: never into the input tree, whichever way round, through a link or not.
       [
-        ['predict', '--checkpoint', garbage, '--input', fx.data, '--out', fx.data],
+        predictInto(fx.data, fx.data),
         /--out .* is inside --input .*: predictions are never written into the input tree/,
       ],
       [
-        [
-          'predict',
-          '--checkpoint',
-          garbage,
-          '--input',
-          fx.data,
-          '--out',
-          join(fx.data, 'TCGA_PH_0001_20000101'),
-        ],
+        predictInto(fx.data, join(fx.data, 'TCGA_PH_0001_20000101')),
         /--out .* is inside --input .*: predictions are never written into the input tree/,
       ],
       [
-        [
-          'predict',
-          '--checkpoint',
-          garbage,
-          '--input',
-          join(fx.data, 'TCGA_PH_0002_20000101'),
-          '--out',
-          fx.data,
-        ],
+        predictInto(join(fx.data, 'TCGA_PH_0002_20000101'), fx.data),
         /--input .*TCGA_PH_0002_20000101 lies inside --out .*: the masks would be written among the inputs/,
       ],
       [
-        [
-          'predict',
-          '--checkpoint',
-          garbage,
-          '--input',
-          fx.data,
-          '--out',
-          join(dir, 'link-into-data', 'masks'),
-        ],
+        predictInto(fx.data, join(dir, 'link-into-data', 'masks')),
         /--out .*link-into-data\/masks \(it resolves to .*kaggle\/masks\) is inside --input/,
       ],
       [['ensemble', '--checkpoint', 'x.safetensors'], /give two or more --checkpoint FILE \(got 1\)/],

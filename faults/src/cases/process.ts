@@ -14,6 +14,7 @@ import {
   watch,
   writeFileSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint } from '@mriseg/nn/node';
 import { PATIENT, phantomData } from '../fixtures/dataset.js';
@@ -206,46 +207,6 @@ const PREDICT_CASES: FaultCase[] = [
       exitCode: 1,
     },
   },
-  {
-    id: 'process/predict-disk-full',
-    category: 'process',
-    title: 'predict onto a disk that fills up (a 48 KiB tmpfs)',
-    item: 11,
-    setup: (ctx) => {
-      dataAndModel(ctx);
-      mkdirSync(join(ctx.work, 'out'));
-    },
-    cli: (ctx) => ({
-      ...predict(ctx, ctx.input, join(ctx.work, 'out')),
-      mounts: [{ path: join(ctx.work, 'out'), size: '48k' }],
-    }),
-    // The tmpfs is gone with the command's namespace; what it held is checked through the message and exit only.
-    expect: {
-      problem:
-        /cannot write \(no space left on the device, ENOSPC\); nothing of patient TCGA_PH_000\d_20000101 was kept/,
-      file: (ctx) => join(ctx.work, 'out'),
-      exitCode: 1,
-    },
-  },
-  {
-    id: 'process/predict-read-only-out',
-    category: 'process',
-    title: 'predict with --out on a read-only file system',
-    item: 11,
-    setup: (ctx) => {
-      dataAndModel(ctx);
-      mkdirSync(join(ctx.work, 'ro'));
-    },
-    cli: (ctx) => ({
-      ...predict(ctx, ctx.input, join(ctx.work, 'ro', 'masks')),
-      mounts: [{ path: join(ctx.work, 'ro'), size: '64k', readOnly: true }],
-    }),
-    expect: {
-      problem: /cannot make the folder \(the file system is read-only, EROFS\)/,
-      file: (ctx) => join(ctx.work, 'ro', 'masks'),
-      exitCode: 1,
-    },
-  },
 ];
 
 // ------------------------------------------------------------------------------------------ evaluate, train
@@ -331,46 +292,79 @@ const OUTPUT_CASES: FaultCase[] = [
       exitCode: 1,
     },
   },
-  {
-    id: 'process/train-read-only-out',
+];
+
+/**
+ * A command run with a private tmpfs at `<work>/<folder>`: a small one that fills up, or a read-only one (the mount
+ * is gone with the command; what it held is judged through the message and the exit).
+ */
+function onTmpfs(
+  id: string,
+  title: string,
+  setup: (ctx: CaseContext) => void,
+  disk: { folder: string; size: string; readOnly?: boolean },
+  cli: (ctx: CaseContext) => { args: string[]; env: Record<string, string> },
+  problem: RegExp,
+  file: (ctx: CaseContext) => string,
+): FaultCase {
+  return {
+    id: `process/${id}`,
     category: 'process',
-    title: 'train --out on a read-only file system (said as such, not ENOENT)',
+    title,
     item: 11,
     setup: (ctx) => {
-      phantomData(ctx.input, 2);
-      mkdirSync(join(ctx.work, 'ro'));
+      setup(ctx);
+      mkdirSync(join(ctx.work, disk.folder), { recursive: true });
     },
     cli: (ctx) => ({
-      args: [...trainArgs(ctx), '--out', join(ctx.work, 'ro', 'runs', 'a')],
-      env: env(ctx),
-      mounts: [{ path: join(ctx.work, 'ro'), size: '64k', readOnly: true }],
+      ...cli(ctx),
+      mounts: [{ path: join(ctx.work, disk.folder), size: disk.size, readOnly: disk.readOnly }],
     }),
-    expect: {
-      problem: /cannot make the folder \(the file system is read-only, EROFS\)/,
-      file: (ctx) => join(ctx.work, 'ro', 'runs', 'a'),
-      exitCode: 1,
-    },
-  },
-  {
-    id: 'process/train-disk-full-at-checkpoint',
-    category: 'process',
-    title: 'train onto a disk that fills up at the first checkpoint (a 96 KiB tmpfs)',
-    item: 11,
-    setup: (ctx) => {
-      phantomData(ctx.input, 2);
-      mkdirSync(run(ctx));
-    },
-    cli: (ctx) => ({
-      args: [...trainArgs(ctx), '--batch-size', '2'],
-      env: env(ctx),
-      mounts: [{ path: run(ctx), size: '96k' }],
-    }),
-    expect: {
-      problem: /last\.safetensors: cannot write \(no space left on the device, ENOSPC\)/,
-      file: (ctx) => run(ctx),
-      exitCode: 1,
-    },
-  },
+    expect: { problem, file, exitCode: 1 },
+  };
+}
+
+const inputOnly = (ctx: CaseContext) => void phantomData(ctx.input, 2);
+const READ_ONLY = /cannot make the folder \(the file system is read-only, EROFS\)/;
+const DISK_FULL = 'cannot write \\(no space left on the device, ENOSPC\\)';
+
+const DISK_CASES: FaultCase[] = [
+  onTmpfs(
+    'predict-disk-full',
+    'predict onto a disk that fills up (a 48 KiB tmpfs)',
+    dataAndModel,
+    { folder: 'out', size: '48k' },
+    (ctx) => predict(ctx, ctx.input, join(ctx.work, 'out')),
+    new RegExp(`${DISK_FULL}; nothing of patient TCGA_PH_000\\d_20000101 was kept`),
+    (ctx) => join(ctx.work, 'out'),
+  ),
+  onTmpfs(
+    'predict-read-only-out',
+    'predict with --out on a read-only file system',
+    dataAndModel,
+    { folder: 'ro', size: '64k', readOnly: true },
+    (ctx) => predict(ctx, ctx.input, join(ctx.work, 'ro', 'masks')),
+    READ_ONLY,
+    (ctx) => join(ctx.work, 'ro', 'masks'),
+  ),
+  onTmpfs(
+    'train-read-only-out',
+    'train --out on a read-only file system (said as such, not ENOENT)',
+    inputOnly,
+    { folder: 'ro', size: '64k', readOnly: true },
+    (ctx) => ({ args: [...trainArgs(ctx), '--out', join(ctx.work, 'ro', 'runs', 'a')], env: env(ctx) }),
+    READ_ONLY,
+    (ctx) => join(ctx.work, 'ro', 'runs', 'a'),
+  ),
+  onTmpfs(
+    'train-disk-full-at-checkpoint',
+    'train onto a disk that fills up at the first checkpoint (a 96 KiB tmpfs)',
+    inputOnly,
+    { folder: 'run', size: '96k' },
+    (ctx) => ({ args: [...trainArgs(ctx), '--batch-size', '2'], env: env(ctx) }),
+    new RegExp(`last\\.safetensors: ${DISK_FULL}`),
+    run,
+  ),
 ];
 
 // ------------------------------------------------------------------------------------ run folder ownership
@@ -442,6 +436,29 @@ async function resumeToEnd(ctx: CaseContext, tools: CaseTools, epochs: number): 
   return checkFinishedRun(run(ctx), epochs);
 }
 
+/** A case on a run trained to its end during setup (2 epochs), which `damage` then alters. */
+function onFinishedRun(
+  id: string,
+  title: string,
+  item: number,
+  damage: (ctx: CaseContext) => void | Promise<void>,
+  rest: Pick<FaultCase, 'cli' | 'after' | 'expect'>,
+): FaultCase {
+  return {
+    id: `process/${id}`,
+    category: 'process',
+    title,
+    item,
+    timeoutSeconds: 120,
+    setup: async (ctx) => {
+      phantomData(ctx.input, 2);
+      await trainInSetup(ctx);
+      await damage(ctx);
+    },
+    ...rest,
+  };
+}
+
 const SECOND: Record<string, { code: number | null; stderr: string; pid: number }> = {};
 
 const OWNERSHIP_CASES: FaultCase[] = [
@@ -475,41 +492,35 @@ const OWNERSHIP_CASES: FaultCase[] = [
     },
     expect: { accept: succeeds() },
   },
-  {
-    id: 'process/train-into-finished-run',
-    category: 'process',
-    title: 'train --out into a finished run without --resume (its metrics and checkpoints kept)',
-    item: 5,
-    timeoutSeconds: 120,
-    setup: async (ctx) => {
-      phantomData(ctx.input, 2);
-      await trainInSetup(ctx);
+  onFinishedRun(
+    'train-into-finished-run',
+    'train --out into a finished run without --resume (its metrics and checkpoints kept)',
+    5,
+    (ctx) => {
       writeFileSync(join(ctx.root, 'metrics.before'), readFileSync(join(run(ctx), 'metrics.jsonl')));
     },
-    cli: (ctx) => ({ args: runArgs(ctx, 2), env: env(ctx) }),
-    after: (ctx) =>
-      readFileSync(join(run(ctx), 'metrics.jsonl'), 'utf8') ===
-      readFileSync(join(ctx.root, 'metrics.before'), 'utf8')
-        ? checkFinishedRun(run(ctx), 2)
-        : 'metrics.jsonl changed',
-    expect: {
-      problem: /already holds a run \(.*\); continue it with --resume .*, start it anew with --force/,
-      file: run,
-      exitCode: 1,
+    {
+      cli: (ctx) => ({ args: runArgs(ctx, 2), env: env(ctx) }),
+      after: (ctx) =>
+        readFileSync(join(run(ctx), 'metrics.jsonl'), 'utf8') ===
+        readFileSync(join(ctx.root, 'metrics.before'), 'utf8')
+          ? checkFinishedRun(run(ctx), 2)
+          : 'metrics.jsonl changed',
+      expect: {
+        problem: /already holds a run \(.*\); continue it with --resume .*, start it anew with --force/,
+        file: run,
+        exitCode: 1,
+      },
     },
-  },
-  {
-    id: 'process/train-stale-lock-taken-over',
-    category: 'process',
-    title: 'train --resume on a run whose lock is left by a process that no longer runs',
-    item: 5,
-    timeoutSeconds: 120,
-    setup: async (ctx) => {
-      phantomData(ctx.input, 2);
-      await trainInSetup(ctx);
+  ),
+  onFinishedRun(
+    'train-stale-lock-taken-over',
+    'train --resume on a run whose lock is left by a process that no longer runs',
+    5,
+    (ctx) => {
       const owner = {
         pid: 2 ** 22 + 7,
-        host: (await import('node:os')).hostname(),
+        host: hostname(),
         since: 'then',
         procStart: null,
         token: 'gone',
@@ -517,70 +528,65 @@ const OWNERSHIP_CASES: FaultCase[] = [
       };
       writeFileSync(join(run(ctx), 'run.lock'), JSON.stringify(owner));
     },
-    cli: (ctx) => ({ args: ['train', '--resume', run(ctx), '--epochs', '3'], env: env(ctx) }),
-    after: (ctx) => checkFinishedRun(run(ctx), 3),
-    expect: {
-      accept: succeeds((s) =>
-        /took over the lock of pid 4194311 .*no longer runs/.test(String(s.stdout))
-          ? null
-          : 'no note of the lock taken over',
-      ),
+    {
+      cli: (ctx) => ({ args: ['train', '--resume', run(ctx), '--epochs', '3'], env: env(ctx) }),
+      after: (ctx) => checkFinishedRun(run(ctx), 3),
+      expect: {
+        accept: succeeds((s) =>
+          /took over the lock of pid 4194311 .*no longer runs/.test(String(s.stdout))
+            ? null
+            : 'no note of the lock taken over',
+        ),
+      },
     },
-  },
-  {
-    id: 'process/resume-corrupt-metrics',
-    category: 'process',
-    title: 'train --resume with a damaged line in metrics.jsonl',
-    item: 11,
-    timeoutSeconds: 120,
-    setup: async (ctx) => {
-      phantomData(ctx.input, 2);
-      await trainInSetup(ctx);
+  ),
+  onFinishedRun(
+    'resume-corrupt-metrics',
+    'train --resume with a damaged line in metrics.jsonl',
+    11,
+    (ctx) => {
       const path = join(run(ctx), 'metrics.jsonl');
       writeFileSync(path, `{"epoch": 1, "trainLoss": oops}\n${readFileSync(path, 'utf8')}`);
     },
-    cli: (ctx) => ({ args: ['train', '--resume', run(ctx), '--epochs', '3'], env: env(ctx) }),
-    expect: {
-      problem: /metrics\.jsonl:1: not a JSON record .*repair or delete that line/,
-      file: (ctx) => join(run(ctx), 'metrics.jsonl'),
-      exitCode: 1,
+    {
+      cli: (ctx) => ({ args: ['train', '--resume', run(ctx), '--epochs', '3'], env: env(ctx) }),
+      expect: {
+        problem: /metrics\.jsonl:1: not a JSON record .*repair or delete that line/,
+        file: (ctx) => join(run(ctx), 'metrics.jsonl'),
+        exitCode: 1,
+      },
     },
-  },
-  {
-    id: 'process/resume-corrupt-split',
-    category: 'process',
-    title: 'train --resume with a damaged split.json',
-    item: 11,
-    timeoutSeconds: 120,
-    setup: async (ctx) => {
-      phantomData(ctx.input, 2);
-      await trainInSetup(ctx);
+  ),
+  onFinishedRun(
+    'resume-corrupt-split',
+    'train --resume with a damaged split.json',
+    11,
+    (ctx) => {
       writeFileSync(join(run(ctx), 'split.json'), '{"hash": "ab');
     },
-    cli: (ctx) => ({ args: ['train', '--resume', run(ctx), '--epochs', '3'], env: env(ctx) }),
-    expect: {
-      problem: /split\.json: not valid JSON .*delete it to have it written again/,
-      file: (ctx) => join(run(ctx), 'split.json'),
-      exitCode: 1,
+    {
+      cli: (ctx) => ({ args: ['train', '--resume', run(ctx), '--epochs', '3'], env: env(ctx) }),
+      expect: {
+        problem: /split\.json: not valid JSON .*delete it to have it written again/,
+        file: (ctx) => join(run(ctx), 'split.json'),
+        exitCode: 1,
+      },
     },
-  },
-  {
-    id: 'process/resume-other-architecture',
-    category: 'process',
-    title: 'train --resume … --model resunet (weights of a U-Net)',
-    item: 11,
-    timeoutSeconds: 120,
-    setup: async (ctx) => {
-      phantomData(ctx.input, 2);
-      await trainInSetup(ctx);
+  ),
+  onFinishedRun(
+    'resume-other-architecture',
+    'train --resume … --model resunet (weights of a U-Net)',
+    11,
+    () => {},
+    {
+      cli: (ctx) => ({ args: ['train', '--resume', run(ctx), '--model', 'resunet'], env: env(ctx) }),
+      expect: {
+        problem: /--model resunet: the run in .* was trained with model unet, and a resumed run keeps it/,
+        file: run,
+        exitCode: 2,
+      },
     },
-    cli: (ctx) => ({ args: ['train', '--resume', run(ctx), '--model', 'resunet'], env: env(ctx) }),
-    expect: {
-      problem: /--model resunet: the run in .* was trained with model unet, and a resumed run keeps it/,
-      file: run,
-      exitCode: 2,
-    },
-  },
+  ),
 ];
 
 // --------------------------------------------------------------------------------------- kills and signals
@@ -661,6 +667,7 @@ const KILL_CASES: FaultCase[] = [
 export const PROCESS_CASES: FaultCase[] = [
   ...PREDICT_CASES,
   ...OUTPUT_CASES,
+  ...DISK_CASES,
   ...OWNERSHIP_CASES,
   ...KILL_CASES,
 ];

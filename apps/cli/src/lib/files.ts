@@ -115,18 +115,23 @@ export function prepareOutputFolder(flag: string, path: string): void {
 /** Names of the temporary files `writeFileAtomic` writes beside their target (`.<name>.<12 hex>.tmp`). */
 const ATOMIC_TEMP = /^\..+\.[0-9a-f]{12}\.tmp$/;
 
-/**
- * Removes temporary files a killed writer left in `dir` (call it only while owning the folder, so that no live
- * writer's file is taken); returns their names.
- */
-export function removeStaleTemps(dir: string): string[] {
+/** Removes the entries of `dir` whose names `stale` picks (files, or whole folders); returns their names. */
+export function removeEntries(dir: string, stale: (name: string) => boolean): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return [];
   }
-  const stale = names.filter((n) => ATOMIC_TEMP.test(n));
-  for (const n of stale) rmSync(join(dir, n), { force: true });
-  return stale;
+  const picked = names.filter(stale);
+  for (const n of picked) rmSync(join(dir, n), { recursive: true, force: true });
+  return picked;
+}
+
+/**
+ * Removes temporary files a killed writer left in `dir` (call it only while owning the folder, so that no live
+ * writer's file is taken); returns their names.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  return removeEntries(dir, (n) => ATOMIC_TEMP.test(n));
 }

@@ -4,11 +4,11 @@
  * and one patient at a time all or nothing (written into a temporary folder beside it, then moved into place).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isWithin, realPathOf, type SliceFolder } from '@mriseg/data';
 import { CliError, UsageError } from '../errors.js';
-import { writeError } from './files.js';
+import { removeEntries, writeError } from './files.js';
 import { shownPath } from './paths.js';
 import { plural } from './words.js';
 
@@ -116,18 +116,10 @@ function runs(pid: number): boolean {
 
 /** Removes the temporary folders of a killed predict (their process no longer runs) from `out`. */
 export function removeStalePartials(out: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(out);
-  } catch {
-    return [];
-  }
-  const stale = names.filter((n) => {
+  return removeEntries(out, (n) => {
     const m = PARTIAL.exec(n);
     return m !== null && !runs(Number(m[1]));
   });
-  for (const n of stale) rmSync(join(out, n), { recursive: true, force: true });
-  return stale;
 }
 
 /**
