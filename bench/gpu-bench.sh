@@ -5,7 +5,8 @@
 # Runs the measurements most important first, each under a time limit, all within SECONDS (default 560, so that
 # one device call of 10 minutes holds it), and leaves in $OUT (or ./bench-out) four files: results.json (card,
 # driver, commit, every mriseg and PyTorch figure of this call, the ratios), summary.txt (what it prints last),
-# tilings.json (the tuned convolution tilings) and raw.tgz (every raw output):
+# tilings.json (the tuned convolution tilings) and raw.tgz (every raw output). Keep results.json as
+# bench/results/<card>-<date>.json (formatted: `npx biome format --write bench/results`). The steps:
 #   0. the three model goldens on the card (PyTorch's logits, loss, gradients, Adam step, eval logits) with the
 #      GPU's default tilings, with every kind of convolution kernel pinned, and as replays of captured steps
 #   1. U-Net f32 b16 256² train + inference with the default tilings (--autotune off): a figure within a minute

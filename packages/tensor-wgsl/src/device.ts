@@ -607,27 +607,17 @@ export class Runtime {
     // Work recorded before (an earlier replay among it) must be on the queue before the uploads below, which
     // it would otherwise read.
     this.flush();
-    for (const op of rec.ops) {
+    for (const op of rec.hostWork()) {
       if (op.kind === 'host') op.fn();
-      else if (op.kind === 'dispatch' && op.dynamic && op.slot) {
+      else if (op.dynamic && op.slot) {
         const { chunk, offset } = op.slot;
         op.kernel.packUniforms(op.dynamic(), chunk.u32, chunk.i32, chunk.f32, offset >> 2);
         chunk.markDirty(offset, op.kernel.uniformBytes);
       }
     }
     rec.arena.upload(this.device.queue);
-    for (const op of rec.ops) {
-      if (op.kind === 'dispatch') {
-        if (this.validate) this.device.pushErrorScope('validation');
-        this.encodeDispatch(op.kernel.name, op.pipeline, op.bindGroup, op.slot, op.x, op.y, op.z);
-        if (this.validate) this.scopes.push({ op: op.kernel.name, promise: this.device.popErrorScope() });
-        this.counters.dispatches++;
-        this.opsInBatch.add(op.kernel.name);
-      } else if (op.kind === 'copy') {
-        this.endPass().copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
-        this.profiler?.countCopy();
-      }
-    }
+    if (this.validate || this.profiler) this.replaySlow(rec);
+    else this.replayFast(rec);
     this.counters.replays++;
     this.flush();
   }
@@ -651,6 +641,50 @@ export class Runtime {
     if (!this.replayable.delete(rec)) return;
     this.pool.unpin(rec.pinned);
     rec.pinned = new Set();
+  }
+
+  /**
+   * The replay's inner loop, as little as it can be: consecutive dispatches share a pass and a pipeline set once,
+   * and the names its error messages need are added once a replay.
+   */
+  private replayFast(rec: Recording): void {
+    const offsets = this.offsets;
+    let dispatches = 0;
+    for (const op of rec.ops) {
+      if (op.kind === 'dispatch') {
+        const pass = this.pass ?? this.beginPass();
+        if (this.passPipeline !== op.pipeline) {
+          pass.setPipeline(op.pipeline);
+          this.passPipeline = op.pipeline;
+        }
+        if (op.slot) {
+          offsets[0] = op.slot.offset;
+          pass.setBindGroup(0, op.bindGroup, offsets);
+        } else pass.setBindGroup(0, op.bindGroup);
+        pass.dispatchWorkgroups(op.x, op.y, op.z);
+        dispatches++;
+      } else if (op.kind === 'copy') {
+        this.endPass().copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
+      }
+    }
+    this.counters.dispatches += dispatches;
+    for (const name of rec.names()) this.opsInBatch.add(name);
+  }
+
+  /** The replay with per-dispatch error scopes (validate) or timestamps (a profile running). */
+  private replaySlow(rec: Recording): void {
+    for (const op of rec.ops) {
+      if (op.kind === 'dispatch') {
+        if (this.validate) this.device.pushErrorScope('validation');
+        this.encodeDispatch(op.kernel.name, op.pipeline, op.bindGroup, op.slot, op.x, op.y, op.z);
+        if (this.validate) this.scopes.push({ op: op.kernel.name, promise: this.device.popErrorScope() });
+        this.counters.dispatches++;
+        this.opsInBatch.add(op.kernel.name);
+      } else if (op.kind === 'copy') {
+        this.endPass().copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
+        this.profiler?.countCopy();
+      }
+    }
   }
 
   /** Makes every captured step capture anew before its next replay (kernel choices or parameters changed). */

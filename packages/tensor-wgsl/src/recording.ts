@@ -73,6 +73,27 @@ export class Recording {
     this.refused ??= reason;
   }
 
+  private nameSet: Set<string> | null = null;
+  private hostSide: (RecordedHost | RecordedDispatch)[] | null = null;
+
+  /** What a replay runs on the host, in order: host actions and dispatches with dynamic uniforms. */
+  hostWork(): (RecordedHost | RecordedDispatch)[] {
+    this.hostSide ??= this.ops.filter(
+      (op): op is RecordedHost | RecordedDispatch =>
+        op.kind === 'host' || (op.kind === 'dispatch' && op.dynamic !== null && op.slot !== null),
+    );
+    return this.hostSide;
+  }
+
+  /** The op names of its dispatches (once a recording is sealed it does not change). */
+  names(): Set<string> {
+    if (!this.nameSet) {
+      this.nameSet = new Set();
+      for (const op of this.ops) if (op.kind === 'dispatch') this.nameSet.add(op.kernel.name);
+    }
+    return this.nameSet;
+  }
+
   get dispatches(): number {
     let n = 0;
     for (const op of this.ops) if (op.kind === 'dispatch') n++;

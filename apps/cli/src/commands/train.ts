@@ -69,7 +69,7 @@ import { runStamp } from '../lib/run-dir.js';
 import { ownRunFolder, readMetrics, reconcileMetrics } from '../lib/run-folder.js';
 import type { RunLock } from '../lib/run-lock.js';
 import { makePatientSplit, selectSplit } from '../lib/split.js';
-import { headsLoss, type StepParts, TrainSteps } from '../lib/train-step.js';
+import { headsLoss, type LossBatch, LossLog, type StepParts, TrainSteps } from '../lib/train-step.js';
 import { plural } from '../lib/words.js';
 import { TRAIN } from '../options/commands.js';
 import { type ParsedOptions, parseCommandArgs } from '../options/parse.js';
@@ -747,16 +747,13 @@ type EpochEnd = { kind: 'done'; images: number } | { kind: 'nan' } | { kind: 'in
 interface LoopControl {
   /** SIGINT or SIGTERM received: stop after this step. */
   stop: StopRequests;
-  /** Losses recorded and not yet read back. */
-  pending: Tensor[];
+  /** The steps' losses, read back a block at a time. */
+  log: LossLog;
 }
 
-/** Reads back the losses of the last steps into the epoch's sum; false when one is NaN or infinite. */
-async function flush(s: Session, ctl: LoopControl): Promise<boolean> {
-  const values = await Promise.all(ctl.pending.map((t) => t.item()));
-  for (const t of ctl.pending) t.dispose();
-  ctl.pending = [];
-  for (const v of values) {
+/** Adds read-back losses to the epoch's sum; false when one is NaN or infinite. */
+function account(s: Session, losses: LossBatch): boolean {
+  for (const v of losses.values) {
     if (!Number.isFinite(v)) return false;
     s.state.epochLossSum += v;
     s.state.epochLossCount++;
@@ -790,11 +787,18 @@ async function trainEpoch(
   let images = 0;
   const lossNote = () =>
     `loss ${state.epochLossCount ? (state.epochLossSum / state.epochLossCount).toFixed(4) : '…'}`;
+  // Steps and images whose losses came back: the GPU has finished them.
+  const done = { steps: 0, images: 0 };
+  const confirm = (losses: LossBatch) => {
+    done.steps += losses.values.length;
+    done.images += losses.images;
+    return losses.values.length > 0 ? { ...done } : undefined;
+  };
   while (inflight.length > 0) {
     const batch = await inflight.shift()!;
     const n = batch.imageShape[0];
     if (next < plan.length) start();
-    ctl.pending.push(s.steps.step(batch));
+    s.steps.step(batch, ctl.log);
     state.step++;
     state.batch++;
     images += n;
@@ -802,9 +806,11 @@ async function trainEpoch(
     hooks.onStep?.(state.step);
     let readBack: { steps: number; images: number } | undefined;
     const interrupted = ctl.stop.signal !== null;
-    if (ctl.pending.length >= c['log-every'] || interrupted) {
-      if (!(await flush(s, ctl))) return { kind: 'nan' };
-      readBack = { steps: state.batch - first, images };
+    if (ctl.log.size >= c['log-every'] || interrupted) {
+      // The block read now is the previous one: the GPU never waits on the loop (a NaN shows a block later).
+      const losses = interrupted ? await ctl.log.drain() : await ctl.log.rotate();
+      if (!account(s, losses)) return { kind: 'nan' };
+      readBack = confirm(losses);
     }
     progress.update(state.batch, lossNote(), readBack);
     if (interrupted) {
@@ -816,8 +822,10 @@ async function trainEpoch(
       return { kind: 'interrupted' };
     }
   }
-  if (!(await flush(s, ctl))) return { kind: 'nan' };
-  progress.update(state.batch, lossNote(), { steps: state.batch - first, images });
+  const losses = await ctl.log.drain();
+  if (!account(s, losses)) return { kind: 'nan' };
+  confirm(losses);
+  progress.update(state.batch, lossNote(), { ...done });
   progress.finish();
   return { kind: 'done', images };
 }
@@ -841,7 +849,7 @@ async function runEpochs(
 ): Promise<number> {
   const { c, state } = s;
   // Ctrl-C or SIGTERM: finish the step, write a resumable checkpoint, exit 130 or 143.
-  const ctl: LoopControl = { stop, pending: [] };
+  const ctl: LoopControl = { stop, log: new LossLog(c['log-every']) };
   stop.deferred = true;
   // How the steps ran (replayed, or eager and why), said once after the first epoch of this run.
   let said = false;
@@ -924,7 +932,7 @@ async function runEpochs(
     return 0;
   } finally {
     stop.deferred = false;
-    for (const t of ctl.pending) t.dispose();
+    ctl.log.dispose();
   }
 }
 

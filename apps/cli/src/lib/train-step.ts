@@ -5,7 +5,7 @@
  */
 import type { SegmentationModel } from '@mriseg/models';
 import { clipGradNorm, deepSupervision, type Optimizer } from '@mriseg/nn';
-import { runtime, StepGraph, scope, Tensor } from '@mriseg/tensor-wgsl';
+import { keep, runtime, StepGraph, scope, Tensor } from '@mriseg/tensor-wgsl';
 
 type LossFn = (logits: Tensor, target: Tensor) => Tensor;
 
@@ -61,10 +61,10 @@ export class TrainSteps {
   }
 
   /**
-   * One step on `b`. Returns its loss as a tensor of its own (the caller reads and frees it): a replay writes the
-   * step's loss into the same buffer every time, so that one is copied.
+   * One step on `b`; its loss goes into `log` (a replay writes the step's loss into the same buffer every time, so
+   * the log keeps a copy of each).
    */
-  step(b: HostBatch): Tensor {
+  step(b: HostBatch, log: LossLog): void {
     const loss = this.graph.runWithInputs(
       'train',
       [
@@ -73,10 +73,8 @@ export class TrainSteps {
       ],
       (x, y) => trainStep(this.parts, x, y),
     );
-    const own = Tensor.empty([], 'f32', 'loss');
-    runtime().copyBuffer(loss.buffer, 0, own.buffer, 0, 4);
+    log.add(loss, b.imageShape[0]);
     loss.dispose();
-    return own;
   }
 
   /** How the last step's batch shape runs now (replayed, or eager and why). */
@@ -88,5 +86,74 @@ export class TrainSteps {
 
   dispose(): void {
     this.graph.dispose();
+  }
+}
+
+/** Losses of steps read back so far: their values and how many steps and images they cover. */
+export interface LossBatch {
+  values: number[];
+  images: number;
+}
+
+/**
+ * The training losses on the GPU, read back in blocks without making the GPU wait: each step's loss is copied into
+ * a slot of one of two buffers; `rotate()` queues the copy of the filled buffer to the host, switches to the other
+ * and returns the block queued at the previous rotation — by then long finished, so the training loop never
+ * waits for the GPU to drain, and a NaN is seen one block later.
+ */
+export class LossLog {
+  private readonly bufs: [Tensor, Tensor];
+  private cur = 0;
+  private count = 0;
+  private images = 0;
+  private reading: Promise<LossBatch> | null = null;
+
+  constructor(private readonly capacity: number) {
+    this.bufs = [
+      keep(Tensor.empty([capacity], 'f32', 'loss log')),
+      keep(Tensor.empty([capacity], 'f32', 'loss log')),
+    ];
+  }
+
+  /** Steps recorded since the last rotation. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Copies a step's loss (one element) into the current block; `images`: the step's batch. */
+  add(loss: Tensor, images: number): void {
+    if (this.count >= this.capacity) throw new Error('LossLog: the block is full; rotate() first');
+    runtime().copyBuffer(loss.buffer, 0, this.bufs[this.cur].buffer, this.count * 4, 4);
+    this.count++;
+    this.images += images;
+  }
+
+  /** Queues the current block's read and returns the previous one's (empty at the first rotation). */
+  async rotate(): Promise<LossBatch> {
+    const previous = this.reading;
+    this.reading = null;
+    if (this.count > 0) {
+      const n = this.count;
+      const images = this.images;
+      // readBuffer queues its copy now; the next steps write the other buffer.
+      const bytes = runtime().readBuffer(this.bufs[this.cur].buffer, n * 4, 'training loss');
+      this.reading = bytes.then((b) => ({ values: Array.from(new Float32Array(b)), images }));
+      this.reading.catch(() => {});
+      this.cur = 1 - this.cur;
+      this.count = 0;
+      this.images = 0;
+    }
+    return previous ? await previous : { values: [], images: 0 };
+  }
+
+  /** Every loss recorded and not yet returned, waiting for the GPU where needed. */
+  async drain(): Promise<LossBatch> {
+    const older = await this.rotate();
+    const last = await this.rotate();
+    return { values: [...older.values, ...last.values], images: older.images + last.images };
+  }
+
+  dispose(): void {
+    for (const b of this.bufs) b.dispose();
   }
 }
