@@ -2,6 +2,8 @@
  * Every command's options, declared once. The parser, `mriseg <command> --help`, `--config` file checking and
  * the option tables of apps/cli/README.md are all made from these declarations.
  */
+import { availableParallelism } from 'node:os';
+import { MAX_PREPROCESS_SIZE } from '@mriseg/data';
 import { MODEL_NAMES } from '@mriseg/models';
 import { LOSS_NAMES } from '@mriseg/nn';
 import type { CommandSpec, OptionSpec } from './schema.js';
@@ -52,12 +54,19 @@ const autotune = (group: string): OptionSpec => ({
   group,
 });
 
+/**
+ * More decode threads than cores only add memory (each worker thread has its own heap and batch buffers) and
+ * contention; 4 × cores leaves room for threads waiting on slow disks and stops `--workers 500`.
+ */
+const MAX_WORKERS = 4 * availableParallelism();
+
 const workers = (group: string): OptionSpec => ({
   name: 'workers',
   kind: 'int',
   min: -1,
+  max: { value: MAX_WORKERS, why: `4 × the ${availableParallelism()} cores` },
   default: -1,
-  help: 'threads decoding and augmenting slices (-1: cores − 1; 0: in the main thread)',
+  help: 'threads decoding and augmenting slices (-1: cores − 1; 0: in the main thread; at most 4 × cores)',
   group,
 });
 
@@ -78,6 +87,7 @@ const imageSize = (
   name: 'image-size',
   kind: 'int',
   min: 16,
+  max: { value: MAX_PREPROCESS_SIZE, why: 'the largest side the preprocessing makes' },
   multipleOf: 16,
   help: 'in-plane size the slices are resized to (a multiple of 16: four poolings)',
   group,
@@ -307,9 +317,12 @@ export const TRAIN: CommandSpec = {
     {
       name: 'momentum',
       kind: 'number',
-      range: [0, null],
+      // PyTorch takes any μ ≥ 0, but the velocity μv + g weighs a gradient k steps old by μ^k: at μ ≥ 1 old
+      // gradients never fade and the steps grow without bound.
+      range: [0, 1],
+      open: [false, true],
       default: 0.9,
-      help: 'SGD momentum (Nesterov when > 0)',
+      help: 'SGD momentum, below 1 (Nesterov when > 0)',
       group: T_OPT,
     },
     {
@@ -437,6 +450,13 @@ export const TRAIN: CommandSpec = {
       group: T_RUN,
     },
     {
+      name: 'force',
+      kind: 'flag',
+      config: false,
+      help: 'start anew in an --out folder that holds a run: its checkpoints, metrics and report are deleted first (without it, train refuses such a folder; it never writes into one another process is running)',
+      group: T_RUN,
+    },
+    {
       name: 'config',
       kind: 'text',
       arg: 'FILE',
@@ -503,6 +523,12 @@ export const PREDICT: CommandSpec = {
       help: 'folder the masks are written to (<out>/<patient>/)',
       group: 'Output',
     },
+    {
+      name: 'force',
+      kind: 'flag',
+      help: 'overwrite masks and overlays that already exist in --out (without it, predict refuses before writing anything)',
+      group: 'Output',
+    },
   ],
   examples: [
     'predict --checkpoint runs/<run>/best.safetensors --input /data/TCGA_CS_4941_19960909 --out masks',
@@ -531,6 +557,12 @@ export const ENSEMBLE: CommandSpec = {
       default: null,
       defaultText: 'runs/<time>-ensemble (required with --input)',
       help: 'folder for the CSVs (or the masks), and ensemble.json naming the checkpoints',
+      group: 'Output',
+    },
+    {
+      name: 'force',
+      kind: 'flag',
+      help: 'with --input: overwrite masks and overlays that already exist in --out (without it, nothing is written then)',
       group: 'Output',
     },
   ],

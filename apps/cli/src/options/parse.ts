@@ -69,8 +69,24 @@ function addOptions(cmd: Command, spec: CommandSpec): void {
       const off = new Option(`--no-${o.name}`, `turn ${o.name} off`);
       if (o.group) off.helpGroup(`${o.group}:`);
       cmd.addOption(off);
+      refuseBothForms(cmd, o.name, spec.name);
     }
   }
+}
+
+/**
+ * `--x` and `--no-x` on one command line contradict each other; commander would let the last one win, which hides
+ * a mistake (often one half of a pasted command line), so it is a usage error.
+ */
+function refuseBothForms(cmd: Command, name: string, command: string): void {
+  const seen = new Set<string>();
+  const note = (form: string) => () => {
+    seen.add(form);
+    if (seen.size === 2)
+      throw new UsageError(`--${name} and --no-${name} contradict each other: give one of them`, command);
+  };
+  cmd.on(`option:${name}`, note('on'));
+  cmd.on(`option:no-${name}`, note('off'));
 }
 
 /** Commander's message ("error: unknown option '--x'\n(Did you mean --y?)") as one line without the prefix. */
