@@ -3,7 +3,7 @@
  * preprocessed volumes; a per-patient metrics table, or masks written back in the original frame.
  */
 import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   assertOutsideSource,
   DataError,
@@ -11,10 +11,14 @@ import {
   encodePng,
   encodeTiff,
   type PreprocessOptions,
+  parseSliceName,
   preprocess,
   type RawPatient,
   readTruth,
   restoreMask,
+  type SliceFolder,
+  scanDataset,
+  scanSliceFolder,
   type Volume,
 } from '@mriseg/data';
 import {
@@ -31,14 +35,24 @@ import { preprocessOptionsOf } from '@mriseg/models';
 import { initDevice } from '@mriseg/tensor-wgsl';
 import { makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
-import { checkDataFolder, loadVolumes } from '../lib/data.js';
+import { checkDataFolder, ensureDemoData, loadVolumes } from '../lib/data.js';
+import { prepareOutputFolder, writeFileSafe } from '../lib/files.js';
 import {
   checkCheckpointFile,
+  checkInputSize,
   ensembleProbabilities,
   type LoadedCheckpoint,
   openCheckpoint,
 } from '../lib/infer.js';
 import { shownPath } from '../lib/paths.js';
+import {
+  checkOutsideInput,
+  type PatientOutput,
+  planOutputs,
+  refuseOverwrites,
+  removeStalePartials,
+  writePatientOutputs,
+} from '../lib/predict-output.js';
 import { runStamp } from '../lib/run-dir.js';
 import {
   channelOption,
@@ -92,6 +106,8 @@ export function settle(
 ): RunSettings {
   const specs = loaded.map((l) => l.inference.spec);
   for (const l of loaded) if (l.inference.note) log(`note: ${l.inference.note}`);
+  // A size the checkpoint records must be one the models can run, unless --image-size replaces it.
+  if (v['image-size'] === null) for (const l of loaded) checkInputSize(l.inference.spec.inputSize, l.path);
   const [first] = specs;
   const sizes = new Set(specs.map((s) => s.inputSize));
   if (v['image-size'] === null && sizes.size > 1)
@@ -208,7 +224,18 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
     for (const p of paths) loaded.push(openCheckpoint(p));
     const o = settle(loaded, v, log);
     const train = loaded.find((l) => l.train)?.train?.config ?? null;
-    const data = await loadVolumes((v.data as string | null) ?? train?.data ?? null, {
+    const dataDir = (v.data as string | null) ?? train?.data ?? null;
+    const out =
+      (v.out as string | null) ??
+      (command === 'ensemble'
+        ? join('runs', `${runStamp()}-ensemble`)
+        : join(dirname(paths[0]), 'evaluation'));
+    // Before the work: the results go outside the data tree, into a folder that can be written.
+    if (dataDir !== null) checkDataFolder('--data', dataDir);
+    const root = dataDir ?? ensureDemoData(train?.['demo-patients'] ?? 12, log);
+    assertOutsideSource(out, [root, ...scanDataset(root).map((f) => f.dir)], 'output folder (--out)');
+    prepareOutputFolder('--out', out);
+    const data = await loadVolumes(dataDir, {
       preprocess: o.preprocess,
       cache: (v.cache as string | null) ?? train?.cache ?? null,
       pool,
@@ -222,14 +249,8 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
         ? data.volumes
         : selectSplit(splitText, data.volumes, data.root, command).validation;
     const r = await evaluateVolumes(loaded, vols, o);
-    const out =
-      (v.out as string | null) ??
-      (command === 'ensemble'
-        ? join('runs', `${runStamp()}-ensemble`)
-        : join(dirname(paths[0]), 'evaluation'));
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'patients.csv'), r.csv);
-    writeFileSync(join(out, 'summary.csv'), r.summaryCsv);
+    writeFileSafe(join(out, 'patients.csv'), r.csv);
+    writeFileSafe(join(out, 'summary.csv'), r.summaryCsv);
     if (command === 'ensemble') writeEnsembleManifest(out, paths, o);
     const s = r.report.summary.referenceDsc;
     log(
@@ -252,7 +273,7 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
 
 /** ensemble.json: which checkpoints were averaged, with what settings (the CSVs beside it say the result). */
 function writeEnsembleManifest(out: string, paths: string[], o: RunSettings): void {
-  writeFileSync(
+  writeFileSafe(
     join(out, 'ensemble.json'),
     `${JSON.stringify({ checkpoints: paths.map((p) => resolve(p)), settings: o }, null, 2)}\n`,
   );
@@ -295,26 +316,30 @@ export async function evaluateVolumes(
 
 // ----------------------------------------------------------------------------------------------------- predict
 
-const IMAGE_NAME = /^(.+)_(\d+)\.(tif|tiff|png)$/i;
+/** Whether a folder holds slice images (a mask alone does not make a patient folder). */
+function holdsSlices(dir: string): boolean {
+  return readdirSync(dir).some((n) => !n.startsWith('.') && parseSliceName(n)?.mask === false);
+}
 
-/** Patient folders under `input`: the folder itself when it holds slice images, else its sub-folders that do. */
-export function findPatients(input: string): { id: string; dir: string }[] {
-  const hasImages = (dir: string) =>
-    readdirSync(dir).some((n) => IMAGE_NAME.test(n) && !/_mask\.[a-z]+$/i.test(n));
-  if (hasImages(input)) return [{ id: basename(resolve(input)), dir: input }];
+/**
+ * Patient folders under `input`: the folder itself when it holds slice images, else its sub-folders that do.
+ * Each is listed by the data package's rules (`scanSliceFolder`): one patient's slices a folder (two prefixes are
+ * an error), slice numbers that are exact integers without gaps or repeats, one format, masks for all or none.
+ */
+export function findPatients(input: string): SliceFolder[] {
+  if (holdsSlices(input)) return [scanSliceFolder(input)];
   return readdirSync(input)
-    .filter((n) => !n.startsWith('.') && statSync(join(input, n)).isDirectory() && hasImages(join(input, n)))
+    .filter(
+      (n) => !n.startsWith('.') && statSync(join(input, n)).isDirectory() && holdsSlices(join(input, n)),
+    )
     .sort()
-    .map((n) => ({ id: n, dir: join(input, n) }));
+    .map((n) => scanSliceFolder(join(input, n)));
 }
 
 /** Reads one patient's slice images (masks, if present, are not needed), in slice-number order. */
-export function readImages(id: string, dir: string): RawPatient {
-  const slices = readdirSync(dir)
-    .map((n) => ({ n, m: IMAGE_NAME.exec(n) }))
-    .filter((e) => e.m && !/_mask$/i.test(e.m[1]))
-    .map((e) => ({ file: join(dir, e.n), num: Number(e.m![2]), prefix: e.m![1], ext: e.m![3].toLowerCase() }))
-    .sort((a, b) => a.num - b.num);
+export function readImages(folder: SliceFolder): RawPatient {
+  const { dir } = folder;
+  const slices = folder.slices.map((s) => ({ file: s.image.path, num: s.number }));
   if (slices.length < 3)
     throw new CliError(
       `${dir}: ${slices.length} slice images; at least 3 are needed (the first and last are dropped)`,
@@ -323,7 +348,7 @@ export function readImages(id: string, dir: string): RawPatient {
   let w = 0;
   let image = new Uint8Array(0);
   slices.forEach((s, z) => {
-    const r = decodeImageFile(s.file, s.ext === 'png' ? 'png' : 'tif');
+    const r = decodeImageFile(s.file, folder.format);
     if (z === 0) {
       h = r.height;
       w = r.width;
@@ -340,7 +365,7 @@ export function readImages(id: string, dir: string): RawPatient {
       );
   });
   return {
-    id: slices[0].prefix === id ? id : slices[0].prefix,
+    id: folder.id,
     sliceNumbers: slices.map((s) => s.num),
     depth: slices.length,
     height: h,
@@ -396,23 +421,30 @@ export async function predictPatient(
   return { mask: restoreMask(cleaned.data, v, raw), volume: v };
 }
 
-/** Writes `<id>_<n>_mask.png`, `<id>_<n>_mask.tif` (0/255, as the Kaggle masks) and `<id>_<n>_overlay.png`. */
-export function writePatientMasks(dir: string, raw: RawPatient, mask: Uint8Array): number {
-  mkdirSync(dir, { recursive: true });
+/**
+ * The files of one patient: `<name>_<n>_mask.png`, `<name>_<n>_mask.tif` (0/255, as the Kaggle masks) and
+ * `<name>_<n>_overlay.png`, by file name (in the order of `o.files`).
+ */
+export function patientMaskFiles(
+  o: PatientOutput,
+  raw: RawPatient,
+  mask: Uint8Array,
+): Map<string, Uint8Array> {
   const plane = raw.height * raw.width;
+  const files = new Map<string, Uint8Array>();
   for (let z = 0; z < raw.depth; z++) {
     const m = new Uint8Array(plane);
     for (let i = 0; i < plane; i++) m[i] = mask[z * plane + i] ? 255 : 0;
     const grey = { width: raw.width, height: raw.height, channels: 1, data: m };
-    const base = join(dir, `${raw.id}_${raw.sliceNumbers[z]}`);
-    writeFileSync(`${base}_mask.png`, encodePng(grey));
-    writeFileSync(`${base}_mask.tif`, encodeTiff(grey, { rowsPerStrip: 32 }));
-    writeFileSync(
-      `${base}_overlay.png`,
+    const [png, tif, ov] = o.files.slice(3 * z, 3 * z + 3);
+    files.set(png, encodePng(grey));
+    files.set(tif, encodeTiff(grey, { rowsPerStrip: 32 }));
+    files.set(
+      ov,
       encodePng({ width: raw.width, height: raw.height, channels: 3, data: overlay(raw, z, mask) }),
     );
   }
-  return raw.depth;
+  return files;
 }
 
 /** `predict` (one checkpoint) and `ensemble --input` (several): masks and overlays of each patient under --out. */
@@ -429,25 +461,36 @@ async function predictCommand(v: Record<string, Value>, command: 'predict' | 'en
   const paths = checkpointPaths(v, command);
   if (channels !== null || isScanInput(input!)) return predictScan(v, paths, input, channels, out, command);
   checkDataFolder('--input', input!);
+  // Outputs never touch inputs: --out outside the input tree (real paths), before the patients are even listed.
+  checkOutsideInput(out, input!, [], command);
   const patients = findPatients(input!);
   if (patients.length === 0)
     throw new CliError(
       `--input ${input}: no slice images (<patient>_<n>.tif|png) in it or in its sub-folders`,
     );
-  // Outputs never overwrite inputs: a patient's masks go to <out>/<id>/, which must not be its own folder.
-  for (const p of patients)
-    if (resolve(out, p.id) === resolve(p.dir))
-      throw new UsageError(`--out ${out} would write the masks into the input folder ${p.dir}`, command);
+  checkOutsideInput(out, input!, patients, command);
+  const outputs = planOutputs(out, patients, (s) => console.log(s));
+  refuseOverwrites(
+    [
+      ...outputs.flatMap((o) => o.files.map((f) => join(o.dir, f))),
+      ...(command === 'ensemble' ? [join(out, 'ensemble.json')] : []),
+    ],
+    v.force === true,
+    command,
+  );
+  prepareOutputFolder('--out', out);
+  removeStalePartials(out);
   await initDevice();
   const loaded: LoadedCheckpoint[] = [];
   try {
     for (const p of paths) loaded.push(openCheckpoint(p));
     const o = settle(loaded, v, (s) => console.log(s));
     let slices = 0;
-    for (const p of patients) {
-      const raw = readImages(p.id, p.dir);
+    for (const [i, p] of patients.entries()) {
+      const raw = readImages(p);
       const { mask } = await predictPatient(loaded, raw, o);
-      slices += writePatientMasks(join(out, raw.id), raw, mask);
+      writePatientOutputs(outputs[i], out, patientMaskFiles(outputs[i], raw, mask));
+      slices += raw.depth;
       let fg = 0;
       for (const m of mask) fg += m;
       console.log(`  ${raw.id}: ${plural(raw.depth, 'slice')}, ${plural(fg, 'tumour pixel')}`);
@@ -509,10 +552,18 @@ async function predictScan(
   const c = readCase(input, channels, command);
   const sources = caseSources(input, channels).filter((p) => statSync(p).isDirectory());
   assertOutsideSource(out, sources, 'output folder');
+  for (const src of sources) checkOutsideInput(out, src, [], command);
   const files = scanOutputs(out, c);
   for (const f of [files.nifti, files.seg])
     if (f !== null && caseSources(input, channels).some((s) => resolve(s) === resolve(f)))
       throw new UsageError(`--out ${out} would overwrite the input ${f}`, command);
+  refuseOverwrites(
+    [files.nifti, files.seg, command === 'ensemble' ? join(out, 'ensemble.json') : null].filter(
+      (f): f is string => f !== null,
+    ),
+    v.force === true,
+    command,
+  );
   for (const n of c.notes) console.log(`note: ${n}`);
   await initDevice();
   const loaded: LoadedCheckpoint[] = [];
