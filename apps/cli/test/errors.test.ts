@@ -163,7 +163,28 @@ describe('wrong inputs', () => {
         ['evaluate', '--checkpoint', 'x.safetensors', '--image-size', '50'],
         /--image-size must be a multiple of 16/,
       ],
-      [['predict', '--checkpoint', 'x.safetensors'], /--input DIR is required/],
+      [
+        ['predict', '--checkpoint', 'x.safetensors', '--out', 'masks'],
+        /give --input \(a patient folder, a NIfTI file or a DICOM folder\) or --channels/,
+      ],
+      [
+        ['predict', '--checkpoint', 'x.safetensors', '--channels', 'pre=a.nii', '--out', 'masks'],
+        /--channels pre=a\.nii: flair=… is required/,
+      ],
+      [
+        [
+          'ensemble',
+          '--checkpoint',
+          'a.safetensors',
+          '--checkpoint',
+          'b.safetensors',
+          '--channels',
+          'flair=f.nii',
+          '--split',
+          'all',
+        ],
+        /--split evaluates; it does not go with --input or --channels/,
+      ],
       [['predict', '--checkpoint', 'x.safetensors', '--input', fx.data], /--out DIR is required/],
       // Issue 18, item 1: never into the input tree, whichever way round, through a link or not.
       [

@@ -315,7 +315,7 @@ describe('train', () => {
     ).toBe(0);
     const csv = readFileSync(join(outDir, 'patients.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe(
-      'patient,slices,reference_dsc,raw_dsc,dice,iou,precision,recall,hd95,assd,true_volume,pred_volume',
+      'patient,slices,reference_dsc,raw_dsc,dice,iou,precision,recall,hd95,assd,true_volume,pred_volume,surface_dice,distance_unit',
     );
     const split = JSON.parse(readFileSync(join(runA, 'split.json'), 'utf8'));
     expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(split.validation);

@@ -51,6 +51,11 @@ export interface Case {
   readonly id?: string;
   readonly prob: Volume;
   readonly truth: BinaryVolume;
+  /**
+   * Voxel spacing of this case in shape order (e.g. millimetres [slice, row, column] of a NIfTI or DICOM volume);
+   * the distance metrics of `evaluateCases` use it before `EvaluateOptions.spacing`.
+   */
+  readonly spacing?: readonly number[];
 }
 
 /** Mean over patients of {@link referenceDsc} — the reference's "mean DSC". NaN for no cases. */

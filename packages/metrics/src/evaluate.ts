@@ -39,9 +39,9 @@ export interface EvaluateOptions {
   threshold?: number;
   /** Post-processing of the thresholded mask (default: keep the largest component, as the reference). */
   postprocess?: (mask: BinaryVolume) => BinaryVolume;
-  /** Voxel spacing for the distance metrics (default unit spacing). */
+  /** Voxel spacing for the distance metrics of cases that carry none (default unit spacing: distances in voxels). */
   spacing?: Spacing;
-  /** Tolerance of the surface Dice, in spacing units (default 1). */
+  /** Tolerance of the surface Dice, in spacing units (default 1: one voxel, or 1 mm with spacing in mm). */
   surfaceTolerance?: number;
 }
 
@@ -62,7 +62,7 @@ export function evaluateCases(cases: readonly Case[], options: EvaluateOptions =
     const mask = post(binarize(c.prob, options.threshold ?? 0.5));
     assertSameShape(`evaluateCases (case ${id})`, mask, 'post-processed mask', c.truth, 'truth');
     const k = confusion(mask, c.truth);
-    const sd = surfaceDistances(mask, c.truth, { spacing: options.spacing });
+    const sd = surfaceDistances(mask, c.truth, { spacing: c.spacing ?? options.spacing });
     const o = overlapFromConfusion(k);
     return {
       id,

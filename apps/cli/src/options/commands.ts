@@ -137,6 +137,15 @@ function inferenceOptions(): OptionSpec[] {
   ];
 }
 
+const channelsOption = (group: string): OptionSpec => ({
+  name: 'channels',
+  kind: 'text',
+  arg: 'MAP',
+  default: null,
+  help: 'sequences to the three input channels: pre=FILE,flair=FILE,post=FILE (NIfTI files or DICOM folders), or with a DICOM folder as --input pre=PATTERN,flair=PATTERN,post=PATTERN (SeriesDescription, * any text); a missing pre or post is replaced by FLAIR',
+  group,
+});
+
 const checkpoint = (repeatable: boolean): OptionSpec => ({
   name: 'checkpoint',
   kind: 'text',
@@ -485,6 +494,23 @@ export const EVALUATE: CommandSpec = {
   options: [
     checkpoint(false),
     ...evaluationData(),
+    {
+      name: 'input',
+      kind: 'text',
+      arg: 'PATH',
+      default: null,
+      help: 'a NIfTI or DICOM case instead of --data: a .nii/.nii.gz file (3-D FLAIR, or 4-D pre, FLAIR, post) or a DICOM folder; scored on its own grid, distances in mm',
+      group: 'Data',
+    },
+    channelsOption('Data'),
+    {
+      name: 'truth',
+      kind: 'text',
+      arg: 'FILE',
+      default: null,
+      help: 'ground truth of --input/--channels: a NIfTI mask (non-zero is tumour) or a DICOM SEG on the same grid',
+      group: 'Data',
+    },
     ...inferenceOptions(),
     {
       name: 'out',
@@ -496,23 +522,31 @@ export const EVALUATE: CommandSpec = {
       group: 'Output',
     },
   ],
-  examples: ['evaluate --checkpoint runs/<run>/best.safetensors --split all'],
+  examples: [
+    'evaluate --checkpoint runs/<run>/best.safetensors --split all',
+    'evaluate --checkpoint unet.safetensors --input case.nii.gz --truth case_seg.nii.gz --out eval',
+  ],
 };
 
 export const PREDICT: CommandSpec = {
   name: 'predict',
-  summary: 'masks (PNG and TIFF, Kaggle names, original frame) and overlays for new patients',
+  summary:
+    'masks for new patients: NIfTI (and DICOM SEG) on the source grid, or Kaggle-named PNG/TIFF and overlays',
+  description:
+    "A NIfTI file or a DICOM folder (or --channels) gives <out>/<case>_mask.nii.gz with the input's affine and " +
+    'header, and <out>/<case>_seg.dcm (DICOM SEG referencing the source series) for DICOM; a Kaggle-layout ' +
+    'patient folder gives PNG and TIFF masks and overlays in its original frame.',
   options: [
     checkpoint(false),
     {
       name: 'input',
       kind: 'text',
-      arg: 'DIR',
-      required: true,
+      arg: 'PATH',
       default: null,
-      help: 'a patient folder of <id>_<n>.tif|png slices, or a folder of such folders',
+      help: 'a patient folder of <id>_<n>.tif|png slices (or a folder of such folders), a .nii/.nii.gz file (3-D FLAIR, or 4-D pre, FLAIR, post) or a DICOM folder',
       group: 'Data',
     },
+    channelsOption('Data'),
     ...inferenceOptions(),
     {
       name: 'out',
@@ -532,6 +566,8 @@ export const PREDICT: CommandSpec = {
   ],
   examples: [
     'predict --checkpoint runs/<run>/best.safetensors --input /data/TCGA_CS_4941_19960909 --out masks',
+    'predict --checkpoint unet.safetensors --channels pre=t1.nii.gz,flair=flair.nii.gz,post=t1c.nii.gz --out masks',
+    'predict --checkpoint unet.safetensors --input dicom/ --channels "pre=*T1*PRE*,flair=FLAIR,post=*POST*" --out masks',
   ],
 };
 
@@ -544,11 +580,12 @@ export const ENSEMBLE: CommandSpec = {
     {
       name: 'input',
       kind: 'text',
-      arg: 'DIR',
+      arg: 'PATH',
       default: null,
-      help: 'predict masks for these patients (as predict) instead of evaluating',
+      help: 'predict masks for these patients (as predict: Kaggle-layout folders, a NIfTI file or a DICOM folder) instead of evaluating',
       group: 'Data',
     },
+    channelsOption('Data'),
     ...inferenceOptions(),
     {
       name: 'out',
@@ -568,6 +605,7 @@ export const ENSEMBLE: CommandSpec = {
   ],
   examples: [
     'ensemble --checkpoint runs/fold0/best.safetensors --checkpoint runs/fold1/best.safetensors --split all',
+    'ensemble --checkpoint fold0.safetensors --checkpoint fold1.safetensors --channels pre=t1.nii.gz,flair=flair.nii.gz --out masks',
   ],
 };
 
