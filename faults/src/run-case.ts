@@ -9,8 +9,11 @@ import type {
   AcceptExpectation,
   CaseContext,
   CaseResult,
+  CaseTools,
+  CliRun,
   ErrorExpectation,
   FaultCase,
+  Mount,
   Outcome,
   RunningProcess,
 } from './types.js';
@@ -31,6 +34,7 @@ interface Exit {
   code: number | null;
   signal: string | null;
   stderr: string;
+  stdout: string;
   killedFor: 'hang' | 'memory' | null;
   /** The signal the case itself sent (through `during`), if any. */
   sentByCase: string | null;
@@ -47,18 +51,39 @@ function rssMiB(pid: number): number {
   }
 }
 
+/**
+ * The command line that runs `node args…`, inside a private mount namespace with the given tmpfs mounts when there
+ * are any (`unshare` execs the shell, which execs node: the pid stays the one the suite watches and signals).
+ */
+function commandOf(args: string[], mounts: readonly Mount[] = []): [string, string[]] {
+  if (mounts.length === 0) return [process.execPath, args];
+  const script =
+    'while [ "$1" != -- ]; do mount -t tmpfs -o "$2" tmpfs "$1" || exit 125; shift 2; done; shift; exec "$@"';
+  const specs = mounts.flatMap((m) => [
+    m.path,
+    [m.readOnly ? 'ro' : 'rw', `size=${m.size ?? '1m'}`].join(','),
+  ]);
+  return [
+    'unshare',
+    ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', ...specs, '--', process.execPath, ...args],
+  ];
+}
+
 function runProcess(
   args: string[],
   env: Record<string, string>,
   limits: { ms: number; mib: number },
   during?: (proc: RunningProcess) => void | Promise<void>,
+  mounts?: readonly Mount[],
 ): Promise<Exit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const [command, argv] = commandOf(args, mounts);
+    const child = spawn(command, argv, {
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
+    let stdout = '';
     let killedFor: Exit['killedFor'] = null;
     let sentByCase: string | null = null;
     let peakMiB = 0;
@@ -70,12 +95,16 @@ function runProcess(
         child.kill(signal);
       },
       stderr: () => stderr,
+      stdout: () => stdout,
       ended: new Promise<void>((ok) => {
         ended = ok;
       }),
     };
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 1 << 20) stderr += d.toString();
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < 1 << 20) stdout += d.toString();
     });
     const watch = setInterval(() => {
       const rss = child.pid ? rssMiB(child.pid) : 0;
@@ -94,7 +123,7 @@ function runProcess(
       clearInterval(watch);
       clearTimeout(timer);
       ended();
-      resolve({ code, signal, stderr, killedFor, sentByCase, peakMiB });
+      resolve({ code, signal, stderr, stdout, killedFor, sentByCase, peakMiB });
     });
     Promise.resolve(during?.(proc)).catch((e: unknown) => {
       stderr += `\n[fault suite] during(): ${(e as Error).message}`;
@@ -141,7 +170,23 @@ export async function runCase(c: FaultCase, paths: RunnerPaths, keep = false): P
   mkdirSync(ctx.input);
   mkdirSync(ctx.work);
   try {
-    await c.setup(ctx);
+    try {
+      await c.setup(ctx);
+    } catch (e) {
+      // The case could not be set up: it did not hold (and says why), the suite goes on.
+      const detail = `setup failed: ${oneLine((e as Error).message)}`;
+      return {
+        id: c.id,
+        category: c.category,
+        title: c.title,
+        outcome: 'wrong-result',
+        detail,
+        exitCode: null,
+        signal: null,
+        seconds: 0,
+        peakMiB: 0,
+      };
+    }
     const before = snapshotTree(ctx.input);
     const resultFile = join(root, 'result.json');
     const action = c.cli?.(ctx);
@@ -154,7 +199,22 @@ export async function runCase(c: FaultCase, paths: RunnerPaths, keep = false): P
       action?.env ?? {},
       { ms: (c.timeoutSeconds ?? 60) * 1000, mib },
       during,
+      action?.mounts,
     );
+    const tools: CaseTools = {
+      cli: async (more, env = {}): Promise<CliRun> => {
+        const e = await runProcess(
+          [paths.cli, ...more],
+          { ...(action?.env ?? {}), ...env },
+          {
+            ms: (c.timeoutSeconds ?? 60) * 1000,
+            mib,
+          },
+        );
+        return { code: e.code, signal: e.signal, stdout: e.stdout, stderr: e.stderr };
+      },
+    };
+    const found = (await c.after?.(ctx, tools)) ?? null;
     const seconds = (performance.now() - t0) / 1000;
     const changed = diffTrees(before, snapshotTree(ctx.input));
     const result: ChildResult | null =
@@ -173,11 +233,16 @@ export async function runCase(c: FaultCase, paths: RunnerPaths, keep = false): P
       (!action && !result)
     ) {
       [outcome, detail] = ['crash', `exit ${exit.code ?? exit.signal}: ${oneLine(exit.stderr.slice(-600))}`];
-    } else if (c.after?.(ctx)) [outcome, detail] = ['wrong-result', c.after(ctx)!];
+    } else if (found) [outcome, detail] = ['wrong-result', found];
     else if (action) {
       if ('accept' in c.expect) {
         // The command's own account: its exit and what it said.
-        const summary = { exitCode: exit.code, signal: exit.signal, stderr: errorLines(exit.stderr) };
+        const summary = {
+          exitCode: exit.code,
+          signal: exit.signal,
+          stderr: errorLines(exit.stderr),
+          stdout: exit.stdout,
+        };
         [outcome, detail] = judgeAccept(c.expect, ctx, { ok: true, summary, maxRssMiB: 0 });
       } else if (exit.code === 0) [outcome, detail] = ['wrongly-accepted', 'exit 0'];
       else if (c.expect.exitCode !== undefined && exit.code !== c.expect.exitCode) {

@@ -4,10 +4,11 @@
  * problem, or correct acceptance — with the input tree byte-identical afterwards.
  */
 
-export type Category = 'data' | 'checkpoint' | 'process' | 'arguments' | 'viewer' | 'library';
+export type Category = 'data' | 'scan' | 'checkpoint' | 'process' | 'arguments' | 'viewer' | 'library';
 
 export const CATEGORIES: readonly Category[] = [
   'data',
+  'scan',
   'checkpoint',
   'process',
   'arguments',
@@ -49,6 +50,31 @@ export interface AcceptExpectation {
 export interface CliAction {
   args: string[];
   env?: Record<string, string>;
+  /**
+   * tmpfs file systems mounted for this command alone, in a private mount namespace (`unshare --map-root-user
+   * --mount`, no privileges needed): a disk that fills up (`size`) or one that is read-only. The folders must exist.
+   */
+  mounts?: Mount[];
+}
+
+export interface Mount {
+  path: string;
+  /** tmpfs size, e.g. '64k'. */
+  size?: string;
+  readOnly?: boolean;
+}
+
+/** What a command-line run left: its exit and both output streams. */
+export interface CliRun {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Given to `after`: the CLI, to run again on what the case left (a `--resume` after a kill). */
+export interface CaseTools {
+  cli(args: string[], env?: Record<string, string>): Promise<CliRun>;
 }
 
 export interface FaultCase {
@@ -74,8 +100,11 @@ export interface FaultCase {
    * into the same folder). A signal sent through `proc.kill` is the case's own, not a crash.
    */
   during?: (proc: RunningProcess, ctx: CaseContext) => void | Promise<void>;
-  /** What the action left behind, checked after it ends (outputs, a resumable run): null, or what is wrong. */
-  after?: (ctx: CaseContext) => string | null;
+  /**
+   * What the action left behind, checked after it ends (outputs, a resumable run — `tools.cli` runs the CLI again):
+   * null, or what is wrong. Called once.
+   */
+  after?: (ctx: CaseContext, tools: CaseTools) => string | null | Promise<string | null>;
   expect: ErrorExpectation | AcceptExpectation;
 }
 
@@ -84,6 +113,8 @@ export interface RunningProcess {
   kill(signal: NodeJS.Signals): void;
   /** Standard error so far. */
   stderr(): string;
+  /** Standard output so far. */
+  stdout(): string;
   /** Resolves when the process has ended. */
   ended: Promise<void>;
 }

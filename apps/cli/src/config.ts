@@ -109,8 +109,21 @@ export function resolveTrainConfig(p: ParsedOptions, stored?: TrainConfig): Pars
     ? { ...REFERENCE_DEFAULTS, ...stored }
     : { ...REFERENCE_DEFAULTS, ...((explicit.data ?? null) === null ? DEMO_DEFAULTS : {}) };
   const config = { ...base, ...explicit } as TrainConfig;
+  checkCombinations(config);
   const resume = typeof p.values.resume === 'string' ? p.values.resume : null;
   return { config, explicit: explicit as Partial<TrainConfig>, resume };
+}
+
+/** Models with deep-supervision heads (the others have one output, so the option would do nothing). */
+const DEEP_SUPERVISED_MODELS = new Set(['unet++']);
+
+/** Options that are each fine alone but contradict each other. */
+function checkCombinations(c: TrainConfig): void {
+  if (c['deep-supervision'] === true && !DEEP_SUPERVISED_MODELS.has(c.model))
+    throw new UsageError(
+      `--deep-supervision: ${c.model} has no deep-supervision heads (only ${[...DEEP_SUPERVISED_MODELS].join(', ')} has); leave it out`,
+      'train',
+    );
 }
 
 /** `train`'s argv (without the command name) to its configuration. */

@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { benchCommand } from './commands/bench.js';
 import { doctor } from './commands/doctor.js';
 import { ensemble, evaluate, predict } from './commands/infer.js';
+import { convertCommand, exportCommand } from './commands/interop.js';
 import { runTrain } from './commands/train.js';
 import { reportError, UsageError } from './errors.js';
 import { type Invocation, type Output, parseCommandLine } from './options/parse.js';
@@ -16,6 +17,8 @@ const RUNNERS: Record<string, Runner> = {
   ensemble: (inv) => ensemble(inv.values),
   bench: (inv) => benchCommand(inv.values),
   doctor: (inv) => doctor({ json: inv.values.json === true }),
+  export: (inv) => exportCommand(inv.values),
+  convert: (inv) => convertCommand(inv.values),
 };
 
 const consoleOutput: Output = {

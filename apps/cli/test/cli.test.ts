@@ -80,6 +80,7 @@ describe('cli', () => {
         loss: 'bce-dice',
         'bce-weight': 0.3,
         epochs: 7,
+        model: 'unet++',
         'deep-supervision': true,
       }),
     );
@@ -90,6 +91,7 @@ describe('cli', () => {
       loss: 'bce-dice',
       'bce-weight': 0.3,
       epochs: 7,
+      model: 'unet++',
       'deep-supervision': true,
       split: 'kfold:5:1',
       features: 32,
@@ -100,9 +102,14 @@ describe('cli', () => {
       loss: 'bce-dice',
       'bce-weight': 0.3,
       epochs: 7,
+      model: 'unet++',
       'deep-supervision': true,
       split: 'kfold:5:1',
     });
+    // The same file's deep supervision with a model without heads is refused, as the flag is.
+    expect(() => parseTrainArgs(['--config', file, '--model', 'unet'])).toThrow(
+      /--deep-supervision: unet has no deep-supervision heads/,
+    );
     writeFileSync(file, JSON.stringify({ lr: 'fast' }));
     expect(() => parseTrainArgs(['--config', file])).toThrow(/lr must be a number/);
     writeFileSync(file, JSON.stringify({ colour: 'blue' }));

@@ -2,7 +2,7 @@
  * Every command with wrong inputs: a usage error is one line naming the flag, with a pointer to --help, exit 2;
  * any other error one line, exit 1; never a stack trace (unless --debug).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'garbage.safetensors'), 'this is not a safetensors file');
   writeFileSync(join(dir, 'bad.json'), '{ "lr": ');
   writeFileSync(join(dir, 'unknown-key.json'), '{ "colour": "blue" }');
+  symlinkSync(fx.data, join(dir, 'link-into-data'));
 });
 
 /** A stack frame as V8 prints it. */
@@ -68,6 +69,52 @@ describe('wrong inputs', () => {
       ],
       [['train', '--image-size', '100'], /--image-size must be a multiple of 16/],
       [['train', '--autotune', 'maybe'], /--autotune must be one of auto, on, off/],
+      // Issue 18, item 10: values the schema used to let through.
+      [['train', '--schedule', 'exp:-5'], /--schedule "exp:-5": gamma -5 must be > 0: the learning rate/],
+      [['train', '--schedule', 'exp'], /--schedule "exp": exp needs its factor G/],
+      [['train', '--schedule', 'step:10:0'], /--schedule "step:10:0": gamma 0 must be > 0/],
+      [
+        ['train', '--schedule', 'plateau:3:1.5'],
+        /--schedule "plateau:3:1.5": factor 1.5 must be in \(0, 1\)/,
+      ],
+      [
+        ['train', '--schedule', 'cosine:-1e-6'],
+        /--schedule "cosine:-1e-6": minimum lr -0.000001 must be ≥ 0/,
+      ],
+      [
+        ['train', '--schedule', 'step:0x10'],
+        /--schedule "step:0x10": step size "0x10" must be an integer ≥ 1/,
+      ],
+      [['train', '--momentum', '5'], /--momentum must be a number in \[0, 1\), not "5"/],
+      [['train', '--momentum', '1'], /--momentum must be a number in \[0, 1\)/],
+      [
+        ['train', '--workers=-7'],
+        /--workers must be an integer from -1 to \d+ \(4 × the \d+ cores\), not "-7"/,
+      ],
+      [
+        ['train', '--workers', '500'],
+        /--workers must be an integer from -1 to \d+ \(4 × the \d+ cores\), not "500"/,
+      ],
+      [['train', '--epochs', '0x2'], /--epochs must be an integer ≥ 1, not "0x2"/],
+      [['train', '--epochs', '2.0'], /--epochs must be an integer ≥ 1, not "2.0"/],
+      [['train', '--lr', '0x10'], /--lr must be a number > 0, not "0x10"/],
+      [['train', '--image-size', '8192'], /--image-size must be a multiple of 16 from 16 to 4096/],
+      [
+        ['train', '--deep-supervision'],
+        /--deep-supervision: unet has no deep-supervision heads \(only unet\+\+ has\)/,
+      ],
+      [
+        ['train', '--model', 'attention-unet', '--deep-supervision'],
+        /--deep-supervision: attention-unet has no deep-supervision heads/,
+      ],
+      [
+        ['train', '--model', 'unet++', '--deep-supervision', '--no-deep-supervision'],
+        /--deep-supervision and --no-deep-supervision contradict each other/,
+      ],
+      [
+        ['train', '--model', 'unet++', '--no-deep-supervision', '--deep-supervision'],
+        /--deep-supervision and --no-deep-supervision contradict each other/,
+      ],
       [['train', '--epochs'], /option '--epochs <N>' argument missing/],
       [['train', 'extra-positional'], /takes options only, not "extra-positional"/],
       [
@@ -97,6 +144,15 @@ describe('wrong inputs', () => {
 
   it('evaluate, predict, ensemble', async () => {
     const garbage = join(dir, 'garbage.safetensors');
+    const predictInto = (input: string, out: string) => [
+      'predict',
+      '--checkpoint',
+      garbage,
+      '--input',
+      input,
+      '--out',
+      out,
+    ];
     const usage: [string[], RegExp][] = [
       [['evaluate'], /--checkpoint FILE is required/],
       [
@@ -112,11 +168,45 @@ describe('wrong inputs', () => {
         ['evaluate', '--checkpoint', 'x.safetensors', '--image-size', '50'],
         /--image-size must be a multiple of 16/,
       ],
-      [['predict', '--checkpoint', 'x.safetensors'], /--input DIR is required/],
-      [['predict', '--checkpoint', 'x.safetensors', '--input', fx.data], /--out DIR is required/],
       [
-        ['predict', '--checkpoint', garbage, '--input', fx.data, '--out', fx.data],
-        /--out .* would write the masks into the input folder/,
+        ['predict', '--checkpoint', 'x.safetensors', '--out', 'masks'],
+        /give --input \(a patient folder, a NIfTI file or a DICOM folder\) or --channels/,
+      ],
+      [
+        ['predict', '--checkpoint', 'x.safetensors', '--channels', 'pre=a.nii', '--out', 'masks'],
+        /--channels pre=a\.nii: flair=… is required/,
+      ],
+      [
+        [
+          'ensemble',
+          '--checkpoint',
+          'a.safetensors',
+          '--checkpoint',
+          'b.safetensors',
+          '--channels',
+          'flair=f.nii',
+          '--split',
+          'all',
+        ],
+        /--split evaluates; it does not go with --input or --channels/,
+      ],
+      [['predict', '--checkpoint', 'x.safetensors', '--input', fx.data], /--out DIR is required/],
+      // Issue 18, item 1: never into the input tree, whichever way round, through a link or not.
+      [
+        predictInto(fx.data, fx.data),
+        /--out .* is inside --input .*: predictions are never written into the input tree/,
+      ],
+      [
+        predictInto(fx.data, join(fx.data, 'TCGA_PH_0001_20000101')),
+        /--out .* is inside --input .*: predictions are never written into the input tree/,
+      ],
+      [
+        predictInto(join(fx.data, 'TCGA_PH_0002_20000101'), fx.data),
+        /--input .*TCGA_PH_0002_20000101 lies inside --out .*: the masks would be written among the inputs/,
+      ],
+      [
+        predictInto(fx.data, join(dir, 'link-into-data', 'masks')),
+        /--out .*link-into-data\/masks \(it resolves to .*kaggle\/masks\) is inside --input/,
       ],
       [['ensemble', '--checkpoint', 'x.safetensors'], /give two or more --checkpoint FILE \(got 1\)/],
       [

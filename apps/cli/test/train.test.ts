@@ -1,4 +1,5 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { decodePng, decodeTiff, preprocess, restoreMask } from '@mriseg/data';
 import { binarize, denseCrf, keepLargestComponent, volume } from '@mriseg/metrics';
@@ -7,9 +8,10 @@ import { loadCheckpoint } from '@mriseg/nn/node';
 import { initDevice } from '@mriseg/tensor-wgsl';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { findPatients, readImages } from '../src/commands/infer.js';
-import { EXIT_INTERRUPTED, EXIT_NAN, train } from '../src/commands/train.js';
+import { EXIT_INTERRUPTED, EXIT_NAN, EXIT_TERMINATED, train } from '../src/commands/train.js';
 import { ensembleProbabilities, openCheckpoint, type TrainMeta } from '../src/lib/infer.js';
 import type { EpochRecord } from '../src/lib/report.js';
+import { LOCK_FILE, RunLock } from '../src/lib/run-lock.js';
 import { main } from '../src/main.js';
 import { tinyDataset, tinyTrainArgs } from './fixture.js';
 
@@ -184,6 +186,101 @@ describe('train', () => {
     expectSameTensors(join(fx.root, 'runA', 'last.safetensors'), join(runC, 'last.safetensors'));
   });
 
+  it('SIGTERM (a batch scheduler stopping the job) writes a resumable checkpoint as Ctrl-C does, exit 143', async () => {
+    const runT = join(fx.root, 'runT');
+    const code = await train(tinyTrainArgs(fx.data, runT), {
+      log,
+      onStep: (step) => {
+        if (step === 2) (process.listeners('SIGTERM').at(-1) as (s: string) => void)('SIGTERM');
+      },
+    });
+    expect(code).toBe(EXIT_TERMINATED);
+    expect(lines.join('\n')).toMatch(
+      /SIGTERM: wrote .*last\.safetensors \(epoch 1, batch 2\); continue with/,
+    );
+    const meta = JSON.parse(
+      loadCheckpoint(join(runT, 'last.safetensors')).rawMetadata['mriseg.train'],
+    ) as TrainMeta;
+    expect(meta.state).toMatchObject({ epoch: 0, batch: 2, step: 2 });
+    // The handlers and the lock are gone with the run.
+    expect(existsSync(join(runT, LOCK_FILE))).toBe(false);
+    expect(process.listeners('SIGTERM')).toHaveLength(0);
+  });
+
+  it('a run folder is owned: an existing run is refused without --resume or --force, a running one always', async () => {
+    const runA = join(fx.root, 'runA');
+    const before = readFileSync(join(runA, 'metrics.jsonl'), 'utf8');
+    await expect(train(tinyTrainArgs(fx.data, runA), { log })).rejects.toThrow(
+      /--out .*runA: already holds a run \(config\.json, split\.json, environment\.json, …\); continue it with --resume/,
+    );
+    expect(readFileSync(join(runA, 'metrics.jsonl'), 'utf8')).toBe(before);
+    await expect(train(['--resume', runA, '--force'], { log })).rejects.toThrow(/give one of them/);
+    // Another process holds the folder (here this one, through the lock it would take): nothing is written.
+    const runF = join(fx.root, 'runF');
+    mkdirSync(runF);
+    const lock = RunLock.acquire(runF);
+    await expect(train(tinyTrainArgs(fx.data, runF, ['--force']), { log })).rejects.toThrow(
+      new RegExp(
+        `runF: another mriseg process \\(pid ${process.pid}, since .*\\) is writing this run folder`,
+      ),
+    );
+    lock.release();
+    expect(readdirSync(runF)).toEqual([]);
+    // A run folder inside the data is refused before anything is made.
+    await expect(
+      train(tinyTrainArgs(fx.data, join(fx.data, 'TCGA_PH_0001_20000101', 'run')), { log }),
+    ).rejects.toThrow(/run folder \(--out\) must not be inside the source data/);
+    expect(existsSync(join(fx.data, 'TCGA_PH_0001_20000101', 'run'))).toBe(false);
+    // --resume cannot change the architecture: one line, not a list of missing keys.
+    await expect(train(['--resume', runA, '--model', 'resunet'], { log })).rejects.toThrow(
+      /--model resunet: the run in .*runA was trained with model unet, and a resumed run keeps it/,
+    );
+  });
+
+  it('what a killed run leaves is repaired on resume: metrics past the checkpoint, a best behind last, .tmp files, a stale lock', async () => {
+    const runK = join(fx.root, 'runK');
+    expect(await train(tinyTrainArgs(fx.data, runK, ['--epochs', '1']), { log })).toBe(0);
+    const one = records(runK);
+    // As a SIGKILL at the end of epoch 2 can leave it: its metrics line written, then killed before its last and
+    // best (or between last and best, which leaves best missing here), a checkpoint's temporary file, the lock.
+    writeFileSync(
+      join(runK, 'metrics.jsonl'),
+      `${readFileSync(join(runK, 'metrics.jsonl'), 'utf8')}${JSON.stringify({ ...one[0], epoch: 2 })}\n{"epo`,
+    );
+    rmSync(join(runK, 'best.safetensors'));
+    writeFileSync(join(runK, '.last.safetensors.0123456789ab.tmp'), 'half a checkpoint');
+    writeFileSync(
+      join(runK, LOCK_FILE),
+      JSON.stringify({ pid: 2 ** 22 + 1, host: hostname(), since: 'then', procStart: null, token: 'x' }),
+    );
+    lines = [];
+    expect(await train(['--resume', runK], { log })).toBe(0);
+    const text = lines.join('\n');
+    expect(text).toMatch(/took over the lock of pid 4194305/);
+    expect(text).toMatch(/removed 1 temporary file a killed run left/);
+    expect(text).toMatch(
+      /metrics\.jsonl: an incomplete last line dropped; 1 line of epochs after the checkpoint's 1 dropped/,
+    );
+    expect(text).toMatch(
+      /best\.safetensors was missing or unreadable; rewrote it from .*last\.safetensors \(epoch 1/,
+    );
+    expect(records(runK)).toEqual(one);
+    expect(loadCheckpoint(join(runK, 'best.safetensors')).metadata.epoch).toBe(1);
+    expect(readdirSync(runK).filter((n) => n.endsWith('.tmp') || n === LOCK_FILE)).toEqual([]);
+    // Then on to epoch 2: the same weights as the run that was never killed.
+    expect(await train(['--resume', runK, '--epochs', '2'], { log })).toBe(0);
+    expectSameTensors(join(fx.root, 'runA', 'last.safetensors'), join(runK, 'last.safetensors'));
+    expect(records(runK).map((r) => r.epoch)).toEqual([1, 2]);
+    const best = loadCheckpoint(join(runK, 'best.safetensors'));
+    const lastMeta = JSON.parse(loadCheckpoint(join(runK, 'last.safetensors')).rawMetadata['mriseg.train']);
+    expect(best.metadata.epoch).toBe(lastMeta.state.bestEpoch);
+    // A damaged split.json is named, with what to do.
+    writeFileSync(join(runK, 'split.json'), '{"hash": ');
+    await expect(train(['--resume', runK], { log })).rejects.toThrow(
+      /split\.json: not valid JSON .*delete it to have it written again from the checkpoint's record/,
+    );
+  });
+
   it('a NaN loss stops the run and keeps the last good checkpoint', async () => {
     const runD = join(fx.root, 'runD');
     cpSync(join(fx.root, 'runA'), runD, { recursive: true });
@@ -218,7 +315,7 @@ describe('train', () => {
     ).toBe(0);
     const csv = readFileSync(join(outDir, 'patients.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe(
-      'patient,slices,reference_dsc,raw_dsc,dice,iou,precision,recall,hd95,assd,true_volume,pred_volume',
+      'patient,slices,reference_dsc,raw_dsc,dice,iou,precision,recall,hd95,assd,true_volume,pred_volume,surface_dice,distance_unit',
     );
     const split = JSON.parse(readFileSync(join(runA, 'split.json'), 'utf8'));
     expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(split.validation);
@@ -240,7 +337,7 @@ describe('train', () => {
     const outDir = join(fx.root, 'pred');
     const [patient] = findPatients(fx.data);
     expect(await main(['predict', '--checkpoint', ckpt, '--input', patient.dir, '--out', outDir])).toBe(0);
-    const raw = readImages(patient.id, patient.dir);
+    const raw = readImages(patient);
     const files = readdirSync(join(outDir, patient.id)).sort();
     const want = raw.sliceNumbers
       .flatMap((n) => [
@@ -274,13 +371,21 @@ describe('train', () => {
     // The first and last slices were dropped by the preprocessing: empty.
     expect(expected.subarray(0, plane).every((b) => b === 0)).toBe(true);
     expect(expected.subarray((raw.depth - 1) * plane).every((b) => b === 0)).toBe(true);
+    // Run again into the same folder: refused before anything is written; --force overwrites.
+    const argv = ['predict', '--checkpoint', ckpt, '--input', patient.dir, '--out', outDir];
+    err = [];
+    expect(await main(argv)).toBe(1);
+    expect(err.join('\n')).toMatch(/_mask\.png and \d+ other files would be overwritten: .*--force/);
+    expect(await main([...argv, '--force'])).toBe(0);
+    expect(readdirSync(join(outDir, patient.id)).sort()).toEqual(want);
+    expect(readdirSync(outDir)).toEqual([patient.id]);
   });
 
   it('ensemble averages the probabilities of its models', async () => {
     const a = openCheckpoint(join(fx.root, 'runA', 'last.safetensors'));
     const b = openCheckpoint(join(fx.root, 'one-epoch.safetensors'));
     const [patient] = findPatients(fx.data);
-    const v = preprocess(readImages(patient.id, patient.dir), { size: 32 });
+    const v = preprocess(readImages(patient), { size: 32 });
     const shape = [v.depth, 3, 32, 32] as const;
     const pa = await predictVolume(a.model, { data: v.image, shape });
     const pb = await predictVolume(b.model, { data: v.image, shape });
@@ -354,7 +459,7 @@ describe('train', () => {
     const predDir = join(fx.root, 'predOptions');
     const [patient] = findPatients(fx.data);
     expect(await main(['predict', '--checkpoint', ckpt, '--input', patient.dir, '--out', predDir])).toBe(0);
-    const raw = readImages(patient.id, patient.dir);
+    const raw = readImages(patient);
     const v = preprocess(raw, { size: 32, biasCorrect: true, skullStrip: true });
     const { model } = openCheckpoint(ckpt);
     const probs = await predictVolume(model, { data: v.image, shape: [v.depth, 3, 32, 32] });

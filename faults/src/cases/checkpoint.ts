@@ -1,9 +1,11 @@
 /** Checkpoints (issue 18, items 9 and 11): files a loader must refuse, named, before any weight is used. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointMetadataJson } from '@mriseg/nn';
 import { loadCheckpoint } from '@mriseg/nn/node';
-import { smallCheckpoint, withMetadata, withOffsets } from '../fixtures/checkpoint.js';
+import { editHeader, smallCheckpoint, withMetadata, withOffsets } from '../fixtures/checkpoint.js';
+import { phantomData } from '../fixtures/dataset.js';
+import { trainedCheckpoint } from '../fixtures/model.js';
 import type { CaseContext, FaultCase } from '../types.js';
 
 const FILE = 'model.safetensors';
@@ -112,4 +114,81 @@ export const CHECKPOINT_CASES: FaultCase[] = [
     run: (ctx) => ({ train: checkpointMetadataJson(loadCheckpoint(path(ctx)), 'mriseg.train') ?? null }),
     expect: { name: 'CheckpointError', problem: /__metadata__\.mriseg\.train is not valid JSON/, file: path },
   },
+  ...cliCheckpointCases(),
 ];
+
+/**
+ * The CLI on a real checkpoint (the fixture model) with one metadata entry edited, as `evaluate` and `predict`
+ * read it: one line naming the file and the problem, exit 1, before any work.
+ */
+function cliCheckpointCases(): FaultCase[] {
+  const edited = (edit: (meta: Record<string, string>) => void) => (ctx: CaseContext) => {
+    phantomData(ctx.input, 2);
+    const bytes = readFileSync(trainedCheckpoint(join(ctx.work, 'trained.safetensors')));
+    writeFileSync(
+      path(ctx),
+      editHeader(bytes, (h) => edit(h.__metadata__ as Record<string, string>)),
+    );
+  };
+  const inference = (change: Record<string, unknown>) => (meta: Record<string, string>) => {
+    meta.inference = JSON.stringify({ ...JSON.parse(meta.inference), ...change });
+  };
+  const cases: [string, string, string, (m: Record<string, string>) => void, RegExp][] = [
+    [
+      'cli-evaluate-train-metadata-bad-json',
+      'training metadata JSON that does not parse (evaluate)',
+      'evaluate',
+      (m) => {
+        m['mriseg.train'] = '{"config": ';
+      },
+      /__metadata__\.mriseg\.train is not valid JSON/,
+    ],
+    [
+      'cli-evaluate-train-metadata-no-state',
+      'training metadata without its loop state (evaluate)',
+      'evaluate',
+      (m) => {
+        m['mriseg.train'] = JSON.stringify({ ...JSON.parse(m['mriseg.train']), state: 7 });
+      },
+      /__metadata__\.mriseg\.train has no state object \(a damaged checkpoint\)/,
+    ],
+    [
+      'cli-evaluate-input-size-1e6',
+      'a stored input size of 1000000 (evaluate)',
+      'evaluate',
+      inference({ inputSize: 1000000 }),
+      /records an input size of 1000000 px, which the models cannot run/,
+    ],
+    [
+      'cli-predict-input-size-100',
+      'a stored input size of 100, not a multiple of 16 (predict)',
+      'predict',
+      inference({ inputSize: 100 }),
+      /records an input size of 100 px, which the models cannot run \(a multiple of 16/,
+    ],
+    [
+      'cli-bench-input-size-100',
+      'a stored input size of 100, not a multiple of 16 (bench --checkpoint)',
+      'bench',
+      inference({ inputSize: 100 }),
+      /records an input size of 100 px, which the models cannot run/,
+    ],
+  ];
+  return cases.map(([id, title, command, edit, problem]) => ({
+    id: `checkpoint/${id}`,
+    category: 'checkpoint' as const,
+    title,
+    item: 11,
+    setup: edited(edit),
+    cli: (ctx: CaseContext) => {
+      const args =
+        command === 'evaluate'
+          ? ['evaluate', '--checkpoint', path(ctx), '--data', ctx.input, '--split', 'all', '--workers', '0']
+          : command === 'predict'
+            ? ['predict', '--checkpoint', path(ctx), '--input', ctx.input, '--out', join(ctx.work, 'out')]
+            : ['bench', '--checkpoint', path(ctx), '--iters', '1', '--warmup', '0', '--batch-size', '1'];
+      return { args: [...args], env: { MRISEG_CACHE: join(ctx.work, 'home-cache') } };
+    },
+    expect: { problem, file: path, exitCode: 1 },
+  }));
+}

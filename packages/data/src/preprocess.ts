@@ -76,6 +76,12 @@ export interface Volume {
   info: PreprocessInfo;
 }
 
+/**
+ * A patient made from scanner volumes (scan-to-model.ts): as a RawPatient, but its image holds float samples on the
+ * 8-bit scale (0–255) of the Kaggle slices, interleaved (depth, height, width, 3).
+ */
+export type ScanPatient = Omit<RawPatient, 'image'> & { image: Float32Array };
+
 /** Largest output side `preprocess` makes: one 4096² slice is already 200 MB of float32. */
 export const MAX_PREPROCESS_SIZE = 4096;
 /** Most bytes one patient's preprocessing may hold (float64 work volume, float32 result, mask). */
@@ -95,9 +101,10 @@ export function resolvePreprocess(options: PreprocessOptions = {}): Required<Pre
 
 /**
  * The reference preprocessing (brain-segmentation-pytorch: crop_sample, pad_sample, resize_sample,
- * normalize_volume), computed in float64 and stored as float32. The input is not modified.
+ * normalize_volume), computed in float64 and stored as float32. The input is not modified. Images are 8-bit
+ * samples (Kaggle slices) or floats on the same 0–255 scale (scanner volumes brought to the model's frame).
  */
-export function preprocess(raw: RawPatient, options: PreprocessOptions = {}): Volume {
+export function preprocess(raw: RawPatient | ScanPatient, options: PreprocessOptions = {}): Volume {
   const o = resolvePreprocess(options);
   const { height: H, width: W } = raw;
   const zFirst = o.dropEnds ? 1 : 0;

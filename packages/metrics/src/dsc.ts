@@ -56,6 +56,11 @@ export interface Case {
   readonly prob: Volume;
   readonly truth: BinaryVolume;
   readonly image?: ImageVolume;
+  /**
+   * Voxel spacing of this case in shape order (e.g. millimetres [slice, row, column] of a NIfTI or DICOM volume);
+   * the distance metrics of `evaluateCases` use it before `EvaluateOptions.spacing`.
+   */
+  readonly spacing?: readonly number[];
 }
 
 /** Mean over patients of {@link referenceDsc} — the reference's "mean DSC". NaN for no cases. */

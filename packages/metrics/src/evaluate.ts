@@ -43,9 +43,9 @@ export interface EvaluateOptions {
    * pipeline, whose probability step (the dense CRF) runs before the threshold on each case's `image`.
    */
   postprocess?: ((mask: BinaryVolume) => BinaryVolume) | Postprocess;
-  /** Voxel spacing for the distance metrics (default unit spacing). */
+  /** Voxel spacing for the distance metrics of cases that carry none (default unit spacing: distances in voxels). */
   spacing?: Spacing;
-  /** Tolerance of the surface Dice, in spacing units (default 1). */
+  /** Tolerance of the surface Dice, in spacing units (default 1: one voxel, or 1 mm with spacing in mm). */
   surfaceTolerance?: number;
 }
 
@@ -77,7 +77,7 @@ export function evaluateCases(cases: readonly Case[], options: EvaluateOptions =
     } else mask = post(binarize(c.prob, threshold));
     assertSameShape(`evaluateCases (case ${id})`, mask, 'post-processed mask', c.truth, 'truth');
     const k = confusion(mask, c.truth);
-    const sd = surfaceDistances(mask, c.truth, { spacing: options.spacing });
+    const sd = surfaceDistances(mask, c.truth, { spacing: c.spacing ?? options.spacing });
     const o = overlapFromConfusion(k);
     return {
       id,

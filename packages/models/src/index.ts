@@ -16,6 +16,17 @@ export {
   REFERENCE_PREPROCESSING,
   type ResolvedInference,
 } from './inference-spec.js';
+export {
+  exportOnnx,
+  ONNX_INPUT,
+  ONNX_LOGITS,
+  ONNX_PROBABILITIES,
+  type OnnxExportOptions,
+  onnxFromStateDict,
+  type UNetPlusPlusHead,
+} from './onnx/export.js';
+export type { BatchNormExport } from './onnx/graph.js';
+export { decodeOnnxModel, type OnnxModel } from './onnx/schema.js';
 export { type PredictOptions, predictVolume, sigmoidArray, type VolumeInput } from './predict.js';
 export {
   type CreateModelOptions,
@@ -25,5 +36,6 @@ export {
   modelFromConfig,
 } from './registry.js';
 export { ResidualBlock, ResUNet } from './resunet.js';
+export { configFromStateDict } from './state-dict-config.js';
 export { UNet } from './unet.js';
 export { UNetPlusPlus, type UNetPlusPlusOptions } from './unet-plus-plus.js';

@@ -1,7 +1,10 @@
 /** Node-only: a model's weights and configuration in one safetensors file. */
 import { type CheckpointMetadata, loadCheckpoint, saveCheckpoint } from '@mriseg/nn/node';
+import { writeFileAtomic } from '@mriseg/tensor-wgsl/node';
 import type { SegmentationModel } from './blocks.js';
+import { exportOnnx, type OnnxExportOptions } from './onnx/export.js';
 import { modelFromConfig } from './registry.js';
+import { configFromStateDict } from './state-dict-config.js';
 
 /** Saves the model's state dict (PyTorch keys) with its configuration, atomically. */
 export async function saveModel(
@@ -15,12 +18,15 @@ export async function saveModel(
   });
 }
 
-/** Builds the model a checkpoint describes and loads its weights (errors name the file). */
+/**
+ * Builds the model a checkpoint describes and loads its weights (errors name the file). A file without mriseg's
+ * configuration (a PyTorch `.pt` or plain safetensors state dict) gets the architecture its keys and shapes show.
+ */
 export function loadModel(path: string): SegmentationModel {
   const ck = loadCheckpoint(path);
   let model: SegmentationModel;
   try {
-    model = modelFromConfig(ck.metadata.config);
+    model = modelFromConfig(ck.metadata.config ?? configFromStateDict(ck.model));
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}; pass the model to loadStateDictFile instead`);
   }
@@ -31,4 +37,13 @@ export function loadModel(path: string): SegmentationModel {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
   return model;
+}
+
+/** Exports the model to ONNX (see exportOnnx) and writes the file atomically. */
+export async function saveOnnx(
+  path: string,
+  model: SegmentationModel,
+  options: OnnxExportOptions,
+): Promise<void> {
+  writeFileAtomic(path, await exportOnnx(model, options));
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Adam, diceLoss } from '@mriseg/nn';
+import { Adam, Conv2d, diceLoss } from '@mriseg/nn';
 import {
   add,
   assertFinite,
@@ -267,8 +267,16 @@ describe('weights on disk', () => {
     const path = join(dir, 'noconfig.safetensors');
     const { saveStateDictFile } = await import('@mriseg/nn/node');
     await saveStateDictFile(m, path);
-    expect(() => loadModel(path)).toThrow(
-      /noconfig\.safetensors: model config undefined has no "architecture"/,
+    // A bare state dict is taken for the architecture its keys show; one of no known layout is an error.
+    const bare = loadModel(path);
+    expect(bare.config()).toEqual({ architecture: 'unet', inChannels: 3, outChannels: 1, features: 2 });
+    bare.dispose();
+    const other = join(dir, 'other.safetensors');
+    const conv = new Conv2d(1, 1, 1);
+    await saveStateDictFile(conv, other);
+    conv.dispose();
+    expect(() => loadModel(other)).toThrow(
+      /other\.safetensors: the state dict matches none of mriseg's architectures.*it has bias, weight\); pass the model to loadStateDictFile/,
     );
     m.dispose();
   });

@@ -14,6 +14,7 @@ import {
 import type { AnyModule, HostTensor, LoadStateDictOptions } from './module.js';
 import type { Optimizer, OptimizerStateInput } from './optim/optimizer.js';
 import type { Scheduler, SchedulerState } from './schedules.js';
+import { readTorchStateDict, TorchFileError, torchFormat } from './torch/torch-file.js';
 import { VERSION } from './version.js';
 
 export const CHECKPOINT_FORMAT = 'mriseg.checkpoint/1';
@@ -242,14 +243,16 @@ function reportNonFinite(source: string, bad: NonFinite[], options: ParseCheckpo
 }
 
 /**
- * Parses checkpoint bytes (or a plain safetensors state dict, e.g. one saved from PyTorch). Tensors with NaN or
- * ±Inf are refused unless `options.nonFinite` says otherwise.
+ * Parses checkpoint bytes (or a plain safetensors state dict, e.g. one saved from PyTorch, or a PyTorch `.pt`
+ * state dict: see parseTorchCheckpoint). Tensors with NaN or ±Inf are refused unless `options.nonFinite` says
+ * otherwise.
  */
 export function parseCheckpoint(
   bytes: Uint8Array,
   source = '<bytes>',
   options: ParseCheckpointOptions = {},
 ): Checkpoint {
+  if (torchFormat(bytes) !== null) return parseTorchCheckpoint(bytes, source, options);
   const file = parseSafetensors(bytes, source);
   const model = new Map<string, HostTensor>();
   const optTensors = new Map<string, HostTensor>();
@@ -286,6 +289,30 @@ export function parseCheckpoint(
     rawMetadata: raw,
     source,
   };
+}
+
+/**
+ * A PyTorch `torch.save` state dict (zip format, or the legacy format of PyTorch < 1.6) as a checkpoint with no
+ * metadata: float32/64/16 and bfloat16 tensors become f32, int64/int32 counters i32, so `loadStateDict` takes it
+ * as it is. The pickle is read by a safe subset that calls nothing but tensor rebuilds and OrderedDict.
+ */
+export function parseTorchCheckpoint(
+  bytes: Uint8Array,
+  source = '<bytes>',
+  options: ParseCheckpointOptions = {},
+): Checkpoint {
+  let entries: Map<string, SafetensorsEntry>;
+  try {
+    entries = readTorchStateDict(bytes);
+  } catch (e) {
+    if (e instanceof TorchFileError) throw new CheckpointError(source, `PyTorch file: ${e.message}`);
+    throw e;
+  }
+  const model = new Map<string, HostTensor>();
+  const bad: NonFinite[] = [];
+  for (const [key, e] of entries) model.set(key, toHost(source, key, e, bad));
+  reportNonFinite(source, bad, options);
+  return { model, optimizer: null, scheduler: null, metadata: {}, rawMetadata: {}, source };
 }
 
 /**

@@ -16,6 +16,7 @@ export {
   OPTIMIZER_PREFIX,
   type ParseCheckpointOptions,
   parseCheckpoint,
+  parseTorchCheckpoint,
   serializeCheckpoint,
 } from './checkpoint.js';
 export * from './functional/index.js';

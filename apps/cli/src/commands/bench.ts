@@ -10,7 +10,6 @@
 import { readFileSync } from 'node:fs';
 import { createModel, inferenceOf, type SegmentationModel } from '@mriseg/models';
 import { Adam, createLoss, importConvTilingsByLayer, recordConvProblems } from '@mriseg/nn';
-import { loadCheckpoint } from '@mriseg/nn/node';
 import {
   initDevice,
   keep,
@@ -30,7 +29,7 @@ import {
   autotuneEnabled,
   autotuneOrDefaults,
 } from '../lib/autotune.js';
-import { checkCheckpointFile, openCheckpoint } from '../lib/infer.js';
+import { checkCheckpointFile, checkInputSize, openCheckpoint, readCheckpoint } from '../lib/infer.js';
 import { shownPath } from '../lib/paths.js';
 import { headsLoss, trainStep } from '../lib/train-step.js';
 import type { Value } from '../options/schema.js';
@@ -518,8 +517,9 @@ export async function benchCommand(v: Record<string, Value>): Promise<number> {
       if (v[k] !== null)
         throw new UsageError(`--${k} comes from the checkpoint; leave it out with --checkpoint`, 'bench');
     checkCheckpointFile(checkpoint);
-    const r = inferenceOf(loadCheckpoint(checkpoint), shownPath(checkpoint));
+    const r = inferenceOf(readCheckpoint(checkpoint), shownPath(checkpoint));
     if (r.note && !v.json) console.log(`note: ${r.note}`);
+    if (imageSize === null) checkInputSize(r.spec.inputSize, checkpoint);
     imageSize ??= r.spec.inputSize;
   }
   const o: BenchOptions = {

@@ -2,16 +2,23 @@
  * `evaluate`, `predict` and `ensemble`: one or several checkpoints (probabilities averaged) applied to
  * preprocessed volumes; a per-patient metrics table, or masks written back in the original frame.
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
+  assertOutsideSource,
+  DataError,
   decodeImageFile,
   encodePng,
   encodeTiff,
   type PreprocessOptions,
+  parseSliceName,
   preprocess,
   type RawPatient,
+  readTruth,
   restoreMask,
+  type SliceFolder,
+  scanDataset,
+  scanSliceFolder,
   type Volume,
 } from '@mriseg/data';
 import {
@@ -26,16 +33,36 @@ import { preprocessOptionsOf } from '@mriseg/models';
 import { initDevice } from '@mriseg/tensor-wgsl';
 import { makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
-import { checkDataFolder, loadVolumes } from '../lib/data.js';
+import { checkDataFolder, ensureDemoData, loadVolumes } from '../lib/data.js';
+import { prepareOutputFolder, writeFileSafe } from '../lib/files.js';
 import {
   checkCheckpointFile,
+  checkInputSize,
   ensembleProbabilities,
   type LoadedCheckpoint,
   openCheckpoint,
 } from '../lib/infer.js';
 import { shownPath } from '../lib/paths.js';
 import { imageOf, pipelineOf } from '../lib/pipeline.js';
+import {
+  checkOutsideInput,
+  type PatientOutput,
+  planOutputs,
+  refuseOverwrites,
+  removeStalePartials,
+  writePatientOutputs,
+} from '../lib/predict-output.js';
 import { runStamp } from '../lib/run-dir.js';
+import {
+  channelOption,
+  isScanInput,
+  maskAsSeg,
+  maskNiftiFile,
+  predictScanCase,
+  readCase,
+  scanOutputs,
+  scoreScanCase,
+} from '../lib/scan.js';
 import { selectSplit } from '../lib/split.js';
 import { plural } from '../lib/words.js';
 import type { TtaMode } from '../options/commands.js';
@@ -78,6 +105,8 @@ export function settle(
 ): RunSettings {
   const specs = loaded.map((l) => l.inference.spec);
   for (const l of loaded) if (l.inference.note) log(`note: ${l.inference.note}`);
+  // A size the checkpoint records must be one the models can run, unless --image-size replaces it.
+  if (v['image-size'] === null) for (const l of loaded) checkInputSize(l.inference.spec.inputSize, l.path);
   const [first] = specs;
   const sizes = new Set(specs.map((s) => s.inputSize));
   if (v['image-size'] === null && sizes.size > 1)
@@ -128,9 +157,15 @@ export interface EvaluateResult {
   patients: string[];
 }
 
+/**
+ * patients.csv: one row a patient. `distance_unit` says what HD95 and ASSD (and the surface Dice's 1-unit
+ * tolerance) are measured in: `mm` on a NIfTI/DICOM case's own grid, `voxel` in the preprocessed slices of a
+ * Kaggle-layout patient (whose files carry no spacing).
+ */
 function csvTable(
   report: MetricsReport,
   volumes: Map<string, { slices: number; truth: number; pred: number }>,
+  unit: 'mm' | 'voxel' = 'voxel',
 ): string {
   const head = [
     'patient',
@@ -145,6 +180,8 @@ function csvTable(
     'assd',
     'true_volume',
     'pred_volume',
+    'surface_dice',
+    'distance_unit',
   ];
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(6) : String(v));
   const rows = report.rows.map((r) => {
@@ -162,6 +199,8 @@ function csvTable(
       f(r.assd),
       v.truth,
       v.pred,
+      f(r.surfaceDice),
+      unit,
     ].join(',');
   });
   return `${[head.join(','), ...rows].join('\n')}\n`;
@@ -182,6 +221,7 @@ function summaryTable(report: MetricsReport): string {
 async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | 'ensemble'): Promise<number> {
   const log = (s: string) => console.log(s);
   const paths = checkpointPaths(v, command);
+  if (command === 'evaluate' && (v.input !== null || v.channels !== null)) return evaluateScan(v, paths, log);
   if (typeof v.data === 'string') checkDataFolder('--data', v.data);
   await initDevice();
   const loaded: LoadedCheckpoint[] = [];
@@ -190,7 +230,18 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
     for (const p of paths) loaded.push(openCheckpoint(p));
     const o = settle(loaded, v, log);
     const train = loaded.find((l) => l.train)?.train?.config ?? null;
-    const data = await loadVolumes((v.data as string | null) ?? train?.data ?? null, {
+    const dataDir = (v.data as string | null) ?? train?.data ?? null;
+    const out =
+      (v.out as string | null) ??
+      (command === 'ensemble'
+        ? join('runs', `${runStamp()}-ensemble`)
+        : join(dirname(paths[0]), 'evaluation'));
+    // Before the work: the results go outside the data tree, into a folder that can be written.
+    if (dataDir !== null) checkDataFolder('--data', dataDir);
+    const root = dataDir ?? ensureDemoData(train?.['demo-patients'] ?? 12, log);
+    assertOutsideSource(out, [root, ...scanDataset(root).map((f) => f.dir)], 'output folder (--out)');
+    prepareOutputFolder('--out', out);
+    const data = await loadVolumes(dataDir, {
       preprocess: o.preprocess,
       cache: (v.cache as string | null) ?? train?.cache ?? null,
       pool,
@@ -204,14 +255,8 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
         ? data.volumes
         : selectSplit(splitText, data.volumes, data.root, command).validation;
     const r = await evaluateVolumes(loaded, vols, o);
-    const out =
-      (v.out as string | null) ??
-      (command === 'ensemble'
-        ? join('runs', `${runStamp()}-ensemble`)
-        : join(dirname(paths[0]), 'evaluation'));
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'patients.csv'), r.csv);
-    writeFileSync(join(out, 'summary.csv'), r.summaryCsv);
+    writeFileSafe(join(out, 'patients.csv'), r.csv);
+    writeFileSafe(join(out, 'summary.csv'), r.summaryCsv);
     if (command === 'ensemble') writeEnsembleManifest(out, paths, o);
     const s = r.report.summary.referenceDsc;
     log(
@@ -241,7 +286,7 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
 
 /** ensemble.json: which checkpoints were averaged, with what settings (the CSVs beside it say the result). */
 function writeEnsembleManifest(out: string, paths: string[], o: RunSettings): void {
-  writeFileSync(
+  writeFileSafe(
     join(out, 'ensemble.json'),
     `${JSON.stringify({ checkpoints: paths.map((p) => resolve(p)), settings: o }, null, 2)}\n`,
   );
@@ -284,26 +329,30 @@ export async function evaluateVolumes(
 
 // ----------------------------------------------------------------------------------------------------- predict
 
-const IMAGE_NAME = /^(.+)_(\d+)\.(tif|tiff|png)$/i;
+/** Whether a folder holds slice images (a mask alone does not make a patient folder). */
+function holdsSlices(dir: string): boolean {
+  return readdirSync(dir).some((n) => !n.startsWith('.') && parseSliceName(n)?.mask === false);
+}
 
-/** Patient folders under `input`: the folder itself when it holds slice images, else its sub-folders that do. */
-export function findPatients(input: string): { id: string; dir: string }[] {
-  const hasImages = (dir: string) =>
-    readdirSync(dir).some((n) => IMAGE_NAME.test(n) && !/_mask\.[a-z]+$/i.test(n));
-  if (hasImages(input)) return [{ id: basename(resolve(input)), dir: input }];
+/**
+ * Patient folders under `input`: the folder itself when it holds slice images, else its sub-folders that do.
+ * Each is listed by the data package's rules (`scanSliceFolder`): one patient's slices a folder (two prefixes are
+ * an error), slice numbers that are exact integers without gaps or repeats, one format, masks for all or none.
+ */
+export function findPatients(input: string): SliceFolder[] {
+  if (holdsSlices(input)) return [scanSliceFolder(input)];
   return readdirSync(input)
-    .filter((n) => !n.startsWith('.') && statSync(join(input, n)).isDirectory() && hasImages(join(input, n)))
+    .filter(
+      (n) => !n.startsWith('.') && statSync(join(input, n)).isDirectory() && holdsSlices(join(input, n)),
+    )
     .sort()
-    .map((n) => ({ id: n, dir: join(input, n) }));
+    .map((n) => scanSliceFolder(join(input, n)));
 }
 
 /** Reads one patient's slice images (masks, if present, are not needed), in slice-number order. */
-export function readImages(id: string, dir: string): RawPatient {
-  const slices = readdirSync(dir)
-    .map((n) => ({ n, m: IMAGE_NAME.exec(n) }))
-    .filter((e) => e.m && !/_mask$/i.test(e.m[1]))
-    .map((e) => ({ file: join(dir, e.n), num: Number(e.m![2]), prefix: e.m![1], ext: e.m![3].toLowerCase() }))
-    .sort((a, b) => a.num - b.num);
+export function readImages(folder: SliceFolder): RawPatient {
+  const { dir } = folder;
+  const slices = folder.slices.map((s) => ({ file: s.image.path, num: s.number }));
   if (slices.length < 3)
     throw new CliError(
       `${dir}: ${slices.length} slice images; at least 3 are needed (the first and last are dropped)`,
@@ -312,7 +361,7 @@ export function readImages(id: string, dir: string): RawPatient {
   let w = 0;
   let image = new Uint8Array(0);
   slices.forEach((s, z) => {
-    const r = decodeImageFile(s.file, s.ext === 'png' ? 'png' : 'tif');
+    const r = decodeImageFile(s.file, folder.format);
     if (z === 0) {
       h = r.height;
       w = r.width;
@@ -329,7 +378,7 @@ export function readImages(id: string, dir: string): RawPatient {
       );
   });
   return {
-    id: slices[0].prefix === id ? id : slices[0].prefix,
+    id: folder.id,
     sliceNumbers: slices.map((s) => s.num),
     depth: slices.length,
     height: h,
@@ -387,51 +436,76 @@ export async function predictPatient(
   return { mask: restoreMask(cleaned.data, v, raw), volume: v };
 }
 
-/** Writes `<id>_<n>_mask.png`, `<id>_<n>_mask.tif` (0/255, as the Kaggle masks) and `<id>_<n>_overlay.png`. */
-export function writePatientMasks(dir: string, raw: RawPatient, mask: Uint8Array): number {
-  mkdirSync(dir, { recursive: true });
+/**
+ * The files of one patient: `<name>_<n>_mask.png`, `<name>_<n>_mask.tif` (0/255, as the Kaggle masks) and
+ * `<name>_<n>_overlay.png`, by file name (in the order of `o.files`).
+ */
+export function patientMaskFiles(
+  o: PatientOutput,
+  raw: RawPatient,
+  mask: Uint8Array,
+): Map<string, Uint8Array> {
   const plane = raw.height * raw.width;
+  const files = new Map<string, Uint8Array>();
   for (let z = 0; z < raw.depth; z++) {
     const m = new Uint8Array(plane);
     for (let i = 0; i < plane; i++) m[i] = mask[z * plane + i] ? 255 : 0;
     const grey = { width: raw.width, height: raw.height, channels: 1, data: m };
-    const base = join(dir, `${raw.id}_${raw.sliceNumbers[z]}`);
-    writeFileSync(`${base}_mask.png`, encodePng(grey));
-    writeFileSync(`${base}_mask.tif`, encodeTiff(grey, { rowsPerStrip: 32 }));
-    writeFileSync(
-      `${base}_overlay.png`,
+    const [png, tif, ov] = o.files.slice(3 * z, 3 * z + 3);
+    files.set(png, encodePng(grey));
+    files.set(tif, encodeTiff(grey, { rowsPerStrip: 32 }));
+    files.set(
+      ov,
       encodePng({ width: raw.width, height: raw.height, channels: 3, data: overlay(raw, z, mask) }),
     );
   }
-  return raw.depth;
+  return files;
 }
 
 /** `predict` (one checkpoint) and `ensemble --input` (several): masks and overlays of each patient under --out. */
 async function predictCommand(v: Record<string, Value>, command: 'predict' | 'ensemble'): Promise<number> {
-  const paths = checkpointPaths(v, command);
-  const input = v.input as string;
+  const input = v.input as string | null;
   const out = v.out as string | null;
+  const channels = channelOption((v.channels as string | null) ?? null, command);
+  if (input === null && channels === null)
+    throw new UsageError(
+      'give --input (a patient folder, a NIfTI file or a DICOM folder) or --channels',
+      command,
+    );
   if (out === null) throw new UsageError('--out DIR is required with --input', command);
-  checkDataFolder('--input', input);
-  const patients = findPatients(input);
+  const paths = checkpointPaths(v, command);
+  if (channels !== null || isScanInput(input!)) return predictScan(v, paths, input, channels, out, command);
+  checkDataFolder('--input', input!);
+  // Outputs never touch inputs: --out outside the input tree (real paths), before the patients are even listed.
+  checkOutsideInput(out, input!, [], command);
+  const patients = findPatients(input!);
   if (patients.length === 0)
     throw new CliError(
       `--input ${input}: no slice images (<patient>_<n>.tif|png) in it or in its sub-folders`,
     );
-  // Outputs never overwrite inputs: a patient's masks go to <out>/<id>/, which must not be its own folder.
-  for (const p of patients)
-    if (resolve(out, p.id) === resolve(p.dir))
-      throw new UsageError(`--out ${out} would write the masks into the input folder ${p.dir}`, command);
+  checkOutsideInput(out, input!, patients, command);
+  const outputs = planOutputs(out, patients, (s) => console.log(s));
+  refuseOverwrites(
+    [
+      ...outputs.flatMap((o) => o.files.map((f) => join(o.dir, f))),
+      ...(command === 'ensemble' ? [join(out, 'ensemble.json')] : []),
+    ],
+    v.force === true,
+    command,
+  );
+  prepareOutputFolder('--out', out);
+  removeStalePartials(out);
   await initDevice();
   const loaded: LoadedCheckpoint[] = [];
   try {
     for (const p of paths) loaded.push(openCheckpoint(p));
     const o = settle(loaded, v, (s) => console.log(s));
     let slices = 0;
-    for (const p of patients) {
-      const raw = readImages(p.id, p.dir);
+    for (const [i, p] of patients.entries()) {
+      const raw = readImages(p);
       const { mask } = await predictPatient(loaded, raw, o);
-      slices += writePatientMasks(join(out, raw.id), raw, mask);
+      writePatientOutputs(outputs[i], out, patientMaskFiles(outputs[i], raw, mask));
+      slices += raw.depth;
       let fg = 0;
       for (const m of mask) fg += m;
       console.log(`  ${raw.id}: ${plural(raw.depth, 'slice')}, ${plural(fg, 'tumour pixel')}`);
@@ -449,13 +523,144 @@ async function predictCommand(v: Record<string, Value>, command: 'predict' | 'en
 export const evaluate = (v: Record<string, Value>) => evaluateCommand(v, 'evaluate');
 export const predict = (v: Record<string, Value>) => predictCommand(v, 'predict');
 
-/** `ensemble`: several checkpoints, probabilities averaged; evaluates, or predicts with --input. */
+/** `ensemble`: several checkpoints, probabilities averaged; evaluates, or predicts with --input or --channels. */
 export function ensemble(v: Record<string, Value>): Promise<number> {
-  if (v.input !== null) {
+  if (v.input !== null || v.channels !== null) {
     for (const k of ['data', 'split'] as const)
       if (v[k] !== null)
-        throw new UsageError(`--${k} evaluates; it does not go with --input (which predicts)`, 'ensemble');
+        throw new UsageError(
+          `--${k} evaluates; it does not go with --input or --channels (which predict)`,
+          'ensemble',
+        );
     return predictCommand(v, 'ensemble');
   }
   return evaluateCommand(v, 'ensemble');
+}
+
+// ------------------------------------------------------------------------------------------ NIfTI and DICOM
+
+/** Writes `bytes` to `path` through a temporary file and a rename, so a killed run leaves no half-written mask. */
+function writeAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
+}
+
+/** Every input file or folder of a case, as given (to keep outputs out of them). */
+function caseSources(input: string | null, channels: Record<string, string> | null): string[] {
+  if (input !== null) return [input];
+  return Object.values(channels ?? {});
+}
+
+/**
+ * `predict` on a NIfTI or DICOM case: the mask on the source grid as `<id>_mask.nii.gz` (the input's NIfTI header,
+ * or one made from a DICOM series' geometry) and, for DICOM, `<id>_seg.dcm` referencing the source series.
+ */
+async function predictScan(
+  v: Record<string, Value>,
+  paths: string[],
+  input: string | null,
+  channels: Record<string, string> | null,
+  out: string,
+  command: 'predict' | 'ensemble',
+): Promise<number> {
+  const c = readCase(input, channels, command);
+  const sources = caseSources(input, channels).filter((p) => statSync(p).isDirectory());
+  assertOutsideSource(out, sources, 'output folder');
+  for (const src of sources) checkOutsideInput(out, src, [], command);
+  const files = scanOutputs(out, c);
+  for (const f of [files.nifti, files.seg])
+    if (f !== null && caseSources(input, channels).some((s) => resolve(s) === resolve(f)))
+      throw new UsageError(`--out ${out} would overwrite the input ${f}`, command);
+  refuseOverwrites(
+    [files.nifti, files.seg, command === 'ensemble' ? join(out, 'ensemble.json') : null].filter(
+      (f): f is string => f !== null,
+    ),
+    v.force === true,
+    command,
+  );
+  for (const n of c.notes) console.log(`note: ${n}`);
+  await initDevice();
+  const loaded: LoadedCheckpoint[] = [];
+  try {
+    for (const p of paths) loaded.push(openCheckpoint(p));
+    const o = settle(loaded, v, (s) => console.log(s));
+    const p = await predictScanCase(loaded, c, o);
+    for (const n of p.notes.slice(c.notes.length)) console.log(`note: ${n}`);
+    mkdirSync(out, { recursive: true });
+    writeAtomic(files.nifti, maskNiftiFile(p.mask, c.reference));
+    if (files.seg) writeAtomic(files.seg, maskAsSeg(p.mask, c.reference));
+    if (command === 'ensemble') writeEnsembleManifest(out, paths, o);
+    let fg = 0;
+    for (const m of p.mask) fg += m;
+    const [sx, sy, sz] = c.reference.spacing;
+    const ml = (fg * sx * sy * sz) / 1000;
+    console.log(
+      `  ${c.id}: ${c.reference.dims.join('×')} voxels of ${[sx, sy, sz].map((s) => s.toFixed(2)).join('×')} mm, ${plural(fg, 'tumour voxel')} (${ml.toFixed(2)} mL)`,
+    );
+    console.log(
+      `wrote ${[files.nifti, files.seg]
+        .filter((f) => f !== null)
+        .map((f) => shownPath(f!))
+        .join(' and ')} (${plural(loaded.length, 'model')}; ${describeSettings(o)})`,
+    );
+    return 0;
+  } finally {
+    for (const l of loaded) l.model.dispose();
+  }
+}
+
+/** `evaluate` on a NIfTI or DICOM case with --truth (NIfTI mask or DICOM SEG): metrics on the source grid, in mm. */
+async function evaluateScan(
+  v: Record<string, Value>,
+  paths: string[],
+  log: (s: string) => void,
+): Promise<number> {
+  const truthPath = v.truth as string | null;
+  if (truthPath === null)
+    throw new UsageError(
+      '--truth FILE (a NIfTI mask or a DICOM SEG) is required with --input or --channels',
+      'evaluate',
+    );
+  for (const k of ['data', 'split'] as const)
+    if (v[k] !== null)
+      throw new UsageError(`--${k} goes with Kaggle-layout data, not with --input/--channels`, 'evaluate');
+  const input = v.input as string | null;
+  const channels = channelOption((v.channels as string | null) ?? null, 'evaluate');
+  const c = readCase(input, channels, 'evaluate');
+  let truth: Uint8Array;
+  try {
+    truth = readTruth(truthPath, c.reference);
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new CliError(`${truthPath}: ${(e as Error).message}`);
+  }
+  for (const n of c.notes) log(`note: ${n}`);
+  await initDevice();
+  const loaded: LoadedCheckpoint[] = [];
+  try {
+    for (const p of paths) loaded.push(openCheckpoint(p));
+    const o = settle(loaded, v, log);
+    const p = await predictScanCase(loaded, c, o);
+    for (const n of p.notes.slice(c.notes.length)) log(`note: ${n}`);
+    const full = scoreScanCase(c.id, p, truth, c.reference, o);
+    const [row] = full.rows;
+    let truthCount = 0;
+    for (const t of truth) truthCount += t;
+    let predCount = 0;
+    for (const m of p.mask) predCount += m;
+    const out = (v.out as string | null) ?? join(dirname(paths[0]), 'evaluation');
+    mkdirSync(out, { recursive: true });
+    const sizes = new Map([[row.id, { slices: c.reference.dims[2], truth: truthCount, pred: predCount }]]);
+    writeFileSync(join(out, 'patients.csv'), csvTable(full, sizes, 'mm'));
+    writeFileSync(join(out, 'summary.csv'), summaryTable(full));
+    log(`evaluate: ${c.id} against ${shownPath(truthPath)} on its own grid (${describeSettings(o)})`);
+    log(
+      `  ${row.id.padEnd(24)} DSC ${row.referenceDsc.toFixed(4)}  Dice ${row.dice.toFixed(4)}  HD95 ${row.hd95.toFixed(2)} mm  ASSD ${row.assd.toFixed(2)} mm`,
+    );
+    log(`wrote ${shownPath(join(out, 'patients.csv'))} and ${shownPath(join(out, 'summary.csv'))}`);
+    return 0;
+  } finally {
+    for (const l of loaded) l.model.dispose();
+  }
 }

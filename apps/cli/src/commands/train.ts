@@ -7,9 +7,10 @@
  * `runEpochs` (the loop, one `trainStep` a batch, lib/train-step.ts) and `validate` (loss and reference DSC of
  * the validation patients).
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
+  assertOutsideSource,
   type Batch,
   BatchLoader,
   ReferenceSampler,
@@ -44,24 +45,36 @@ import {
   SGD,
   StepLR,
 } from '@mriseg/nn';
-import { loadCheckpoint, saveCheckpoint } from '@mriseg/nn/node';
+import { saveCheckpoint } from '@mriseg/nn/node';
 import { initDevice, memory, noGrad, Rng, StepGraph, scope, sigmoid, type Tensor } from '@mriseg/tensor-wgsl';
 import { augmentOptions, type ParsedTrainArgs, resolveTrainConfig, type TrainConfig } from '../config.js';
 import { environment, makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
 import { autotuneEnabled, autotuneOrDefaults, formatAutotune } from '../lib/autotune.js';
 import { checkDataFolder, ensureDemoData, loadVolumes } from '../lib/data.js';
-import { TRAIN_META_KEY, type TrainMeta, type TrainState, unshared } from '../lib/infer.js';
+import { appendLine, writeError, writeFileSafe } from '../lib/files.js';
+import {
+  readCheckpoint,
+  readTrainMeta,
+  stateDictMismatch,
+  TRAIN_META_KEY,
+  type TrainMeta,
+  type TrainState,
+  unshared,
+} from '../lib/infer.js';
 import { commandLine, shownPath } from '../lib/paths.js';
 import { imageOf, pipelineOf, preprocessingOptions } from '../lib/pipeline.js';
 import { formatDuration, Progress } from '../lib/progress.js';
 import { type EpochRecord, writeReport } from '../lib/report.js';
 import { runStamp } from '../lib/run-dir.js';
+import { ownRunFolder, readMetrics, reconcileMetrics } from '../lib/run-folder.js';
+import type { RunLock } from '../lib/run-lock.js';
 import { makePatientSplit, selectSplit } from '../lib/split.js';
 import { headsLoss, type LossBatch, LossLog, type StepParts, TrainSteps } from '../lib/train-step.js';
 import { plural } from '../lib/words.js';
 import { TRAIN } from '../options/commands.js';
 import { type ParsedOptions, parseCommandArgs } from '../options/parse.js';
+import { coerce, findOption } from '../options/schema.js';
 import { parseScheduleSpec } from '../options/specs.js';
 
 export interface TrainHooks {
@@ -72,7 +85,41 @@ export interface TrainHooks {
 
 /** Exit codes besides 0, 1 (error) and the usage error's 2. */
 export const EXIT_NAN = 3;
+/** 128 + the signal's number, as a shell reports a process ended by it: SIGINT (Ctrl-C) and SIGTERM. */
 export const EXIT_INTERRUPTED = 130;
+export const EXIT_TERMINATED = 143;
+
+const exitCodeOf = (signal: NodeJS.Signals) => (signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED);
+
+/**
+ * Ctrl-C (SIGINT) and SIGTERM — what batch schedulers (Slurm, Kubernetes) send before they kill a job — are
+ * handled alike. During the epochs the current step finishes and a resumable checkpoint is written; before and
+ * after them there is nothing to save and the process ends at once. A second signal always ends it at once. Either
+ * way the run folder's lock is released.
+ */
+class StopRequests {
+  /** The first signal received while deferred. */
+  signal: NodeJS.Signals | null = null;
+  /** Whether a signal waits for the loop (true) or ends the process now. */
+  deferred = false;
+  constructor(private readonly release: () => void) {}
+  private readonly handler = (sig: NodeJS.Signals) => {
+    if (this.deferred && this.signal === null) {
+      this.signal = sig;
+      return;
+    }
+    this.release();
+    process.exit(exitCodeOf(this.signal ?? sig));
+  };
+  install(): void {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
+  }
+  remove(): void {
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
+  }
+}
 
 export function lossOptions(c: TrainConfig): LossOptions {
   const o: LossOptions = {};
@@ -278,8 +325,11 @@ interface RunPlan {
   c: TrainConfig;
   explicit: Partial<TrainConfig>;
   runDir: string;
-  /** The checkpoint resumed from (null: a new run). */
+  /** The checkpoint resumed from (null: a new run), and its training metadata. */
   resumeFrom: string | null;
+  resumed: TrainMeta | null;
+  /** --force: start anew in a folder that holds a run. */
+  force: boolean;
 }
 
 function resolveResume(path: string): string {
@@ -287,9 +337,40 @@ function resolveResume(path: string): string {
   return statSync(path).isDirectory() ? join(path, 'last.safetensors') : path;
 }
 
+/**
+ * What a resumed run cannot change: the weights and the optimizer state in the checkpoint belong to them (another
+ * architecture or width would not load; another optimizer or schedule has no state to continue from).
+ */
+const FIXED_ON_RESUME = ['model', 'features', 'deep-supervision', 'optimizer', 'schedule'] as const;
+
+/**
+ * A stored configuration checked as the flags are (a damaged or hand-edited checkpoint must not reach the model
+ * with, say, an image size of 1e6); errors name the checkpoint.
+ */
+function checkStoredConfig(stored: unknown, path: string): TrainConfig {
+  const bad = (what: string) => new CliError(`${shownPath(path)}: the stored training options ${what}`);
+  if (stored === null || typeof stored !== 'object' || Array.isArray(stored)) throw bad('are not an object');
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stored)) {
+    const o = findOption(TRAIN, k);
+    // Keys of other versions are kept as they are (they reach nothing).
+    if (!o || o.config === false) {
+      out[k] = v;
+      continue;
+    }
+    try {
+      out[k] = coerce(o, v, `option ${k}`, 'train');
+    } catch (e) {
+      throw bad(`are damaged: ${(e as Error).message}`);
+    }
+  }
+  return out as unknown as TrainConfig;
+}
+
 /** Resume: the run folder's stored configuration, overridden by what this command line gives explicitly. */
 function planRun(p: ParsedOptions): RunPlan {
   let parsed: ParsedTrainArgs = resolveTrainConfig(p);
+  const force = p.values.force === true;
   if (!parsed.resume) {
     const c = parsed.config;
     return {
@@ -297,16 +378,45 @@ function planRun(p: ParsedOptions): RunPlan {
       explicit: parsed.explicit,
       runDir: c.out ?? join('runs', `${runStamp()}-${c.data === null ? 'demo' : c.model}`),
       resumeFrom: null,
+      resumed: null,
+      force,
     };
   }
+  if (force)
+    throw new UsageError('--force starts a run anew; --resume continues one: give one of them', 'train');
   const resumeFrom = resolveResume(parsed.resume);
   if (!existsSync(resumeFrom))
-    throw new UsageError(`--resume ${parsed.resume}: no last.safetensors in that folder`, 'train');
-  const meta = loadCheckpoint(resumeFrom).rawMetadata[TRAIN_META_KEY];
+    throw new UsageError(
+      `--resume ${parsed.resume}: no last.safetensors in that folder (a run stopped before its first epoch ended has nothing to resume: start it again with --force)`,
+      'train',
+    );
+  const meta = readTrainMeta(readCheckpoint(resumeFrom), resumeFrom);
   if (!meta)
     throw new UsageError(`--resume ${parsed.resume}: ${resumeFrom} is not a training checkpoint`, 'train');
-  parsed = resolveTrainConfig(p, (JSON.parse(meta) as TrainMeta).config);
-  return { c: parsed.config, explicit: parsed.explicit, runDir: dirname(resumeFrom), resumeFrom };
+  const stored = checkStoredConfig(meta.config, resumeFrom);
+  meta.config = stored;
+  for (const k of FIXED_ON_RESUME) {
+    const given = parsed.explicit[k];
+    if (given !== undefined && given !== (stored[k] ?? null))
+      throw new UsageError(
+        `--${k} ${String(given)}: the run in ${shownPath(dirname(resumeFrom))} was trained with ${k} ${String(stored[k])}, and a resumed run keeps it (its checkpoint holds that model's weights and optimizer state); start a new run with another --out instead`,
+        'train',
+      );
+  }
+  if (parsed.explicit.out !== undefined && parsed.explicit.out !== null)
+    throw new UsageError(
+      `--out: a resumed run stays in its own folder (${shownPath(dirname(resumeFrom))}); leave --out out`,
+      'train',
+    );
+  parsed = resolveTrainConfig(p, stored);
+  return {
+    c: parsed.config,
+    explicit: parsed.explicit,
+    runDir: dirname(resumeFrom),
+    resumeFrom,
+    resumed: meta,
+    force: false,
+  };
 }
 
 /** Everything a run needs, set up and not yet stepped. */
@@ -332,27 +442,59 @@ interface Session {
   loader: BatchLoader;
   state: TrainState;
   paths: { best: string; last: string; metrics: string };
+  /** The run folder's lock: checked before every checkpoint write. */
+  lock: RunLock;
+  /** The metrics record the resumed checkpoint carries (null for a new run). */
+  resumedRecord: EpochRecord | null;
 }
 
 /**
- * Checks the split against the patient folders before the (slow) loading, so that a split the data cannot give
- * fails at once. k-fold folds depend on the tumour volumes, so they are made again once the data is loaded.
+ * Checks the data before anything is written: the folder, the split against the patient folders (so that a split
+ * the data cannot give fails at once; k-fold folds depend on the tumour volumes, so they are made again once the
+ * data is loaded), and that the run folder lies outside the data tree — its root and every patient folder, real
+ * paths, so that neither a symbolic link nor `--out` pointing into a patient folder lets train write there.
  */
-function checkSplitEarly(c: TrainConfig, log: (s: string) => void): void {
-  const root = c.data ?? ensureDemoData(c['demo-patients'], log);
+function checkDataEarly(plan: RunPlan, log: (s: string) => void): void {
+  const { c } = plan;
   if (c.data !== null) checkDataFolder('--data', c.data);
+  const root = c.data ?? ensureDemoData(c['demo-patients'], log);
+  const patients = scanDataset(root);
   makePatientSplit(
     c.split,
-    scanDataset(root).map((f) => f.id),
+    patients.map((f) => f.id),
     root,
     'train',
   );
+  assertOutsideSource(plan.runDir, [root, ...patients.map((f) => f.dir)], 'run folder (--out)');
+}
+
+/** The split recorded beside the run: split.json, when it is there; a damaged one is an error naming it. */
+function storedSplitHash(path: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CliError(`${shownPath(path)}: cannot read (${(e as Error).message})`);
+  }
+  let hash: unknown;
+  try {
+    hash = (JSON.parse(text) as { hash?: unknown } | null)?.hash;
+  } catch (e) {
+    throw new CliError(
+      `${shownPath(path)}: not valid JSON (${(e as Error).message}); delete it to have it written again from the checkpoint's record of the split`,
+    );
+  }
+  if (typeof hash !== 'string')
+    throw new CliError(
+      `${shownPath(path)}: not a split manifest (no "hash"); delete it to have it written again from the checkpoint's record of the split`,
+    );
+  return hash;
 }
 
 /** The data, split by patient, and the run folder's record of them (split.json, config.json, environment). */
 async function prepareData(plan: RunPlan, pool: WorkerPool, log: (s: string) => void) {
   const { c, runDir, resumeFrom } = plan;
-  checkSplitEarly(c, log);
   const data = await loadVolumes(c.data, {
     preprocess: { size: c['image-size'], ...preprocessingOf(c) },
     cache: c.cache,
@@ -364,18 +506,27 @@ async function prepareData(plan: RunPlan, pool: WorkerPool, log: (s: string) => 
     `data: ${plural(data.volumes.length, 'patient')} from ${shownPath(data.root)} (${c.data === null ? 'synthetic demo set' : 'Kaggle layout'}; ${data.cached} from the cache, ${(data.ms / 1000).toFixed(1)} s)`,
   );
   const sides = selectSplit(c.split, data.volumes, data.root, 'train');
-  mkdirSync(runDir, { recursive: true });
   const splitPath = join(runDir, 'split.json');
-  if (resumeFrom && existsSync(splitPath)) {
-    const stored = JSON.parse(readFileSync(splitPath, 'utf8')) as { hash: string };
-    if (stored.hash !== sides.split.hash)
+  if (resumeFrom) {
+    // The checkpoint's own record of the split is checked first: split.json is a copy beside it.
+    const recorded = plan.resumed?.split.hash;
+    if (recorded !== undefined && recorded !== sides.split.hash)
+      throw new CliError(
+        `${shownPath(resumeFrom)}: the data now give a different split than the run was started with (patients added, removed or changed?)`,
+      );
+    const stored = storedSplitHash(splitPath);
+    if (stored !== null && stored !== sides.split.hash)
       throw new CliError(
         `${shownPath(splitPath)}: the data now give a different split than the run was started with`,
       );
   }
-  writeSplitManifest(splitPath, sides.split);
-  writeFileSync(join(runDir, 'config.json'), `${JSON.stringify(c, null, 2)}\n`);
-  writeFileSync(
+  try {
+    writeSplitManifest(splitPath, sides.split);
+  } catch (e) {
+    throw writeError(splitPath, e);
+  }
+  writeFileSafe(join(runDir, 'config.json'), `${JSON.stringify(c, null, 2)}\n`);
+  writeFileSafe(
     join(runDir, resumeFrom ? 'environment.resume.json' : 'environment.json'),
     `${JSON.stringify({ ...environment(pool), dataRoot: data.root }, null, 2)}\n`,
   );
@@ -433,25 +584,30 @@ function startingState(
   metrics: string,
   log: (s: string) => void,
 ): TrainState {
-  const { c, explicit, resumeFrom } = plan;
-  if (!resumeFrom) {
-    writeFileSync(metrics, '');
+  const { c, explicit, resumeFrom, resumed } = plan;
+  if (!resumeFrom || !resumed) {
+    writeFileSafe(metrics, '');
     return { ...FRESH_STATE };
   }
-  const ck = loadCheckpoint(resumeFrom);
-  t.model.loadStateDict(ck.model);
-  if (!ck.optimizer) throw new CliError(`${shownPath(resumeFrom)}: has no optimizer state to resume from`);
-  t.opt.loadStateDict(ck.optimizer);
-  if (t.scheduler && ck.scheduler) t.scheduler.loadStateDict(ck.scheduler as never);
-  const state = (JSON.parse(ck.rawMetadata[TRAIN_META_KEY]) as TrainMeta).state;
-  if (explicit.lr !== undefined) t.opt.lr = c.lr;
-  // Lines of epochs after the checkpoint (a run that went on after it) would be repeated: drop them.
-  if (existsSync(metrics)) {
-    const kept = readFileSync(metrics, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() && (JSON.parse(l) as EpochRecord).epoch <= state.epoch);
-    writeFileSync(metrics, kept.map((l) => `${l}\n`).join(''));
+  const ck = readCheckpoint(resumeFrom);
+  try {
+    t.model.loadStateDict(ck.model);
+  } catch (e) {
+    throw stateDictMismatch(resumeFrom, t.model, e);
   }
+  if (!ck.optimizer) throw new CliError(`${shownPath(resumeFrom)}: has no optimizer state to resume from`);
+  try {
+    t.opt.loadStateDict(ck.optimizer);
+    if (t.scheduler && ck.scheduler) t.scheduler.loadStateDict(ck.scheduler as never);
+  } catch (e) {
+    throw new CliError(
+      `${shownPath(resumeFrom)}: cannot resume its optimizer or schedule (${(e as Error).message})`,
+    );
+  }
+  const state = resumed.state;
+  if (explicit.lr !== undefined) t.opt.lr = c.lr;
+  // One record for each epoch the checkpoint completed, nothing after (those epochs are run again).
+  reconcileMetrics(metrics, state.epoch, resumed.record ?? null, log);
   log(
     `resuming ${shownPath(resumeFrom)} at epoch ${state.epoch + 1}, batch ${state.batch} (step ${state.step})`,
   );
@@ -459,7 +615,12 @@ function startingState(
 }
 
 /** Everything before the first step: data and split, model and optimizer, the state to start from, autotuning. */
-async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void): Promise<Session> {
+async function setUp(
+  plan: RunPlan,
+  pool: WorkerPool,
+  lock: RunLock,
+  log: (s: string) => void,
+): Promise<Session> {
   const { c, runDir } = plan;
   const data = await prepareData(plan, pool, log);
   const t = await buildTraining(c, data.train, pool);
@@ -492,7 +653,7 @@ async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void):
     clipGrad: c['clip-grad'],
     params: t.model.parameters(),
   };
-  return {
+  const session: Session = {
     c,
     runDir,
     resumeFrom: plan.resumeFrom,
@@ -506,11 +667,69 @@ async function setUp(plan: RunPlan, pool: WorkerPool, log: (s: string) => void):
     valSteps: new StepGraph({ enabled: c.replay === 'on', maxKeys: 8 }),
     state,
     paths,
+    lock,
+    resumedRecord: plan.resumed?.record ?? null,
+  };
+  if (plan.resumeFrom) await reconcileBest(session, log);
+  return session;
+}
+
+/**
+ * `last` records which epoch was best; `best.safetensors` must be that epoch's model. At the end of an epoch
+ * `last` is written before `best`, so a kill between the two leaves a `best` one improvement behind, while `last`
+ * holds the very weights `best` should have (its own epoch is the best one): rewrite `best` from them. Called on
+ * resume, with the model loaded from `last`.
+ */
+async function reconcileBest(s: Session, log: (l: string) => void): Promise<void> {
+  const { state } = s;
+  if (state.bestEpoch <= 0) return;
+  let bestEpoch: number | null = null;
+  if (existsSync(s.paths.best)) {
+    try {
+      bestEpoch = readCheckpoint(s.paths.best).metadata.epoch ?? null;
+    } catch (e) {
+      log(`note: ${(e as Error).message}`);
+    }
+  }
+  if (bestEpoch === state.bestEpoch) return;
+  const found = bestEpoch === null ? 'missing or unreadable' : `from epoch ${bestEpoch}`;
+  if (state.bestEpoch !== state.epoch || state.batch !== 0) {
+    log(
+      `warning: ${shownPath(s.paths.best)} is ${found}, but ${shownPath(s.paths.last)} records epoch ${state.bestEpoch} as the best, and its own weights are of a later point: best.safetensors cannot be rebuilt; it will be rewritten at the next improvement`,
+    );
+    return;
+  }
+  const record = s.resumedRecord;
+  await save(s, s.paths.best, false, checkpointMetrics(record), record);
+  log(
+    `note: ${shownPath(s.paths.best)} was ${found}; rewrote it from ${shownPath(s.paths.last)} (epoch ${state.bestEpoch}, the best one)`,
+  );
+}
+
+/** The metrics a checkpoint's metadata carries: the epoch's losses and validation DSC. */
+function checkpointMetrics(r: EpochRecord | null): Record<string, number> {
+  if (!r) return {};
+  return {
+    trainLoss: r.trainLoss,
+    ...(r.valMeanDsc !== undefined && r.valLoss !== undefined
+      ? { valMeanDsc: r.valMeanDsc, valLoss: r.valLoss }
+      : {}),
   };
 }
 
-/** Writes a checkpoint of the session as it is now (with the optimizer for `last`, the model alone for `best`). */
-async function save(s: Session, path: string, withOptimizer: boolean, metrics: Record<string, number>) {
+/**
+ * Writes a checkpoint of the session as it is now (with the optimizer for `last`, the model alone for `best`),
+ * atomically, after checking that the run folder is still this process's. `record`: the metrics line of the epoch
+ * it ends, kept in the checkpoint so that a lost line can be restored from it.
+ */
+async function save(
+  s: Session,
+  path: string,
+  withOptimizer: boolean,
+  metrics: Record<string, number>,
+  record: EpochRecord | null = null,
+) {
+  s.lock.check();
   const meta: TrainMeta = {
     config: s.c,
     state: { ...s.state },
@@ -519,19 +738,24 @@ async function save(s: Session, path: string, withOptimizer: boolean, metrics: R
       hash: s.split.hash,
       validation: s.split.validation,
     },
+    ...(record ? { record } : {}),
   };
-  await saveCheckpoint(path, {
-    model: s.model,
-    ...(withOptimizer ? { optimizer: s.opt, ...(s.scheduler ? { scheduler: s.scheduler } : {}) } : {}),
-    metadata: {
-      modelName: s.model.architecture,
-      config: s.model.config(),
-      epoch: s.state.epoch,
-      metrics,
-      inference: inferenceSpecOf(s.c),
-      extra: { [TRAIN_META_KEY]: JSON.stringify(meta) },
-    },
-  });
+  try {
+    await saveCheckpoint(path, {
+      model: s.model,
+      ...(withOptimizer ? { optimizer: s.opt, ...(s.scheduler ? { scheduler: s.scheduler } : {}) } : {}),
+      metadata: {
+        modelName: s.model.architecture,
+        config: s.model.config(),
+        epoch: s.state.epoch,
+        metrics,
+        inference: inferenceSpecOf(s.c),
+        extra: { [TRAIN_META_KEY]: JSON.stringify(meta) },
+      },
+    });
+  } catch (e) {
+    throw writeError(path, e);
+  }
 }
 
 // ------------------------------------------------------------------------------------------------ epoch loop
@@ -539,7 +763,8 @@ async function save(s: Session, path: string, withOptimizer: boolean, metrics: R
 type EpochEnd = { kind: 'done'; images: number } | { kind: 'nan' } | { kind: 'interrupted' };
 
 interface LoopControl {
-  interrupted: boolean;
+  /** SIGINT or SIGTERM received: stop after this step. */
+  stop: StopRequests;
   /** The steps' losses, read back a block at a time. */
   log: LossLog;
 }
@@ -598,18 +823,19 @@ async function trainEpoch(
     if (s.perStep && s.scheduler && !(s.scheduler instanceof ReduceLROnPlateau)) s.scheduler.step();
     hooks.onStep?.(state.step);
     let readBack: { steps: number; images: number } | undefined;
-    if (ctl.log.size >= c['log-every'] || ctl.interrupted) {
+    const interrupted = ctl.stop.signal !== null;
+    if (ctl.log.size >= c['log-every'] || interrupted) {
       // The block read now is the previous one: the GPU never waits on the loop (a NaN shows a block later).
-      const losses = ctl.interrupted ? await ctl.log.drain() : await ctl.log.rotate();
+      const losses = interrupted ? await ctl.log.drain() : await ctl.log.rotate();
       if (!account(s, losses)) return { kind: 'nan' };
       readBack = confirm(losses);
     }
     progress.update(state.batch, lossNote(), readBack);
-    if (ctl.interrupted) {
+    if (interrupted) {
       progress.finish();
       await save(s, s.paths.last, true, {});
       log(
-        `interrupted: wrote ${shownPath(s.paths.last)} (epoch ${epoch + 1}, batch ${state.batch}); continue with: ${commandLine(['train', '--resume', shownPath(s.runDir)])}`,
+        `${ctl.stop.signal}: wrote ${shownPath(s.paths.last)} (epoch ${epoch + 1}, batch ${state.batch}); continue with: ${commandLine(['train', '--resume', shownPath(s.runDir)])}`,
       );
       return { kind: 'interrupted' };
     }
@@ -624,7 +850,7 @@ async function trainEpoch(
 
 function nanStop(s: Session): number {
   const last = existsSync(s.paths.last)
-    ? `${shownPath(s.paths.last)} (epoch ${loadCheckpoint(s.paths.last).metadata.epoch}, kept unchanged)`
+    ? `${shownPath(s.paths.last)} (epoch ${readCheckpoint(s.paths.last).metadata.epoch}, kept unchanged)`
     : 'none (no epoch had finished)';
   console.error(
     `mriseg: the training loss (or the weights) became NaN or infinite in epoch ${s.state.epoch + 1} (by step ${s.state.step}); stopping. Lower --lr, add --clip-grad, or check the data. Last good checkpoint: ${last}`,
@@ -633,15 +859,16 @@ function nanStop(s: Session): number {
 }
 
 /** The epochs from `state.epoch` on: train, validate when due, write the checkpoints and the metrics line. */
-async function runEpochs(s: Session, hooks: TrainHooks, log: (l: string) => void): Promise<number> {
+async function runEpochs(
+  s: Session,
+  stop: StopRequests,
+  hooks: TrainHooks,
+  log: (l: string) => void,
+): Promise<number> {
   const { c, state } = s;
-  // Ctrl-C: finish the step, write a resumable checkpoint, exit 130. A second Ctrl-C exits at once.
-  const ctl: LoopControl = { interrupted: false, log: new LossLog(c['log-every']) };
-  const onSigint = () => {
-    if (ctl.interrupted) process.exit(EXIT_INTERRUPTED);
-    ctl.interrupted = true;
-  };
-  process.on('SIGINT', onSigint);
+  // Ctrl-C or SIGTERM: finish the step, write a resumable checkpoint, exit 130 or 143.
+  const ctl: LoopControl = { stop, log: new LossLog(c['log-every']) };
+  stop.deferred = true;
   // How the steps ran (replayed, or eager and why), said once after the first epoch of this run.
   let said = false;
   try {
@@ -649,7 +876,7 @@ async function runEpochs(s: Session, hooks: TrainHooks, log: (l: string) => void
       const epoch = state.epoch;
       const e0 = performance.now();
       const end = await trainEpoch(s, ctl, hooks, log);
-      if (end.kind === 'interrupted') return EXIT_INTERRUPTED;
+      if (end.kind === 'interrupted') return exitCodeOf(stop.signal!);
       if (!said) {
         said = true;
         log(`training steps: ${s.steps.describe()}`);
@@ -697,10 +924,14 @@ async function runEpochs(s: Session, hooks: TrainHooks, log: (l: string) => void
           ? { valMeanDsc: record.valMeanDsc, valLoss: record.valLoss! }
           : {}),
       };
-      await save(s, s.paths.last, true, metrics);
-      if (improved) await save(s, s.paths.best, false, metrics);
+      // In this order, so that a kill anywhere leaves a run that resumes consistently: the metrics line first (a
+      // line past the checkpoint is dropped on resume and the epoch run again), then `last`, which records the
+      // best epoch, then `best` (one improvement behind `last` after a kill here, and rebuilt from it on resume).
+      s.lock.check();
+      appendLine(s.paths.metrics, JSON.stringify(record));
+      await save(s, s.paths.last, true, metrics, record);
+      if (improved) await save(s, s.paths.best, false, metrics, record);
       state.epoch--;
-      writeFileSync(s.paths.metrics, `${JSON.stringify(record)}\n`, { flag: 'a' });
       log(
         `epoch ${epoch + 1}/${c.epochs}: train loss ${trainLoss.toFixed(4)}${record.valLoss !== undefined ? `, val loss ${record.valLoss.toFixed(4)}, val mean DSC ${record.valMeanDsc!.toFixed(4)}${improved ? ' (best)' : ''}${record.valPostMeanDsc !== undefined ? `, post-processed ${record.valPostMeanDsc.toFixed(4)}` : ''}` : ''}, ${record.imgPerSec.toFixed(1)} img/s, ${formatDuration(record.seconds)}`,
       );
@@ -709,10 +940,17 @@ async function runEpochs(s: Session, hooks: TrainHooks, log: (l: string) => void
         state.epoch++;
         break;
       }
+      // A signal during validation: the epoch's checkpoint is written, which is where a resume continues.
+      if (stop.signal !== null && state.epoch + 1 < c.epochs) {
+        log(
+          `${stop.signal}: stopped after epoch ${epoch + 1} (${shownPath(s.paths.last)}); continue with: ${commandLine(['train', '--resume', shownPath(s.runDir)])}`,
+        );
+        return exitCodeOf(stop.signal);
+      }
     }
     return 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.deferred = false;
     ctl.log.dispose();
   }
 }
@@ -722,10 +960,7 @@ async function runEpochs(s: Session, hooks: TrainHooks, log: (l: string) => void
 /** The report, the best figure, and what to run next — every path and command as it works from here. */
 function finish(s: Session, seconds: number, log: (l: string) => void): void {
   const { c, state } = s;
-  const records = readFileSync(s.paths.metrics, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as EpochRecord);
+  const { records } = readMetrics(s.paths.metrics);
   const report = writeReport(s.runDir, c, records, {
     bestDsc: state.bestDsc,
     bestEpoch: state.bestEpoch,
@@ -764,24 +999,39 @@ export async function runTrain(p: ParsedOptions, hooks: TrainHooks = {}): Promis
   const log = hooks.log ?? ((l: string) => console.log(l));
   const t0 = performance.now();
   const plan = planRun(p);
-  await initDevice();
-  const pool = makePool(plan.c.workers);
-  let session: Session | null = null;
+  checkDataEarly(plan, log);
+  // The run folder is this process's from here on: locked, and neither an earlier run nor another process's.
+  const lock = ownRunFolder(plan.runDir, {
+    flag: plan.resumeFrom ? '--resume' : '--out',
+    resume: plan.resumeFrom !== null,
+    force: plan.force,
+    note: log,
+  });
+  const stop = new StopRequests(() => lock.release());
+  stop.install();
   try {
-    session = await setUp(plan, pool, log);
-    let code: number;
+    await initDevice();
+    const pool = makePool(plan.c.workers);
+    let session: Session | null = null;
     try {
-      code = await runEpochs(session, hooks, log);
+      session = await setUp(plan, pool, lock, log);
+      let code: number;
+      try {
+        code = await runEpochs(session, stop, hooks, log);
+      } finally {
+        session.steps.dispose();
+        session.valSteps.dispose();
+        session.opt.dispose();
+        session.model.dispose();
+      }
+      if (code === 0) finish(session, (performance.now() - t0) / 1000, log);
+      return code;
     } finally {
-      session.steps.dispose();
-      session.valSteps.dispose();
-      session.opt.dispose();
-      session.model.dispose();
+      if (session) await session.loader.close();
+      await pool.close();
     }
-    if (code === 0) finish(session, (performance.now() - t0) / 1000, log);
-    return code;
   } finally {
-    if (session) await session.loader.close();
-    await pool.close();
+    stop.remove();
+    lock.release();
   }
 }

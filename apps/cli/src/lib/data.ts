@@ -68,6 +68,13 @@ export async function loadVolumes(
   if (data !== null) checkDataFolder('--data', data);
   const root = data ?? ensureDemoData(o.demoPatients, o.log);
   const cacheDir = o.cache ?? join(cacheRoot(), 'volumes');
-  const r = await loadDataset(root, { cacheDir, pool: o.pool, preprocess: o.preprocess });
+  // Warnings (a cache entry that cannot be written on a full disk, a mask stored as 0/1) cost nothing of the run:
+  // one line each on stderr, the run goes on.
+  const r = await loadDataset(root, {
+    cacheDir,
+    pool: o.pool,
+    preprocess: o.preprocess,
+    onWarning: (w) => console.error(`mriseg: warning: ${w}`),
+  });
   return { root, volumes: r.volumes, ms: r.ms, cached: r.cached };
 }

@@ -3,17 +3,20 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Volume } from '@mriseg/data';
 import {
+  configFromStateDict,
   inferenceOf,
   modelFromConfig,
   predictVolume,
   type ResolvedInference,
   type SegmentationModel,
 } from '@mriseg/models';
-import { loadCheckpoint } from '@mriseg/nn/node';
+import { StateDictError } from '@mriseg/nn';
+import { type Checkpoint, checkpointMetadataJson, loadCheckpoint } from '@mriseg/nn/node';
 import type { TrainConfig } from '../config.js';
 import { CliError } from '../errors.js';
 import type { TtaMode } from '../options/commands.js';
 import { shownPath } from './paths.js';
+import type { EpochRecord } from './report.js';
 
 /** The checkpoint metadata key that holds the training configuration and loop state (JSON). */
 export const TRAIN_META_KEY = 'mriseg.train';
@@ -22,6 +25,8 @@ export interface TrainMeta {
   config: TrainConfig;
   state: TrainState;
   split: { spec: unknown; hash: string; validation: string[] };
+  /** The metrics.jsonl line of the epoch this checkpoint ends (absent mid-epoch and in older checkpoints). */
+  record?: EpochRecord;
 }
 
 export interface TrainState {
@@ -55,13 +60,93 @@ export function checkCheckpointFile(path: string): void {
     );
 }
 
+/**
+ * Reads a checkpoint file. NaN or infinite weights are refused as the library refuses them, with the advice a
+ * command-line user can follow (the library's names an API option; the CLI deliberately has no flag to run a
+ * diverged model: every output would be NaN).
+ */
+export function readCheckpoint(path: string): Checkpoint {
+  try {
+    return loadCheckpoint(path);
+  } catch (e) {
+    const err = e as Error;
+    if (err.name === 'CheckpointError' && /; pass nonFinite: 'allow' to load it anyway$/.test(err.message))
+      err.message = err.message.replace(
+        /; pass nonFinite: 'allow' to load it anyway$/,
+        '; mriseg does not run such a model (use an earlier checkpoint, e.g. the best.safetensors of its run)',
+      );
+    throw err;
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The training metadata of a checkpoint (null when it has none); bad JSON or a wrong shape names the file. */
+export function readTrainMeta(ck: Checkpoint, path: string): TrainMeta | null {
+  const meta = checkpointMetadataJson<unknown>(ck, TRAIN_META_KEY);
+  if (meta === undefined) return null;
+  const bad = (what: string) =>
+    new CliError(`${shownPath(path)}: __metadata__.${TRAIN_META_KEY} ${what} (a damaged checkpoint)`);
+  if (!isObject(meta)) throw bad('is not a JSON object');
+  if (!isObject(meta.config)) throw bad('has no config object');
+  const st = meta.state;
+  if (!isObject(st)) throw bad('has no state object');
+  for (const k of ['epoch', 'batch', 'step', 'bestEpoch', 'badValidations'] as const)
+    if (!Number.isSafeInteger(st[k]) || (st[k] as number) < (k === 'bestEpoch' ? -1 : 0))
+      throw bad(`has state.${k} ${JSON.stringify(st[k])}, not a count`);
+  for (const k of ['epochLossSum', 'epochLossCount'] as const)
+    if (typeof st[k] !== 'number' || !Number.isFinite(st[k]))
+      throw bad(`has state.${k} that is not a number`);
+  // JSON has no -Infinity: a run without a validation yet stores its best DSC as null.
+  if (st.bestDsc === null) st.bestDsc = Number.NEGATIVE_INFINITY;
+  if (typeof st.bestDsc !== 'number') throw bad('has state.bestDsc that is not a number');
+  if (!isObject(meta.split) || typeof meta.split.hash !== 'string') throw bad('has no split record');
+  return meta as unknown as TrainMeta;
+}
+
+/**
+ * A state dict that does not fit the model, in one line: how many keys are missing, unexpected or of another
+ * shape, with the first few of each (the library's message lists every key, 162 for a U-Net into a ResU-Net).
+ */
+export function stateDictMismatch(path: string, model: SegmentationModel, e: unknown): CliError {
+  if (!(e instanceof StateDictError)) return new CliError(`${shownPath(path)}: ${(e as Error).message}`);
+  const some = (keys: string[], what: string) =>
+    keys.length === 0
+      ? []
+      : [`${keys.length} ${what} (${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', …' : ''})`];
+  const parts = [
+    ...some(e.missingKeys, 'missing'),
+    ...some(e.unexpectedKeys, 'unexpected'),
+    ...some(
+      e.mismatched.map((m) => m.split(':')[0]),
+      'of another shape',
+    ),
+  ];
+  return new CliError(
+    `${shownPath(path)}: its weights do not fit a ${model.architecture} model: ${parts.join('; ')} (another architecture or width?)`,
+  );
+}
+
+/**
+ * An input size recorded in a checkpoint, checked before any work: the models pool four times by 2, so a side
+ * must be a multiple of 16, and the preprocessing makes sides of at most 4096.
+ */
+export function checkInputSize(size: number, path: string): void {
+  if (!Number.isSafeInteger(size) || size < 16 || size > 4096 || size % 16 !== 0)
+    throw new CliError(
+      `${shownPath(path)}: records an input size of ${size} px, which the models cannot run (a multiple of 16 from 16 to 4096: four 2× poolings); a damaged checkpoint, or give --image-size`,
+    );
+}
+
 /** Builds the model a checkpoint describes and loads its weights; the training metadata if it has it. */
 export function openCheckpoint(path: string): LoadedCheckpoint {
   checkCheckpointFile(path);
-  const ck = loadCheckpoint(path);
+  const ck = readCheckpoint(path);
   let model: SegmentationModel;
   try {
-    model = modelFromConfig(ck.metadata.config);
+    // A bare state dict (a PyTorch .pt, a plain safetensors file) is taken for the architecture its keys show.
+    model = modelFromConfig(ck.metadata.config ?? configFromStateDict(ck.model));
   } catch (e) {
     throw new CliError(`${shownPath(path)}: ${(e as Error).message}`);
   }
@@ -69,15 +154,16 @@ export function openCheckpoint(path: string): LoadedCheckpoint {
     model.loadStateDict(ck.model);
   } catch (e) {
     model.dispose();
-    throw new CliError(`${shownPath(path)}: ${(e as Error).message}`);
+    throw stateDictMismatch(path, model, e);
   }
-  const raw = ck.rawMetadata[TRAIN_META_KEY];
-  return {
-    path,
-    model,
-    train: raw ? (JSON.parse(raw) as TrainMeta) : null,
-    inference: inferenceOf(ck, shownPath(path)),
-  };
+  let train: TrainMeta | null;
+  try {
+    train = readTrainMeta(ck, path);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { path, model, train, inference: inferenceOf(ck, shownPath(path)) };
 }
 
 export interface InferOptions {

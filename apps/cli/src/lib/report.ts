@@ -1,7 +1,7 @@
 /** The run report: report.md with SVG plots of the loss and DSC curves and the per-patient DSC of the best epoch. */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainConfig } from '../config.js';
+import { writeFileSafe } from './files.js';
 import { formatDuration } from './progress.js';
 import { barChart, lineChart } from './svg.js';
 
@@ -39,7 +39,7 @@ function median(xs: number[]): number {
 
 /** Writes report.md, loss.svg, dsc.svg and patients.svg into the run folder; returns the report's name. */
 export function writeReport(dir: string, c: TrainConfig, records: EpochRecord[], s: ReportSummary): string {
-  writeFileSync(
+  writeFileSafe(
     join(dir, 'loss.svg'),
     lineChart('Loss', 'epoch', [
       { name: 'train', points: records.map((r) => [r.epoch, r.trainLoss]) },
@@ -50,7 +50,7 @@ export function writeReport(dir: string, c: TrainConfig, records: EpochRecord[],
     ]),
   );
   const val = records.filter((r) => r.valMeanDsc !== undefined);
-  writeFileSync(
+  writeFileSafe(
     join(dir, 'dsc.svg'),
     lineChart(
       'Validation mean DSC (reference metric)',
@@ -61,7 +61,7 @@ export function writeReport(dir: string, c: TrainConfig, records: EpochRecord[],
   );
   const best = records.find((r) => r.epoch === s.bestEpoch);
   const perPatient = Object.entries(best?.valDsc ?? {}).sort((a, b) => b[1] - a[1]);
-  writeFileSync(
+  writeFileSafe(
     join(dir, 'patients.svg'),
     barChart(
       `Per-patient DSC at the best epoch (${s.bestEpoch})`,
@@ -109,6 +109,6 @@ export function writeReport(dir: string, c: TrainConfig, records: EpochRecord[],
     ...perPatient.map(([id, v]) => `| ${id} | ${v.toFixed(4)} |`),
     '',
   ];
-  writeFileSync(join(dir, 'report.md'), lines.join('\n'));
+  writeFileSafe(join(dir, 'report.md'), lines.join('\n'));
   return 'report.md';
 }

@@ -2,6 +2,8 @@
  * Every command's options, declared once. The parser, `mriseg <command> --help`, `--config` file checking and
  * the option tables of apps/cli/README.md are all made from these declarations.
  */
+import { availableParallelism } from 'node:os';
+import { MAX_PREPROCESS_SIZE } from '@mriseg/data';
 import { MODEL_NAMES } from '@mriseg/models';
 import { LOSS_NAMES } from '@mriseg/nn';
 import type { CommandSpec, OptionSpec } from './schema.js';
@@ -52,12 +54,19 @@ const autotune = (group: string): OptionSpec => ({
   group,
 });
 
+/**
+ * More decode threads than cores only add memory (each worker thread has its own heap and batch buffers) and
+ * contention; 4 × cores leaves room for threads waiting on slow disks and stops `--workers 500`.
+ */
+const MAX_WORKERS = 4 * availableParallelism();
+
 const workers = (group: string): OptionSpec => ({
   name: 'workers',
   kind: 'int',
   min: -1,
+  max: { value: MAX_WORKERS, why: `4 × the ${availableParallelism()} cores` },
   default: -1,
-  help: 'threads decoding and augmenting slices (-1: cores − 1; 0: in the main thread)',
+  help: 'threads decoding and augmenting slices (-1: cores − 1; 0: in the main thread; at most 4 × cores)',
   group,
 });
 
@@ -78,6 +87,7 @@ const imageSize = (
   name: 'image-size',
   kind: 'int',
   min: 16,
+  max: { value: MAX_PREPROCESS_SIZE, why: 'the largest side the preprocessing makes' },
   multipleOf: 16,
   help: 'in-plane size the slices are resized to (a multiple of 16: four poolings)',
   group,
@@ -147,6 +157,15 @@ function inferenceOptions(): OptionSpec[] {
     ...preprocessingSteps(g, true),
   ];
 }
+
+const channelsOption = (group: string): OptionSpec => ({
+  name: 'channels',
+  kind: 'text',
+  arg: 'MAP',
+  default: null,
+  help: 'sequences to the three input channels: pre=FILE,flair=FILE,post=FILE (NIfTI files or DICOM folders), or with a DICOM folder as --input pre=PATTERN,flair=PATTERN,post=PATTERN (SeriesDescription, * any text); a missing pre or post is replaced by FLAIR',
+  group,
+});
 
 const checkpoint = (repeatable: boolean): OptionSpec => ({
   name: 'checkpoint',
@@ -329,9 +348,12 @@ export const TRAIN: CommandSpec = {
     {
       name: 'momentum',
       kind: 'number',
-      range: [0, null],
+      // PyTorch takes any μ ≥ 0, but the velocity μv + g weighs a gradient k steps old by μ^k: at μ ≥ 1 old
+      // gradients never fade and the steps grow without bound.
+      range: [0, 1],
+      open: [false, true],
       default: 0.9,
-      help: 'SGD momentum (Nesterov when > 0)',
+      help: 'SGD momentum, below 1 (Nesterov when > 0)',
       group: T_OPT,
     },
     {
@@ -459,6 +481,13 @@ export const TRAIN: CommandSpec = {
       group: T_RUN,
     },
     {
+      name: 'force',
+      kind: 'flag',
+      config: false,
+      help: 'start anew in an --out folder that holds a run: its checkpoints, metrics and report are deleted first (without it, train refuses such a folder; it never writes into one another process is running)',
+      group: T_RUN,
+    },
+    {
       name: 'config',
       kind: 'text',
       arg: 'FILE',
@@ -487,6 +516,23 @@ export const EVALUATE: CommandSpec = {
   options: [
     checkpoint(false),
     ...evaluationData(),
+    {
+      name: 'input',
+      kind: 'text',
+      arg: 'PATH',
+      default: null,
+      help: 'a NIfTI or DICOM case instead of --data: a .nii/.nii.gz file (3-D FLAIR, or 4-D pre, FLAIR, post) or a DICOM folder; scored on its own grid, distances in mm',
+      group: 'Data',
+    },
+    channelsOption('Data'),
+    {
+      name: 'truth',
+      kind: 'text',
+      arg: 'FILE',
+      default: null,
+      help: 'ground truth of --input/--channels: a NIfTI mask (non-zero is tumour) or a DICOM SEG on the same grid',
+      group: 'Data',
+    },
     ...inferenceOptions(),
     {
       name: 'out',
@@ -498,23 +544,31 @@ export const EVALUATE: CommandSpec = {
       group: 'Output',
     },
   ],
-  examples: ['evaluate --checkpoint runs/<run>/best.safetensors --split all'],
+  examples: [
+    'evaluate --checkpoint runs/<run>/best.safetensors --split all',
+    'evaluate --checkpoint unet.safetensors --input case.nii.gz --truth case_seg.nii.gz --out eval',
+  ],
 };
 
 export const PREDICT: CommandSpec = {
   name: 'predict',
-  summary: 'masks (PNG and TIFF, Kaggle names, original frame) and overlays for new patients',
+  summary:
+    'masks for new patients: NIfTI (and DICOM SEG) on the source grid, or Kaggle-named PNG/TIFF and overlays',
+  description:
+    "A NIfTI file or a DICOM folder (or --channels) gives <out>/<case>_mask.nii.gz with the input's affine and " +
+    'header, and <out>/<case>_seg.dcm (DICOM SEG referencing the source series) for DICOM; a Kaggle-layout ' +
+    'patient folder gives PNG and TIFF masks and overlays in its original frame.',
   options: [
     checkpoint(false),
     {
       name: 'input',
       kind: 'text',
-      arg: 'DIR',
-      required: true,
+      arg: 'PATH',
       default: null,
-      help: 'a patient folder of <id>_<n>.tif|png slices, or a folder of such folders',
+      help: 'a patient folder of <id>_<n>.tif|png slices (or a folder of such folders), a .nii/.nii.gz file (3-D FLAIR, or 4-D pre, FLAIR, post) or a DICOM folder',
       group: 'Data',
     },
+    channelsOption('Data'),
     ...inferenceOptions(),
     {
       name: 'out',
@@ -525,9 +579,17 @@ export const PREDICT: CommandSpec = {
       help: 'folder the masks are written to (<out>/<patient>/)',
       group: 'Output',
     },
+    {
+      name: 'force',
+      kind: 'flag',
+      help: 'overwrite masks and overlays that already exist in --out (without it, predict refuses before writing anything)',
+      group: 'Output',
+    },
   ],
   examples: [
     'predict --checkpoint runs/<run>/best.safetensors --input /data/TCGA_CS_4941_19960909 --out masks',
+    'predict --checkpoint unet.safetensors --channels pre=t1.nii.gz,flair=flair.nii.gz,post=t1c.nii.gz --out masks',
+    'predict --checkpoint unet.safetensors --input dicom/ --channels "pre=*T1*PRE*,flair=FLAIR,post=*POST*" --out masks',
   ],
 };
 
@@ -540,11 +602,12 @@ export const ENSEMBLE: CommandSpec = {
     {
       name: 'input',
       kind: 'text',
-      arg: 'DIR',
+      arg: 'PATH',
       default: null,
-      help: 'predict masks for these patients (as predict) instead of evaluating',
+      help: 'predict masks for these patients (as predict: Kaggle-layout folders, a NIfTI file or a DICOM folder) instead of evaluating',
       group: 'Data',
     },
+    channelsOption('Data'),
     ...inferenceOptions(),
     {
       name: 'out',
@@ -555,9 +618,16 @@ export const ENSEMBLE: CommandSpec = {
       help: 'folder for the CSVs (or the masks), and ensemble.json naming the checkpoints',
       group: 'Output',
     },
+    {
+      name: 'force',
+      kind: 'flag',
+      help: 'with --input: overwrite masks and overlays that already exist in --out (without it, nothing is written then)',
+      group: 'Output',
+    },
   ],
   examples: [
     'ensemble --checkpoint runs/fold0/best.safetensors --checkpoint runs/fold1/best.safetensors --split all',
+    'ensemble --checkpoint fold0.safetensors --checkpoint fold1.safetensors --channels pre=t1.nii.gz,flair=flair.nii.gz --out masks',
   ],
 };
 
@@ -653,4 +723,118 @@ export const DOCTOR: CommandSpec = {
   options: [{ name: 'json', kind: 'flag', help: 'print the report as JSON', group: 'Output' }],
 };
 
-export const COMMAND_SPECS: readonly CommandSpec[] = [TRAIN, EVALUATE, PREDICT, ENSEMBLE, BENCH, DOCTOR];
+// ---------------------------------------------------------------------------------- export, convert (interop)
+
+export const EXPORT_FORMATS = ['onnx'] as const;
+export const BATCH_NORM_EXPORTS = ['fold', 'node'] as const;
+export const UNETPP_HEADS = ['last', 'mean', '1', '2', '3', '4'] as const;
+
+export const EXPORT: CommandSpec = {
+  name: 'export',
+  summary: 'a checkpoint as an ONNX model (ONNX Runtime, Triton, 3D Slicer, …), eval mode, dynamic batch',
+  description:
+    "Writes the model in eval mode for the checkpoint's input size (batch dimension dynamic), the output as logits " +
+    '(or probabilities with --sigmoid), and its preprocessing, channels and threshold as metadata properties.',
+  options: [
+    checkpoint(false),
+    {
+      name: 'format',
+      kind: 'choice',
+      choices: EXPORT_FORMATS,
+      default: 'onnx',
+      help: 'file format',
+      group: 'Output',
+    },
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'FILE',
+      required: true,
+      default: null,
+      help: 'file to write (written whole or not at all; never the checkpoint)',
+      group: 'Output',
+    },
+    imageSize('Graph', {
+      default: null,
+      defaultText: "the checkpoint's",
+      help: 'input height and width of the graph (a multiple of 16)',
+    }),
+    {
+      name: 'batch-norm',
+      kind: 'choice',
+      choices: BATCH_NORM_EXPORTS,
+      default: 'fold',
+      help: 'BatchNorm folded into the convolutions, or as BatchNormalization nodes',
+      group: 'Graph',
+    },
+    {
+      name: 'sigmoid',
+      kind: 'flag',
+      help: 'end with a sigmoid: the output is probabilities instead of logits',
+      group: 'Graph',
+    },
+    {
+      name: 'head',
+      kind: 'choice',
+      choices: UNETPP_HEADS,
+      default: null,
+      defaultText: "the checkpoint's, else last",
+      help: 'UNet++ only: the output of the last head, the mean of the four, or head 1–4',
+      group: 'Graph',
+    },
+  ],
+  examples: [
+    'export --checkpoint runs/<run>/best.safetensors --format onnx --out model.onnx',
+    'export --checkpoint unet.pt --out unet.onnx --sigmoid',
+  ],
+};
+
+export const CONVERT: CommandSpec = {
+  name: 'convert',
+  summary: 'a PyTorch .pt state dict (e.g. the reference U-Net) into a checkpoint the other commands run',
+  description:
+    'Reads a torch.save file (zip format or the legacy format) without Python, refusing any pickle that asks for ' +
+    'more than tensors; takes the architecture from its keys and shapes, checks every weight against it, and ' +
+    "writes a .safetensors checkpoint with that configuration and inference settings (the reference's unless given).",
+  positional: ['input', 'out'],
+  options: [
+    {
+      name: 'input',
+      kind: 'text',
+      arg: 'FILE',
+      required: true,
+      default: null,
+      help: 'the state dict: a PyTorch .pt file (or a safetensors file without mriseg metadata)',
+      group: 'Files',
+    },
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'FILE',
+      required: true,
+      default: null,
+      help: 'the .safetensors checkpoint to write (written whole or not at all; never the input)',
+      group: 'Files',
+    },
+    imageSize('Inference settings', {
+      default: null,
+      defaultText: '256',
+      help: 'input size to record (a multiple of 16); the rest are the reference settings',
+    }),
+  ],
+  examples: [
+    'convert unet.pt unet.safetensors',
+    'convert --input unet.pt --out unet.safetensors --image-size 256',
+  ],
+};
+
+export const COMMAND_SPECS: readonly CommandSpec[] = [
+  TRAIN,
+  EVALUATE,
+  PREDICT,
+  ENSEMBLE,
+  BENCH,
+  DOCTOR,
+  EXPORT,
+  CONVERT,
+];

@@ -69,8 +69,24 @@ function addOptions(cmd: Command, spec: CommandSpec): void {
       const off = new Option(`--no-${o.name}`, `turn ${o.name} off`);
       if (o.group) off.helpGroup(`${o.group}:`);
       cmd.addOption(off);
+      refuseBothForms(cmd, o.name, spec.name);
     }
   }
+}
+
+/**
+ * `--x` and `--no-x` on one command line contradict each other; commander would let the last one win, which hides
+ * a mistake (often one half of a pasted command line), so it is a usage error.
+ */
+function refuseBothForms(cmd: Command, name: string, command: string): void {
+  const seen = new Set<string>();
+  const note = (form: string) => () => {
+    seen.add(form);
+    if (seen.size === 2)
+      throw new UsageError(`--${name} and --no-${name} contradict each other: give one of them`, command);
+  };
+  cmd.on(`option:${name}`, note('on'));
+  cmd.on(`option:no-${name}`, note('off'));
 }
 
 /** Commander's message ("error: unknown option '--x'\n(Did you mean --y?)") as one line without the prefix. */
@@ -108,7 +124,11 @@ export function collect(spec: CommandSpec, opts: Record<string, unknown>): Parse
   for (const o of spec.options) {
     const raw = opts[attribute(o.name)];
     if (raw === undefined) {
-      if (o.required) throw new UsageError(`--${o.name} ${argName(o) ?? ''} is required`, spec.name);
+      if (o.required) {
+        const at = spec.positional?.indexOf(o.name) ?? -1;
+        const or = at >= 0 ? ` (or argument ${at + 1})` : '';
+        throw new UsageError(`--${o.name} ${argName(o) ?? ''}${or} is required`, spec.name);
+      }
       values[o.name] = o.default ?? (o.kind === 'flag' ? false : null);
       continue;
     }
@@ -118,7 +138,26 @@ export function collect(spec: CommandSpec, opts: Record<string, unknown>): Parse
   return { values, given };
 }
 
-function buildProgram(io: Output, chosen: { spec: CommandSpec; cmd: Command }[]): Command {
+/** The command commander matched, with the arguments given in place of options (CommandSpec.positional). */
+interface Chosen {
+  spec: CommandSpec;
+  cmd: Command;
+  args: (string | undefined)[];
+}
+
+/** The options commander collected, with each positional argument as the option it stands for. */
+function withPositional({ spec, cmd, args }: Chosen): Record<string, unknown> {
+  const opts: Record<string, unknown> = { ...cmd.opts() };
+  (spec.positional ?? []).forEach((name, i) => {
+    if (args[i] === undefined) return;
+    if (opts[attribute(name)] !== undefined)
+      throw new UsageError(`--${name} given both as an argument and as an option`, spec.name);
+    opts[attribute(name)] = args[i];
+  });
+  return opts;
+}
+
+function buildProgram(io: Output, chosen: Chosen[]): Command {
   const program = new Command('mriseg');
   configure(program, io, null);
   program
@@ -139,8 +178,9 @@ function buildProgram(io: Output, chosen: { spec: CommandSpec; cmd: Command }[])
       const self = selfCommand();
       cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${self} ${e}`).join('\n')}`);
     }
-    cmd.action(() => {
-      chosen.push({ spec, cmd });
+    for (const name of spec.positional ?? []) cmd.argument(`[${name}]`, `the same as --${name}`);
+    cmd.action((...args: unknown[]) => {
+      chosen.push({ spec, cmd, args: args.slice(0, spec.positional?.length ?? 0) as (string | undefined)[] });
     });
   }
   return program;
@@ -148,7 +188,7 @@ function buildProgram(io: Output, chosen: { spec: CommandSpec; cmd: Command }[])
 
 /** Parses a whole command line (`train --epochs 3`, `-C dir evaluate …`, `help train`, `--version`). */
 export function parseCommandLine(argv: string[], io: Output): ParseOutcome {
-  const chosen: { spec: CommandSpec; cmd: Command }[] = [];
+  const chosen: Chosen[] = [];
   const program = buildProgram(io, chosen);
   try {
     program.parse(argv, { from: 'user' });
@@ -165,7 +205,7 @@ export function parseCommandLine(argv: string[], io: Output): ParseOutcome {
     kind: 'run',
     invocation: {
       command: c.spec.name,
-      ...collect(c.spec, c.cmd.opts()),
+      ...collect(c.spec, withPositional(c)),
       directory: global.directory ?? null,
       debug: global.debug === true,
     },

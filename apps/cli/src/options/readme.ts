@@ -20,9 +20,13 @@ function flagCell(o: OptionSpec): string {
   return `\`--${o.name}${arg ? ` ${arg}` : ''}\``;
 }
 
-function describe(o: OptionSpec): string {
+const ORDINAL = ['first', 'second', 'third'];
+
+function describe(o: OptionSpec, spec: CommandSpec): string {
   const values = valuesShort(o);
-  return `${o.help}${values ? `: ${values}` : ''}${o.required ? ' (required)' : ''}`;
+  const at = spec.positional?.indexOf(o.name) ?? -1;
+  const arg = at >= 0 ? ` (or the ${ORDINAL[at]} argument)` : '';
+  return `${o.help}${values ? `: ${values}` : ''}${o.required ? ' (required)' : ''}${arg}`;
 }
 
 /** The markdown table of a command's options, grouped as in `--help`. */
@@ -40,7 +44,7 @@ export function optionTable(spec: CommandSpec): string {
     }
     const d = cell(defaultShown(o));
     const demoCell = demo ? [cell(o.demo !== undefined ? showValue(o.demo) : '')] : [];
-    rows.push(`| ${[flagCell(o), d, ...demoCell, cell(describe(o))].join(' | ')} |`);
+    rows.push(`| ${[flagCell(o), d, ...demoCell, cell(describe(o, spec))].join(' | ')} |`);
   }
   return [...head, ...rows].join('\n');
 }

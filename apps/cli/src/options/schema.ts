@@ -30,6 +30,8 @@ export interface IntOption extends Common {
   kind: 'int';
   arg?: string;
   min: number;
+  /** The largest value accepted, and why it is the bound (for the message: "4 × the 2 cores"). */
+  max?: { value: number; why: string };
   /** Values must be multiples of this (e.g. 16 for four poolings). */
   multipleOf?: number;
 }
@@ -82,6 +84,10 @@ export interface CommandSpec {
   options: readonly OptionSpec[];
   /** Example command lines for the end of `--help`. */
   examples?: readonly string[];
+  /**
+   * Text options that may also be given as arguments, in this order (`convert IN OUT` for `--input IN --out OUT`).
+   */
+  positional?: readonly string[];
 }
 
 /** The placeholder after the flag in help (`--epochs N`); null for flags and toggles. */
@@ -106,8 +112,10 @@ const fmt = (n: number) => String(n);
 export function accepted(o: OptionSpec): string {
   switch (o.kind) {
     case 'int': {
-      if (o.multipleOf) return `a multiple of ${o.multipleOf} ≥ ${Math.max(o.min, o.multipleOf)}`;
-      return `an integer ≥ ${fmt(o.min)}`;
+      const low = o.multipleOf ? Math.max(o.min, o.multipleOf) : o.min;
+      const what = o.multipleOf ? `a multiple of ${o.multipleOf}` : 'an integer';
+      if (o.max) return `${what} from ${fmt(low)} to ${fmt(o.max.value)} (${o.max.why})`;
+      return `${what} ≥ ${fmt(low)}`;
     }
     case 'number': {
       const [lo, hi] = o.range;
@@ -155,9 +163,14 @@ export function defaultShown(o: OptionSpec): string {
   return showValue(o.default);
 }
 
-function toNumber(raw: unknown): number {
+/** Decimal notation only: `Number()` would also take hexadecimal, binary and octal forms ("0x2") and padded " 3 ". */
+const DECIMAL_INT = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** A number from a config file's JSON number, or from a string in decimal notation (NaN otherwise). */
+export function toNumber(raw: unknown, integer = false): number {
   if (typeof raw === 'number') return raw;
-  if (typeof raw === 'string' && raw.trim() !== '') return Number(raw);
+  if (typeof raw === 'string' && (integer ? DECIMAL_INT : DECIMAL).test(raw)) return Number(raw);
   return Number.NaN;
 }
 
@@ -174,8 +187,13 @@ export function coerce(o: OptionSpec, raw: unknown, where: string, command: stri
   if (raw === null && (o.default === null || o.default === undefined)) return null;
   switch (o.kind) {
     case 'int': {
-      const n = toNumber(raw);
-      if (!Number.isInteger(n) || n < o.min || (o.multipleOf !== undefined && n % o.multipleOf !== 0))
+      const n = toNumber(raw, true);
+      if (
+        !Number.isSafeInteger(n) ||
+        n < o.min ||
+        (o.max !== undefined && n > o.max.value) ||
+        (o.multipleOf !== undefined && n % o.multipleOf !== 0)
+      )
         throw bad();
       return n;
     }

@@ -4,6 +4,7 @@
  */
 import type { SplitSpec } from '@mriseg/data';
 import { parsePostprocess } from '@mriseg/metrics';
+import { toNumber } from './schema.js';
 
 export type ScheduleSpec =
   | { kind: 'none' }
@@ -21,14 +22,36 @@ export const SPLIT_SYNTAX = 'reference | random:SEED:N | kfold:K:I[:SEED] | file
 
 const num = (s: string | undefined, def?: number): number => {
   if ((s === undefined || s === '') && def !== undefined) return def;
-  const n = Number(s);
-  if (s === undefined || s === '' || !Number.isFinite(n)) throw new Error(`"${s ?? ''}" is not a number`);
+  const n = toNumber(s ?? '');
+  if (!Number.isFinite(n)) throw new Error(`"${s ?? ''}" is not a number`);
   return n;
 };
 
 const int = (s: string | undefined, min: number, what: string): number => {
-  const n = num(s);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${what} "${s}" must be an integer ≥ ${min}`);
+  const n = toNumber(s ?? '', true);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new Error(`${what} "${s ?? ''}" must be an integer ≥ ${min}`);
+  return n;
+};
+
+/**
+ * A factor the learning rate is multiplied by: it must be > 0, or the lr would become zero or negative (a
+ * negative lr climbs the loss instead of descending it). `below1`: it must also shrink the lr (plateau's factor,
+ * as PyTorch's ReduceLROnPlateau requires).
+ */
+const factor = (s: string | undefined, def: number, what: string, below1 = false): number => {
+  const n = num(s, def);
+  if (n <= 0 || (below1 && n >= 1))
+    throw new Error(
+      `${what} ${n} must be ${below1 ? 'in (0, 1)' : '> 0'}: the learning rate is multiplied by it${below1 ? ' to lower it' : ''}, and a factor ≤ 0 makes it zero or negative`,
+    );
+  return n;
+};
+
+/** A value ≥ 0 (a minimum learning rate, an exponent). */
+const nonNegative = (s: string | undefined, def: number, what: string): number => {
+  const n = num(s, def);
+  if (n < 0) throw new Error(`${what} ${n} must be ≥ 0`);
   return n;
 };
 
@@ -39,21 +62,26 @@ export function parseScheduleSpec(s: string): ScheduleSpec {
     case 'none':
       return { kind };
     case 'step':
-      return { kind, size: int(a, 1, 'step size'), gamma: num(b, 0.1) };
+      return { kind, size: int(a, 1, 'step size'), gamma: factor(b, 0.1, 'gamma') };
     case 'multistep':
       return {
         kind,
         milestones: (a ?? '').split(',').map((m) => int(m, 1, 'milestone')),
-        gamma: num(b, 0.1),
+        gamma: factor(b, 0.1, 'gamma'),
       };
     case 'exp':
-      return { kind, gamma: num(a) };
+      if (a === undefined || a === '') throw new Error('exp needs its factor G (exp:0.95)');
+      return { kind, gamma: factor(a, 1, 'gamma') };
     case 'cosine':
-      return { kind, minLr: num(a, 0) };
+      return { kind, minLr: nonNegative(a, 0, 'minimum lr') };
     case 'poly':
-      return { kind, exponent: num(a, 0.9) };
+      return { kind, exponent: nonNegative(a, 0.9, 'exponent') };
     case 'plateau':
-      return { kind, patience: int(a ?? '5', 0, 'patience'), factor: num(b, 0.5) };
+      return {
+        kind,
+        patience: int(a === undefined || a === '' ? '5' : a, 0, 'patience'),
+        factor: factor(b, 0.5, 'factor', true),
+      };
     default:
       throw new Error(`unknown schedule "${kind}"`);
   }
