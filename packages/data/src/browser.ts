@@ -6,13 +6,6 @@
  * map `node:zlib` to an implementation of `inflateSync`/`deflateSync`/`gunzipSync`/`gzipSync` that honours it (the
  * viewer's uses pako; `gunzipSync` must also honour `finishFlush: constants.Z_SYNC_FLUSH` on a partial stream).
  */
-export {
-  type BiasCorrectionOptions,
-  type BiasField,
-  correctBiasField,
-  DEFAULT_BIAS_CORRECTION,
-  estimateBiasField,
-} from './bias-field.js';
 
 export {
   type Affine,
@@ -24,6 +17,13 @@ export {
   identityAffine,
   orientationCode,
 } from './affine.js';
+export {
+  type BiasCorrectionOptions,
+  type BiasField,
+  correctBiasField,
+  DEFAULT_BIAS_CORRECTION,
+  estimateBiasField,
+} from './bias-field.js';
 export { nearestIndices, prefilterQuadratic, quadraticTaps, SPLINE_PAD } from './bspline.js';
 export {
   CHANNEL_KEYS,
