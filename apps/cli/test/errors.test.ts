@@ -62,6 +62,11 @@ describe('wrong inputs', () => {
       [['train', '--split', 'random:x'], /--split "random:x"/],
       [['train', '--schedule', 'cosine:abc'], /--schedule "cosine:abc": "abc" is not a number/],
       [['train', '--postprocess', 'lcc3d,nope'], /--postprocess "lcc3d,nope": unknown step "nope"/],
+      [['train', '--postprocess', 'lcc3d,crf'], /--postprocess "lcc3d,crf": step "crf": .* must come first/],
+      [
+        ['train', '--postprocess', 'crf:sa=-2'],
+        /--postprocess "crf:sa=-2": step "crf:sa=-2": sa must be a number/,
+      ],
       [['train', '--image-size', '100'], /--image-size must be a multiple of 16/],
       [['train', '--autotune', 'maybe'], /--autotune must be one of auto, on, off/],
       // Issue 18, item 10: values the schema used to let through.

@@ -392,6 +392,7 @@ function computeAnalysis(): void {
         [volume.depth, volume.height, volume.width],
         view.threshold,
         view.postprocess,
+        { data: volume.image, shape: [volume.depth, 3, volume.height, volume.width] },
       );
     } catch (e) {
       showError(e);
@@ -764,6 +765,7 @@ for (const preset of [
   'lcc3d,fill-holes2d',
   'lcc2d',
   'remove-small:20',
+  'crf,lcc3d',
   ...steps.map((s) => s.example),
 ]) {
   if ([...ui.postPresets.options].some((o) => o.value === preset)) continue;

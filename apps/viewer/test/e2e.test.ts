@@ -227,6 +227,19 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
     await nextFrame(page);
     expect(await predicted()).toBeLessThan(at50);
 
+    // The dense CRF from the post-processing list runs in the page on the probabilities and the image.
+    await page.locator('#threshold').fill('0.5');
+    await page.locator('#post').fill('crf:sa=8,lcc3d');
+    await page.locator('#post').dispatchEvent('change');
+    await nextFrame(page);
+    expect(await page.locator('#error').textContent()).toBe('');
+    expect(await predicted()).toBeGreaterThan(0);
+    const crfDsc = Number(await page.locator('#dsc').textContent());
+    expect(crfDsc).toBeGreaterThan(0.5);
+    expect(crfDsc).toBeLessThanOrEqual(1);
+    await page.locator('#post').fill('lcc3d');
+    await page.locator('#post').dispatchEvent('change');
+
     // A bad file is reported by name with the data package's problem text, and the volume shown stays.
     await page.locator('#file-input').setInputFiles([
       {

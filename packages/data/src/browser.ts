@@ -1,6 +1,6 @@
 /**
  * The browser-safe part of @mriseg/data (`@mriseg/data/browser`): decoding and validating slices from bytes,
- * the reference preprocessing and its helpers, with no file system, worker threads or caches.
+ * the reference preprocessing and its helpers (bias-field correction and skull stripping among its options), with no file system, worker threads or caches.
  *
  * The decoders inflate with `inflateSync` from `node:zlib` (with its `maxOutputLength` bound): a browser bundle must
  * map `node:zlib` to an implementation of `inflateSync`/`deflateSync`/`gunzipSync`/`gzipSync` that honours it (the
@@ -17,6 +17,13 @@ export {
   identityAffine,
   orientationCode,
 } from './affine.js';
+export {
+  type BiasCorrectionOptions,
+  type BiasField,
+  correctBiasField,
+  DEFAULT_BIAS_CORRECTION,
+  estimateBiasField,
+} from './bias-field.js';
 export { nearestIndices, prefilterQuadratic, quadraticTaps, SPLINE_PAD } from './bspline.js';
 export {
   CHANNEL_KEYS,
@@ -118,5 +125,12 @@ export {
   voxelCount,
 } from './scan-volume.js';
 export { percentiles } from './select.js';
+export {
+  brainMask,
+  convexHullPerSlice,
+  DEFAULT_SKULL_STRIP,
+  resolveSkullStrip,
+  type SkullStripOptions,
+} from './skull-strip.js';
 export { type GroupOptions, groupSlices, parseSliceName, type SliceGroup, type SliceName } from './slices.js';
 export { decodeTiff, SUPPORTED_TIFF_COMPRESSIONS } from './tiff.js';

@@ -22,13 +22,11 @@ import {
   type Volume,
 } from '@mriseg/data';
 import {
-  binarize,
   binaryVolume,
   countForeground,
   evaluateCases,
   METRIC_NAMES,
   type MetricsReport,
-  parsePostprocess,
   volume,
 } from '@mriseg/metrics';
 import { preprocessOptionsOf } from '@mriseg/models';
@@ -45,6 +43,7 @@ import {
   openCheckpoint,
 } from '../lib/infer.js';
 import { shownPath } from '../lib/paths.js';
+import { imageOf, pipelineOf } from '../lib/pipeline.js';
 import {
   checkOutsideInput,
   type PatientOutput,
@@ -127,6 +126,15 @@ export function settle(
   } catch (e) {
     throw new CliError(`${shownPath(loaded[0].path)}: ${(e as Error).message}`);
   }
+  // --bias-correct / --skull-strip (and their --no- forms) override what the checkpoints record.
+  for (const [flag, key] of [
+    ['bias-correct', 'biasCorrect'],
+    ['skull-strip', 'skullStrip'],
+  ] as const) {
+    const given = v[flag] as boolean | null | undefined;
+    if (given === true) preprocess[key] = true;
+    else if (given === false) delete preprocess[key];
+  }
   return {
     tta: v.tta as RunSettings['tta'],
     batchSize: v['batch-size'] as number,
@@ -137,10 +145,8 @@ export function settle(
   };
 }
 
-const postOf = (spec: string) => (spec === 'none' || spec === '' ? null : parsePostprocess(spec));
-
 const describeSettings = (o: RunSettings) =>
-  `input ${o.imageSize} px, threshold ${o.threshold}, post-processing ${o.postprocess}, tta ${o.tta}`;
+  `input ${o.imageSize} px${o.preprocess.biasCorrect ? ', bias-corrected' : ''}${o.preprocess.skullStrip ? ', skull-stripped' : ''}, threshold ${o.threshold}, post-processing ${o.postprocess}, tta ${o.tta}`;
 
 // ---------------------------------------------------------------------------------------------------- evaluate
 
@@ -256,13 +262,20 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
     log(
       `${command}: ${plural(loaded.length, 'model')} on ${plural(vols.length, 'patient')} of ${shownPath(data.root)} (split ${splitText}; ${describeSettings(o)})`,
     );
+    const postprocessed = o.postprocess !== 'lcc3d' || o.threshold !== 0.5;
     for (const row of r.report.rows)
       log(
-        `  ${row.id.padEnd(24)} DSC ${row.referenceDsc.toFixed(4)}  raw ${row.dscNoLcc.toFixed(4)}  HD95 ${row.hd95.toFixed(2)}`,
+        `  ${row.id.padEnd(24)} DSC ${row.referenceDsc.toFixed(4)}  raw ${row.dscNoLcc.toFixed(4)}${postprocessed ? `  post-processed ${row.dice.toFixed(4)}` : ''}  HD95 ${row.hd95.toFixed(2)}`,
       );
     log(
       `Mean DSC (reference metric): ${s.mean.toFixed(4)}  median ${s.median.toFixed(4)}  IQR ${s.iqr.toFixed(4)} (${s.q1.toFixed(4)}–${s.q3.toFixed(4)})`,
     );
+    if (postprocessed) {
+      const d = r.report.summary.dice;
+      log(
+        `Mean DSC after threshold ${o.threshold} and ${o.postprocess}: ${d.mean.toFixed(4)} ± ${d.std.toFixed(4)}  median ${d.median.toFixed(4)}  HD95 ${r.report.summary.hd95.mean.toFixed(2)}`,
+      );
+    }
     log(`wrote ${shownPath(join(out, 'patients.csv'))} and ${shownPath(join(out, 'summary.csv'))}`);
     return 0;
   } finally {
@@ -285,7 +298,7 @@ export async function evaluateVolumes(
   vols: readonly Volume[],
   o: Pick<RunSettings, 'batchSize' | 'tta' | 'threshold' | 'postprocess'>,
 ): Promise<EvaluateResult> {
-  const post = postOf(o.postprocess);
+  const post = pipelineOf(o.postprocess);
   const cases = [];
   const sizes = new Map<string, { slices: number; truth: number; pred: number }>();
   for (const v of vols) {
@@ -297,15 +310,15 @@ export async function evaluateVolumes(
     const shape = [v.depth, v.height, v.width];
     const prob = volume(probs, shape);
     const truth = binaryVolume(v.mask, shape);
-    cases.push({ id: v.id, prob, truth });
-    const mask = binarize(prob, o.threshold);
+    const image = imageOf(v);
+    cases.push({ id: v.id, prob, truth, image });
     sizes.set(v.id, {
       slices: v.depth,
       truth: countForeground(truth),
-      pred: countForeground(post ? post(mask) : mask),
+      pred: countForeground(post.fromProbabilities(prob, o.threshold, image)),
     });
   }
-  const report = evaluateCases(cases, { threshold: o.threshold, postprocess: post ?? ((m) => m) });
+  const report = evaluateCases(cases, { threshold: o.threshold, postprocess: post });
   return {
     report,
     csv: csvTable(report, sizes),
@@ -415,9 +428,11 @@ export async function predictPatient(
     v,
     { batchSize: o.batchSize, tta: o.tta },
   );
-  const post = postOf(o.postprocess);
-  const bin = binarize(volume(probs, [v.depth, v.height, v.width]), o.threshold);
-  const cleaned = post ? post(bin) : bin;
+  const cleaned = pipelineOf(o.postprocess).fromProbabilities(
+    volume(probs, [v.depth, v.height, v.width]),
+    o.threshold,
+    imageOf(v),
+  );
   return { mask: restoreMask(cleaned.data, v, raw), volume: v };
 }
 

@@ -30,7 +30,7 @@ export const AUTOTUNE_MODES = ['auto', 'on', 'off'] as const;
 export type AutotuneMode = (typeof AUTOTUNE_MODES)[number];
 
 const POSTPROCESS_SYNTAX =
-  'STEP[,STEP…] | none (steps of @mriseg/metrics: lcc3d, fill-holes2d, remove-small:N, …)';
+  'STEP[,STEP…] | none (steps of @mriseg/metrics: lcc3d, fill-holes2d, remove-small:N, …; crf[:KEY=V…] first)';
 
 // -------------------------------------------------------------------------------------------- shared pieces
 
@@ -94,6 +94,26 @@ const imageSize = (
   ...o,
 });
 
+/**
+ * The optional preprocessing steps of @mriseg/data (before normalisation). train records them in its checkpoints;
+ * evaluate, predict and ensemble follow the checkpoint unless given.
+ */
+const preprocessingSteps = (group: string, inference: boolean): OptionSpec[] =>
+  [
+    [
+      'bias-correct',
+      'N4-style bias-field correction of each channel before normalisation (about 3 s of CPU a patient, cached)',
+    ],
+    ['skull-strip', 'zero everything outside a brain mask computed from FLAIR, before normalisation'],
+  ].map(([name, help]) => ({
+    name,
+    kind: 'toggle',
+    default: inference ? null : false,
+    defaultText: inference ? "the checkpoint's (off)" : undefined,
+    help,
+    group,
+  }));
+
 /** The options of applying models (evaluate, predict, ensemble). */
 function inferenceOptions(): OptionSpec[] {
   const g = 'Inference';
@@ -106,7 +126,7 @@ function inferenceOptions(): OptionSpec[] {
       check: checkPostprocess,
       default: null,
       defaultText: "the checkpoint's (lcc3d)",
-      help: 'post-processing of the thresholded mask',
+      help: 'post-processing of the probabilities (a crf step, first) and of the thresholded mask',
       group: g,
     },
     {
@@ -134,6 +154,7 @@ function inferenceOptions(): OptionSpec[] {
       help: 'override the input size the checkpoint records (a multiple of 16)',
     }),
     { name: 'batch-size', kind: 'int', min: 1, default: 16, help: 'slices a forward pass', group: g },
+    ...preprocessingSteps(g, true),
   ];
 }
 
@@ -254,6 +275,7 @@ export const TRAIN: CommandSpec = {
       help: 'slice sampling: weighted by tumour area within a random patient (reference), or uniform',
       group: T_DATA,
     },
+    ...preprocessingSteps(T_DATA, false),
     cache(T_DATA),
     workers(T_DATA),
     {
@@ -428,7 +450,7 @@ export const TRAIN: CommandSpec = {
       syntax: POSTPROCESS_SYNTAX,
       check: checkPostprocess,
       default: 'lcc3d',
-      help: 'post-processing recorded in the checkpoints, the default of evaluate, predict and the viewer (validation DSC is always the reference metric)',
+      help: 'post-processing recorded in the checkpoints, the default of evaluate, predict and the viewer; validation also reports its DSC when it is not lcc3d (the best epoch is chosen on the reference metric)',
       group: T_VAL,
     },
     {
