@@ -9,11 +9,13 @@ import { listPostprocessSteps, parsePostprocess } from '@mriseg/metrics';
 import { initDevice, predictVolume } from '@mriseg/models';
 import { parseCheckpoint } from '@mriseg/nn';
 import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
+import { downloadProgress, MODEL_NOTES, type ModelSource, referenceModelBytes } from './builtin-models.js';
 import { decodePatient, decodeScan } from './decode.js';
 import { isSliceName, type LoadedPatient, type NamedBytes } from './files.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
 import { type LoadedModel, loadModel, type ModelChoice, type ModelPlan, planModel } from './model.js';
-import { imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
+import { inferenceProgress } from './progress.js';
+import { drawOutlines, imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
 import {
   describeScan,
   exportFormats,
@@ -65,6 +67,8 @@ const ui = {
   dirInput: $<HTMLInputElement>('dir-input'),
   fileInput: $<HTMLInputElement>('file-input'),
   ckptInput: $<HTMLInputElement>('ckpt-input'),
+  modelSource: $<HTMLSelectElement>('model-source'),
+  modelNote: $('model-note'),
   channels: $<HTMLInputElement>('channels'),
   arch: $<HTMLSelectElement>('arch'),
   features: $<HTMLInputElement>('features'),
@@ -258,7 +262,9 @@ async function readFiles(files: readonly File[]): Promise<NamedBytes[]> {
 function loaded(p: LoadedPatient): void {
   setPatient(p);
   say(
-    (checkpoint ? 'Volume loaded: press "Run model".' : 'Volume loaded: open a checkpoint to run a model.') +
+    (checkpoint || ui.modelSource.value !== 'file'
+      ? 'Volume loaded: press "Run model".'
+      : 'Volume loaded: open a checkpoint to run a model.') +
       p.warnings.map((w) => ` Note: ${w.replace(/\.$/, '')}.`).join(''),
   );
 }
@@ -278,7 +284,10 @@ async function openFiles(files: readonly File[]): Promise<void> {
   const rest = files.filter((f) => !/\.safetensors$/i.test(f.name));
   try {
     if (ckpt.length > 1) throw new Error(`${ckpt.length} checkpoints given: choose one`);
-    if (ckpt.length === 1) setCheckpoint(new Uint8Array(await ckpt[0].arrayBuffer()), ckpt[0].name);
+    if (ckpt.length === 1) {
+      setModelSource('file');
+      setCheckpoint(new Uint8Array(await ckpt[0].arrayBuffer()), ckpt[0].name);
+    }
     if (rest.length === 0 && ckpt.length === 1) return;
     const named = await readFiles(rest);
     if (named.some(isScanFile)) {
@@ -312,6 +321,7 @@ async function loadDemo(): Promise<void> {
     const files = await Promise.all(
       manifest.files.map(async (name) => ({ name, bytes: await fetchBytes(`demo/${name}`) })),
     );
+    setModelSource('demo');
     setCheckpoint(await fetchBytes(`demo/${manifest.checkpoint}`), manifest.checkpoint);
     scanFiles = null;
     setPatient(await decodePatient(files));
@@ -321,8 +331,38 @@ async function loadDemo(): Promise<void> {
   }
 }
 
+/** Shows the model choice and what it is. */
+function setModelSource(source: ModelSource): void {
+  ui.modelSource.value = source;
+  ui.modelNote.textContent = MODEL_NOTES[source];
+}
+
+/** The chosen built-in model's checkpoint: the reference model through the Cache API, or the demo's. */
+async function fetchBuiltinModel(source: ModelSource): Promise<void> {
+  if (source === 'unet-lgg') {
+    say('Fetching the reference model…');
+    const got = await referenceModelBytes((received, total) => {
+      ui.progress.hidden = false;
+      ui.progress.value = received / total;
+      say(downloadProgress(received, total));
+    });
+    if (!busy) ui.progress.hidden = true;
+    if (ui.modelSource.value !== source) return; // another model was chosen meanwhile
+    setCheckpoint(got.bytes, got.name);
+    say(
+      got.from === 'cache'
+        ? 'Reference model read from the browser cache (SHA-256 checked).'
+        : 'Reference model downloaded (SHA-256 checked).',
+    );
+  } else if (source === 'demo') {
+    const manifest = (await (await fetch('demo/manifest.json')).json()) as { checkpoint: string };
+    const bytes = await fetchBytes(`demo/${manifest.checkpoint}`);
+    if (ui.modelSource.value === source) setCheckpoint(bytes, manifest.checkpoint);
+  }
+}
+
 async function runModel(): Promise<void> {
-  if (!patient || !checkpoint || busy) return;
+  if (!patient || busy || (!checkpoint && ui.modelSource.value === 'file')) return;
   busy = true;
   updateButtons();
   clearError();
@@ -331,6 +371,8 @@ async function runModel(): Promise<void> {
     await gpu.catch((e: unknown) => {
       throw new Error(`Cannot run the model. ${statusFromError(e, 'gpu' in navigator).message}`);
     });
+    if (!checkpoint) await fetchBuiltinModel(ui.modelSource.value as ModelSource);
+    if (!checkpoint) return;
     disposeModel();
     model = loadModel(checkpoint.bytes, checkpoint.name, modelChoice());
     ui.modelInfo.textContent = `${checkpoint.name}: ${model.plan.summary}; ${model.parameters.toLocaleString('en')} parameters; input ${model.plan.inputSize} px (${model.plan.inputSource})`;
@@ -339,15 +381,20 @@ async function runModel(): Promise<void> {
     ui.progress.hidden = false;
     ui.progress.value = 0;
     const t0 = performance.now();
-    say(`Running the model: 0 / ${v.depth} slices`);
+    // Slices go through the GPU in batches; a batch's results arrive together, so progress is told per batch.
+    const batchSize = 4;
+    let firstBatchMs: number | null = null;
+    say(inferenceProgress({ done: 0, total: v.depth, batchSize, elapsedMs: 0, firstBatchMs }));
     const out = await predictVolume(
       model.model,
       { data: v.image, shape: [v.depth, 3, v.height, v.width] },
       {
-        batchSize: 4,
+        batchSize,
         onProgress: (done, total) => {
+          const elapsedMs = performance.now() - t0;
+          firstBatchMs ??= elapsedMs;
           ui.progress.value = done / total;
-          say(`Running the model: ${done} / ${total} slices`);
+          say(inferenceProgress({ done, total, batchSize, elapsedMs, firstBatchMs }));
         },
       },
     );
@@ -439,6 +486,7 @@ function drawPanel(canvas: HTMLCanvasElement, d: SliceData | null, layers: Panel
   const r = imageRect(canvas.width, canvas.height, d.width, d.height, s);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(offscreen, r.x, r.y, r.w, r.h);
+  drawOutlines(ctx, d, s, layers, r);
 }
 
 function drawNow(): void {
@@ -452,7 +500,7 @@ function drawNow(): void {
   ui.rightFigure.hidden = !side;
   const availW = ui.views.clientWidth - (side ? 12 : 0);
   const availH = window.innerHeight - 250;
-  const size = Math.max(200, Math.floor(Math.min(side ? availW / 2 : availW, availH, 720)));
+  const size = Math.max(200, Math.floor(Math.min(side ? availW / 2 : availW, availH, 1000)));
   for (const c of [ui.view, ui.viewRight]) {
     if (c.width !== size) {
       c.width = size;
@@ -521,6 +569,7 @@ function syncControls(): void {
   ui.style.value = view.style;
   ui.mode.value = view.mode;
   ui.legend.hidden = view.mode !== 'errors';
+  $('legend-overlay').hidden = view.mode === 'errors';
   ui.threshold.value = String(view.threshold);
   ui.thresholdValue.textContent = view.threshold.toFixed(2);
   if (document.activeElement !== ui.post) ui.post.value = view.postprocess.join(',');
@@ -546,8 +595,9 @@ function syncControls(): void {
 }
 
 function updateButtons(): void {
-  ui.run.disabled = busy || !patient || !checkpoint;
+  ui.run.disabled = busy || !patient || (!checkpoint && ui.modelSource.value === 'file');
   ui.loadDemo.disabled = busy;
+  ui.modelSource.disabled = busy; // a new choice would drop the model that is running
   ui.exportSlice.disabled = !analysis;
   ui.exportAll.disabled = !analysis;
   const formats = exportFormats(patient);
@@ -598,11 +648,31 @@ function sourceMask(): Uint8Array {
 // ---- events ----
 ui.loadDemo.addEventListener('click', () => void loadDemo());
 ui.run.addEventListener('click', () => void runModel());
+ui.modelSource.addEventListener('change', () => {
+  const source = ui.modelSource.value as ModelSource;
+  setModelSource(source);
+  checkpoint = null;
+  checkpointPlan = null;
+  disposeModel();
+  updateButtons();
+  if (source === 'file') {
+    ui.modelInfo.textContent = 'Open a checkpoint file.';
+    return;
+  }
+  // Fetched (or read from the cache) now, so the page can say at once how the model will be run.
+  clearError();
+  void fetchBuiltinModel(source).catch(showError);
+});
+setModelSource('unet-lgg');
 ui.dirInput.addEventListener('change', () => void openFiles([...(ui.dirInput.files ?? [])]));
 ui.fileInput.addEventListener('change', () => void openFiles([...(ui.fileInput.files ?? [])]));
 ui.ckptInput.addEventListener('change', () => {
   const f = ui.ckptInput.files?.[0];
-  if (f) void f.arrayBuffer().then((b) => setCheckpoint(new Uint8Array(b), f.name));
+  if (f)
+    void f.arrayBuffer().then((b) => {
+      setModelSource('file');
+      setCheckpoint(new Uint8Array(b), f.name);
+    });
 });
 for (const el of [ui.arch, ui.features, ui.inputSize]) {
   el.addEventListener('change', () => {

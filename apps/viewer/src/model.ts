@@ -4,6 +4,7 @@
  */
 import {
   inferenceOf,
+  LGG_CHANNELS,
   MODEL_NAMES,
   modelFromConfig,
   preprocessOptionsOf,
@@ -66,6 +67,15 @@ export function planModel(ck: Checkpoint, choice: ModelChoice): ModelPlan {
         : from === 'older metadata'
           ? "from the checkpoint's training options"
           : 'the reference default: the checkpoint records none';
+  // The page gives every model the Kaggle slices' three channels in their order: a model that wants other
+  // input is refused here, before any GPU work, rather than fed the wrong channels.
+  const inChannels = (config as { inChannels?: unknown } | undefined)?.inChannels ?? spec.channels.length;
+  if (inChannels !== LGG_CHANNELS.length || spec.channels.length !== LGG_CHANNELS.length) {
+    throw new Error(
+      `the checkpoint wants ${String(inChannels)} input channel(s) (${spec.channels.join(', ')}); the viewer gives ` +
+        `models ${LGG_CHANNELS.length}: ${LGG_CHANNELS.join(', ')}`,
+    );
+  }
   const run = { inference: spec, inputSource, preprocess: { ...preprocessOptionsOf(spec), size: inputSize } };
   if (config && typeof config.architecture === 'string' && choice.architecture === 'auto') {
     return {

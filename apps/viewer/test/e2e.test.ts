@@ -200,6 +200,17 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(both.red).toBeGreaterThan(0);
     mkdirSync(join(root, 'test-results'), { recursive: true });
     await page.screenshot({ path: join(root, 'test-results/viewer-demo.png') });
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await nextFrame(page);
+    await page.screenshot({ path: join(root, 'test-results/viewer-demo-1920x1080.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await nextFrame(page);
+    // The phantom demo runs its own model, and says what it is.
+    expect(await page.locator('#model-source').inputValue()).toBe('demo');
+    expect(await page.locator('#model-note').textContent()).toMatch(/Its output on real MRI means nothing\./);
+    expect(await page.locator('#model-info').textContent()).toMatch(
+      /^demo-unet\.safetensors: unet \(features 4\).*input 64 px/,
+    );
 
     // Prediction off: only the green truth remains, about its area × the display scale².
     await page.getByRole('checkbox', { name: 'Prediction', exact: true }).uncheck();
@@ -446,6 +457,54 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
     }
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('ships the reference model: fetched, SHA-256 checked, planned from its own metadata and kept in the Cache API', async () => {
+    const { page, errors, requests } = await openWithGpu();
+    const models = () => requests.filter((u) => u.endsWith('/models/unet-lgg-f16.safetensors'));
+    // The default for real data, labelled as what it is.
+    expect(await page.locator('#model-source').inputValue()).toBe('unet-lgg');
+    expect(await page.locator('#model-note').textContent()).toMatch(
+      /^Trained by mriseg on 99 kaggle_3m patients .* held-out mean DSC 0\.805 on 11 patients\. 256 px, 7\.8 M parameters, 15\.6 MB .* Wants a fast GPU\. Research use only, not a medical device\.$/,
+    );
+    // Choosing it fetches it at once (not run here: a 256² U-Net slice on SwiftShader takes minutes).
+    await page.locator('#model-source').selectOption('demo');
+    expect(await page.locator('#model-note').textContent()).toMatch(/Its output on real MRI means nothing\./);
+    await page.locator('#model-source').selectOption('unet-lgg');
+    await expect
+      .poll(() => page.locator('#model-info').textContent(), { timeout: 60_000 })
+      .toMatch(
+        /^unet-lgg-f16\.safetensors \(15209 KiB\): unet \(features 32\) from the checkpoint's config; input 256 px \(recorded in the checkpoint\); not loaded yet$/,
+      );
+    expect(await page.locator('#message').textContent()).toBe(
+      'Reference model downloaded (SHA-256 checked).',
+    );
+    expect(models()).toEqual([`${origin}/models/unet-lgg-f16.safetensors`]);
+    const cached = await page.evaluate(async () =>
+      (await (await caches.open('mriseg-models')).keys()).map((r) => r.url),
+    );
+    expect(cached).toEqual(['https://mriseg.invalid/pretrained/unet-lgg-f16-0e4b603c1c8b.safetensors']);
+
+    // Chosen again (or in a new page of the same origin): read from the cache, checked, no request.
+    const chooseAgain = async (message: string) => {
+      await page.locator('#model-source').selectOption('demo');
+      await page.locator('#model-source').selectOption('unet-lgg');
+      await expect.poll(() => page.locator('#message').textContent(), { timeout: 60_000 }).toBe(message);
+    };
+    await chooseAgain('Reference model read from the browser cache (SHA-256 checked).');
+    expect(models()).toHaveLength(1);
+
+    // A damaged cache entry is not used: it is removed and the file fetched again.
+    await page.evaluate(async () => {
+      const cache = await caches.open('mriseg-models');
+      const [key] = await cache.keys();
+      await cache.put(key, new Response(new Uint8Array(1000)));
+    });
+    await chooseAgain('Reference model downloaded (SHA-256 checked).');
+    expect(models()).toHaveLength(2);
+
+    expect(errors).toEqual([]);
+    expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
   });
 
   it('says clearly when there is no WebGPU adapter, and still shows the volume', async () => {

@@ -227,4 +227,15 @@ describe('model plan', () => {
       /reference default/,
     );
   });
+
+  it('refuses a model that wants other channels than the three the page gives', () => {
+    const auto = { architecture: 'auto', features: null, inputSize: null };
+    const flairOnly = ck({}, { architecture: 'unet', features: 4, inChannels: 1 });
+    expect(() => planModel(flairOnly, auto)).toThrow(
+      'the checkpoint wants 1 input channel(s) (channel 0); the viewer gives models 3: pre-contrast, FLAIR, post-contrast',
+    );
+    const recorded = ck({}, { architecture: 'unet', features: 4 });
+    recorded.metadata.inference = { ...REFERENCE_INFERENCE, channels: ['FLAIR', 'T2'] };
+    expect(() => planModel(recorded, auto)).toThrow(/wants 2 input channel\(s\) \(FLAIR, T2\)/);
+  });
 });

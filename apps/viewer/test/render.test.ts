@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyse, volumeReferenceDsc } from '../src/analysis.js';
-import { COLOURS, imageRect, renderSlice, type SliceData } from '../src/render.js';
+import { COLOURS, imageRect, maskContour, renderSlice, type SliceData } from '../src/render.js';
 import { initialState, setChannel, setMode, setOverlay, setStyle, setWindowLevel } from '../src/state.js';
 
 /** A 6×6 slice: channel c holds c + x/10; truth a 2×2 square at (1..2, 1..2), prediction at (2..3, 1..2). */
@@ -69,13 +69,58 @@ describe('slice rendering', () => {
     // The panel's layers win over the state: a truth-only panel draws no prediction.
     renderSlice(out, d, setOverlay(s, 'prediction', { opacity: 1 }), { truth: false, prediction: false });
     expect(px(out, 3, 1)).toEqual([255, 255, 255, 255]);
-    // Outline only: a 2×2 square is all edge, so fill and outline differ only in strength there.
-    const big = slice();
-    big.truth!.fill(0);
-    for (let y = 1; y <= 4; y++) for (let x = 1; x <= 4; x++) big.truth![y * 6 + x] = 1;
-    renderSlice(out, big, setOverlay(setStyle(s, 'outline'), 'prediction', { visible: false }), both);
-    expect(px(out, 1, 1)).not.toEqual([255, 255, 255, 255]);
-    expect(px(out, 2, 2)).toEqual([255, 255, 255, 255]);
+    // Outline only: no fill (the outline is drawn as lines by drawOutlines).
+    renderSlice(out, d, setOverlay(setStyle(s, 'outline'), 'truth', { opacity: 1 }), both);
+    for (const [x, y] of [
+      [1, 1],
+      [2, 2],
+      [3, 1],
+    ])
+      expect(px(out, x, y)).toEqual([255, 255, 255, 255]);
+  });
+
+  it('fills where truth and prediction overlap with one clear colour, not one blended over the other', () => {
+    const d = slice();
+    const out = new Uint8ClampedArray(6 * 6 * 4);
+    const s = setOverlay(
+      setOverlay(setStyle(setWindowLevel(initialState(1), 100, -50), 'fill'), 'truth', { opacity: 0.5 }),
+      'prediction',
+      { opacity: 0.5 },
+    );
+    renderSlice(out, d, s, both);
+    // White underneath at half opacity: truth only, prediction only, both — three pure hues at the same strength.
+    const off = (x: number, y: number, c: readonly number[]) =>
+      Math.max(
+        ...px(out, x, y)
+          .slice(0, 3)
+          .map((v, k) => Math.abs(v - (255 + c[k]) / 2)),
+      );
+    expect(off(1, 1, COLOURS.truth)).toBeLessThanOrEqual(0.5);
+    expect(off(3, 1, COLOURS.prediction)).toBeLessThanOrEqual(0.5);
+    expect(off(2, 1, COLOURS.overlap)).toBeLessThanOrEqual(0.5);
+  });
+
+  it("traces a mask's boundary as merged segments along pixel edges", () => {
+    const d = slice();
+    // The 2×2 truth square at x 1..2, y 1..2: four sides of length 2.
+    const segs = maskContour(d.truth!, 6, 6);
+    const sides: number[][] = [];
+    for (let k = 0; k < segs.length; k += 4) sides.push(segs.slice(k, k + 4));
+    expect(sides).toEqual([
+      [1, 1, 3, 1],
+      [1, 3, 3, 3],
+      [1, 1, 1, 3],
+      [3, 1, 3, 3],
+    ]);
+    // A mask touching the border closes along it; an L shape has six sides; empty has none.
+    const m = new Uint8Array(9);
+    m.set([1, 0, 0, 1, 0, 0, 1, 1, 1]);
+    const l = maskContour(m, 3, 3);
+    let length = 0;
+    for (let k = 0; k < l.length; k += 4) length += Math.abs(l[k + 2] - l[k]) + Math.abs(l[k + 3] - l[k + 1]);
+    expect(length).toBe(12);
+    expect(l.length / 4).toBe(6);
+    expect(maskContour(new Uint8Array(9), 3, 3)).toEqual([]);
   });
 
   it('colours true positives, false positives and false negatives in error mode', () => {

@@ -29,6 +29,34 @@ export type { BatchNormExport } from './onnx/graph.js';
 export { decodeOnnxModel, type OnnxModel } from './onnx/schema.js';
 export { type PredictOptions, predictVolume, sigmoidArray, type VolumeInput } from './predict.js';
 export {
+  cacheKey,
+  type FetchPretrainedOptions,
+  fetchPretrained,
+  type ModelStore,
+  type PretrainedBytes,
+  PretrainedError,
+  sha256Hex,
+} from './pretrained/download.js';
+export {
+  type HalfPrecisionResult,
+  halfPrecisionCheckpoint,
+  pretrainedHalfPrecision,
+} from './pretrained/half-precision.js';
+export {
+  cacheStorageStore,
+  type LoadPretrainedOptions,
+  loadPretrained,
+  modelFromPretrained,
+  type PretrainedModel,
+} from './pretrained/load.js';
+export {
+  PRETRAINED,
+  type PretrainedDtype,
+  type PretrainedFile,
+  type PretrainedManifest,
+  pretrainedManifest,
+} from './pretrained/manifest.js';
+export {
   type CreateModelOptions,
   createModel,
   MODEL_NAMES,

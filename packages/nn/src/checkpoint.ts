@@ -6,6 +6,7 @@
  */
 import { type DType, formatShape, type Tensor } from '@mriseg/tensor-wgsl';
 import {
+  entryToFloat32,
   parseSafetensors,
   type SafetensorsEntry,
   type SafetensorsWriteEntry,
@@ -155,6 +156,23 @@ function toHost(source: string, key: string, e: SafetensorsEntry, bad: NonFinite
       if (nan + inf > 0) bad.push({ key, nan, inf, size: n });
       break;
     }
+    case 'F16':
+    case 'BF16':
+    case 'F64': {
+      // Stored at another precision (e.g. a half-precision copy to halve a download): computed in f32 here.
+      dtype = 'f32';
+      data = entryToFloat32(e);
+      let nan = 0;
+      let inf = 0;
+      for (const v of data) {
+        if (v - v !== 0) {
+          if (Number.isNaN(v)) nan++;
+          else inf++;
+        }
+      }
+      if (nan + inf > 0) bad.push({ key, nan, inf, size: n });
+      break;
+    }
     case 'I64':
       dtype = 'i32';
       data = new Int32Array(n);
@@ -173,7 +191,7 @@ function toHost(source: string, key: string, e: SafetensorsEntry, bad: NonFinite
     default:
       throw new CheckpointError(
         source,
-        `"${key}" ${e.dtype}${formatShape(e.shape)} has an unsupported dtype (F32 for parameters, I64 or I32 for counters)`,
+        `"${key}" ${e.dtype}${formatShape(e.shape)} has an unsupported dtype (F32, F16, BF16 or F64 for parameters, I64 or I32 for counters)`,
       );
   }
   return { dtype, shape: e.shape, data };

@@ -210,13 +210,41 @@ describe('checkpoints', () => {
     expect(message).toContain('other.safetensors');
     expect(message).toMatch(/8 missing: body\.0\.weight f32\[3, 2, 3, 3\]/);
     expect(message).toMatch(/6 unexpected: 0\.weight f32\[4, 2, 3, 3\]/);
-    const f16 = join(dir, 'f16.safetensors');
+    const u8 = join(dir, 'u8.safetensors');
     writeFileSync(
-      f16,
-      serializeSafetensors([['w', { dtype: 'F16', shape: [2], data: new Uint16Array([0, 0]) }]]),
+      u8,
+      serializeSafetensors([['w', { dtype: 'U8', shape: [2], data: new Uint8Array([0, 0]) }]]),
     );
-    expect(() => loadCheckpoint(f16)).toThrow(/"w" F16\[2\] has an unsupported dtype/);
+    expect(() => loadCheckpoint(u8)).toThrow(/"w" U8\[2\] has an unsupported dtype/);
     expect(existsSync(path)).toBe(true);
+  });
+
+  it('reads half-precision and float64 weights as f32, NaN and Inf included in the check', () => {
+    const path = join(dir, 'half.safetensors');
+    // 1, -2, 0.5 + 2^-11 (exact in half), the smallest subnormal; bfloat16 1.5; float64 1/3.
+    const half = new Uint16Array([0x3c00, 0xc000, 0x3801, 0x0001]);
+    writeFileSync(
+      path,
+      serializeSafetensors([
+        ['a', { dtype: 'F16', shape: [2, 2], data: half }],
+        ['b', { dtype: 'BF16', shape: [1], data: new Uint16Array([0x3fc0]) }],
+        ['c', { dtype: 'F64', shape: [1], data: new Float64Array([1 / 3]) }],
+      ]),
+    );
+    const ck = loadCheckpoint(path);
+    expect(ck.model.get('a')).toEqual({
+      dtype: 'f32',
+      shape: [2, 2],
+      data: new Float32Array([1, -2, 0.5 + 2 ** -11, 2 ** -24]),
+    });
+    expect(ck.model.get('b')?.data).toEqual(new Float32Array([1.5]));
+    expect(ck.model.get('c')?.data).toEqual(new Float32Array([Math.fround(1 / 3)]));
+    const nan = join(dir, 'half-nan.safetensors');
+    writeFileSync(
+      nan,
+      serializeSafetensors([['w', { dtype: 'F16', shape: [2], data: new Uint16Array([0x7e00, 0x7c00]) }]]),
+    );
+    expect(() => loadCheckpoint(nan)).toThrow(/"w" holds 1 NaN and 1 infinite value/);
   });
 
   it('asks for optimizer state the file does not have', async () => {

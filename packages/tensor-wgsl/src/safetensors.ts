@@ -296,13 +296,42 @@ export function entryToFloat32(e: SafetensorsEntry): Float32Array {
   return out;
 }
 
-function halfToFloat(h: number): number {
+/** An IEEE half-precision bit pattern as a number. */
+export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;
   if (e === 0) return s * 2 ** -14 * (f / 1024);
   if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
   return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * The IEEE half-precision bit pattern nearest to `x` (rounded to nearest, ties to even, as PyTorch's
+ * `.half()`): values past the half range become ±Inf, NaN stays NaN, tiny values become subnormals or ±0.
+ */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  const mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  // The value rounded to a whole number of half-precision steps at its exponent (subnormal steps below 2^-14).
+  const e = exp - 127;
+  if (e < -25) return sign;
+  const shift = e < -14 ? 13 + (-14 - e) : 13;
+  const full = e < -14 ? mant | 0x800000 : mant;
+  const halfway = 1 << (shift - 1);
+  let q = full >>> shift;
+  const rest = full & ((1 << shift) - 1);
+  if (rest > halfway || (rest === halfway && q & 1)) q++;
+  if (e < -14) return sign | q; // a carry into bit 10 is exactly the smallest normal
+  const h = ((e + 15) << 10) + q; // a mantissa carry moves into the exponent, as it should
+  return h >= 0x7c00 ? sign | 0x7c00 : sign | h;
 }
 
 function bf16ToFloat(b: number): number {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   entryToFloat32,
+  floatToHalf,
+  halfToFloat,
   initDevice,
   parseSafetensors,
   SafetensorsError,
@@ -261,5 +263,46 @@ describe('safetensors files', () => {
     expect(() => writeFileAtomic(target, new Uint8Array([1, 2, 3]))).toThrow();
     expect(readdirSync(sub)).toEqual(['taken']);
     expect(() => writeFileAtomic(join(dir, 'no-such-dir', 'f'), new Uint8Array(1))).toThrow(/ENOENT/);
+  });
+});
+
+describe('half precision', () => {
+  it('round-trips every half bit pattern and rounds to nearest, ties to even', () => {
+    for (let h = 0; h < 0x10000; h++) {
+      const x = halfToFloat(h);
+      if (Number.isNaN(x)) expect(Number.isNaN(halfToFloat(floatToHalf(x)))).toBe(true);
+      else expect(floatToHalf(x)).toBe(h);
+    }
+    // Midpoints between neighbours (exact in f32) go to the one with an even mantissa, above it to the upper one.
+    for (const h of [0x0000, 0x0001, 0x03fe, 0x03ff, 0x3c00, 0x3c01, 0x7bfe, 0x8001, 0xbc00]) {
+      const mid = (halfToFloat(h) + halfToFloat(h + 1)) / 2;
+      expect(floatToHalf(mid)).toBe(h & 1 ? h + 1 : h);
+      expect(floatToHalf(Math.fround(mid + (halfToFloat(h + 1) - mid) * 1e-3))).toBe(h + 1);
+    }
+    expect(floatToHalf(65520)).toBe(0x7c00); // half-way past the largest half: rounds up to +Inf
+    expect(floatToHalf(65519)).toBe(0x7bff);
+    expect(floatToHalf(-1e9)).toBe(0xfc00);
+    expect(floatToHalf(2 ** -25)).toBe(0); // a tie with zero goes to zero
+    expect(floatToHalf(2 ** -25 * 1.0001)).toBe(1);
+    expect(floatToHalf(-0)).toBe(0x8000);
+  });
+
+  it('gives the nearest half to random floats over the whole range', () => {
+    let seed = 12345;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 20000; i++) {
+      const x = Math.fround((rand() - 0.5) * 2 ** (rand() * 41 - 25));
+      const got = halfToFloat(floatToHalf(x));
+      const err = Math.abs(got - x);
+      // No half on either side of `got` is nearer.
+      for (const d of [-1, 1]) {
+        const other = halfToFloat(floatToHalf(got) + d);
+        if (Number.isFinite(other) && Math.sign(other) === Math.sign(got))
+          expect(err).toBeLessThanOrEqual(Math.abs(other - x));
+      }
+    }
   });
 });

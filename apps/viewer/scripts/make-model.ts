@@ -1,0 +1,37 @@
+/**
+ * Makes the viewer's real-data model, public/models/unet-lgg-f16.safetensors: the reference U-Net
+ * (`../shared/models/unet-lgg-f32.safetensors`, checked against the @mriseg/models manifest) with its convolution
+ * kernels stored as float16 and its inference spec recorded, so the page runs it as it was trained.
+ *
+ *   pnpm --filter @mriseg/viewer make-model [path of unet-lgg-f32.safetensors]
+ *
+ * The output is deterministic: its size and SHA-256 are the manifest's f16 entry (a rerun must print the same).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pretrainedHalfPrecision, pretrainedManifest, sha256Hex } from '@mriseg/models';
+import { writeFileAtomic } from '@mriseg/tensor-wgsl/node';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const source =
+  process.argv[2] ?? join(here, '..', '..', '..', '..', 'shared', 'models', 'unet-lgg-f32.safetensors');
+const out = join(here, '..', 'public', 'models');
+
+async function main(): Promise<void> {
+  const manifest = pretrainedManifest('unet-lgg');
+  const f32 = new Uint8Array(readFileSync(source));
+  const hash = await sha256Hex(f32);
+  if (hash !== manifest.files.f32.sha256)
+    throw new Error(`${source}: sha256 ${hash}, not the manifest's ${manifest.files.f32.sha256}`);
+  const half = pretrainedHalfPrecision(manifest, f32, source);
+  mkdirSync(out, { recursive: true });
+  const path = join(out, manifest.files.f16.file);
+  writeFileAtomic(path, half.bytes);
+  console.log(
+    `${path}: ${half.bytes.byteLength} bytes, sha256 ${await sha256Hex(half.bytes)}; ${half.converted.length} ` +
+      `tensors as F16 (largest rounding error ${half.maxRelativeError.toExponential(2)} of a tensor's largest weight)`,
+  );
+}
+
+await main();
