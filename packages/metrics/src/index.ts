@@ -99,3 +99,12 @@ export {
   type Volume,
   volume,
 } from './volume.js';
+export {
+  DEFAULT_REMOVE_SMALL_SIZES,
+  defaultSelectSteps,
+  defaultSelectThresholds,
+  type SelectOptions,
+  type SelectResult,
+  type SelectTrial,
+  selectPostprocess,
+} from './select.js';
