@@ -15,6 +15,10 @@ export interface EpochRecord {
   valLoss?: number;
   valMeanDsc?: number;
   valDsc?: Record<string, number>;
+  /** The same of the EMA weights (--ema). */
+  valLossEma?: number;
+  valMeanDscEma?: number;
+  valDscEma?: Record<string, number>;
   valSeconds?: number;
   seconds?: number;
   liveBuffers?: number;
