@@ -10,4 +10,5 @@ export {
   type ParamGroup,
   type ParamsInput,
 } from './optimizer.js';
+export { ExponentialMovingAverage } from './ema.js';
 export { SGD, type SgdOptions } from './sgd.js';
