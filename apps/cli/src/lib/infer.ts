@@ -40,6 +40,9 @@ export interface TrainState {
   bestDsc: number;
   bestEpoch: number;
   badValidations: number;
+  /** --ema: the best validation mean DSC of the averaged weights and its epoch. */
+  bestDscEma?: number;
+  bestEpochEma?: number;
 }
 
 export interface LoadedCheckpoint {
@@ -101,6 +104,7 @@ export function readTrainMeta(ck: Checkpoint, path: string): TrainMeta | null {
   // JSON has no -Infinity: a run without a validation yet stores its best DSC as null.
   if (st.bestDsc === null) st.bestDsc = Number.NEGATIVE_INFINITY;
   if (typeof st.bestDsc !== 'number') throw bad('has state.bestDsc that is not a number');
+  if (st.bestDscEma === null) st.bestDscEma = Number.NEGATIVE_INFINITY;
   if (!isObject(meta.split) || typeof meta.split.hash !== 'string') throw bad('has no split record');
   return meta as unknown as TrainMeta;
 }
