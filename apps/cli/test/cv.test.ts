@@ -58,7 +58,8 @@ describe('cv', () => {
     let foldsStarted = 0;
     const code = await cv(cvArgs(dir()), (step) => {
       if (step === 1) foldsStarted++;
-      if (foldsStarted === 2 && step === 6) (process.listeners('SIGINT').at(-1) as (s: string) => void)('SIGINT');
+      if (foldsStarted === 2 && step === 6)
+        (process.listeners('SIGINT').at(-1) as (s: string) => void)('SIGINT');
     });
     expect(code).toBe(EXIT_INTERRUPTED);
     expect(existsSync(join(dir(), 'fold-0', 'cv-fold.json'))).toBe(true);
@@ -85,7 +86,11 @@ describe('cv', () => {
       expect(s.validation.filter((id) => s.train.includes(id))).toEqual([]);
       seen.push(...s.validation);
     }
-    expect(seen.sort()).toEqual(findPatients(fx.data).map((p) => p.id).sort());
+    expect(seen.sort()).toEqual(
+      findPatients(fx.data)
+        .map((p) => p.id)
+        .sort(),
+    );
 
     // Out of fold: every patient once, by the fold that validated it.
     const csv = readFileSync(join(dir(), 'oof-patients.csv'), 'utf8').trim().split('\n');
@@ -96,7 +101,9 @@ describe('cv', () => {
     expect(rows.map((r) => r[0]).sort()).toEqual([...seen].sort());
     for (const r of rows) {
       const fold = Number(r[1]);
-      expect(json<{ validation: string[] }>(join(dir(), `fold-${fold}`, 'split.json')).validation).toContain(r[0]);
+      expect(json<{ validation: string[] }>(join(dir(), `fold-${fold}`, 'split.json')).validation).toContain(
+        r[0],
+      );
       expect(Number(r[3])).toBeGreaterThanOrEqual(0);
       expect(Number(r[3])).toBeLessThanOrEqual(1);
     }
@@ -108,9 +115,13 @@ describe('cv', () => {
     expect(text).toMatch(/Cross-validated mean DSC \(reference metric, out of fold, 5 patients\): /);
 
     // The plan: a threshold of the grid, and a mean DSC no lower than the rounded predictions'.
-    const plan = json<{ threshold: number; postprocess: string; checkpoints: string[]; planDsc: number; baselineDsc: number }>(
-      join(dir(), 'plan.json'),
-    );
+    const plan = json<{
+      threshold: number;
+      postprocess: string;
+      checkpoints: string[];
+      planDsc: number;
+      baselineDsc: number;
+    }>(join(dir(), 'plan.json'));
     expect(plan.threshold).toBeGreaterThanOrEqual(0.3);
     expect(plan.threshold).toBeLessThanOrEqual(0.7);
     expect(plan.planDsc).toBeGreaterThanOrEqual(plan.baselineDsc);
@@ -137,7 +148,11 @@ describe('cv', () => {
     try {
       const raw = readImages(patient);
       const o = { batchSize: 16, tta: 'none' as const, preprocess: { size: 32 } };
-      const got = await predictPatient(loaded, raw, { ...o, threshold: plan.threshold, postprocess: plan.postprocess });
+      const got = await predictPatient(loaded, raw, {
+        ...o,
+        threshold: plan.threshold,
+        postprocess: plan.postprocess,
+      });
       const v = got.volume;
       const each = [];
       for (const l of loaded) each.push(await ensembleProbabilities([l.model], v));
@@ -157,7 +172,9 @@ describe('cv', () => {
     expect(existsSync(join(one, 'fold-1', 'cv-fold.json'))).toBe(true);
     expect(existsSync(join(one, 'fold-0'))).toBe(false);
     expect(lines.join('\n')).toMatch(/folds still to train: 0, 2/);
-    await expect(cv(cvArgs(one, ['--collect']))).rejects.toThrow(/2 folds without last\.safetensors \(0, 2\)/);
+    await expect(cv(cvArgs(one, ['--collect']))).rejects.toThrow(
+      /2 folds without last\.safetensors \(0, 2\)/,
+    );
     await expect(cv(cvArgs(one, ['--fold', '3']))).rejects.toThrow(/--fold 3: folds are 0 to 2/);
     await expect(cv(cvArgs(one, ['--folds', '4', '--fold', '0']))).rejects.toThrow(/folds 3, not 4/);
     expect(loadCheckpoint(join(one, 'fold-1', 'last.safetensors')).metadata.epoch).toBe(1);

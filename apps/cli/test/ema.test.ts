@@ -30,7 +30,9 @@ const records = (dir: string) =>
 /** The tensors of a checkpoint's model as bytes, by name. */
 function weights(path: string): Map<string, Buffer> {
   const ck = loadCheckpoint(path);
-  return new Map([...ck.model].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]));
+  return new Map(
+    [...ck.model].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]),
+  );
 }
 
 describe('train --ema', () => {
@@ -52,7 +54,9 @@ describe('train --ema', () => {
     const avg = weights(join(a, 'last-ema.safetensors'));
     expect([...raw.keys()]).toEqual([...avg.keys()]);
     expect(raw.get('conv.weight')!.equals(avg.get('conv.weight')!)).toBe(false);
-    expect(loadCheckpoint(join(a, 'last-ema.safetensors')).metadata.metrics?.valMeanDsc).toBe(rs[1].valMeanDscEma);
+    expect(loadCheckpoint(join(a, 'last-ema.safetensors')).metadata.metrics?.valMeanDsc).toBe(
+      rs[1].valMeanDscEma,
+    );
 
     // Ctrl-C in epoch 2, then --resume: the same average as the run above.
     const b = join(fx.root, 'emaB');

@@ -26,7 +26,9 @@ describe('selectPostprocess', () => {
     expect(r.baselineDsc).toBeCloseTo((54 / 55 + 1) / 2, 12);
     expect(r.meanDsc).toBe(1);
     // lcc3d at 0.5 is the reference metric.
-    expect(r.meanDsc).toBe((referenceDsc(cases[0].prob, cases[0].truth) + referenceDsc(cases[1].prob, cases[1].truth)) / 2);
+    expect(r.meanDsc).toBe(
+      (referenceDsc(cases[0].prob, cases[0].truth) + referenceDsc(cases[1].prob, cases[1].truth)) / 2,
+    );
   });
 
   it('moves the threshold only when that raises the mean DSC, to the candidate nearest 0.5', () => {
@@ -41,7 +43,9 @@ describe('selectPostprocess', () => {
   });
 
   it('tries each step family once and records every trial', () => {
-    const r = selectPostprocess([cubeCase(0.9, 0.9)], { steps: ['remove-small:2', 'remove-small:5', 'lcc3d'] });
+    const r = selectPostprocess([cubeCase(0.9, 0.9)], {
+      steps: ['remove-small:2', 'remove-small:5', 'lcc3d'],
+    });
     expect(r.steps.length).toBe(1);
     expect(r.meanDsc).toBe(1);
     // 9 thresholds, then 3 candidates, then the one left of the other family.

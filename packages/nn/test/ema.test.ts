@@ -25,7 +25,11 @@ describe('ExponentialMovingAverage', () => {
         if (!r) ref.set(k, Float64Array.from(v));
         else for (let i = 0; i < 5; i++) r[i] += (1 - decay) * (v[i] - r[i]);
       }
-      assignValue(state.get('num_batches_tracked')!, { dtype: 'i32', shape: [], data: Int32Array.of(step + 7) });
+      assignValue(state.get('num_batches_tracked')!, {
+        dtype: 'i32',
+        shape: [],
+        data: Int32Array.of(step + 7),
+      });
       ema.update();
     }
     expect(ema.numUpdates).toBe(6);
@@ -33,7 +37,8 @@ describe('ExponentialMovingAverage', () => {
     for (const k of keys) {
       const g = (await got.get(k)!.data()) as Float32Array;
       const r = ref.get(k)!;
-      for (let i = 0; i < 5; i++) expect(Math.abs(g[i] - r[i]), k).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(r[i])));
+      for (let i = 0; i < 5; i++)
+        expect(Math.abs(g[i] - r[i]), k).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(r[i])));
     }
     expect(Array.from((await got.get('num_batches_tracked')!.data()) as Int32Array)).toEqual([12]);
     expect(() => new ExponentialMovingAverage(live, avg, 1)).toThrow(/decay 1/);

@@ -14,8 +14,8 @@ import { checkDataFolder } from '../lib/data.js';
 import { prepareOutputFolder, writeFileSafe } from '../lib/files.js';
 import { readCheckpoint, readTrainMeta } from '../lib/infer.js';
 import { commandLine, shownPath } from '../lib/paths.js';
-import { existingRunFiles } from '../lib/run-folder.js';
 import { runStamp } from '../lib/run-dir.js';
+import { existingRunFiles } from '../lib/run-folder.js';
 import type { ParsedOptions } from '../options/parse.js';
 import { runTrain, type TrainHooks } from './train.js';
 
@@ -57,7 +57,13 @@ function foldState(dir: string, epochs: number): 'done' | 'resume' | 'start' | '
 }
 
 /** Train's parsed options for fold `i`: cv's own train options, with the fold's split and folder. */
-function foldOptions(p: ParsedOptions, i: number, dir: string, resume: boolean, restart: boolean): ParsedOptions {
+function foldOptions(
+  p: ParsedOptions,
+  i: number,
+  dir: string,
+  resume: boolean,
+  restart: boolean,
+): ParsedOptions {
   const k = p.values.folds as number;
   const seed = p.values.seed as number;
   const values = {
@@ -85,7 +91,8 @@ export async function runCv(p: ParsedOptions, hooks: TrainHooks = {}): Promise<n
     throw new UsageError('--fold trains one fold; --collect gathers them all: give one of them', 'cv');
   // What each fold will be trained with (defaults, the demo's without --data, --config, flags).
   const c = resolveTrainConfig(foldOptions(p, 0, '', false, false)).config;
-  const out = (p.values.out as string | null) ?? join('runs', `${runStamp()}-cv-${c.data === null ? 'demo' : c.model}`);
+  const out =
+    (p.values.out as string | null) ?? join('runs', `${runStamp()}-cv-${c.data === null ? 'demo' : c.model}`);
   if (!collect) {
     // The cv folder lies outside the data, as each fold's run folder must (checked again by train).
     if (c.data !== null) {

@@ -224,7 +224,10 @@ function summaryTable(report: MetricsReport): string {
  * `evaluate` (one checkpoint) and `ensemble` without --input (several, probabilities averaged): the per-patient
  * metrics of the chosen patients, written as patients.csv and summary.csv.
  */
-async function evaluateCommand(given: Record<string, Value>, command: 'evaluate' | 'ensemble'): Promise<number> {
+async function evaluateCommand(
+  given: Record<string, Value>,
+  command: 'evaluate' | 'ensemble',
+): Promise<number> {
   const log = (s: string) => console.log(s);
   const { paths, plan, cv } = checkpointPaths(given, command);
   const v = withPlan(given, plan, log);
@@ -467,7 +470,10 @@ export function patientMaskFiles(
 }
 
 /** `predict` (one checkpoint) and `ensemble --input` (several): masks and overlays of each patient under --out. */
-async function predictCommand(given: Record<string, Value>, command: 'predict' | 'ensemble'): Promise<number> {
+async function predictCommand(
+  given: Record<string, Value>,
+  command: 'predict' | 'ensemble',
+): Promise<number> {
   const { paths, plan } = checkpointPaths(given, command);
   const v = withPlan(given, plan, (s) => console.log(s));
   const input = v.input as string;

@@ -611,7 +611,12 @@ function startingState(
  * when that file is of the same step as `last` (it is written just after it); otherwise (a kill between the two, or
  * --ema added on resume) the average starts again from the current weights, said in a note.
  */
-function startEma(plan: RunPlan, model: SegmentationModel, state: TrainState, log: (s: string) => void): EmaState {
+function startEma(
+  plan: RunPlan,
+  model: SegmentationModel,
+  state: TrainState,
+  log: (s: string) => void,
+): EmaState {
   const { c, runDir } = plan;
   const average = createModel(c.model, {
     features: c.features,
@@ -641,7 +646,12 @@ function startEma(plan: RunPlan, model: SegmentationModel, state: TrainState, lo
       );
   }
   average.eval();
-  return { model: average, tracker, valSteps: new StepGraph({ enabled: c.replay === 'on', maxKeys: 8 }), paths };
+  return {
+    model: average,
+    tracker,
+    valSteps: new StepGraph({ enabled: c.replay === 'on', maxKeys: 8 }),
+    paths,
+  };
 }
 
 /** Everything before the first step: data and split, model and optimizer, the state to start from, autotuning. */

@@ -115,7 +115,8 @@ function foldCheckpoints(out: string, k: number, kind: FoldCheckpoint): string[]
 function assignFolds(loaded: readonly LoadedCheckpoint[], ids: readonly string[]): Map<string, number> {
   const fold = new Map<string, number>();
   loaded.forEach((l, i) => {
-    if (!l.train) throw new CliError(`${shownPath(l.path)}: has no training record (not a fold of mriseg cv)`);
+    if (!l.train)
+      throw new CliError(`${shownPath(l.path)}: has no training record (not a fold of mriseg cv)`);
     for (const id of l.train.split.validation) {
       if (fold.has(id))
         throw new CliError(`${shownPath(l.path)}: patient ${id} is also validated by fold ${fold.get(id)}`);
@@ -225,7 +226,9 @@ export async function collectFolds(
       demoPatients: c['demo-patients'],
       log,
     });
-    log(`cv: out-of-fold predictions of ${plural(data.volumes.length, 'patient')} (${kind} checkpoint of each fold)`);
+    log(
+      `cv: out-of-fold predictions of ${plural(data.volumes.length, 'patient')} (${kind} checkpoint of each fold)`,
+    );
     const { cases, loadedConfigs } = await outOfFold(paths, data.volumes, c, log);
     for (const [i, fc] of loadedConfigs.entries())
       if (fc['image-size'] !== c['image-size'] || fc.data !== c.data)
@@ -237,7 +240,9 @@ export async function collectFolds(
       postprocess: sel.steps.length ? parsePostprocess(sel.steps) : (m) => m,
     });
     const rows = oofRows(cases, ref, planned, sel);
-    const summary = Object.fromEntries(OOF_STATS.map(([name, key]) => [name, summarize(rows.map((r) => r[key] as number))]));
+    const summary = Object.fromEntries(
+      OOF_STATS.map(([name, key]) => [name, summarize(rows.map((r) => r[key] as number))]),
+    );
     const plan: CvPlan = {
       kind: PLAN_KIND,
       folds: k,

@@ -62,9 +62,14 @@ export function readPlan(dir: string): FoundPlan {
   } catch (e) {
     throw new CliError(`${shownPath(path)}: cannot read the cross-validation plan (${(e as Error).message})`);
   }
-  const bad = (what: string) => new CliError(`${shownPath(path)}: ${what} (a damaged plan; run cv --collect again)`);
+  const bad = (what: string) =>
+    new CliError(`${shownPath(path)}: ${what} (a damaged plan; run cv --collect again)`);
   if (plan?.kind !== PLAN_KIND) throw bad(`not a plan of mriseg cv (kind ${JSON.stringify(plan?.kind)})`);
-  if (!Array.isArray(plan.checkpoints) || plan.checkpoints.length < 2 || !plan.checkpoints.every((c) => typeof c === 'string'))
+  if (
+    !Array.isArray(plan.checkpoints) ||
+    plan.checkpoints.length < 2 ||
+    !plan.checkpoints.every((c) => typeof c === 'string')
+  )
     throw bad('lists no fold checkpoints');
   if (typeof plan.threshold !== 'number' || !(plan.threshold > 0 && plan.threshold < 1))
     throw bad(`has threshold ${JSON.stringify(plan.threshold)}`);

@@ -26,7 +26,9 @@ export function writeCvReport(out: string, c: TrainConfig, r: Omit<CvResult, nev
   const series: Series[] = curves.flatMap((rs, i) => [
     {
       name: `fold ${i}`,
-      points: rs.filter((x) => x.valMeanDsc !== undefined).map((x) => [x.epoch, x.valMeanDsc!] as [number, number]),
+      points: rs
+        .filter((x) => x.valMeanDsc !== undefined)
+        .map((x) => [x.epoch, x.valMeanDsc!] as [number, number]),
     },
     ...(ema
       ? [
@@ -41,7 +43,10 @@ export function writeCvReport(out: string, c: TrainConfig, r: Omit<CvResult, nev
   ]);
   writeFileSafe(
     join(out, 'cv-dsc.svg'),
-    lineChart("Validation mean DSC of each fold (its own held-out patients)", 'epoch', series, { yMin: 0, yMax: 1 }),
+    lineChart('Validation mean DSC of each fold (its own held-out patients)', 'epoch', series, {
+      yMin: 0,
+      yMax: 1,
+    }),
   );
   const epochs = Math.max(0, ...curves.map((rs) => rs.length));
   const foldHead = curves.map((_, i) => `fold ${i}${ema ? ` (raw / EMA)` : ''}`);

@@ -1,6 +1,6 @@
 /** Models from checkpoints and their (averaged) probabilities over preprocessed volumes. */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Volume } from '@mriseg/data';
 import {
   configFromStateDict,
@@ -57,6 +57,10 @@ export interface LoadedCheckpoint {
 export function checkCheckpointFile(path: string): void {
   if (!existsSync(path))
     throw new CliError(`--checkpoint ${path}: no such file (looked for ${resolve(path)})`);
+  if (statSync(path).isDirectory() && existsSync(join(path, 'cv.json')))
+    throw new CliError(
+      `--checkpoint ${path}: a cross-validation folder without plan.json; gather its folds first (mriseg cv --collect --out ${path} …)`,
+    );
   if (statSync(path).isDirectory())
     throw new CliError(
       `--checkpoint ${path}: a folder; give a .safetensors file (e.g. ${path}/best.safetensors)`,

@@ -145,8 +145,8 @@ const checkpoint = (repeatable: boolean): OptionSpec => ({
   required: true,
   default: null,
   help: repeatable
-    ? 'a model (.safetensors from train); give it once for each model, two or more'
-    : 'the model (.safetensors from train, or a PyTorch state dict with a known architecture)',
+    ? 'a model (.safetensors from train); give it once for each model, two or more; a cv folder stands for its folds (and brings its plan)'
+    : 'the model (.safetensors from train, or a PyTorch state dict with a known architecture), or a cv folder: the ensemble of its folds with its plan',
   group: 'Model',
 });
 
@@ -497,7 +497,8 @@ const T_CV = 'Cross-validation';
 
 export const CV: CommandSpec = {
   name: 'cv',
-  summary: 'K-fold cross-validation by patient: trains the folds, then out-of-fold metrics and a post-processing plan',
+  summary:
+    'K-fold cross-validation by patient: trains the folds, then out-of-fold metrics and a post-processing plan',
   description:
     'Splits the patients into K folds stratified by tumour volume (seeded by --seed) and trains fold I on the ' +
     'others, into <out>/fold-I, one fold after another (or only --fold I, e.g. one fold per batch job). Running ' +

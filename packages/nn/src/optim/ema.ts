@@ -21,13 +21,16 @@ export class ExponentialMovingAverage {
     readonly average: AnyModule,
     readonly decay: number,
   ) {
-    if (!(decay >= 0 && decay < 1)) throw new Error(`ExponentialMovingAverage: decay ${decay} must be in [0, 1)`);
+    if (!(decay >= 0 && decay < 1))
+      throw new Error(`ExponentialMovingAverage: decay ${decay} must be in [0, 1)`);
     const src = [...source.stateDict()];
     const dst = average.stateDict();
     this.pairs = src.map(([k, t]) => {
       const e = dst.get(k);
       if (!e || e.size !== t.size || e.dtype !== t.dtype)
-        throw new Error(`ExponentialMovingAverage: the averaged model has no ${t.dtype}[${t.shape.join(',')}] "${k}"`);
+        throw new Error(
+          `ExponentialMovingAverage: the averaged model has no ${t.dtype}[${t.shape.join(',')}] "${k}"`,
+        );
       return [e, t];
     });
     if (dst.size !== src.length)

@@ -220,5 +220,10 @@ const lerpKernel = kernel('lerp_inplace', () =>
 
 export function lerpInPlace(e: Tensor, p: Tensor, weight: () => number): void {
   const n = e.size;
-  runtime().dispatchKernel(lerpKernel, { E: e.buffer, P: p.buffer }, () => ({ n, weight: weight() }), grid1d(n));
+  runtime().dispatchKernel(
+    lerpKernel,
+    { E: e.buffer, P: p.buffer },
+    () => ({ n, weight: weight() }),
+    grid1d(n),
+  );
 }
