@@ -94,7 +94,10 @@ function checkpointPaths(
     return found.checkpoints;
   });
   if (command === 'ensemble' && paths.length < 2)
-    throw new UsageError(`give two or more --checkpoint FILE (got ${paths.length}), or one cv folder`, command);
+    throw new UsageError(
+      `give two or more --checkpoint FILE (got ${paths.length}), or one cv folder`,
+      command,
+    );
   for (const p of paths) checkCheckpointFile(p);
   if (!plan && paths.length > 0) plan = planOfCheckpoint(paths[0]);
   return { paths, plan, cv };

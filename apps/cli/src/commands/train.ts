@@ -52,7 +52,7 @@ import { augmentOptions, type ParsedTrainArgs, resolveTrainConfig, type TrainCon
 import { environment, makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
 import { autotuneEnabled, autotuneOrDefaults, formatAutotune } from '../lib/autotune.js';
-import { checkDataFolder, ensureDemoData, loadVolumes } from '../lib/data.js';
+import { checkDataFolder, ensureDemoData, loadTrainingVolumes } from '../lib/data.js';
 import { appendLine, writeError, writeFileSafe } from '../lib/files.js';
 import {
   readCheckpoint,
@@ -487,13 +487,7 @@ function storedSplitHash(path: string): string | null {
 /** The data, split by patient, and the run folder's record of them (split.json, config.json, environment). */
 async function prepareData(plan: RunPlan, pool: WorkerPool, log: (s: string) => void) {
   const { c, runDir, resumeFrom } = plan;
-  const data = await loadVolumes(c.data, {
-    preprocess: { size: c['image-size'] },
-    cache: c.cache,
-    pool,
-    demoPatients: c['demo-patients'],
-    log,
-  });
+  const data = await loadTrainingVolumes(c, pool, log);
   log(
     `data: ${plural(data.volumes.length, 'patient')} from ${shownPath(data.root)} (${c.data === null ? 'synthetic demo set' : 'Kaggle layout'}; ${data.cached} from the cache, ${(data.ms / 1000).toFixed(1)} s)`,
   );
@@ -525,13 +519,18 @@ async function prepareData(plan: RunPlan, pool: WorkerPool, log: (s: string) => 
   return { root: data.root, ...sides };
 }
 
-/** Model, optimizer, schedule, loss and the batch loader of the training patients. */
-async function buildTraining(c: TrainConfig, trainVols: Volume[], pool: WorkerPool) {
-  const model = createModel(c.model, {
+/** The configuration's model, initialised from its seed. */
+function newModel(c: TrainConfig): SegmentationModel {
+  return createModel(c.model, {
     features: c.features,
     rng: new Rng(c.seed),
     ...(c['deep-supervision'] === null ? {} : { deepSupervision: c['deep-supervision'] }),
   });
+}
+
+/** Model, optimizer, schedule, loss and the batch loader of the training patients. */
+async function buildTraining(c: TrainConfig, trainVols: Volume[], pool: WorkerPool) {
+  const model = newModel(c);
   const opt = makeOptimizer(c, model);
   const baseSampler =
     c.sampler === 'uniform' ? new UniformSampler(trainVols) : new ReferenceSampler(trainVols);
@@ -618,11 +617,7 @@ function startEma(
   log: (s: string) => void,
 ): EmaState {
   const { c, runDir } = plan;
-  const average = createModel(c.model, {
-    features: c.features,
-    rng: new Rng(c.seed),
-    ...(c['deep-supervision'] === null ? {} : { deepSupervision: c['deep-supervision'] }),
-  });
+  const average = newModel(c);
   const tracker = new ExponentialMovingAverage(model, average, c.ema);
   const paths = { best: join(runDir, 'best-ema.safetensors'), last: join(runDir, 'last-ema.safetensors') };
   if (plan.resumeFrom && state.step > 0) {

@@ -28,7 +28,7 @@ import type { FoldCheckpoint } from '../options/commands.js';
 import type { ParsedOptions } from '../options/parse.js';
 import { type CvPlan, foldDir, PLAN_FILE, PLAN_KIND } from './cv-files.js';
 import { writeCvReport } from './cv-report.js';
-import { loadVolumes } from './data.js';
+import { loadTrainingVolumes } from './data.js';
 import { writeFileSafe } from './files.js';
 import { ensembleProbabilities, type LoadedCheckpoint, openCheckpoint } from './infer.js';
 import { commandLine, shownPath } from './paths.js';
@@ -219,13 +219,7 @@ export async function collectFolds(
   if (!c) throw new CliError(`${shownPath(paths[0])}: has no training record (not a fold of mriseg cv)`);
   const pool = makePool(p.given.has('workers') ? (p.values.workers as number) : c.workers);
   try {
-    const data = await loadVolumes(c.data, {
-      preprocess: { size: c['image-size'] },
-      cache: c.cache,
-      pool,
-      demoPatients: c['demo-patients'],
-      log,
-    });
+    const data = await loadTrainingVolumes(c, pool, log);
     log(
       `cv: out-of-fold predictions of ${plural(data.volumes.length, 'patient')} (${kind} checkpoint of each fold)`,
     );

@@ -8,6 +8,7 @@ import {
   type WorkerPool,
   writePhantomDataset,
 } from '@mriseg/data';
+import type { TrainConfig } from '../config.js';
 import { cacheRoot } from '../env.js';
 import { CliError } from '../errors.js';
 
@@ -77,4 +78,19 @@ export async function loadVolumes(
     onWarning: (w) => console.error(`mriseg: warning: ${w}`),
   });
   return { root, volumes: r.volumes, ms: r.ms, cached: r.cached };
+}
+
+/** The volumes a training configuration trains on: its data (or the demo set), at its size, through its cache. */
+export function loadTrainingVolumes(
+  c: Pick<TrainConfig, 'data' | 'image-size' | 'cache' | 'demo-patients'>,
+  pool: WorkerPool,
+  log: (s: string) => void,
+): Promise<LoadedVolumes> {
+  return loadVolumes(c.data, {
+    preprocess: { size: c['image-size'] },
+    cache: c.cache,
+    pool,
+    demoPatients: c['demo-patients'],
+    log,
+  });
 }
