@@ -3,7 +3,7 @@
  * interruption, out-of-fold predictions of every patient, the plan chosen on them and used by predict, and the
  * fold ensemble. Tiny settings (f2 U-Net, 32², 5 phantom patients, 3 folds).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { restoreMask } from '@mriseg/data';
 import { binarize, parsePostprocess, volume } from '@mriseg/metrics';
@@ -143,6 +143,17 @@ describe('cv', () => {
     expect(said).toContain(`threshold ${plan.threshold}, post-processing ${plan.postprocess}`);
     expect(said).toMatch(/note: the cross-validation plan .*plan\.json/);
 
+    // evaluate takes the folder too (all patients, said to be in-sample) and a fold checkpoint alone takes the plan.
+    io.out = [];
+    expect(await main(['evaluate', '--checkpoint', dir(), '--workers', '0'])).toBe(0);
+    expect(io.out.join('\n')).toMatch(/evaluate: 3 models on 5 patients .*split all/);
+    expect(io.out.join('\n')).toMatch(/in-sample/);
+    expect(existsSync(join(dir(), 'evaluation', 'patients.csv'))).toBe(true);
+    io.out = [];
+    const fold0 = join(dir(), 'fold-0', 'last.safetensors');
+    expect(await main(['evaluate', '--checkpoint', fold0, '--workers', '0', '--threshold', '0.6'])).toBe(0);
+    expect(io.out.join('\n')).toContain(`threshold 0.6 (given), post-processing ${plan.postprocess}`);
+
     // The ensemble is the mean of the folds' probabilities, thresholded and post-processed as the plan says.
     const loaded = [0, 1, 2].map((i) => openCheckpoint(join(dir(), `fold-${i}`, 'last.safetensors')));
     try {
@@ -168,7 +179,11 @@ describe('cv', () => {
 
   it('--fold trains one fold; --collect names the folds still missing; bad fold numbers are usage errors', async () => {
     const one = join(fx.root, 'cv-one');
+    // What a fold killed before its first epoch ended leaves: no checkpoint; it starts again.
+    mkdirSync(join(one, 'fold-1'), { recursive: true });
+    writeFileSync(join(one, 'fold-1', 'config.json'), '{}');
     expect(await cv(cvArgs(one, ['--fold', '1', '--epochs', '1']))).toBe(0);
+    expect(lines.join('\n')).toMatch(/--force: removed the earlier run's config\.json/);
     expect(existsSync(join(one, 'fold-1', 'cv-fold.json'))).toBe(true);
     expect(existsSync(join(one, 'fold-0'))).toBe(false);
     expect(lines.join('\n')).toMatch(/folds still to train: 0, 2/);
