@@ -5,11 +5,15 @@
 #
 #   bash bench/gpu-cv.sh EPOCHS            every fold for EPOCHS epochs in this call, then the out-of-fold tables
 #   bash bench/gpu-cv.sh EPOCHS FOLD       fold FOLD only (one call a fold); the call that finds all folds trained
-#                                          gathers them (or: FOLD=collect)
+#                                          gathers them when it has COLLECT_SECONDS (300) left, else:
+#   bash bench/gpu-cv.sh EPOCHS collect    gather the trained folds (out-of-fold tables, plan, report)
 #
 # A call stopped by its time limit (LIMIT seconds, default 540) leaves the fold it was training resumable: the next call with
-# the same arguments continues it (files under /tmp stay while the box lives). At about 14 s an epoch of a fold on an
-# H200 (train + validation), one call of 540 s holds about 6 epochs of all 5 folds, or one fold of about 30 epochs.
+# the same arguments continues it (files under /tmp stay while the box lives). Budget of a 540 s call, from figures
+# measured elsewhere (not yet for cv itself): about 14 s an epoch of the reference recipe on an H200, up to a minute
+# of first-time preprocessing of the 110 patients and of autotuning, and about 1.5 s a patient (36 slices at 256²,
+# on the loaded 2-core CPU machine) to gather the folds: all 5 folds in one call hold about E = 3; one fold a call
+# about E = 25.
 # Copies the tables, plan.json, cv-report.md and each fold's metrics.jsonl and split.json back under $OUT.
 #
 # Environment: FOLDS (5), DATA (/tmp/lgg), CV_OUT (/tmp/cv), CACHE (/tmp/mriseg-cache), LIMIT, TILINGS=FILE (tilings
@@ -43,8 +47,13 @@ esac
 timeout "$limit" $mriseg "${args[@]}" ${EXTRA:-} 2> "$out/cv.err" | tee "$out/cv.log"
 code=${PIPESTATUS[0]}
 echo "exit: $code"
-# One fold a call: the call that finds every fold trained gathers them.
-if [ "$code" = 0 ] && [ -n "$fold" ] && [ "$fold" != collect ] && grep -q "all $folds folds trained" "$out/cv.log"; then
+# One fold a call: the call that finds every fold trained gathers them, when the call has time left for it (about
+# 1.5 s a patient of CPU metrics and post-processing choice at 256², so 2–3 minutes for 110); else a call of its own.
+left=$((limit - SECONDS))
+if [ "$code" = 0 ] && [ -n "$fold" ] && [ "$fold" != collect ] && grep -q "all $folds folds trained" "$out/cv.log" &&
+  [ "$left" -lt "${COLLECT_SECONDS:-300}" ]; then
+  echo "all folds trained; too little time left in this call (${left} s) to gather them: bash bench/gpu-cv.sh $epochs collect"
+elif [ "$code" = 0 ] && [ -n "$fold" ] && [ "$fold" != collect ] && grep -q "all $folds folds trained" "$out/cv.log"; then
   # shellcheck disable=SC2086
   $mriseg "${common[@]}" --collect ${EXTRA:-} 2>> "$out/cv.err" | tee -a "$out/cv.log"
   echo "collect exit: ${PIPESTATUS[0]}"

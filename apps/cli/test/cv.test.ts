@@ -95,7 +95,7 @@ describe('cv', () => {
     // Out of fold: every patient once, by the fold that validated it.
     const csv = readFileSync(join(dir(), 'oof-patients.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe(
-      'patient,fold,slices,reference_dsc,raw_dsc,hd95,true_volume,pred_volume,plan_dsc,plan_hd95,plan_volume',
+      'patient,fold,slices,reference_dsc,raw_dsc,hd95,true_volume,pred_volume,plan_dsc,plan_volume',
     );
     const rows = csv.slice(1).map((l) => l.split(','));
     expect(rows.map((r) => r[0]).sort()).toEqual([...seen].sort());
@@ -125,6 +125,9 @@ describe('cv', () => {
     expect(plan.threshold).toBeGreaterThanOrEqual(0.3);
     expect(plan.threshold).toBeLessThanOrEqual(0.7);
     expect(plan.planDsc).toBeGreaterThanOrEqual(plan.baselineDsc);
+    // The table's plan column is what the choice scored; its raw column what it started from.
+    expect(rows.reduce((a, r) => a + Number(r[8]), 0) / rows.length).toBeCloseTo(plan.planDsc, 5);
+    expect(rows.reduce((a, r) => a + Number(r[4]), 0) / rows.length).toBeCloseTo(plan.baselineDsc, 5);
     expect(plan.checkpoints).toEqual([0, 1, 2].map((i) => join(`fold-${i}`, 'last.safetensors')));
     const report = readFileSync(join(dir(), 'cv-report.md'), 'utf8');
     expect(report).toContain('## Post-processing chosen out of fold');

@@ -68,14 +68,11 @@ export function selectPostprocess(cases: readonly Case[], options: SelectOptions
   const ops = new Map(candidates.map((s) => [s, parsePostprocess(s)]));
   const bothEmpty = options.bothEmpty ?? 1;
   const trials: SelectTrial[] = [];
-  const masks = new Map<number, BinaryVolume[]>();
+  // The masks of one threshold at a time: at full scale (110 patients at 256²) each set is about 260 MB.
+  let held: { t: number; masks: BinaryVolume[] } | null = null;
   const maskAt = (t: number) => {
-    let m = masks.get(t);
-    if (!m) {
-      m = cases.map((c) => binarize(c.prob, t));
-      masks.set(t, m);
-    }
-    return m;
+    if (held?.t !== t) held = { t, masks: cases.map((c) => binarize(c.prob, t)) };
+    return held.masks;
   };
   const score = (threshold: number, steps: string[]): number => {
     let sum = 0;
