@@ -3,7 +3,7 @@
  * the report), and an interrupted run resumes it to the same weights as a run never interrupted. The update rule
  * itself is checked against float64 in packages/nn (test/ema.test.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '@mriseg/nn/node';
 import { initDevice } from '@mriseg/tensor-wgsl';
@@ -71,5 +71,14 @@ describe('train --ema', () => {
     const resumed = weights(join(b, 'last-ema.safetensors'));
     for (const [k, v] of avg) expect(resumed.get(k)!.equals(v), k).toBe(true);
     expect(records(b).map((r) => r.valMeanDscEma)).toEqual(rs.map((r) => r.valMeanDscEma));
+
+    // An average that is not of last's step (a kill between the two writes): started again from the weights, said.
+    rmSync(join(b, 'last-ema.safetensors'));
+    lines.length = 0;
+    expect(await train(['--resume', b, '--epochs', '3'], { log })).toBe(0);
+    expect(lines.join('\n')).toMatch(
+      /last-ema\.safetensors is missing or not of step 8: the weight average starts again/,
+    );
+    expect(loadCheckpoint(join(b, 'last-ema.safetensors')).metadata.epoch).toBe(3);
   });
 });
