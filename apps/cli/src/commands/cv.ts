@@ -4,7 +4,7 @@
  * predictions, the tables, the post-processing plan and the report.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { assertOutsideSource, scanDataset } from '@mriseg/data';
 import { resolveTrainConfig, TRAIN_KEYS } from '../config.js';
 import { CliError, UsageError } from '../errors.js';
@@ -56,16 +56,19 @@ function foldState(dir: string, epochs: number): 'done' | 'resume' | 'start' | '
   return existsSync(dir) && existingRunFiles(dir).length > 0 ? 'restart' : 'start';
 }
 
-/** Train's parsed options for fold `i`: cv's own train options, with the fold's split and folder. */
+/**
+ * Train's parsed options for fold `i`: cv's own train options, with the fold's split (seeded by the run's seed, as
+ * resolved from flags and --config) and folder.
+ */
 function foldOptions(
   p: ParsedOptions,
+  seed: number,
   i: number,
   dir: string,
   resume: boolean,
   restart: boolean,
 ): ParsedOptions {
   const k = p.values.folds as number;
-  const seed = p.values.seed as number;
   const values = {
     ...p.values,
     split: `kfold:${k}:${i}:${seed}`,
@@ -90,7 +93,7 @@ export async function runCv(p: ParsedOptions, hooks: TrainHooks = {}): Promise<n
   if (only !== null && collect)
     throw new UsageError('--fold trains one fold; --collect gathers them all: give one of them', 'cv');
   // What each fold will be trained with (defaults, the demo's without --data, --config, flags).
-  const c = resolveTrainConfig(foldOptions(p, 0, '', false, false)).config;
+  const c = resolveTrainConfig(foldOptions(p, 0, 0, '', false, false)).config;
   const out =
     (p.values.out as string | null) ?? join('runs', `${runStamp()}-cv-${c.data === null ? 'demo' : c.model}`);
   if (!collect) {
@@ -100,7 +103,7 @@ export async function runCv(p: ParsedOptions, hooks: TrainHooks = {}): Promise<n
       assertOutsideSource(out, [c.data, ...scanDataset(c.data).map((f) => f.dir)], 'cv folder (--out)');
     }
     prepareOutputFolder('--out', out);
-    checkManifest(out, { folds: k, seed: c.seed, data: c.data });
+    checkManifest(out, { folds: k, seed: c.seed, data: c.data === null ? null : resolve(c.data) });
     const folds = only === null ? Array.from({ length: k }, (_, i) => i) : [only];
     for (const i of folds) {
       const dir = foldDir(out, i);
@@ -110,7 +113,10 @@ export async function runCv(p: ParsedOptions, hooks: TrainHooks = {}): Promise<n
         continue;
       }
       log(`fold ${i}/${k}: ${state === 'resume' ? 'resuming' : 'training'} in ${shownPath(dir)}`);
-      const code = await runTrain(foldOptions(p, i, dir, state === 'resume', state === 'restart'), hooks);
+      const code = await runTrain(
+        foldOptions(p, c.seed, i, dir, state === 'resume', state === 'restart'),
+        hooks,
+      );
       if (code !== 0) {
         log(
           `cv stopped in fold ${i} (exit ${code}); run the same command again to continue: ${commandLine(['cv', '--out', shownPath(out), '...'])}`,
