@@ -107,6 +107,11 @@ describe('cv', () => {
       expect(Number(r[3])).toBeGreaterThanOrEqual(0);
       expect(Number(r[3])).toBeLessThanOrEqual(1);
     }
+    // Stratified: by tumour volume (the table's true_volume, the same preprocessed masks the split counted), each run
+    // of K patients is spread over K different folds.
+    const byVolume = [...rows].sort((a, b) => Number(a[6]) - Number(b[6]));
+    expect(new Set(byVolume.slice(0, 3).map((r) => r[1])).size).toBe(3);
+    expect(new Set(byVolume.slice(3).map((r) => r[1])).size).toBe(2);
     // The summary's mean is the mean of the table's reference DSC column.
     const summary = readFileSync(join(dir(), 'oof-summary.csv'), 'utf8').split('\n');
     const refMean = Number(summary.find((l) => l.startsWith('reference_dsc,'))!.split(',')[2]);
