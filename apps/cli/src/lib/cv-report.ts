@@ -71,9 +71,11 @@ export function writeCvReport(out: string, c: TrainConfig, r: Omit<CvResult, nev
     `**Cross-validated mean DSC (reference metric, out of fold, ${rows.length} patients): ${f4(summary.reference_dsc.mean)} ± ${f4(summary.reference_dsc.std)}**, ` +
       `median ${f4(summary.reference_dsc.median)}, IQR ${f4(summary.reference_dsc.q1)}–${f4(summary.reference_dsc.q3)}.`,
     '',
-    'Every patient is scored by the one fold that did not train on it, and no choice was made on it with the ' +
-      `${plan.foldCheckpoint === 'last' || plan.foldCheckpoint === 'last-ema' ? 'last' : 'best'} checkpoint` +
-      `${plan.foldCheckpoint.startsWith('best') ? ' (except the epoch, chosen on the same patients: optimistic)' : ''}. ` +
+    `Every patient is scored by the one fold that did not train on it${
+      plan.foldCheckpoint.startsWith('best')
+        ? `, but each fold's epoch (its ${plan.foldCheckpoint} checkpoint) was chosen on those same patients: optimistic. `
+        : ` with that fold's ${plan.foldCheckpoint} checkpoint: nothing was chosen on it. `
+    }` +
       'The reference metric: per patient, threshold 0.5, largest 3-D connected component, DSC pooled over the ' +
       'volume in the preprocessed space; sd is over patients (population).',
     '',
