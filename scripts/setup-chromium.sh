@@ -8,16 +8,7 @@ if [ -x /usr/bin/chromium ]; then
   exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-  SUDO=(sudo)
-else
-  echo "setup-chromium: /usr/bin/chromium is missing and neither root nor sudo is available" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends chromium
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+apt_install setup-chromium "/usr/bin/chromium is" chromium
 /usr/bin/chromium --version

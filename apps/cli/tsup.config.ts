@@ -13,6 +13,8 @@ export default defineConfig({
   platform: 'node',
   noExternal: [/^@mriseg\//, 'utif', 'fast-png', 'pako', 'iobuffer'],
   external: ['webgpu'],
+  // Bundled CommonJS code (dicom-parser's UMD build) calls require() for Node built-ins.
+  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
   // Bundle the workspace packages from their sources, so the CLI build needs no other build first.
   esbuildOptions(options) {
     options.conditions = ['source'];

@@ -7,8 +7,12 @@ export default defineConfig({
   resolve: {
     // The workspace packages are bundled from their TypeScript sources.
     conditions: ['source', 'module', 'browser', 'development|production'],
-    // @mriseg/data's decoders inflate with node:zlib's inflateSync (bounded by maxOutputLength): pako in the browser.
-    alias: { 'node:zlib': fileURLToPath(new URL('./src/zlib-browser.ts', import.meta.url)) },
+    // @mriseg/data's decoders inflate with node:zlib (bounded by maxOutputLength): pako in the browser. dicom-parser's
+    // UMD build asks for `zlib` (used only for deflated transfer syntaxes, which @mriseg/data refuses): the same.
+    alias: {
+      'node:zlib': fileURLToPath(new URL('./src/zlib-browser.ts', import.meta.url)),
+      zlib: fileURLToPath(new URL('./src/zlib-browser.ts', import.meta.url)),
+    },
   },
   // Node-side runs (scripts/make-demo.ts through vite-node) also read the packages' sources.
   ssr: {

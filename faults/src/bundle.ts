@@ -25,6 +25,8 @@ export async function bundleSuite(
     bundle: true,
     conditions: ['source'],
     external: ['webgpu'],
+    // Bundled CommonJS (dicom-parser's UMD build) calls require() for Node built-ins.
+    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
   });
   return Object.fromEntries(entries.map((e) => [e, join(outdir, `${e}.mjs`)]));
 }

@@ -4,10 +4,11 @@
  * problem, or correct acceptance — with the input tree byte-identical afterwards.
  */
 
-export type Category = 'data' | 'checkpoint' | 'process' | 'arguments' | 'viewer' | 'library';
+export type Category = 'data' | 'scan' | 'checkpoint' | 'process' | 'arguments' | 'viewer' | 'library';
 
 export const CATEGORIES: readonly Category[] = [
   'data',
+  'scan',
   'checkpoint',
   'process',
   'arguments',

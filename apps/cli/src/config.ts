@@ -38,6 +38,9 @@ export interface TrainConfig {
   'image-size': number;
   aug: 'reference' | 'none' | 'strong';
   sampler: 'reference' | 'uniform';
+  /** Optional preprocessing steps of @mriseg/data, recorded in the checkpoints' inference spec. */
+  'bias-correct': boolean;
+  'skull-strip': boolean;
   split: string;
   seed: number;
   'val-every': number;

@@ -62,6 +62,11 @@ describe('wrong inputs', () => {
       [['train', '--split', 'random:x'], /--split "random:x"/],
       [['train', '--schedule', 'cosine:abc'], /--schedule "cosine:abc": "abc" is not a number/],
       [['train', '--postprocess', 'lcc3d,nope'], /--postprocess "lcc3d,nope": unknown step "nope"/],
+      [['train', '--postprocess', 'lcc3d,crf'], /--postprocess "lcc3d,crf": step "crf": .* must come first/],
+      [
+        ['train', '--postprocess', 'crf:sa=-2'],
+        /--postprocess "crf:sa=-2": step "crf:sa=-2": sa must be a number/,
+      ],
       [['train', '--image-size', '100'], /--image-size must be a multiple of 16/],
       [['train', '--autotune', 'maybe'], /--autotune must be one of auto, on, off/],
       // Issue 18, item 10: values the schema used to let through.
@@ -163,7 +168,28 @@ describe('wrong inputs', () => {
         ['evaluate', '--checkpoint', 'x.safetensors', '--image-size', '50'],
         /--image-size must be a multiple of 16/,
       ],
-      [['predict', '--checkpoint', 'x.safetensors'], /--input DIR is required/],
+      [
+        ['predict', '--checkpoint', 'x.safetensors', '--out', 'masks'],
+        /give --input \(a patient folder, a NIfTI file or a DICOM folder\) or --channels/,
+      ],
+      [
+        ['predict', '--checkpoint', 'x.safetensors', '--channels', 'pre=a.nii', '--out', 'masks'],
+        /--channels pre=a\.nii: flair=… is required/,
+      ],
+      [
+        [
+          'ensemble',
+          '--checkpoint',
+          'a.safetensors',
+          '--checkpoint',
+          'b.safetensors',
+          '--channels',
+          'flair=f.nii',
+          '--split',
+          'all',
+        ],
+        /--split evaluates; it does not go with --input or --channels/,
+      ],
       [['predict', '--checkpoint', 'x.safetensors', '--input', fx.data], /--out DIR is required/],
       // Issue 18, item 1: never into the input tree, whichever way round, through a link or not.
       [

@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { decodePng, decodeTiff, preprocess, restoreMask } from '@mriseg/data';
-import { binarize, keepLargestComponent, volume } from '@mriseg/metrics';
+import { binarize, denseCrf, keepLargestComponent, volume } from '@mriseg/metrics';
 import { predictVolume } from '@mriseg/models';
 import { loadCheckpoint } from '@mriseg/nn/node';
 import { initDevice } from '@mriseg/tensor-wgsl';
@@ -315,7 +315,7 @@ describe('train', () => {
     ).toBe(0);
     const csv = readFileSync(join(outDir, 'patients.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe(
-      'patient,slices,reference_dsc,raw_dsc,dice,iou,precision,recall,hd95,assd,true_volume,pred_volume',
+      'patient,slices,reference_dsc,raw_dsc,dice,iou,precision,recall,hd95,assd,true_volume,pred_volume,surface_dice,distance_unit',
     );
     const split = JSON.parse(readFileSync(join(runA, 'split.json'), 'utf8'));
     expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(split.validation);
@@ -413,5 +413,68 @@ describe('train', () => {
     expect(out.join('\n')).toContain('ensemble: 2 models on 2 patients');
     expect(JSON.parse(readFileSync(join(outDir, 'ensemble.json'), 'utf8')).checkpoints).toHaveLength(2);
     expect(await main(['ensemble', '--checkpoint', join(fx.root, 'one-epoch.safetensors')])).toBe(2);
+  });
+  it('bias correction, skull stripping and a CRF step: recorded in the checkpoint, applied by evaluate and predict', async () => {
+    const run = join(fx.root, 'runOptions');
+    const post = 'crf:sa=4:it=3,lcc3d';
+    const extra = ['--epochs', '1', '--bias-correct', '--skull-strip', '--postprocess', post];
+    expect(await train(tinyTrainArgs(fx.data, run, extra), { log })).toBe(0);
+    const spec = loadCheckpoint(join(run, 'best.safetensors')).metadata.inference!;
+    expect(spec.preprocess).toEqual({ name: 'reference', options: { biasCorrect: true, skullStrip: true } });
+    expect(spec.postprocess).toBe(post);
+    const [rec] = records(run);
+    expect(rec.valPostMeanDsc).toBeGreaterThanOrEqual(0);
+    expect(lines.join('\n')).toMatch(/val mean DSC \d\.\d{4}.*, post-processed \d\.\d{4}/);
+    // evaluate preprocesses as the checkpoint records (the reference DSC is validation's) and runs its CRF.
+    const outDir = join(fx.root, 'evalOptions');
+    const ckpt = join(run, 'best.safetensors');
+    expect(await main(['evaluate', '--checkpoint', ckpt, '--out', outDir, '--workers', '0'])).toBe(0);
+    const rows = readFileSync(join(outDir, 'patients.csv'), 'utf8').trim().split('\n').slice(1);
+    let diceSum = 0;
+    for (const line of rows) {
+      const [id, , ref, , dice] = line.split(',');
+      expect(Number(ref)).toBeCloseTo(rec.valDsc![id], 5);
+      diceSum += Number(dice);
+    }
+    expect(diceSum / rows.length).toBeCloseTo(rec.valPostMeanDsc!, 5);
+    const text = out.join('\n');
+    expect(text).toContain('bias-corrected, skull-stripped');
+    expect(text).toMatch(/Mean DSC after threshold 0.5 and crf:sa=4:it=3,lcc3d: \d\.\d{4} ± /);
+    // --no-skull-strip overrides the checkpoint.
+    out.length = 0;
+    expect(
+      await main([
+        'evaluate',
+        '--checkpoint',
+        ckpt,
+        '--out',
+        `${outDir}2`,
+        '--workers',
+        '0',
+        '--no-skull-strip',
+      ]),
+    ).toBe(0);
+    expect(out.join('\n')).toMatch(/input 32 px, bias-corrected, threshold/);
+    // predict: the CRF on the probabilities of the bias-corrected, skull-stripped volume, then the largest component.
+    const predDir = join(fx.root, 'predOptions');
+    const [patient] = findPatients(fx.data);
+    expect(await main(['predict', '--checkpoint', ckpt, '--input', patient.dir, '--out', predDir])).toBe(0);
+    const raw = readImages(patient);
+    const v = preprocess(raw, { size: 32, biasCorrect: true, skullStrip: true });
+    const { model } = openCheckpoint(ckpt);
+    const probs = await predictVolume(model, { data: v.image, shape: [v.depth, 3, 32, 32] });
+    model.dispose();
+    const refined = denseCrf(
+      volume(probs, [v.depth, 32, 32]),
+      { data: v.image, shape: [v.depth, 3, 32, 32] },
+      { appearanceSpatial: 4, iterations: 3 },
+    );
+    const expected = restoreMask(keepLargestComponent(binarize(refined)).data, v, raw);
+    const plane = raw.height * raw.width;
+    raw.sliceNumbers.forEach((n, z) => {
+      const png = decodePng(readFileSync(join(predDir, patient.id, `${patient.id}_${n}_mask.png`)), 'png');
+      const want = Uint8Array.from(expected.subarray(z * plane, (z + 1) * plane), (b) => b * 255);
+      expect(Buffer.from(png.data).equals(Buffer.from(want)), `slice ${n}`).toBe(true);
+    });
   });
 });

@@ -1,20 +1,25 @@
 /**
- * The decode worker: turns picked or fetched slice files into a patient off the page's thread (files.ts does the
- * work), so that even a file that slips past the decode limits cannot freeze the page; decode.ts stops it when it
- * overruns its time budget.
+ * The decode worker: turns picked or fetched files into a patient off the page's thread (files.ts for Kaggle-layout
+ * slices, scan.ts for NIfTI and DICOM), so that even a file that slips past the decode limits cannot freeze the
+ * page; decode.ts stops it when it overruns its time budget.
  */
 import { DataError } from '@mriseg/data/browser';
-import { type DecodeReply, VIEWER_DECODE_LIMITS } from './decode-protocol.js';
-import { type NamedBytes, patientFromFiles } from './files.js';
+import { type DecodeReply, type DecodeRequest, VIEWER_DECODE_LIMITS } from './decode-protocol.js';
+import { patientFromFiles } from './files.js';
+import { scanPatientFromFiles } from './scan.js';
 
 const scope = self as unknown as {
-  onmessage: ((ev: MessageEvent<NamedBytes[]>) => void) | null;
+  onmessage: ((ev: MessageEvent<DecodeRequest>) => void) | null;
   postMessage(message: DecodeReply, transfer?: Transferable[]): void;
 };
 
 scope.onmessage = (ev) => {
   try {
-    const patient = patientFromFiles(ev.data, VIEWER_DECODE_LIMITS);
+    const r = ev.data;
+    const patient =
+      r.kind === 'scan'
+        ? scanPatientFromFiles(r.files, r.channels, VIEWER_DECODE_LIMITS)
+        : patientFromFiles(r.files, VIEWER_DECODE_LIMITS);
     scope.postMessage({ ok: true, patient }, [patient.raw.image.buffer, patient.raw.mask.buffer]);
   } catch (e) {
     scope.postMessage(

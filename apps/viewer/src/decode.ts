@@ -4,7 +4,7 @@
  * page responsive for whatever takes long anyway, and is stopped when it overruns.
  */
 import { DataError } from '@mriseg/data/browser';
-import type { DecodeReply } from './decode-protocol.js';
+import type { DecodeReply, DecodeRequest } from './decode-protocol.js';
 import type { LoadedPatient, NamedBytes } from './files.js';
 
 /** Seconds the worker may take: generous for real data (a patient decodes in well under a second). */
@@ -13,10 +13,24 @@ export function decodeBudgetMs(files: readonly NamedBytes[]): number {
 }
 
 /**
- * Decodes `files` (their buffers are handed to the worker and are unusable here afterwards) into a patient.
- * Rejects with the worker's DataError, or with one naming the selection when the budget runs out.
+ * Decodes Kaggle-layout slice files (their buffers are handed to the worker and are unusable here afterwards) into a
+ * patient. Rejects with the worker's DataError, or with one naming the selection when the budget runs out.
  */
 export function decodePatient(files: NamedBytes[], budgetMs = decodeBudgetMs(files)): Promise<LoadedPatient> {
+  return decodeInWorker({ kind: 'slices', files }, budgetMs);
+}
+
+/** Decodes NIfTI or DICOM files, with the channel-mapping text, into a patient in the models' frame (see scan.ts). */
+export function decodeScan(
+  files: NamedBytes[],
+  channels: string,
+  budgetMs = decodeBudgetMs(files),
+): Promise<LoadedPatient> {
+  return decodeInWorker({ kind: 'scan', files, channels }, budgetMs);
+}
+
+function decodeInWorker(request: DecodeRequest, budgetMs: number): Promise<LoadedPatient> {
+  const { files } = request;
   const worker = new Worker(new URL('./decode-worker.ts', import.meta.url), { type: 'module' });
   return new Promise<LoadedPatient>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -43,6 +57,6 @@ export function decodePatient(files: NamedBytes[], budgetMs = decodeBudgetMs(fil
       reject(new DataError('selection', `the decoder stopped (${ev.message || 'out of memory?'})`));
     };
     const transfer = [...new Set(files.map((f) => f.bytes.buffer))] as ArrayBuffer[];
-    worker.postMessage(files, transfer);
+    worker.postMessage(request, transfer);
   });
 }

@@ -18,7 +18,9 @@ import {
   type Raster,
   type RawPatient,
   resolveLimits,
+  type ScanPatient,
 } from '@mriseg/data/browser';
+import type { ScanInfo } from './scan.js';
 
 export interface NamedBytes {
   name: string;
@@ -26,10 +28,13 @@ export interface NamedBytes {
 }
 
 export interface LoadedPatient {
-  raw: RawPatient;
+  /** Kaggle-layout slices (8-bit RGB), or a scanner case in the models' frame (float on the 0–255 scale). */
+  raw: RawPatient | ScanPatient;
   hasMask: boolean;
-  /** Notes on how the masks were read (e.g. stored as 0/1), for the page to show. */
+  /** Notes on how the data were read (masks stored as 0/1, a sequence used for all channels), for the page. */
   warnings: string[];
+  /** A NIfTI/DICOM case: the source grid and how the models' frame sits in it. */
+  scan?: ScanInfo;
 }
 
 /** Whether a file name looks like a slice or mask (others, e.g. README.md or data.csv, are skipped). */

@@ -1,17 +1,28 @@
 /**
- * The viewer page: loading (demo, folder, files, drag and drop, checkpoint), inference on WebGPU with progress,
- * and the wiring of controls to the pure view state (state.ts), rendering (render.ts) and scores (analysis.ts).
+ * The viewer page: loading (demo, Kaggle-layout folders and slices, NIfTI files, DICOM folders, drag and drop,
+ * checkpoint), inference on WebGPU with progress, mask export (PNG slices; NIfTI and DICOM SEG on a scanner case's
+ * own grid), and the wiring of controls to the pure view state (state.ts), rendering (render.ts) and scores
+ * (analysis.ts).
  */
 import { DataError, encodePng, preprocess, type Volume } from '@mriseg/data/browser';
 import { listPostprocessSteps, parsePostprocess } from '@mriseg/metrics';
 import { initDevice, predictVolume } from '@mriseg/models';
 import { parseCheckpoint } from '@mriseg/nn';
 import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
-import { decodePatient } from './decode.js';
+import { decodePatient, decodeScan } from './decode.js';
 import { isSliceName, type LoadedPatient, type NamedBytes } from './files.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
 import { type LoadedModel, loadModel, type ModelChoice, type ModelPlan, planModel } from './model.js';
 import { imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
+import {
+  describeScan,
+  exportFormats,
+  isScanFile,
+  maskNiftiFile,
+  maskSegFile,
+  predictionOnSource,
+  sourceSlice,
+} from './scan.js';
 import {
   autoWindow,
   type Channel,
@@ -54,6 +65,7 @@ const ui = {
   dirInput: $<HTMLInputElement>('dir-input'),
   fileInput: $<HTMLInputElement>('file-input'),
   ckptInput: $<HTMLInputElement>('ckpt-input'),
+  channels: $<HTMLInputElement>('channels'),
   arch: $<HTMLSelectElement>('arch'),
   features: $<HTMLInputElement>('features'),
   inputSize: $<HTMLSelectElement>('input-size'),
@@ -79,6 +91,8 @@ const ui = {
   postHelp: $('post-help'),
   exportSlice: $<HTMLButtonElement>('export-slice'),
   exportAll: $<HTMLButtonElement>('export-all'),
+  exportNifti: $<HTMLButtonElement>('export-nifti'),
+  exportSeg: $<HTMLButtonElement>('export-seg'),
   views: $('views'),
   view: $<HTMLCanvasElement>('view'),
   viewRight: $<HTMLCanvasElement>('view-right'),
@@ -101,6 +115,12 @@ const ui = {
 let view: ViewState = initialState();
 let patient: LoadedPatient | null = null;
 let volume: Volume | null = null;
+/** The preprocessing `volume` was made with (an exported mask undoes exactly this). */
+let volumePreprocess: Record<string, unknown> = {};
+/** Whether `volume`'s preprocessing dropped the first and last slice (the reference does). */
+const dropsEnds = () => volumePreprocess.dropEnds !== false;
+/** The scanner files last opened, kept so that a new channel mapping can be applied without picking them again. */
+let scanFiles: NamedBytes[] | null = null;
 let checkpoint: { bytes: Uint8Array; name: string } | null = null;
 /** The opened checkpoint's plan (parsed without the GPU): its input size and how it is to be run. */
 let checkpointPlan: ModelPlan | null = null;
@@ -175,15 +195,17 @@ function setPatient(p: LoadedPatient): void {
 
 function preprocessPatient(): void {
   if (!patient) return;
-  volume = preprocess(patient.raw, targetPreprocessing());
+  volumePreprocess = targetPreprocessing();
+  volume = preprocess(patient.raw, volumePreprocess);
   view = withVolume(view, volume.depth);
   const [w, l] = autoWindow(volume.image);
   view = setWindowLevel(view, w, l);
   const p = patient.raw;
-  ui.volumeInfo.textContent =
-    `${p.id}: ${p.depth} slices of ${p.width}×${p.height}; after the reference preprocessing ` +
-    `${volume.depth} slices of ${volume.width}×${volume.height}` +
-    (patient.hasMask ? '' : ' (no ground-truth masks)');
+  ui.volumeInfo.textContent = patient.scan
+    ? describeScan(patient, volume)
+    : `${p.id}: ${p.depth} slices of ${p.width}×${p.height}; after the reference preprocessing ` +
+      `${volume.depth} slices of ${volume.width}×${volume.height}` +
+      (patient.hasMask ? '' : ' (no ground-truth masks)');
   ui.slice.max = String(volume.depth - 1);
   ui.slice.disabled = false;
   ui.dropHint.hidden = true;
@@ -223,30 +245,51 @@ function disposeModel(): void {
   model = null;
 }
 
+/** A file's path inside a picked or dropped folder (DICOM files are told apart by their folder), else its name. */
+const pathOf = (f: File): string =>
+  (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
+
 async function readFiles(files: readonly File[]): Promise<NamedBytes[]> {
   return Promise.all(
-    files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })),
+    files.map(async (f) => ({ name: pathOf(f), bytes: new Uint8Array(await f.arrayBuffer()) })),
   );
+}
+
+function loaded(p: LoadedPatient): void {
+  setPatient(p);
+  say(
+    (checkpoint ? 'Volume loaded: press "Run model".' : 'Volume loaded: open a checkpoint to run a model.') +
+      p.warnings.map((w) => ` Note: ${w.replace(/\.$/, '')}.`).join(''),
+  );
+}
+
+/** Decodes the last scanner files with the mapping now in the field (copies: the worker takes what it is given). */
+async function openScan(): Promise<void> {
+  if (!scanFiles) return;
+  clearError();
+  say(`Reading ${scanFiles.length} NIfTI/DICOM file(s)…`);
+  const copies = scanFiles.map((f) => ({ name: f.name, bytes: f.bytes.slice() }));
+  loaded(await decodeScan(copies, ui.channels.value));
 }
 
 async function openFiles(files: readonly File[]): Promise<void> {
   clearError();
   const ckpt = files.filter((f) => /\.safetensors$/i.test(f.name));
-  const slices = files.filter((f) => isSliceName(f.name));
+  const rest = files.filter((f) => !/\.safetensors$/i.test(f.name));
   try {
     if (ckpt.length > 1) throw new Error(`${ckpt.length} checkpoints given: choose one`);
     if (ckpt.length === 1) setCheckpoint(new Uint8Array(await ckpt[0].arrayBuffer()), ckpt[0].name);
-    if (slices.length > 0 || ckpt.length === 0) {
-      say(`Reading ${slices.length} slice files…`);
-      const p = await decodePatient(await readFiles(files.filter((f) => !/\.safetensors$/i.test(f.name))));
-      setPatient(p);
-      say(
-        (checkpoint
-          ? 'Volume loaded: press "Run model".'
-          : 'Volume loaded: open a checkpoint to run a model.') +
-          p.warnings.map((w) => ` Note: ${w}.`).join(''),
-      );
+    if (rest.length === 0 && ckpt.length === 1) return;
+    const named = await readFiles(rest);
+    if (named.some(isScanFile)) {
+      scanFiles = named;
+      await openScan();
+      return;
     }
+    scanFiles = null;
+    const slices = rest.filter((f) => isSliceName(f.name));
+    say(`Reading ${slices.length} slice files…`);
+    loaded(await decodePatient(named));
   } catch (e) {
     showError(e);
   }
@@ -270,6 +313,7 @@ async function loadDemo(): Promise<void> {
       manifest.files.map(async (name) => ({ name, bytes: await fetchBytes(`demo/${name}`) })),
     );
     setCheckpoint(await fetchBytes(`demo/${manifest.checkpoint}`), manifest.checkpoint);
+    scanFiles = null;
     setPatient(await decodePatient(files));
     await runModel();
   } catch (e) {
@@ -348,6 +392,7 @@ function computeAnalysis(): void {
         [volume.depth, volume.height, volume.width],
         view.threshold,
         view.postprocess,
+        { data: volume.image, shape: [volume.depth, 3, volume.height, volume.width] },
       );
     } catch (e) {
       showError(e);
@@ -481,8 +526,14 @@ function syncControls(): void {
   if (document.activeElement !== ui.post) ui.post.value = view.postprocess.join(',');
   if (volume) {
     ui.slice.value = String(view.slice);
-    const n = patient?.raw.sliceNumbers[view.slice + (volume.info.cropZYX[0] ?? 0) + 1];
-    ui.sliceValue.textContent = `${view.slice + 1} / ${volume.depth}${n !== undefined ? ` (file ${n})` : ''}`;
+    // The slice of the data it shows: a Kaggle file's number, or the index along a scanner grid's slice axis.
+    const s = view.slice + (volume.info.cropZYX[0] ?? 0) + (dropsEnds() ? 1 : 0);
+    let source = '';
+    if (patient?.scan) {
+      const at = sourceSlice(patient.scan.frame, s);
+      source = ` (${at.axis} = ${at.index})`;
+    } else if (patient?.raw.sliceNumbers[s] !== undefined) source = ` (file ${patient.raw.sliceNumbers[s]})`;
+    ui.sliceValue.textContent = `${view.slice + 1} / ${volume.depth}${source}`;
   }
   ui.refDsc.textContent = fmt(referenceDscValue);
   ui.dsc.textContent = fmt(analysis?.dsc);
@@ -499,6 +550,11 @@ function updateButtons(): void {
   ui.loadDemo.disabled = busy;
   ui.exportSlice.disabled = !analysis;
   ui.exportAll.disabled = !analysis;
+  const formats = exportFormats(patient);
+  ui.exportNifti.hidden = !formats.nifti;
+  ui.exportSeg.hidden = !formats.seg;
+  ui.exportNifti.disabled = !analysis || !formats.nifti;
+  ui.exportSeg.disabled = !analysis || !formats.seg;
   ui.worst.disabled = !analysis || !patient?.hasMask;
 }
 
@@ -512,8 +568,8 @@ function update(next: ViewState, recomputeMasks = false): void {
 }
 
 // ---- export ----
-function download(bytes: Uint8Array, name: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
+function download(bytes: Uint8Array, name: string, type = 'image/png'): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type }));
   const a = document.createElement('a');
   a.href = url;
   a.download = name;
@@ -532,6 +588,11 @@ function maskPng(z: number): { bytes: Uint8Array; name: string } {
     bytes: encodePng({ width: v.width, height: v.height, channels: 1, data }),
     name: `${patient!.raw.id}_${n}_pred_mask.png`,
   };
+}
+
+/** The displayed prediction on the scanner case's own voxels (what `mriseg predict` writes for these settings). */
+function sourceMask(): Uint8Array {
+  return predictionOnSource(analysis!.prediction, volume!, patient!, dropsEnds());
 }
 
 // ---- events ----
@@ -600,6 +661,18 @@ ui.exportSlice.addEventListener('click', () => {
   const { bytes, name } = maskPng(view.slice);
   download(bytes, name);
 });
+/** Downloads the displayed mask on the scanner case's own grid, written by `write` (NIfTI or DICOM SEG). */
+function exportSourceMask(write: typeof maskNiftiFile, type: string): void {
+  try {
+    const { bytes, name } = write(sourceMask(), patient!);
+    download(bytes, name, type);
+  } catch (e) {
+    showError(e);
+  }
+}
+ui.exportNifti.addEventListener('click', () => exportSourceMask(maskNiftiFile, 'application/gzip'));
+ui.exportSeg.addEventListener('click', () => exportSourceMask(maskSegFile, 'application/dicom'));
+ui.channels.addEventListener('change', () => void openScan().catch(showError));
 ui.exportAll.addEventListener('click', () => {
   const D = volume?.depth ?? 0;
   for (let z = 0; z < D; z++) {
@@ -692,6 +765,7 @@ for (const preset of [
   'lcc3d,fill-holes2d',
   'lcc2d',
   'remove-small:20',
+  'crf,lcc3d',
   ...steps.map((s) => s.example),
 ]) {
   if ([...ui.postPresets.options].some((o) => o.value === preset)) continue;

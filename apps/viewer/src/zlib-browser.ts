@@ -1,13 +1,34 @@
 /**
- * The two functions of `node:zlib` that @mriseg/data uses, on pako, for the browser bundle (vite.config.ts aliases
- * `node:zlib` here). Both work on zlib streams, as node's do; `maxOutputLength` stops inflating as soon as the
- * output would exceed it and throws a RangeError with node's code `ERR_BUFFER_TOO_LARGE`.
+ * The functions of `node:zlib` that @mriseg/data uses, on pako, for the browser bundle (vite.config.ts aliases
+ * `node:zlib` here). inflate/deflate work on zlib streams and gunzip/gzip on gzip members, as node's do;
+ * `maxOutputLength` stops inflating as soon as the output would exceed it and throws a RangeError with node's code
+ * `ERR_BUFFER_TOO_LARGE`; `finishFlush: constants.Z_SYNC_FLUSH` returns what a partial stream inflates to.
  */
-import { deflate, Inflate } from 'pako';
+import { deflate, gzip, Inflate } from 'pako';
 
-export function inflateSync(data: Uint8Array, options: { maxOutputLength?: number } = {}): Uint8Array {
+export const constants = { Z_SYNC_FLUSH: 2, Z_FINISH: 4 };
+
+interface InflateOptions {
+  maxOutputLength?: number;
+  finishFlush?: number;
+}
+
+export function inflateSync(data: Uint8Array, options: InflateOptions = {}): Uint8Array {
+  return inflateWith(data, options, 15);
+}
+
+export function gunzipSync(data: Uint8Array, options: InflateOptions = {}): Uint8Array {
+  return inflateWith(data, options, 16 + 15);
+}
+
+export function gzipSync(data: Uint8Array): Uint8Array {
+  return gzip(data);
+}
+
+function inflateWith(data: Uint8Array, options: InflateOptions, windowBits: number): Uint8Array {
   const max = options.maxOutputLength ?? Number.POSITIVE_INFINITY;
-  const inflater = new Inflate({ chunkSize: 64 * 1024 });
+  const partial = options.finishFlush === constants.Z_SYNC_FLUSH;
+  const inflater = new Inflate({ chunkSize: 64 * 1024, windowBits });
   const chunks: Uint8Array[] = [];
   let total = 0;
   inflater.onData = (chunk: Uint8Array) => {
@@ -19,9 +40,9 @@ export function inflateSync(data: Uint8Array, options: { maxOutputLength?: numbe
     }
     chunks.push(chunk);
   };
-  inflater.push(data, true);
-  // pako reports a stream that ends early as Z_BUF_ERROR (-5) without an exception.
-  if (inflater.err)
+  inflater.push(data, partial ? constants.Z_SYNC_FLUSH : true);
+  // pako reports a stream that ends early as Z_BUF_ERROR (-5) without an exception (expected for a partial one).
+  if (inflater.err && !(partial && inflater.err === -5))
     throw new Error(
       inflater.msg || (inflater.err === -5 ? 'unexpected end of file' : `zlib error ${inflater.err}`),
     );

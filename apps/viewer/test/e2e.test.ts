@@ -1,11 +1,13 @@
 /**
  * End to end: builds the viewer, serves the build from 127.0.0.1, opens it in Debian's headless Chromium (WebGPU
  * on SwiftShader), loads the demo volume and checkpoint, waits for inference and checks what the page shows
- * against the demo files read here in Node. Fails (does not skip) when /usr/bin/chromium is missing: run
- * scripts/setup-chromium.sh.
+ * against the demo files read here in Node; opens a NIfTI case nibabel made from the demo slices, runs the demo
+ * model on it and checks the exported mask (read back by nibabel) against `mriseg predict` on the same file; opens
+ * a DICOM folder pydicom made. Fails (does not skip) when /usr/bin/chromium is missing (scripts/setup-chromium.sh)
+ * or nibabel/pydicom are (scripts/setup-format-tools.sh).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { preprocess } from '@mriseg/data';
 import {
+  editNifti,
+  gzipBomb,
+  hugeHeader,
+  niftiHeader,
+  niftiPhantom,
   pngBomb,
+  setDims,
   tiffDeflateBomb,
   tiffLzwTruncated,
   tiffWithChain,
@@ -22,6 +30,7 @@ import {
 } from '@mriseg/faults/fixtures';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtures, nibabelRead, python } from '../../../packages/data/test/formats/tools.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -29,6 +38,7 @@ import { sliceAreas } from '../src/analysis.js';
 import { patientFromFiles } from '../src/files.js';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const CLI = join(root, '..', 'cli', 'dist', 'bin.js');
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
   '--headless=new',
@@ -89,6 +99,30 @@ async function colouredPixels(page: Page): Promise<{ green: number; red: number 
   });
 }
 
+/** A new page of the viewer once it has its WebGPU adapter, with the page errors and requests it logs. */
+async function openWithGpu(): Promise<{ page: Page; errors: string[]; requests: string[] }> {
+  const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/`);
+  await expect
+    .poll(() => page.locator('#gpu-status').textContent(), { timeout: 30_000 })
+    .toMatch(/WebGPU adapter/);
+  return { page, errors, requests };
+}
+
+/** Waits for the page's inference to end, and for it to have ended without an error. */
+async function inferenceDone(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => document.body.dataset.inference === 'done' || !document.getElementById('error')!.hidden,
+    undefined,
+    { timeout: 150_000 },
+  );
+  expect(await page.locator('#error').textContent()).toBe('');
+}
+
 const nextFrame = (page: Page) =>
   page.evaluate(
     () => new Promise<void>((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok()))),
@@ -131,23 +165,10 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
 
   it('loads the demo, runs the model and shows overlays and DSC', async () => {
     const t0 = Date.now();
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
-    const requests: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${origin}/`);
-    await expect
-      .poll(() => page.locator('#gpu-status').textContent(), { timeout: 30_000 })
-      .toMatch(/WebGPU adapter/);
+    const { page, errors, requests } = await openWithGpu();
 
     await page.getByRole('button', { name: 'Load demo' }).click();
-    await page.waitForFunction(
-      () => document.body.dataset.inference === 'done' || !document.getElementById('error')!.hidden,
-      undefined,
-      { timeout: 150_000 },
-    );
-    expect(await page.locator('#error').textContent()).toBe('');
+    await inferenceDone(page);
     const inferenceSeconds = (Date.now() - t0) / 1000;
 
     // The DSC shown is a number in [0, 1] and agrees with the one the demo script computed in Node (Dawn).
@@ -206,6 +227,19 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
     await nextFrame(page);
     expect(await predicted()).toBeLessThan(at50);
 
+    // The dense CRF from the post-processing list runs in the page on the probabilities and the image.
+    await page.locator('#threshold').fill('0.5');
+    await page.locator('#post').fill('crf:sa=8,lcc3d');
+    await page.locator('#post').dispatchEvent('change');
+    await nextFrame(page);
+    expect(await page.locator('#error').textContent()).toBe('');
+    expect(await predicted()).toBeGreaterThan(0);
+    const crfDsc = Number(await page.locator('#dsc').textContent());
+    expect(crfDsc).toBeGreaterThan(0.5);
+    expect(crfDsc).toBeLessThanOrEqual(1);
+    await page.locator('#post').fill('lcc3d');
+    await page.locator('#post').dispatchEvent('change');
+
     // A bad file is reported by name with the data package's problem text, and the volume shown stays.
     await page.locator('#file-input').setInputFiles([
       {
@@ -222,6 +256,126 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(errors).toEqual([]);
     expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
     console.log(`e2e: demo inference done after ${inferenceSeconds.toFixed(1)} s, DSC ${shown}`);
+  });
+
+  it('opens a NIfTI case, runs the model and exports the mask mriseg predict writes; opens a DICOM folder', async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the CLI first (pnpm run build)`);
+    const manifest = JSON.parse(readFileSync(join(root, 'public/demo/manifest.json'), 'utf8')) as {
+      patient: string;
+      files: string[];
+      checkpoint: string;
+    };
+    // Five demo slices round its largest tumour, stored by nibabel as a RAS 4-D file: three slices once the
+    // reference preprocessing has dropped the end ones.
+    const demo = patientFromFiles(
+      manifest.files.map((name) => ({
+        name,
+        bytes: new Uint8Array(readFileSync(join(root, 'public/demo', name))),
+      })),
+    ).raw;
+    const areas = sliceAreas(demo.mask, demo.depth, demo.height * demo.width);
+    const z = Math.min(Math.max(areas.indexOf(Math.max(...areas)) - 2, 0), demo.depth - 5);
+    const dir = mkdtempSync(join(tmpdir(), 'mriseg-viewer-nifti-'));
+    const [first, last] = [demo.sliceNumbers[z], demo.sliceNumbers[z + 4]];
+    python([
+      join(root, 'test/make_nifti_case.py'),
+      join(root, 'public/demo'),
+      manifest.patient,
+      `${first}`,
+      `${last}`,
+      dir,
+    ]);
+    const checkpointFile = join(root, 'public/demo', manifest.checkpoint);
+
+    const { page, errors } = await openWithGpu();
+    await page.locator('#ckpt-input').setInputFiles(checkpointFile);
+    await page.locator('#file-input').setInputFiles(join(dir, 'case.nii.gz'));
+    await expect
+      .poll(() => page.locator('#volume-info').textContent(), { timeout: 30_000 })
+      .toMatch(
+        /^case: NIfTI-1 of 64×64×5 voxels, 0\.90×0\.90×3\.00 mm \(RAS\); case\.nii\.gz frames 1–3 as pre, FLAIR, post\./,
+      );
+    expect(await page.locator('#volume-info').textContent()).toMatch(
+      /Axial model frame 64×64×5, square 0\.90 mm pixels; after the reference preprocessing 3 slices of 64×64/,
+    );
+    expect(await page.locator('#export-nifti').isVisible()).toBe(true);
+    expect(await page.locator('#export-seg').isVisible()).toBe(false);
+
+    await page.getByRole('button', { name: 'Run model' }).click();
+    await inferenceDone(page);
+    await page.screenshot({ path: join(root, 'test-results/viewer-nifti.png') });
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export mask (NIfTI)' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('case_mask.nii.gz');
+    const exported = join(dir, 'page', 'case_mask.nii.gz');
+    await download.saveAs(exported);
+
+    // nibabel: the source grid (shape, affine, header codes), 0/1 values, tumour where the demo's truth has it.
+    const source = nibabelRead(join(dir, 'case.nii.gz'));
+    const truth = nibabelRead(join(dir, 'truth.nii.gz'));
+    const mask = nibabelRead(exported);
+    expect(mask.shape).toEqual(source.shape.slice(0, 3));
+    expect(mask.affine).toEqual(source.affine);
+    expect([mask.qform_code, mask.sform_code, mask.dtype]).toEqual([1, 1, 'uint8']);
+    expect(mask.data.every((v) => v === 0 || v === 1)).toBe(true);
+    const dice = (a: Float32Array, b: Float32Array) => {
+      let both = 0;
+      let sum = 0;
+      for (let i = 0; i < a.length; i++) {
+        both += a[i] * b[i];
+        sum += a[i] + b[i];
+      }
+      return sum === 0 ? 1 : (2 * both) / sum;
+    };
+    // The end slices are dropped by the preprocessing (background in the mask): score the middle three.
+    const plane = 64 * 64;
+    const middle = (d: Float32Array) => d.subarray(plane, 4 * plane);
+    const truthDice = dice(middle(mask.data), middle(truth.data));
+    expect(truthDice).toBeGreaterThan(0.5);
+
+    // The same file through the command line (Dawn on this machine's Vulkan driver): the same mask, up to the
+    // voxels two GPUs' rounding puts on either side of the threshold.
+    await execFileAsync(process.execPath, [
+      CLI,
+      'predict',
+      '--checkpoint',
+      checkpointFile,
+      '--input',
+      join(dir, 'case.nii.gz'),
+      '--out',
+      join(dir, 'cli'),
+    ]);
+    const cli = nibabelRead(join(dir, 'cli', 'case_mask.nii.gz'));
+    expect(cli.affine).toEqual(mask.affine);
+    const agreement = dice(mask.data, cli.data);
+    expect(agreement).toBeGreaterThan(0.98);
+
+    // A DICOM folder of three series: the mapping is asked for, then applied to the files already open.
+    const fx = fixtures();
+    const dicom = readdirSync(join(fx.dir, 'dicom/mixed')).map((n) => join(fx.dir, 'dicom/mixed', n));
+    await page.locator('#file-input').setInputFiles(dicom);
+    await expect
+      .poll(() => page.locator('#error').textContent(), { timeout: 30_000 })
+      .toMatch(
+        /^Bad file selection: 3 DICOM series \(SeriesInstanceUID \(0020,000E\)\) and no channel mapping/,
+      );
+    await page.locator('#channels').fill('pre=t1 pre,flair=*flair*,post=post');
+    await page.locator('#channels').dispatchEvent('change');
+    await expect
+      .poll(() => page.locator('#volume-info').textContent(), { timeout: 30_000 })
+      .toMatch(
+        /^TCGA_CS_4942_19970222: DICOM series of 176×160×7 voxels, 0\.94×0\.94×5\.00 mm \(LPS\); pre .*, FLAIR .*, post /,
+      );
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(await page.locator('#export-seg').isVisible()).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+    rmSync(dir, { recursive: true, force: true });
+    console.log(
+      `e2e: NIfTI case DSC against the demo truth ${truthDice.toFixed(3)}, Dice with mriseg predict ${agreement.toFixed(4)}`,
+    );
   });
 
   it('refuses hostile files at once with the file and the problem, and allows nothing but its own origin', async () => {
@@ -257,6 +411,27 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
       [`${name}.tif`, await tiffDeflateBomb(20000, 20000, 64 << 20), /TIFF declares 20000×20000 pixels/],
       [`${name}.png`, await pngBomb(20000, 20000, 64 << 20), /PNG declares 20000×20000 pixels/],
       [`${name}.tif`, tiffLzwTruncated(32), /it decodes to \d+ bytes, \d+ needed/],
+      // NIfTI through the page's gzip (pako): a header declaring 503 M voxels is refused before the stream is
+      // inflated; a 32×32×5 header whose stream holds 64 MB stops at what it declares; a cut stream is named.
+      [
+        'case.nii.gz',
+        await gzipBomb(hugeHeader(), 64 << 20),
+        /declares 4096×4096×30 voxels \(503316480\), more than the limit of 67108864: refused before decoding/,
+      ],
+      [
+        'case.nii.gz',
+        await gzipBomb(
+          niftiHeader(() => {}),
+          64 << 20,
+        ),
+        /gzip stream inflates to more than the 10592 bytes the header declares/,
+      ],
+      ['case.nii.gz', niftiPhantom().subarray(0, 2000), /corrupt or truncated gzip stream/],
+      [
+        'case.nii.gz',
+        editNifti(niftiPhantom(), setDims([32, -32, 5])),
+        /dim\[2\] is -32: every dimension must be at least 1/,
+      ],
     ];
     for (const [file, bytes, problem] of hostile) {
       await page

@@ -87,7 +87,7 @@ describe('patient from picked files', () => {
     expect(p.raw.sliceNumbers).toEqual(ref.sliceNumbers);
     // Byte comparison: toEqual walks 17 MB element by element.
     expect(p.raw.image.length).toBe(ref.image.length);
-    expect(Buffer.compare(p.raw.image, ref.image)).toBe(0);
+    expect(Buffer.compare(p.raw.image as Uint8Array, ref.image)).toBe(0);
     expect(Buffer.compare(p.raw.mask, ref.mask)).toBe(0);
     expect(ref.mask.some((v) => v === 1)).toBe(true);
   });

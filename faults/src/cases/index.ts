@@ -6,12 +6,14 @@ import { CLI_CASES } from './cli.js';
 import { DATA_CASES } from './data.js';
 import { LIBRARY_CASES } from './library.js';
 import { PROCESS_CASES } from './process.js';
+import { SCAN_CASES } from './scan.js';
 import { SLOW_CASES } from './slow.js';
 import { VIEWER_CASES } from './viewer.js';
 
 /** Every case, in report order. */
 export const ALL_CASES: FaultCase[] = [
   ...DATA_CASES,
+  ...SCAN_CASES,
   ...CACHE_CASES,
   ...CLI_CASES,
   ...CHECKPOINT_CASES,

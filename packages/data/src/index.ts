@@ -48,7 +48,6 @@ export {
   readPatient,
   readPatientBytes,
 } from './reader.js';
-export { type OriginalFrame, type PreprocessedGeometry, restoreMask } from './restore.js';
 export {
   type MaskedVolume,
   ReferenceSampler,
@@ -57,6 +56,7 @@ export {
   type SliceRef,
   UniformSampler,
 } from './sampler.js';
+export { type CaseInput, loadCase, readDicomFolder, readScanFile, readTruth } from './scan-files.js';
 export { deriveRng, seedFromString } from './seed.js';
 export { assertOutsideSource, isWithin, realPathOf } from './source-guard.js';
 export {

@@ -15,6 +15,11 @@ export interface DecodeLimits {
   maxTiffImages: number;
   /** Most bytes of one patient's decoded slices, images and masks together. */
   maxVolumeBytes: number;
+  /**
+   * Most voxels of one scanner volume (NIfTI file or DICOM series, all frames): 2²⁷ is a 512³ volume. A gzip member
+   * of half a megabyte can hold 500 M zero voxels; a volume is decoded (and its float copy made) only below this.
+   */
+  maxScanVoxels: number;
 }
 
 export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
@@ -22,6 +27,7 @@ export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
   maxPixels: 2 ** 25,
   maxTiffImages: 256,
   maxVolumeBytes: 2 ** 31,
+  maxScanVoxels: 2 ** 27,
 });
 
 /** The defaults with the given bounds replaced. */

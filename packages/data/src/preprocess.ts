@@ -1,7 +1,9 @@
+import { type BiasCorrectionOptions, estimateBiasField } from './bias-field.js';
 import { DataError } from './errors.js';
 import type { RawPatient } from './reader.js';
 import { resizeNearest, resizeQuadratic } from './resize.js';
 import { percentiles } from './select.js';
+import { brainMask, resolveSkullStrip, type SkullStripOptions } from './skull-strip.js';
 
 /** Steps of the reference pipeline; the defaults are the reference. */
 export interface PreprocessOptions {
@@ -17,6 +19,17 @@ export interface PreprocessOptions {
   size?: number | null;
   /** p10/p99 clip-rescale, then per-channel z-score. Default true. */
   normalize?: boolean;
+  /**
+   * N4-style bias-field correction of each channel after resizing, before skull stripping and normalisation: true
+   * for the defaults of `estimateBiasField`, or its options. Default false (not in the reference).
+   */
+  biasCorrect?: boolean | BiasCorrectionOptions;
+  /**
+   * Skull stripping after resizing (and bias correction), before normalisation: a brain mask from one channel
+   * (`brainMask`, FLAIR by default) and every channel zeroed outside it. true for the defaults, or its options.
+   * Default false (not in the reference).
+   */
+  skullStrip?: boolean | SkullStripOptions;
 }
 
 export const REFERENCE_PREPROCESS: Required<PreprocessOptions> = {
@@ -26,6 +39,8 @@ export const REFERENCE_PREPROCESS: Required<PreprocessOptions> = {
   pad: true,
   size: 256,
   normalize: true,
+  biasCorrect: false,
+  skullStrip: false,
 };
 
 export interface PreprocessInfo {
@@ -37,6 +52,10 @@ export interface PreprocessInfo {
   p99: number;
   channelMean: [number, number, number];
   channelStd: [number, number, number];
+  /** With `biasCorrect`: iterations run at each fitting level, per channel. */
+  biasCorrection?: number[][];
+  /** With `skullStrip`: voxels inside the brain mask, and tumour (mask) voxels outside it. */
+  skullStrip?: { brainVoxels: number; tumourOutside: number };
 }
 
 /** A preprocessed patient, ready for sampling. */
@@ -57,6 +76,12 @@ export interface Volume {
   info: PreprocessInfo;
 }
 
+/**
+ * A patient made from scanner volumes (scan-to-model.ts): as a RawPatient, but its image holds float samples on the
+ * 8-bit scale (0–255) of the Kaggle slices, interleaved (depth, height, width, 3).
+ */
+export type ScanPatient = Omit<RawPatient, 'image'> & { image: Float32Array };
+
 /** Largest output side `preprocess` makes: one 4096² slice is already 200 MB of float32. */
 export const MAX_PREPROCESS_SIZE = 4096;
 /** Most bytes one patient's preprocessing may hold (float64 work volume, float32 result, mask). */
@@ -65,6 +90,7 @@ const MAX_PREPROCESS_BYTES = 8 * 2 ** 30;
 /** The reference settings with `options` applied; a size that is not a side in 1..4096 is a RangeError. */
 export function resolvePreprocess(options: PreprocessOptions = {}): Required<PreprocessOptions> {
   const o = { ...REFERENCE_PREPROCESS, ...options };
+  if (typeof o.skullStrip === 'object') resolveSkullStrip(o.skullStrip);
   if (o.size !== null && !(Number.isInteger(o.size) && o.size >= 1 && o.size <= MAX_PREPROCESS_SIZE)) {
     throw new RangeError(
       `preprocess: image size ${String(o.size)} is not a whole number of pixels from 1 to ${MAX_PREPROCESS_SIZE}`,
@@ -75,9 +101,10 @@ export function resolvePreprocess(options: PreprocessOptions = {}): Required<Pre
 
 /**
  * The reference preprocessing (brain-segmentation-pytorch: crop_sample, pad_sample, resize_sample,
- * normalize_volume), computed in float64 and stored as float32. The input is not modified.
+ * normalize_volume), computed in float64 and stored as float32. The input is not modified. Images are 8-bit
+ * samples (Kaggle slices) or floats on the same 0–255 scale (scanner volumes brought to the model's frame).
  */
-export function preprocess(raw: RawPatient, options: PreprocessOptions = {}): Volume {
+export function preprocess(raw: RawPatient | ScanPatient, options: PreprocessOptions = {}): Volume {
   const o = resolvePreprocess(options);
   const { height: H, width: W } = raw;
   const zFirst = o.dropEnds ? 1 : 0;
@@ -195,6 +222,9 @@ export function preprocess(raw: RawPatient, options: PreprocessOptions = {}): Vo
     channelMean: [0, 0, 0],
     channelStd: [1, 1, 1],
   };
+  if (o.biasCorrect) correctChannels(vol, d, outH, outW, o.biasCorrect === true ? {} : o.biasCorrect, info);
+  if (o.skullStrip)
+    stripSkull(vol, mask, d, outH, outW, o.skullStrip === true ? {} : o.skullStrip, info, raw.id);
   if (o.normalize) normalize(vol, d, outPlane, info);
   return {
     id: raw.id,
@@ -206,6 +236,85 @@ export function preprocess(raw: RawPatient, options: PreprocessOptions = {}): Vo
     mask,
     info,
   };
+}
+
+/** One channel of the (depth, 3, H, W) work volume as a (depth, H, W) copy. */
+function channelOf(vol: Float64Array, d: number, plane: number, c: number): Float64Array {
+  const out = new Float64Array(d * plane);
+  for (let z = 0; z < d; z++) out.set(vol.subarray((z * 3 + c) * plane, (z * 3 + c + 1) * plane), z * plane);
+  return out;
+}
+
+/**
+ * Divides each channel by its estimated bias field, fitted over the voxels above 5 % of the channel's maximum (the
+ * head; the reference's threshold has zeroed the background). A channel equal to an earlier one (FLAIR standing in
+ * for a missing sequence) reuses that one's field.
+ */
+function correctChannels(
+  vol: Float64Array,
+  d: number,
+  h: number,
+  w: number,
+  options: BiasCorrectionOptions,
+  info: PreprocessInfo,
+): void {
+  const plane = h * w;
+  const channels = [0, 1, 2].map((c) => channelOf(vol, d, plane, c));
+  const fields: Float64Array[] = [];
+  info.biasCorrection = [];
+  for (let c = 0; c < 3; c++) {
+    const same = channels.findIndex((other, k) => k < c && other.every((v, i) => v === channels[c][i]));
+    let field: Float64Array;
+    if (same >= 0) {
+      field = fields[same];
+      info.biasCorrection.push(info.biasCorrection[same]);
+    } else {
+      const x = channels[c];
+      let max = 0;
+      for (const v of x) if (v > max) max = v;
+      const mask = new Uint8Array(x.length);
+      for (let i = 0; i < x.length; i++) mask[i] = x[i] > 0.05 * max ? 1 : 0;
+      const est = estimateBiasField(x, [d, h, w], mask, options);
+      field = est.logField;
+      info.biasCorrection.push(est.levels.map((l) => l.iterations));
+    }
+    fields.push(field);
+    for (let z = 0; z < d; z++) {
+      const off = (z * 3 + c) * plane;
+      for (let i = 0; i < plane; i++) vol[off + i] /= Math.exp(field[z * plane + i]);
+    }
+  }
+}
+
+/** Zeroes every channel outside the brain mask of one channel; counts tumour voxels the mask leaves out. */
+function stripSkull(
+  vol: Float64Array,
+  mask: Uint8Array,
+  d: number,
+  h: number,
+  w: number,
+  options: SkullStripOptions,
+  info: PreprocessInfo,
+  id: string,
+): void {
+  const o = resolveSkullStrip(options);
+  const plane = h * w;
+  if (o.channel > 2)
+    throw new DataError(id, `skull stripping: channel ${o.channel} asked for, the images have 3`);
+  const brain = brainMask(channelOf(vol, d, plane, o.channel), [d, h, w], o);
+  let brainVoxels = 0;
+  let tumourOutside = 0;
+  for (let z = 0; z < d; z++) {
+    for (let i = 0; i < plane; i++) {
+      const k = z * plane + i;
+      if (brain[k]) brainVoxels++;
+      else {
+        if (mask[k]) tumourOutside++;
+        for (let c = 0; c < 3; c++) vol[(z * 3 + c) * plane + i] = 0;
+      }
+    }
+  }
+  info.skullStrip = { brainVoxels, tumourOutside };
 }
 
 /** normalize_volume: p10/p99 over all voxels and channels, clip-rescale to [0, 1], per-channel z-score. */

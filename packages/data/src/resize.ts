@@ -52,11 +52,19 @@ export function resizeQuadratic(
   return out;
 }
 
-/** Nearest-neighbour resize (order 0, grid mode) of a Uint8 plane. */
-export function resizeNearest(src: Uint8Array, h: number, w: number, outH: number, outW: number): Uint8Array {
+/** Nearest-neighbour resize (order 0, grid mode) of a plane of bytes or floats; the result has the input's type. */
+export function resizeNearest<T extends Uint8Array | Float32Array>(
+  src: T,
+  h: number,
+  w: number,
+  outH: number,
+  outW: number,
+): T {
   const iy = nearestIndices(h, outH);
   const ix = nearestIndices(w, outW);
-  const out = new Uint8Array(outH * outW);
+  const out = (
+    src instanceof Float32Array ? new Float32Array(outH * outW) : new Uint8Array(outH * outW)
+  ) as T;
   for (let y = 0; y < outH; y++) {
     const row = iy[y] * w;
     for (let x = 0; x < outW; x++) out[y * outW + x] = src[row + ix[x]];

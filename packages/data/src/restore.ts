@@ -31,9 +31,24 @@ export function restoreMask(
   frame: OriginalFrame,
   options: { dropEnds?: boolean } = {},
 ): Uint8Array {
+  const out = restoreVolume(mask, geometry, frame, options);
+  for (let i = 0; i < out.length; i++) out[i] = out[i] ? 1 : 0;
+  return out;
+}
+
+/**
+ * restoreMask for any values (probabilities, say): the same nearest-neighbour placement, values copied as they
+ * are, 0 outside the crop box and on the dropped slices.
+ */
+export function restoreVolume<T extends Uint8Array | Float32Array>(
+  values: T,
+  geometry: PreprocessedGeometry,
+  frame: OriginalFrame,
+  options: { dropEnds?: boolean } = {},
+): T {
   const { depth: d, height: h, width: w, info } = geometry;
-  if (mask.length !== d * h * w) {
-    throw new Error(`restoreMask: ${mask.length} values for a ${d}×${h}×${w} volume`);
+  if (values.length !== d * h * w) {
+    throw new Error(`restoreMask: ${values.length} values for a ${d}×${h}×${w} volume`);
   }
   const [z0, z1, y0, y1, x0, x1] = info.cropZYX;
   const [pt, pb, pl, pr] = info.padYX;
@@ -49,15 +64,16 @@ export function restoreMask(
     );
   }
   const plane = frame.height * frame.width;
-  const out = new Uint8Array(frame.depth * plane);
+  const n = frame.depth * plane;
+  const out = (values instanceof Float32Array ? new Float32Array(n) : new Uint8Array(n)) as T;
   for (let z = 0; z < d; z++) {
-    const src = mask.subarray(z * h * w, (z + 1) * h * w);
+    const src = values.subarray(z * h * w, (z + 1) * h * w) as T;
     const padded = ph === h && pw === w ? src : resizeNearest(src, h, w, ph, pw);
     const dst = (zFirst + z0 + z) * plane;
     for (let y = 0; y < a; y++) {
       const from = (pt + y) * pw + pl;
       const to = dst + (y0 + y) * frame.width + x0;
-      for (let x = 0; x < b; x++) out[to + x] = padded[from + x] ? 1 : 0;
+      for (let x = 0; x < b; x++) out[to + x] = padded[from + x];
     }
   }
   return out;

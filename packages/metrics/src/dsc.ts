@@ -1,4 +1,5 @@
 import { keepLargestComponent } from './components.js';
+import type { ImageVolume } from './crf.js';
 import { confusion, diceFromConfusion } from './overlap.js';
 import { assertSameShape, type BinaryVolume, binarize, dimsOf, type Volume } from './volume.js';
 
@@ -46,11 +47,20 @@ export function referenceDsc(prob: Volume, truth: BinaryVolume, options: Referen
   return diceFromConfusion(confusion(pred, truth), { undefinedValue: options.bothEmpty ?? 1 });
 }
 
-/** One patient's data: the stacked sigmoid outputs and the ground-truth mask, same [D,H,W] shape. */
+/**
+ * One patient's data: the stacked sigmoid outputs and the ground-truth mask, same [D,H,W] shape; the (preprocessed)
+ * image [D,C,H,W] where a post-processing step needs it (the dense CRF).
+ */
 export interface Case {
   readonly id?: string;
   readonly prob: Volume;
   readonly truth: BinaryVolume;
+  readonly image?: ImageVolume;
+  /**
+   * Voxel spacing of this case in shape order (e.g. millimetres [slice, row, column] of a NIfTI or DICOM volume);
+   * the distance metrics of `evaluateCases` use it before `EvaluateOptions.spacing`.
+   */
+  readonly spacing?: readonly number[];
 }
 
 /** Mean over patients of {@link referenceDsc} — the reference's "mean DSC". NaN for no cases. */

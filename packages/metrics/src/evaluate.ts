@@ -1,6 +1,7 @@
 import { keepLargestComponent } from './components.js';
 import { type Case, referenceDsc } from './dsc.js';
 import { confusion, overlapFromConfusion } from './overlap.js';
+import type { Postprocess } from './postprocess.js';
 import { type Summary, summarize } from './summary.js';
 import {
   averageSurfaceDistanceFromDistances,
@@ -37,11 +38,14 @@ export type CaseMetrics = { id: string } & Record<MetricName, number>;
 export interface EvaluateOptions {
   /** Threshold for the evaluated mask (default 0.5). The `referenceDsc` column always uses 0.5. */
   threshold?: number;
-  /** Post-processing of the thresholded mask (default: keep the largest component, as the reference). */
-  postprocess?: (mask: BinaryVolume) => BinaryVolume;
-  /** Voxel spacing for the distance metrics (default unit spacing). */
+  /**
+   * Post-processing of the thresholded mask (default: keep the largest component, as the reference), or a parsed
+   * pipeline, whose probability step (the dense CRF) runs before the threshold on each case's `image`.
+   */
+  postprocess?: ((mask: BinaryVolume) => BinaryVolume) | Postprocess;
+  /** Voxel spacing for the distance metrics of cases that carry none (default unit spacing: distances in voxels). */
   spacing?: Spacing;
-  /** Tolerance of the surface Dice, in spacing units (default 1). */
+  /** Tolerance of the surface Dice, in spacing units (default 1: one voxel, or 1 mm with spacing in mm). */
   surfaceTolerance?: number;
 }
 
@@ -51,6 +55,9 @@ export interface MetricsReport {
   summary: Record<MetricName, Summary>;
 }
 
+const isPipeline = (f: ((mask: BinaryVolume) => BinaryVolume) | Postprocess): f is Postprocess =>
+  typeof (f as Partial<Postprocess>).fromProbabilities === 'function';
+
 /** Scores every patient and summarises each metric over patients. */
 export function evaluateCases(cases: readonly Case[], options: EvaluateOptions = {}): MetricsReport {
   const post = options.postprocess ?? ((m: BinaryVolume) => keepLargestComponent(m));
@@ -59,10 +66,18 @@ export function evaluateCases(cases: readonly Case[], options: EvaluateOptions =
     const id = c.id ?? String(index);
     dimsOf(`evaluateCases (case ${id})`, 'probabilities', c.prob);
     assertSameShape(`evaluateCases (case ${id})`, c.prob, 'probabilities', c.truth, 'truth');
-    const mask = post(binarize(c.prob, options.threshold ?? 0.5));
+    const threshold = options.threshold ?? 0.5;
+    let mask: BinaryVolume;
+    if (isPipeline(post)) {
+      try {
+        mask = post.fromProbabilities(c.prob, threshold, c.image);
+      } catch (e) {
+        throw new Error(`evaluateCases (case ${id}): ${(e as Error).message}`);
+      }
+    } else mask = post(binarize(c.prob, threshold));
     assertSameShape(`evaluateCases (case ${id})`, mask, 'post-processed mask', c.truth, 'truth');
     const k = confusion(mask, c.truth);
-    const sd = surfaceDistances(mask, c.truth, { spacing: options.spacing });
+    const sd = surfaceDistances(mask, c.truth, { spacing: c.spacing ?? options.spacing });
     const o = overlapFromConfusion(k);
     return {
       id,

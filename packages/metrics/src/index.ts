@@ -11,6 +11,7 @@ export {
   labelComponents,
   removeSmallObjects,
 } from './components.js';
+export { DEFAULT_CRF, type DenseCrfOptions, denseCrf, type ImageVolume } from './crf.js';
 export { distanceTransform } from './distance.js';
 export {
   type Case,
@@ -59,6 +60,7 @@ export {
   specificity,
   volumeSimilarity,
 } from './overlap.js';
+export { PermutohedralLattice } from './permutohedral.js';
 export {
   listPostprocessSteps,
   type Postprocess,

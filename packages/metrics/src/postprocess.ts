@@ -5,6 +5,7 @@ import {
   keepLargestComponents,
   removeSmallObjects,
 } from './components.js';
+import { type DenseCrfOptions, denseCrf, type ImageVolume, resolveCrf } from './crf.js';
 import {
   ball,
   binaryClosing,
@@ -19,14 +20,17 @@ import {
   type StructuringElement,
   square,
 } from './morphology.js';
-import type { BinaryVolume } from './volume.js';
+import { type BinaryVolume, binarize, type Volume } from './volume.js';
 
 /**
  * Post-processing pipelines named by short strings, so that a command line (`--post lcc3d,fill-holes2d`) and a
- * viewer's menu describe the same operations. A step is `name` or `name:arg[:arg]`.
+ * viewer's menu describe the same operations. A step is `name` or `name:arg[:arg]`. Mask steps act on the
+ * thresholded mask; a probability step (the dense CRF) refines the probabilities before the threshold, so it must
+ * come first and needs the image beside them.
  */
 
 type MaskOp = (mask: BinaryVolume) => BinaryVolume;
+type ProbabilityOp = (prob: Volume, image: ImageVolume) => Volume;
 
 /** What a UI needs to offer a step. */
 export interface PostprocessStepInfo {
@@ -37,15 +41,31 @@ export interface PostprocessStepInfo {
   example: string;
 }
 
-/** A parsed pipeline: call it on a mask; `steps` holds the steps as given (trimmed), in order. */
+/**
+ * A parsed pipeline; `steps` holds the steps as given (trimmed), in order. Called on a mask it runs the mask
+ * steps; when the pipeline starts with a probability step (`refine` not null) that call throws, since the step
+ * needs the probabilities and the image: use `fromProbabilities` (or `refine` then the mask steps, `masks`).
+ */
 export interface Postprocess {
   (mask: BinaryVolume): BinaryVolume;
   readonly steps: readonly string[];
+  /** The probability step before the threshold (the dense CRF), or null. */
+  readonly refine: ProbabilityOp | null;
+  /** The mask steps alone. */
+  readonly masks: MaskOp;
+  /**
+   * The whole pipeline: `refine` (which needs `image`), foreground where the result > `threshold`, then the mask
+   * steps.
+   */
+  fromProbabilities(prob: Volume, threshold: number, image?: ImageVolume): BinaryVolume;
 }
 
-interface StepSpec extends PostprocessStepInfo {
-  build(args: string[], step: string): MaskOp;
-}
+/** A mask step (`build`) or a probability step run before the threshold (`buildRefine`). */
+type StepSpec = PostprocessStepInfo &
+  (
+    | { build(args: string[], step: string): MaskOp; buildRefine?: undefined }
+    | { buildRefine(args: string[], step: string): ProbabilityOp; build?: undefined }
+  );
 
 class StepError extends Error {}
 
@@ -119,7 +139,72 @@ function morphStep(
   };
 }
 
+const CRF_KEYS: Record<string, keyof DenseCrfOptions> = {
+  wa: 'appearanceWeight',
+  sa: 'appearanceSpatial',
+  sb: 'appearanceIntensity',
+  ws: 'smoothnessWeight',
+  sg: 'smoothnessSpatial',
+  it: 'iterations',
+  sz: 'sliceSpacing',
+};
+
+/** `crf` arguments: `key=value` (keys above, `ch=1` or `ch=0+1+2`) and the flag `3d`. */
+function parseCrf(step: string, args: string[]): DenseCrfOptions {
+  const o: DenseCrfOptions = {};
+  const seen = new Set<string>();
+  for (const a of args) {
+    const [key, value, ...more] = a.split('=');
+    if (seen.has(key)) throw new StepError(`step "${step}": "${key}" given twice`);
+    seen.add(key);
+    if (key === '3d' && value === undefined) {
+      o.volumetric = true;
+      continue;
+    }
+    if (value === undefined || value === '' || more.length > 0)
+      throw new StepError(`step "${step}": argument "${a}" must be key=value or 3d`);
+    if (key === 'ch') {
+      if (!/^\d+(\+\d+)*$/.test(value))
+        throw new StepError(
+          `step "${step}": ch must be channel indices joined by +, e.g. 1 or 0+1+2, got "${value}"`,
+        );
+      o.channels = value.split('+').map(Number);
+      continue;
+    }
+    const name = CRF_KEYS[key];
+    if (name === undefined)
+      throw new StepError(
+        `step "${step}": unknown argument "${key}" (known: ${Object.keys(CRF_KEYS).join(', ')}, ch, 3d)`,
+      );
+    if (!/^(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(value))
+      throw new StepError(`step "${step}": ${key} must be a number, got "${value}"`);
+    (o as Record<string, number>)[name] = Number(value);
+  }
+  if (o.sliceSpacing !== undefined && !o.volumetric)
+    throw new StepError(`step "${step}": sz (slice spacing) only applies with 3d`);
+  try {
+    resolveCrf(o);
+  } catch (e) {
+    throw new StepError(`step "${step}": ${(e as Error).message.replace(/^denseCrf: /, '')}`);
+  }
+  return o;
+}
+
 const STEPS: readonly StepSpec[] = [
+  {
+    name: 'crf',
+    syntax: 'crf[:wa=w][:sa=px][:sb=s][:ws=w][:sg=px][:it=n][:ch=c+c][:3d][:sz=px]  (before any mask step)',
+    description:
+      'Dense CRF (Krähenbühl & Koltun 2011) on the probabilities before the threshold: appearance kernel weight wa, ' +
+      'spatial sd sa px, intensity sd sb (image units: z-scores), smoothness kernel weight ws, sd sg px; it mean-field ' +
+      'iterations; ch the image channels compared (default all); per slice, or 3d over the volume with slices sz px ' +
+      'apart. Defaults wa=5 sa=15 sb=0.5 ws=3 sg=1 it=5. Needs the image (evaluate, predict and the viewer have it).',
+    example: 'crf:wa=5:sa=15:sb=0.5',
+    buildRefine(args, step) {
+      const o = parseCrf(step, args);
+      return (prob: Volume, image: ImageVolume) => denseCrf(prob, image, o);
+    },
+  },
   {
     name: 'lcc3d',
     syntax: 'lcc3d[:6|18|26]',
@@ -212,13 +297,21 @@ export function listPostprocessSteps(): PostprocessStepInfo[] {
 /**
  * Parses a pipeline from step strings (`['lcc3d', 'fill-holes2d', 'remove-small:20', 'open:cross']`) or one
  * comma-separated string (`'lcc3d,fill-holes2d'`). Steps run left to right; an empty pipeline returns its input.
- * Unknown steps and bad arguments throw at parse time, naming the step; a step that does not fit the mask it is
- * applied to (e.g. `lcc3d` on a 2-D image) throws when applied, naming the step too.
+ * Unknown steps and bad arguments throw at parse time, naming the step, as does a probability step (`crf`) that is
+ * not first; a step that does not fit the mask it is applied to (e.g. `lcc3d` on a 2-D image) throws when applied,
+ * naming the step too.
  */
 export function parsePostprocess(spec: string | readonly string[]): Postprocess {
   const raw = typeof spec === 'string' ? spec.split(',') : [...spec];
   const steps = raw.map((s) => s.trim()).filter((s) => s.length > 0);
-  const ops = steps.map((step): MaskOp => {
+  const named = (step: string, e: unknown) => {
+    const msg = e instanceof Error ? e.message : String(e);
+    return new Error(e instanceof StepError ? `postprocess ${msg}` : `postprocess step "${step}": ${msg}`);
+  };
+  let refine: ProbabilityOp | null = null;
+  let refineStep = '';
+  const ops: MaskOp[] = [];
+  steps.forEach((step, index) => {
     const [name, ...args] = step.split(':');
     const spec = STEPS.find((s) => s.name === name);
     if (spec === undefined) {
@@ -226,23 +319,56 @@ export function parsePostprocess(spec: string | readonly string[]): Postprocess 
         `parsePostprocess: unknown step "${step}" (known: ${STEPS.map((s) => s.name).join(', ')})`,
       );
     }
+    let mask: MaskOp | undefined;
+    let prob: ProbabilityOp | undefined;
     try {
-      const op = spec.build(args, step);
-      return (m) => {
-        try {
-          return op(m);
-        } catch (e) {
-          const msg = e instanceof Error ? e.message : String(e);
-          throw new Error(
-            e instanceof StepError ? `postprocess ${msg}` : `postprocess step "${step}": ${msg}`,
-          );
-        }
-      };
+      if (spec.buildRefine !== undefined && index > 0)
+        throw new StepError(
+          `step "${step}": works on the probabilities before the threshold, so it must come first (here it follows "${steps[index - 1]}")`,
+        );
+      if (spec.buildRefine !== undefined) prob = spec.buildRefine(args, step);
+      else mask = spec.build(args, step);
     } catch (e) {
       if (e instanceof StepError) throw new Error(`parsePostprocess: ${e.message}`);
       throw new Error(`parsePostprocess: step "${step}": ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (prob !== undefined) {
+      const f = prob;
+      refineStep = step;
+      refine = (prob, image) => {
+        try {
+          return f(prob, image);
+        } catch (e) {
+          throw named(step, e);
+        }
+      };
+    } else if (mask !== undefined) {
+      const f = mask;
+      ops.push((m) => {
+        try {
+          return f(m);
+        } catch (e) {
+          throw named(step, e);
+        }
+      });
+    }
   });
-  const run = (mask: BinaryVolume): BinaryVolume => ops.reduce((m, op) => op(m), mask);
-  return Object.assign(run, { steps });
+  const masks = (mask: BinaryVolume): BinaryVolume => ops.reduce((m, op) => op(m), mask);
+  const run = (mask: BinaryVolume): BinaryVolume => {
+    if (refine !== null)
+      throw new Error(
+        `postprocess step "${refineStep}" works on the probabilities and the image, not on a mask: use the pipeline's fromProbabilities(prob, threshold, image)`,
+      );
+    return masks(mask);
+  };
+  const fromProbabilities = (prob: Volume, threshold: number, image?: ImageVolume): BinaryVolume => {
+    let p = prob;
+    if (refine !== null) {
+      if (image === undefined)
+        throw new Error(`postprocess step "${refineStep}" needs the image beside the probabilities`);
+      p = (refine as ProbabilityOp)(prob, image);
+    }
+    return masks(binarize(p, threshold));
+  };
+  return Object.assign(run, { steps, refine, masks, fromProbabilities });
 }

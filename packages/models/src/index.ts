@@ -10,6 +10,7 @@ export { releaseInference } from './inference-graph.js';
 export {
   inferenceOf,
   LGG_CHANNELS,
+  PREPROCESS_OPTION_KEYS,
   preprocessOptionsOf,
   REFERENCE_INFERENCE,
   REFERENCE_PREPROCESSING,

@@ -73,11 +73,34 @@ export function inferenceOf(ck: Checkpoint, name = 'the checkpoint'): ResolvedIn
   return { spec, from, note };
 }
 
-/** The options of @mriseg/data's `preprocess()` for a spec; an unknown pipeline is an error naming it. */
+/**
+ * Options of @mriseg/data's `preprocess()` a spec may record (beside the size, which is `inputSize`): the
+ * reference's steps, and the optional bias-field correction and skull stripping before normalisation.
+ */
+export const PREPROCESS_OPTION_KEYS: readonly string[] = [
+  'dropEnds',
+  'threshold',
+  'crop',
+  'pad',
+  'normalize',
+  'biasCorrect',
+  'skullStrip',
+];
+
+/**
+ * The options of @mriseg/data's `preprocess()` for a spec; an unknown pipeline, or an option this version does not
+ * know (which it would otherwise ignore, preprocessing differently from training), is an error naming it.
+ */
 export function preprocessOptionsOf(spec: InferenceSpec): Record<string, unknown> & { size: number } {
   if (spec.preprocess.name !== REFERENCE_PREPROCESSING) {
     throw new Error(
       `the checkpoint asks for the preprocessing "${spec.preprocess.name}", which this version does not know (known: ${REFERENCE_PREPROCESSING})`,
+    );
+  }
+  const unknown = Object.keys(spec.preprocess.options).filter((k) => !PREPROCESS_OPTION_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new Error(
+      `the checkpoint asks for the preprocessing option(s) ${unknown.map((k) => `"${k}"`).join(', ')}, which this version does not know (known: ${PREPROCESS_OPTION_KEYS.join(', ')})`,
     );
   }
   return { ...spec.preprocess.options, size: spec.inputSize };

@@ -46,4 +46,17 @@ describe('inference settings of a checkpoint', () => {
       /preprocessing "n4-bias".*known: reference/,
     );
   });
+
+  it('pass bias correction and skull stripping on; refuse an option this version does not know', () => {
+    const options = { biasCorrect: true, skullStrip: true };
+    expect(preprocessOptionsOf({ ...spec, preprocess: { name: 'reference', options } })).toEqual({
+      ...options,
+      size: 64,
+    });
+    expect(() =>
+      preprocessOptionsOf({ ...spec, preprocess: { name: 'reference', options: { denoise: true } } }),
+    ).toThrow(
+      /preprocessing option\(s\) "denoise", which this version does not know \(known: dropEnds, .*skullStrip\)/,
+    );
+  });
 });

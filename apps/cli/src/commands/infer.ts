@@ -2,10 +2,11 @@
  * `evaluate`, `predict` and `ensemble`: one or several checkpoints (probabilities averaged) applied to
  * preprocessed volumes; a per-patient metrics table, or masks written back in the original frame.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   assertOutsideSource,
+  DataError,
   decodeImageFile,
   encodePng,
   encodeTiff,
@@ -13,6 +14,7 @@ import {
   parseSliceName,
   preprocess,
   type RawPatient,
+  readTruth,
   restoreMask,
   type SliceFolder,
   scanDataset,
@@ -20,13 +22,11 @@ import {
   type Volume,
 } from '@mriseg/data';
 import {
-  binarize,
   binaryVolume,
   countForeground,
   evaluateCases,
   METRIC_NAMES,
   type MetricsReport,
-  parsePostprocess,
   volume,
 } from '@mriseg/metrics';
 import { preprocessOptionsOf } from '@mriseg/models';
@@ -44,6 +44,7 @@ import {
   openCheckpoint,
 } from '../lib/infer.js';
 import { shownPath } from '../lib/paths.js';
+import { imageOf, pipelineOf } from '../lib/pipeline.js';
 import {
   checkOutsideInput,
   type PatientOutput,
@@ -53,6 +54,16 @@ import {
   writePatientOutputs,
 } from '../lib/predict-output.js';
 import { runStamp } from '../lib/run-dir.js';
+import {
+  channelOption,
+  isScanInput,
+  maskAsSeg,
+  maskNiftiFile,
+  predictScanCase,
+  readCase,
+  scanOutputs,
+  scoreScanCase,
+} from '../lib/scan.js';
 import { selectSplit } from '../lib/split.js';
 import { plural } from '../lib/words.js';
 import type { TtaMode } from '../options/commands.js';
@@ -152,6 +163,15 @@ export function settle(
   } catch (e) {
     throw new CliError(`${shownPath(loaded[0].path)}: ${(e as Error).message}`);
   }
+  // --bias-correct / --skull-strip (and their --no- forms) override what the checkpoints record.
+  for (const [flag, key] of [
+    ['bias-correct', 'biasCorrect'],
+    ['skull-strip', 'skullStrip'],
+  ] as const) {
+    const given = v[flag] as boolean | null | undefined;
+    if (given === true) preprocess[key] = true;
+    else if (given === false) delete preprocess[key];
+  }
   return {
     tta: v.tta as RunSettings['tta'],
     batchSize: v['batch-size'] as number,
@@ -162,10 +182,8 @@ export function settle(
   };
 }
 
-const postOf = (spec: string) => (spec === 'none' || spec === '' ? null : parsePostprocess(spec));
-
 const describeSettings = (o: RunSettings) =>
-  `input ${o.imageSize} px, threshold ${o.threshold}, post-processing ${o.postprocess}, tta ${o.tta}`;
+  `input ${o.imageSize} px${o.preprocess.biasCorrect ? ', bias-corrected' : ''}${o.preprocess.skullStrip ? ', skull-stripped' : ''}, threshold ${o.threshold}, post-processing ${o.postprocess}, tta ${o.tta}`;
 
 // ---------------------------------------------------------------------------------------------------- evaluate
 
@@ -176,9 +194,15 @@ export interface EvaluateResult {
   patients: string[];
 }
 
+/**
+ * patients.csv: one row a patient. `distance_unit` says what HD95 and ASSD (and the surface Dice's 1-unit
+ * tolerance) are measured in: `mm` on a NIfTI/DICOM case's own grid, `voxel` in the preprocessed slices of a
+ * Kaggle-layout patient (whose files carry no spacing).
+ */
 function csvTable(
   report: MetricsReport,
   volumes: Map<string, { slices: number; truth: number; pred: number }>,
+  unit: 'mm' | 'voxel' = 'voxel',
 ): string {
   const head = [
     'patient',
@@ -193,6 +217,8 @@ function csvTable(
     'assd',
     'true_volume',
     'pred_volume',
+    'surface_dice',
+    'distance_unit',
   ];
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(6) : String(v));
   const rows = report.rows.map((r) => {
@@ -210,6 +236,8 @@ function csvTable(
       f(r.assd),
       v.truth,
       v.pred,
+      f(r.surfaceDice),
+      unit,
     ].join(',');
   });
   return `${[head.join(','), ...rows].join('\n')}\n`;
@@ -234,6 +262,7 @@ async function evaluateCommand(
   const log = (s: string) => console.log(s);
   const { paths, plan, cv } = checkpointPaths(given, command);
   const v = withPlan(given, plan, log);
+  if (command === 'evaluate' && (v.input !== null || v.channels !== null)) return evaluateScan(v, paths, log);
   if (typeof v.data === 'string') checkDataFolder('--data', v.data);
   await initDevice();
   const loaded: LoadedCheckpoint[] = [];
@@ -281,13 +310,20 @@ async function evaluateCommand(
     log(
       `${command}: ${plural(loaded.length, 'model')} on ${plural(vols.length, 'patient')} of ${shownPath(data.root)} (split ${splitText}; ${describeSettings(o)})`,
     );
+    const postprocessed = o.postprocess !== 'lcc3d' || o.threshold !== 0.5;
     for (const row of r.report.rows)
       log(
-        `  ${row.id.padEnd(24)} DSC ${row.referenceDsc.toFixed(4)}  raw ${row.dscNoLcc.toFixed(4)}  HD95 ${row.hd95.toFixed(2)}`,
+        `  ${row.id.padEnd(24)} DSC ${row.referenceDsc.toFixed(4)}  raw ${row.dscNoLcc.toFixed(4)}${postprocessed ? `  post-processed ${row.dice.toFixed(4)}` : ''}  HD95 ${row.hd95.toFixed(2)}`,
       );
     log(
       `Mean DSC (reference metric): ${s.mean.toFixed(4)}  median ${s.median.toFixed(4)}  IQR ${s.iqr.toFixed(4)} (${s.q1.toFixed(4)}–${s.q3.toFixed(4)})`,
     );
+    if (postprocessed) {
+      const d = r.report.summary.dice;
+      log(
+        `Mean DSC after threshold ${o.threshold} and ${o.postprocess}: ${d.mean.toFixed(4)} ± ${d.std.toFixed(4)}  median ${d.median.toFixed(4)}  HD95 ${r.report.summary.hd95.mean.toFixed(2)}`,
+      );
+    }
     log(`wrote ${shownPath(join(out, 'patients.csv'))} and ${shownPath(join(out, 'summary.csv'))}`);
     return 0;
   } finally {
@@ -310,7 +346,7 @@ export async function evaluateVolumes(
   vols: readonly Volume[],
   o: Pick<RunSettings, 'batchSize' | 'tta' | 'threshold' | 'postprocess'>,
 ): Promise<EvaluateResult> {
-  const post = postOf(o.postprocess);
+  const post = pipelineOf(o.postprocess);
   const cases = [];
   const sizes = new Map<string, { slices: number; truth: number; pred: number }>();
   for (const v of vols) {
@@ -322,15 +358,15 @@ export async function evaluateVolumes(
     const shape = [v.depth, v.height, v.width];
     const prob = volume(probs, shape);
     const truth = binaryVolume(v.mask, shape);
-    cases.push({ id: v.id, prob, truth });
-    const mask = binarize(prob, o.threshold);
+    const image = imageOf(v);
+    cases.push({ id: v.id, prob, truth, image });
     sizes.set(v.id, {
       slices: v.depth,
       truth: countForeground(truth),
-      pred: countForeground(post ? post(mask) : mask),
+      pred: countForeground(post.fromProbabilities(prob, o.threshold, image)),
     });
   }
-  const report = evaluateCases(cases, { threshold: o.threshold, postprocess: post ?? ((m) => m) });
+  const report = evaluateCases(cases, { threshold: o.threshold, postprocess: post });
   return {
     report,
     csv: csvTable(report, sizes),
@@ -440,9 +476,11 @@ export async function predictPatient(
     v,
     { batchSize: o.batchSize, tta: o.tta },
   );
-  const post = postOf(o.postprocess);
-  const bin = binarize(volume(probs, [v.depth, v.height, v.width]), o.threshold);
-  const cleaned = post ? post(bin) : bin;
+  const cleaned = pipelineOf(o.postprocess).fromProbabilities(
+    volume(probs, [v.depth, v.height, v.width]),
+    o.threshold,
+    imageOf(v),
+  );
   return { mask: restoreMask(cleaned.data, v, raw), volume: v };
 }
 
@@ -477,20 +515,29 @@ async function predictCommand(
   given: Record<string, Value>,
   command: 'predict' | 'ensemble',
 ): Promise<number> {
-  const { paths, plan } = checkpointPaths(given, command);
-  const v = withPlan(given, plan, (s) => console.log(s));
-  const input = v.input as string;
+  let v = given;
+  const input = v.input as string | null;
   const out = v.out as string | null;
+  const channels = channelOption((v.channels as string | null) ?? null, command);
+  if (input === null && channels === null)
+    throw new UsageError(
+      'give --input (a patient folder, a NIfTI file or a DICOM folder) or --channels',
+      command,
+    );
   if (out === null) throw new UsageError('--out DIR is required with --input', command);
-  checkDataFolder('--input', input);
+  const { paths, plan } = checkpointPaths(given, command);
+  // The plan's threshold and post-processing where none is given (input, output and channels are not the plan's).
+  v = withPlan(given, plan, (s) => console.log(s));
+  if (channels !== null || isScanInput(input!)) return predictScan(v, paths, input, channels, out, command);
+  checkDataFolder('--input', input!);
   // Outputs never touch inputs: --out outside the input tree (real paths), before the patients are even listed.
-  checkOutsideInput(out, input, [], command);
-  const patients = findPatients(input);
+  checkOutsideInput(out, input!, [], command);
+  const patients = findPatients(input!);
   if (patients.length === 0)
     throw new CliError(
       `--input ${input}: no slice images (<patient>_<n>.tif|png) in it or in its sub-folders`,
     );
-  checkOutsideInput(out, input, patients, command);
+  checkOutsideInput(out, input!, patients, command);
   const outputs = planOutputs(out, patients, (s) => console.log(s));
   refuseOverwrites(
     [
@@ -530,13 +577,144 @@ async function predictCommand(
 export const evaluate = (v: Record<string, Value>) => evaluateCommand(v, 'evaluate');
 export const predict = (v: Record<string, Value>) => predictCommand(v, 'predict');
 
-/** `ensemble`: several checkpoints, probabilities averaged; evaluates, or predicts with --input. */
+/** `ensemble`: several checkpoints, probabilities averaged; evaluates, or predicts with --input or --channels. */
 export function ensemble(v: Record<string, Value>): Promise<number> {
-  if (v.input !== null) {
+  if (v.input !== null || v.channels !== null) {
     for (const k of ['data', 'split'] as const)
       if (v[k] !== null)
-        throw new UsageError(`--${k} evaluates; it does not go with --input (which predicts)`, 'ensemble');
+        throw new UsageError(
+          `--${k} evaluates; it does not go with --input or --channels (which predict)`,
+          'ensemble',
+        );
     return predictCommand(v, 'ensemble');
   }
   return evaluateCommand(v, 'ensemble');
+}
+
+// ------------------------------------------------------------------------------------------ NIfTI and DICOM
+
+/** Writes `bytes` to `path` through a temporary file and a rename, so a killed run leaves no half-written mask. */
+function writeAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
+}
+
+/** Every input file or folder of a case, as given (to keep outputs out of them). */
+function caseSources(input: string | null, channels: Record<string, string> | null): string[] {
+  if (input !== null) return [input];
+  return Object.values(channels ?? {});
+}
+
+/**
+ * `predict` on a NIfTI or DICOM case: the mask on the source grid as `<id>_mask.nii.gz` (the input's NIfTI header,
+ * or one made from a DICOM series' geometry) and, for DICOM, `<id>_seg.dcm` referencing the source series.
+ */
+async function predictScan(
+  v: Record<string, Value>,
+  paths: string[],
+  input: string | null,
+  channels: Record<string, string> | null,
+  out: string,
+  command: 'predict' | 'ensemble',
+): Promise<number> {
+  const c = readCase(input, channels, command);
+  const sources = caseSources(input, channels).filter((p) => statSync(p).isDirectory());
+  assertOutsideSource(out, sources, 'output folder');
+  for (const src of sources) checkOutsideInput(out, src, [], command);
+  const files = scanOutputs(out, c);
+  for (const f of [files.nifti, files.seg])
+    if (f !== null && caseSources(input, channels).some((s) => resolve(s) === resolve(f)))
+      throw new UsageError(`--out ${out} would overwrite the input ${f}`, command);
+  refuseOverwrites(
+    [files.nifti, files.seg, command === 'ensemble' ? join(out, 'ensemble.json') : null].filter(
+      (f): f is string => f !== null,
+    ),
+    v.force === true,
+    command,
+  );
+  for (const n of c.notes) console.log(`note: ${n}`);
+  await initDevice();
+  const loaded: LoadedCheckpoint[] = [];
+  try {
+    for (const p of paths) loaded.push(openCheckpoint(p));
+    const o = settle(loaded, v, (s) => console.log(s));
+    const p = await predictScanCase(loaded, c, o);
+    for (const n of p.notes.slice(c.notes.length)) console.log(`note: ${n}`);
+    mkdirSync(out, { recursive: true });
+    writeAtomic(files.nifti, maskNiftiFile(p.mask, c.reference));
+    if (files.seg) writeAtomic(files.seg, maskAsSeg(p.mask, c.reference));
+    if (command === 'ensemble') writeEnsembleManifest(out, paths, o);
+    let fg = 0;
+    for (const m of p.mask) fg += m;
+    const [sx, sy, sz] = c.reference.spacing;
+    const ml = (fg * sx * sy * sz) / 1000;
+    console.log(
+      `  ${c.id}: ${c.reference.dims.join('×')} voxels of ${[sx, sy, sz].map((s) => s.toFixed(2)).join('×')} mm, ${plural(fg, 'tumour voxel')} (${ml.toFixed(2)} mL)`,
+    );
+    console.log(
+      `wrote ${[files.nifti, files.seg]
+        .filter((f) => f !== null)
+        .map((f) => shownPath(f!))
+        .join(' and ')} (${plural(loaded.length, 'model')}; ${describeSettings(o)})`,
+    );
+    return 0;
+  } finally {
+    for (const l of loaded) l.model.dispose();
+  }
+}
+
+/** `evaluate` on a NIfTI or DICOM case with --truth (NIfTI mask or DICOM SEG): metrics on the source grid, in mm. */
+async function evaluateScan(
+  v: Record<string, Value>,
+  paths: string[],
+  log: (s: string) => void,
+): Promise<number> {
+  const truthPath = v.truth as string | null;
+  if (truthPath === null)
+    throw new UsageError(
+      '--truth FILE (a NIfTI mask or a DICOM SEG) is required with --input or --channels',
+      'evaluate',
+    );
+  for (const k of ['data', 'split'] as const)
+    if (v[k] !== null)
+      throw new UsageError(`--${k} goes with Kaggle-layout data, not with --input/--channels`, 'evaluate');
+  const input = v.input as string | null;
+  const channels = channelOption((v.channels as string | null) ?? null, 'evaluate');
+  const c = readCase(input, channels, 'evaluate');
+  let truth: Uint8Array;
+  try {
+    truth = readTruth(truthPath, c.reference);
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new CliError(`${truthPath}: ${(e as Error).message}`);
+  }
+  for (const n of c.notes) log(`note: ${n}`);
+  await initDevice();
+  const loaded: LoadedCheckpoint[] = [];
+  try {
+    for (const p of paths) loaded.push(openCheckpoint(p));
+    const o = settle(loaded, v, log);
+    const p = await predictScanCase(loaded, c, o);
+    for (const n of p.notes.slice(c.notes.length)) log(`note: ${n}`);
+    const full = scoreScanCase(c.id, p, truth, c.reference, o);
+    const [row] = full.rows;
+    let truthCount = 0;
+    for (const t of truth) truthCount += t;
+    let predCount = 0;
+    for (const m of p.mask) predCount += m;
+    const out = (v.out as string | null) ?? join(dirname(paths[0]), 'evaluation');
+    mkdirSync(out, { recursive: true });
+    const sizes = new Map([[row.id, { slices: c.reference.dims[2], truth: truthCount, pred: predCount }]]);
+    writeFileSync(join(out, 'patients.csv'), csvTable(full, sizes, 'mm'));
+    writeFileSync(join(out, 'summary.csv'), summaryTable(full));
+    log(`evaluate: ${c.id} against ${shownPath(truthPath)} on its own grid (${describeSettings(o)})`);
+    log(
+      `  ${row.id.padEnd(24)} DSC ${row.referenceDsc.toFixed(4)}  Dice ${row.dice.toFixed(4)}  HD95 ${row.hd95.toFixed(2)} mm  ASSD ${row.assd.toFixed(2)} mm`,
+    );
+    log(`wrote ${shownPath(join(out, 'patients.csv'))} and ${shownPath(join(out, 'summary.csv'))}`);
+    return 0;
+  } finally {
+    for (const l of loaded) l.model.dispose();
+  }
 }

@@ -22,7 +22,7 @@ import {
   type WorkerPool,
   writeSplitManifest,
 } from '@mriseg/data';
-import { binaryVolume, referenceDsc, volume } from '@mriseg/metrics';
+import { binaryVolume, confusion, diceFromConfusion, referenceDsc, volume } from '@mriseg/metrics';
 import {
   createModel,
   LGG_CHANNELS,
@@ -52,7 +52,7 @@ import { augmentOptions, type ParsedTrainArgs, resolveTrainConfig, type TrainCon
 import { environment, makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
 import { autotuneEnabled, autotuneOrDefaults, formatAutotune } from '../lib/autotune.js';
-import { checkDataFolder, ensureDemoData, loadTrainingVolumes } from '../lib/data.js';
+import { checkDataFolder, ensureDemoData, loadTrainingVolumes, preprocessingOf } from '../lib/data.js';
 import { appendLine, writeError, writeFileSafe } from '../lib/files.js';
 import {
   readCheckpoint,
@@ -64,6 +64,7 @@ import {
   unshared,
 } from '../lib/infer.js';
 import { commandLine, shownPath } from '../lib/paths.js';
+import { imageOf, pipelineOf } from '../lib/pipeline.js';
 import { formatDuration, Progress } from '../lib/progress.js';
 import { type EpochRecord, writeReport } from '../lib/report.js';
 import { runStamp } from '../lib/run-dir.js';
@@ -213,7 +214,7 @@ export function inferenceSpecOf(c: TrainConfig): InferenceSpec {
   return {
     inputSize: c['image-size'],
     channels: [...LGG_CHANNELS],
-    preprocess: { name: REFERENCE_PREPROCESSING, options: {} },
+    preprocess: { name: REFERENCE_PREPROCESSING, options: preprocessingOf(c) },
     output: 'logits',
     // The reference metric (and so the best-epoch choice) rounds the probabilities at 0.5.
     threshold: 0.5,
@@ -227,9 +228,14 @@ interface ValidationResult {
   loss: number;
   meanDsc: number;
   dsc: Record<string, number>;
+  /** With a post-processing other than lcc3d: the mean DSC of its masks (threshold 0.5). */
+  postMeanDsc?: number;
 }
 
-/** Validation: loss and the reference per-volume DSC of every validation patient, in eval mode. */
+/**
+ * Validation: loss and the reference per-volume DSC of every validation patient, in eval mode; and, when the run's
+ * post-processing is not the reference's largest component, the DSC of the masks it makes.
+ */
 async function validate(
   model: SegmentationModel,
   vols: readonly Volume[],
@@ -242,6 +248,8 @@ async function validate(
   let lossSum = 0;
   let n = 0;
   const dsc: Record<string, number> = {};
+  const post = c.postprocess === 'lcc3d' ? null : pipelineOf(c.postprocess);
+  let postSum = 0;
   try {
     for (const v of vols) {
       const plane = v.height * v.width;
@@ -282,7 +290,12 @@ async function validate(
         );
       }
       const shape = [v.depth, v.height, v.width];
-      dsc[v.id] = referenceDsc(volume(probs, shape), binaryVolume(v.mask, shape));
+      const truth = binaryVolume(v.mask, shape);
+      dsc[v.id] = referenceDsc(volume(probs, shape), truth);
+      if (post) {
+        const mask = post.fromProbabilities(volume(probs, shape), 0.5, imageOf(v));
+        postSum += diceFromConfusion(confusion(mask, truth));
+      }
     }
   } finally {
     model.train(wasTraining);
@@ -292,6 +305,7 @@ async function validate(
     loss: lossSum / Math.max(1, n),
     meanDsc: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length),
     dsc,
+    ...(post ? { postMeanDsc: postSum / Math.max(1, vols.length) } : {}),
   };
 }
 
@@ -940,6 +954,7 @@ async function runEpochs(
         record.valLoss = v.loss;
         record.valMeanDsc = v.meanDsc;
         record.valDsc = v.dsc;
+        if (v.postMeanDsc !== undefined) record.valPostMeanDsc = v.postMeanDsc;
         record.valSeconds = (performance.now() - v0) / 1000;
         if (!Number.isFinite(v.loss)) return nanStop(s);
         if (v.meanDsc > state.bestDsc) {
@@ -992,7 +1007,7 @@ async function runEpochs(
       }
       state.epoch--;
       log(
-        `epoch ${epoch + 1}/${c.epochs}: train loss ${trainLoss.toFixed(4)}${record.valLoss !== undefined ? `, val loss ${record.valLoss.toFixed(4)}, val mean DSC ${record.valMeanDsc!.toFixed(4)}${improved ? ' (best)' : ''}` : ''}${record.valMeanDscEma !== undefined ? `, EMA ${record.valMeanDscEma.toFixed(4)}${improvedEma ? ' (best)' : ''}` : ''}, ${record.imgPerSec.toFixed(1)} img/s, ${formatDuration(record.seconds)}`,
+        `epoch ${epoch + 1}/${c.epochs}: train loss ${trainLoss.toFixed(4)}${record.valLoss !== undefined ? `, val loss ${record.valLoss.toFixed(4)}, val mean DSC ${record.valMeanDsc!.toFixed(4)}${improved ? ' (best)' : ''}${record.valPostMeanDsc !== undefined ? `, post-processed ${record.valPostMeanDsc.toFixed(4)}` : ''}` : ''}${record.valMeanDscEma !== undefined ? `, EMA ${record.valMeanDscEma.toFixed(4)}${improvedEma ? ' (best)' : ''}` : ''}, ${record.imgPerSec.toFixed(1)} img/s, ${formatDuration(record.seconds)}`,
       );
       if (c['early-stop'] > 0 && state.badValidations >= c['early-stop']) {
         log(`early stop: no better validation mean DSC for ${plural(state.badValidations, 'validation')}`);

@@ -15,6 +15,8 @@ export interface EpochRecord {
   valLoss?: number;
   valMeanDsc?: number;
   valDsc?: Record<string, number>;
+  /** Mean DSC of the run's post-processed masks, when its post-processing is not lcc3d. */
+  valPostMeanDsc?: number;
   /** The same of the EMA weights (--ema). */
   valLossEma?: number;
   valMeanDscEma?: number;

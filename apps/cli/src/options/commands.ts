@@ -30,7 +30,7 @@ export const AUTOTUNE_MODES = ['auto', 'on', 'off'] as const;
 export type AutotuneMode = (typeof AUTOTUNE_MODES)[number];
 
 const POSTPROCESS_SYNTAX =
-  'STEP[,STEP…] | none (steps of @mriseg/metrics: lcc3d, fill-holes2d, remove-small:N, …)';
+  'STEP[,STEP…] | none (steps of @mriseg/metrics: lcc3d, fill-holes2d, remove-small:N, …; crf[:KEY=V…] first)';
 
 // -------------------------------------------------------------------------------------------- shared pieces
 
@@ -94,6 +94,26 @@ const imageSize = (
   ...o,
 });
 
+/**
+ * The optional preprocessing steps of @mriseg/data (before normalisation). train records them in its checkpoints;
+ * evaluate, predict and ensemble follow the checkpoint unless given.
+ */
+const preprocessingSteps = (group: string, inference: boolean): OptionSpec[] =>
+  [
+    [
+      'bias-correct',
+      'N4-style bias-field correction of each channel before normalisation (about 3 s of CPU a patient, cached)',
+    ],
+    ['skull-strip', 'zero everything outside a brain mask computed from FLAIR, before normalisation'],
+  ].map(([name, help]) => ({
+    name,
+    kind: 'toggle',
+    default: inference ? null : false,
+    defaultText: inference ? "the checkpoint's (off)" : undefined,
+    help,
+    group,
+  }));
+
 /** The options of applying models (evaluate, predict, ensemble). */
 function inferenceOptions(): OptionSpec[] {
   const g = 'Inference';
@@ -106,7 +126,7 @@ function inferenceOptions(): OptionSpec[] {
       check: checkPostprocess,
       default: null,
       defaultText: "the checkpoint's (lcc3d)",
-      help: 'post-processing of the thresholded mask',
+      help: 'post-processing of the probabilities (a crf step, first) and of the thresholded mask',
       group: g,
     },
     {
@@ -134,8 +154,18 @@ function inferenceOptions(): OptionSpec[] {
       help: 'override the input size the checkpoint records (a multiple of 16)',
     }),
     { name: 'batch-size', kind: 'int', min: 1, default: 16, help: 'slices a forward pass', group: g },
+    ...preprocessingSteps(g, true),
   ];
 }
+
+const channelsOption = (group: string): OptionSpec => ({
+  name: 'channels',
+  kind: 'text',
+  arg: 'MAP',
+  default: null,
+  help: 'sequences to the three input channels: pre=FILE,flair=FILE,post=FILE (NIfTI files or DICOM folders), or with a DICOM folder as --input pre=PATTERN,flair=PATTERN,post=PATTERN (SeriesDescription, * any text); a missing pre or post is replaced by FLAIR',
+  group,
+});
 
 const checkpoint = (repeatable: boolean): OptionSpec => ({
   name: 'checkpoint',
@@ -245,6 +275,7 @@ export const TRAIN: CommandSpec = {
       help: 'slice sampling: weighted by tumour area within a random patient (reference), or uniform',
       group: T_DATA,
     },
+    ...preprocessingSteps(T_DATA, false),
     cache(T_DATA),
     workers(T_DATA),
     {
@@ -429,7 +460,7 @@ export const TRAIN: CommandSpec = {
       syntax: POSTPROCESS_SYNTAX,
       check: checkPostprocess,
       default: 'lcc3d',
-      help: 'post-processing recorded in the checkpoints, the default of evaluate, predict and the viewer (validation DSC is always the reference metric)',
+      help: 'post-processing recorded in the checkpoints, the default of evaluate, predict and the viewer; validation also reports its DSC when it is not lcc3d (the best epoch is chosen on the reference metric)',
       group: T_VAL,
     },
     {
@@ -569,6 +600,23 @@ export const EVALUATE: CommandSpec = {
   options: [
     checkpoint(false),
     ...evaluationData(),
+    {
+      name: 'input',
+      kind: 'text',
+      arg: 'PATH',
+      default: null,
+      help: 'a NIfTI or DICOM case instead of --data: a .nii/.nii.gz file (3-D FLAIR, or 4-D pre, FLAIR, post) or a DICOM folder; scored on its own grid, distances in mm',
+      group: 'Data',
+    },
+    channelsOption('Data'),
+    {
+      name: 'truth',
+      kind: 'text',
+      arg: 'FILE',
+      default: null,
+      help: 'ground truth of --input/--channels: a NIfTI mask (non-zero is tumour) or a DICOM SEG on the same grid',
+      group: 'Data',
+    },
     ...inferenceOptions(),
     {
       name: 'out',
@@ -580,23 +628,31 @@ export const EVALUATE: CommandSpec = {
       group: 'Output',
     },
   ],
-  examples: ['evaluate --checkpoint runs/<run>/best.safetensors --split all'],
+  examples: [
+    'evaluate --checkpoint runs/<run>/best.safetensors --split all',
+    'evaluate --checkpoint unet.safetensors --input case.nii.gz --truth case_seg.nii.gz --out eval',
+  ],
 };
 
 export const PREDICT: CommandSpec = {
   name: 'predict',
-  summary: 'masks (PNG and TIFF, Kaggle names, original frame) and overlays for new patients',
+  summary:
+    'masks for new patients: NIfTI (and DICOM SEG) on the source grid, or Kaggle-named PNG/TIFF and overlays',
+  description:
+    "A NIfTI file or a DICOM folder (or --channels) gives <out>/<case>_mask.nii.gz with the input's affine and " +
+    'header, and <out>/<case>_seg.dcm (DICOM SEG referencing the source series) for DICOM; a Kaggle-layout ' +
+    'patient folder gives PNG and TIFF masks and overlays in its original frame.',
   options: [
     checkpoint(false),
     {
       name: 'input',
       kind: 'text',
-      arg: 'DIR',
-      required: true,
+      arg: 'PATH',
       default: null,
-      help: 'a patient folder of <id>_<n>.tif|png slices, or a folder of such folders',
+      help: 'a patient folder of <id>_<n>.tif|png slices (or a folder of such folders), a .nii/.nii.gz file (3-D FLAIR, or 4-D pre, FLAIR, post) or a DICOM folder',
       group: 'Data',
     },
+    channelsOption('Data'),
     ...inferenceOptions(),
     {
       name: 'out',
@@ -616,6 +672,8 @@ export const PREDICT: CommandSpec = {
   ],
   examples: [
     'predict --checkpoint runs/<run>/best.safetensors --input /data/TCGA_CS_4941_19960909 --out masks',
+    'predict --checkpoint unet.safetensors --channels pre=t1.nii.gz,flair=flair.nii.gz,post=t1c.nii.gz --out masks',
+    'predict --checkpoint unet.safetensors --input dicom/ --channels "pre=*T1*PRE*,flair=FLAIR,post=*POST*" --out masks',
   ],
 };
 
@@ -628,11 +686,12 @@ export const ENSEMBLE: CommandSpec = {
     {
       name: 'input',
       kind: 'text',
-      arg: 'DIR',
+      arg: 'PATH',
       default: null,
-      help: 'predict masks for these patients (as predict) instead of evaluating',
+      help: 'predict masks for these patients (as predict: Kaggle-layout folders, a NIfTI file or a DICOM folder) instead of evaluating',
       group: 'Data',
     },
+    channelsOption('Data'),
     ...inferenceOptions(),
     {
       name: 'out',
@@ -652,6 +711,7 @@ export const ENSEMBLE: CommandSpec = {
   ],
   examples: [
     'ensemble --checkpoint runs/fold0/best.safetensors --checkpoint runs/fold1/best.safetensors --split all',
+    'ensemble --checkpoint fold0.safetensors --checkpoint fold1.safetensors --channels pre=t1.nii.gz,flair=flair.nii.gz --out masks',
   ],
 };
 
