@@ -46,6 +46,8 @@ export interface TrainConfig {
   'val-every': number;
   'val-batch-size': number;
   'early-stop': number;
+  /** Decay of the exponential moving average of the weights (0: none). */
+  ema: number;
   postprocess: string;
   tta: TtaMode;
   'log-every': number;

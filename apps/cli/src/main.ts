@@ -1,6 +1,7 @@
 /** mriseg command line: parses (options/), dispatches to the commands, and turns errors into one line and an exit code. */
 import { existsSync, statSync } from 'node:fs';
 import { benchCommand } from './commands/bench.js';
+import { runCv } from './commands/cv.js';
 import { doctor } from './commands/doctor.js';
 import { ensemble, evaluate, predict } from './commands/infer.js';
 import { convertCommand, exportCommand } from './commands/interop.js';
@@ -12,6 +13,7 @@ type Runner = (inv: Invocation) => Promise<number>;
 
 const RUNNERS: Record<string, Runner> = {
   train: (inv) => runTrain(inv),
+  cv: (inv) => runCv(inv),
   evaluate: (inv) => evaluate(inv.values),
   predict: (inv) => predict(inv.values),
   ensemble: (inv) => ensemble(inv.values),

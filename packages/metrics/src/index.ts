@@ -67,6 +67,15 @@ export {
   type PostprocessStepInfo,
   parsePostprocess,
 } from './postprocess.js';
+export {
+  DEFAULT_REMOVE_SMALL_SIZES,
+  defaultSelectSteps,
+  defaultSelectThresholds,
+  type SelectOptions,
+  type SelectResult,
+  type SelectTrial,
+  selectPostprocess,
+} from './select.js';
 export { percentile, percentileSorted, type Summary, summarize } from './summary.js';
 export {
   averageSurfaceDistance,

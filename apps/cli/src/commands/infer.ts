@@ -33,6 +33,7 @@ import { preprocessOptionsOf } from '@mriseg/models';
 import { initDevice } from '@mriseg/tensor-wgsl';
 import { makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
+import { type FoundPlan, isCvFolder, PLAN_FILE, planOfCheckpoint, readPlan } from '../lib/cv-files.js';
 import { checkDataFolder, ensureDemoData, loadVolumes } from '../lib/data.js';
 import { prepareOutputFolder, writeFileSafe } from '../lib/files.js';
 import {
@@ -80,17 +81,53 @@ export interface RunSettings {
   postprocess: string;
 }
 
-/** The checkpoints of the command line (one, or two or more for ensemble), checked to exist before any work. */
-function checkpointPaths(v: Record<string, Value>, command: string): string[] {
-  const paths = Array.isArray(v.checkpoint)
+/**
+ * The checkpoints of the command line (one, or two or more for ensemble), checked to exist before any work. A
+ * cross-validation folder (one holding plan.json) stands for its fold checkpoints; it, or a fold checkpoint of
+ * one, brings the plan's threshold and post-processing as the defaults (`withPlan`).
+ */
+function checkpointPaths(
+  v: Record<string, Value>,
+  command: string,
+): { paths: string[]; plan: FoundPlan | null; cv: boolean } {
+  const given = Array.isArray(v.checkpoint)
     ? v.checkpoint
     : typeof v.checkpoint === 'string'
       ? [v.checkpoint]
       : [];
+  let plan: FoundPlan | null = null;
+  let cv = false;
+  const paths = given.flatMap((p) => {
+    if (!isCvFolder(p)) return [p];
+    const found = readPlan(p);
+    plan ??= found;
+    cv = true;
+    return found.checkpoints;
+  });
   if (command === 'ensemble' && paths.length < 2)
-    throw new UsageError(`give two or more --checkpoint FILE (got ${paths.length})`, command);
+    throw new UsageError(
+      `give two or more --checkpoint FILE (got ${paths.length}), or one cv folder`,
+      command,
+    );
   for (const p of paths) checkCheckpointFile(p);
-  return paths;
+  if (!plan && paths.length > 0) plan = planOfCheckpoint(paths[0]);
+  return { paths, plan, cv };
+}
+
+/** The options with the plan's threshold and post-processing where none is given (said in a note). */
+function withPlan(
+  v: Record<string, Value>,
+  plan: FoundPlan | null,
+  log: (s: string) => void,
+): Record<string, Value> {
+  if (!plan) return v;
+  const out = { ...v };
+  if (out.threshold === null) out.threshold = plan.plan.threshold;
+  if (out.postprocess === null) out.postprocess = plan.plan.postprocess;
+  log(
+    `note: the cross-validation plan ${shownPath(join(plan.dir, PLAN_FILE))} (chosen out of fold): threshold ${out.threshold === plan.plan.threshold ? plan.plan.threshold : `${out.threshold} (given)`}, post-processing ${out.postprocess === plan.plan.postprocess ? plan.plan.postprocess : `${out.postprocess} (given)`}`,
+  );
+  return out;
 }
 
 /**
@@ -218,9 +255,13 @@ function summaryTable(report: MetricsReport): string {
  * `evaluate` (one checkpoint) and `ensemble` without --input (several, probabilities averaged): the per-patient
  * metrics of the chosen patients, written as patients.csv and summary.csv.
  */
-async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | 'ensemble'): Promise<number> {
+async function evaluateCommand(
+  given: Record<string, Value>,
+  command: 'evaluate' | 'ensemble',
+): Promise<number> {
   const log = (s: string) => console.log(s);
-  const paths = checkpointPaths(v, command);
+  const { paths, plan, cv } = checkpointPaths(given, command);
+  const v = withPlan(given, plan, log);
   if (command === 'evaluate' && (v.input !== null || v.channels !== null)) return evaluateScan(v, paths, log);
   if (typeof v.data === 'string') checkDataFolder('--data', v.data);
   await initDevice();
@@ -235,7 +276,9 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
       (v.out as string | null) ??
       (command === 'ensemble'
         ? join('runs', `${runStamp()}-ensemble`)
-        : join(dirname(paths[0]), 'evaluation'));
+        : cv && plan
+          ? join(plan.dir, 'evaluation')
+          : join(dirname(paths[0]), 'evaluation'));
     // Before the work: the results go outside the data tree, into a folder that can be written.
     if (dataDir !== null) checkDataFolder('--data', dataDir);
     const root = dataDir ?? ensureDemoData(train?.['demo-patients'] ?? 12, log);
@@ -248,8 +291,13 @@ async function evaluateCommand(v: Record<string, Value>, command: 'evaluate' | '
       demoPatients: train?.['demo-patients'] ?? 12,
       log,
     });
-    // Which patients: --split all, another split, or (default) the validation patients of the checkpoint's run.
-    const splitText = (v.split as string | null) ?? train?.split ?? 'all';
+    // Which patients: --split all, another split, or (default) the validation patients of the checkpoint's run;
+    // for a cv folder all of them (its folds trained on all but one fold of its own data: in-sample there).
+    const splitText = (v.split as string | null) ?? (cv ? 'all' : (train?.split ?? 'all'));
+    if (cv && v.data === null)
+      log(
+        'note: the fold ensemble on the data of its own cross-validation: every patient trained all folds but one (in-sample); its honest figure is the out-of-fold one in oof-summary.csv',
+      );
     const vols =
       splitText === 'all'
         ? data.volumes
@@ -463,7 +511,11 @@ export function patientMaskFiles(
 }
 
 /** `predict` (one checkpoint) and `ensemble --input` (several): masks and overlays of each patient under --out. */
-async function predictCommand(v: Record<string, Value>, command: 'predict' | 'ensemble'): Promise<number> {
+async function predictCommand(
+  given: Record<string, Value>,
+  command: 'predict' | 'ensemble',
+): Promise<number> {
+  let v = given;
   const input = v.input as string | null;
   const out = v.out as string | null;
   const channels = channelOption((v.channels as string | null) ?? null, command);
@@ -473,7 +525,9 @@ async function predictCommand(v: Record<string, Value>, command: 'predict' | 'en
       command,
     );
   if (out === null) throw new UsageError('--out DIR is required with --input', command);
-  const paths = checkpointPaths(v, command);
+  const { paths, plan } = checkpointPaths(given, command);
+  // The plan's threshold and post-processing where none is given (input, output and channels are not the plan's).
+  v = withPlan(given, plan, (s) => console.log(s));
   if (channels !== null || isScanInput(input!)) return predictScan(v, paths, input, channels, out, command);
   checkDataFolder('--input', input!);
   // Outputs never touch inputs: --out outside the input tree (real paths), before the patients are even listed.

@@ -36,6 +36,7 @@ import {
   CosineWarmupLR,
   createLoss,
   ExponentialLR,
+  ExponentialMovingAverage,
   type InferenceSpec,
   type LossOptions,
   MultiStepLR,
@@ -51,7 +52,7 @@ import { augmentOptions, type ParsedTrainArgs, resolveTrainConfig, type TrainCon
 import { environment, makePool } from '../env.js';
 import { CliError, UsageError } from '../errors.js';
 import { autotuneEnabled, autotuneOrDefaults, formatAutotune } from '../lib/autotune.js';
-import { checkDataFolder, ensureDemoData, loadVolumes } from '../lib/data.js';
+import { checkDataFolder, ensureDemoData, loadTrainingVolumes, preprocessingOf } from '../lib/data.js';
 import { appendLine, writeError, writeFileSafe } from '../lib/files.js';
 import {
   readCheckpoint,
@@ -63,7 +64,7 @@ import {
   unshared,
 } from '../lib/infer.js';
 import { commandLine, shownPath } from '../lib/paths.js';
-import { imageOf, pipelineOf, preprocessingOptions } from '../lib/pipeline.js';
+import { imageOf, pipelineOf } from '../lib/pipeline.js';
 import { formatDuration, Progress } from '../lib/progress.js';
 import { type EpochRecord, writeReport } from '../lib/report.js';
 import { runStamp } from '../lib/run-dir.js';
@@ -207,10 +208,6 @@ class LinearWarmupLR extends CosineWarmupLR {
     return epoch < this.warmupSteps ? super.lrAt(epoch, base) : base;
   }
 }
-
-/** The preprocessing options beyond the reference that this run asked for (recorded in its checkpoints). */
-const preprocessingOf = (c: TrainConfig) =>
-  preprocessingOptions({ biasCorrect: c['bias-correct'], skullStrip: c['skull-strip'] });
 
 /** How a checkpoint of this run is to be run: its input, preprocessing, threshold and post-processing. */
 export function inferenceSpecOf(c: TrainConfig): InferenceSpec {
@@ -446,6 +443,15 @@ interface Session {
   lock: RunLock;
   /** The metrics record the resumed checkpoint carries (null for a new run). */
   resumedRecord: EpochRecord | null;
+  /** --ema: the averaged weights (in a model of their own) and their validation batches; null without. */
+  ema: EmaState | null;
+}
+
+interface EmaState {
+  model: SegmentationModel;
+  tracker: ExponentialMovingAverage;
+  valSteps: StepGraph;
+  paths: { best: string; last: string };
 }
 
 /**
@@ -495,13 +501,7 @@ function storedSplitHash(path: string): string | null {
 /** The data, split by patient, and the run folder's record of them (split.json, config.json, environment). */
 async function prepareData(plan: RunPlan, pool: WorkerPool, log: (s: string) => void) {
   const { c, runDir, resumeFrom } = plan;
-  const data = await loadVolumes(c.data, {
-    preprocess: { size: c['image-size'], ...preprocessingOf(c) },
-    cache: c.cache,
-    pool,
-    demoPatients: c['demo-patients'],
-    log,
-  });
+  const data = await loadTrainingVolumes(c, pool, log);
   log(
     `data: ${plural(data.volumes.length, 'patient')} from ${shownPath(data.root)} (${c.data === null ? 'synthetic demo set' : 'Kaggle layout'}; ${data.cached} from the cache, ${(data.ms / 1000).toFixed(1)} s)`,
   );
@@ -533,13 +533,18 @@ async function prepareData(plan: RunPlan, pool: WorkerPool, log: (s: string) => 
   return { root: data.root, ...sides };
 }
 
-/** Model, optimizer, schedule, loss and the batch loader of the training patients. */
-async function buildTraining(c: TrainConfig, trainVols: Volume[], pool: WorkerPool) {
-  const model = createModel(c.model, {
+/** The configuration's model, initialised from its seed. */
+function newModel(c: TrainConfig): SegmentationModel {
+  return createModel(c.model, {
     features: c.features,
     rng: new Rng(c.seed),
     ...(c['deep-supervision'] === null ? {} : { deepSupervision: c['deep-supervision'] }),
   });
+}
+
+/** Model, optimizer, schedule, loss and the batch loader of the training patients. */
+async function buildTraining(c: TrainConfig, trainVols: Volume[], pool: WorkerPool) {
+  const model = newModel(c);
   const opt = makeOptimizer(c, model);
   const baseSampler =
     c.sampler === 'uniform' ? new UniformSampler(trainVols) : new ReferenceSampler(trainVols);
@@ -614,6 +619,50 @@ function startingState(
   return state;
 }
 
+/**
+ * --ema: a second model that holds the average. A resumed run continues the average in `last-ema.safetensors`
+ * when that file is of the same step as `last` (it is written just after it); otherwise (a kill between the two, or
+ * --ema added on resume) the average starts again from the current weights, said in a note.
+ */
+function startEma(
+  plan: RunPlan,
+  model: SegmentationModel,
+  state: TrainState,
+  log: (s: string) => void,
+): EmaState {
+  const { c, runDir } = plan;
+  const average = newModel(c);
+  const tracker = new ExponentialMovingAverage(model, average, c.ema);
+  const paths = { best: join(runDir, 'best-ema.safetensors'), last: join(runDir, 'last-ema.safetensors') };
+  if (plan.resumeFrom && state.step > 0) {
+    let restored = false;
+    if (existsSync(paths.last)) {
+      const ck = readCheckpoint(paths.last);
+      const meta = readTrainMeta(ck, paths.last);
+      if (meta && meta.state.step === state.step) {
+        try {
+          average.loadStateDict(ck.model);
+        } catch (e) {
+          throw stateDictMismatch(paths.last, average, e);
+        }
+        tracker.numUpdates = state.step;
+        restored = true;
+      }
+    }
+    if (!restored)
+      log(
+        `note: ${shownPath(paths.last)} is missing or not of step ${state.step}: the weight average starts again from the current weights`,
+      );
+  }
+  average.eval();
+  return {
+    model: average,
+    tracker,
+    valSteps: new StepGraph({ enabled: c.replay === 'on', maxKeys: 8 }),
+    paths,
+  };
+}
+
 /** Everything before the first step: data and split, model and optimizer, the state to start from, autotuning. */
 async function setUp(
   plan: RunPlan,
@@ -630,6 +679,7 @@ async function setUp(
     metrics: join(runDir, 'metrics.jsonl'),
   };
   const state = startingState(plan, t, paths.metrics, log);
+  const ema = c.ema > 0 ? startEma(plan, t.model, state, log) : null;
   if (autotuneEnabled(c.autotune)) {
     // Slices are 3-channel (pre-contrast, FLAIR, post-contrast), as the models' input.
     const tuned = await autotuneOrDefaults(t.model, 3, c['image-size'], c['batch-size'], c['val-batch-size']);
@@ -669,6 +719,7 @@ async function setUp(
     paths,
     lock,
     resumedRecord: plan.resumed?.record ?? null,
+    ema,
   };
   if (plan.resumeFrom) await reconcileBest(session, log);
   return session;
@@ -728,6 +779,7 @@ async function save(
   withOptimizer: boolean,
   metrics: Record<string, number>,
   record: EpochRecord | null = null,
+  model: SegmentationModel = s.model,
 ) {
   s.lock.check();
   const meta: TrainMeta = {
@@ -742,11 +794,11 @@ async function save(
   };
   try {
     await saveCheckpoint(path, {
-      model: s.model,
+      model,
       ...(withOptimizer ? { optimizer: s.opt, ...(s.scheduler ? { scheduler: s.scheduler } : {}) } : {}),
       metadata: {
-        modelName: s.model.architecture,
-        config: s.model.config(),
+        modelName: model.architecture,
+        config: model.config(),
         epoch: s.state.epoch,
         metrics,
         inference: inferenceSpecOf(s.c),
@@ -817,6 +869,7 @@ async function trainEpoch(
     const n = batch.imageShape[0];
     if (next < plan.length) start();
     s.steps.step(batch, ctl.log);
+    s.ema?.tracker.update();
     state.step++;
     state.batch++;
     images += n;
@@ -834,6 +887,7 @@ async function trainEpoch(
     if (interrupted) {
       progress.finish();
       await save(s, s.paths.last, true, {});
+      if (s.ema) await save(s, s.ema.paths.last, false, {}, null, s.ema.model);
       log(
         `${ctl.stop.signal}: wrote ${shownPath(s.paths.last)} (epoch ${epoch + 1}, batch ${state.batch}); continue with: ${commandLine(['train', '--resume', shownPath(s.runDir)])}`,
       );
@@ -893,6 +947,7 @@ async function runEpochs(
       const validating =
         s.valVols.length > 0 && ((epoch + 1) % c['val-every'] === 0 || epoch + 1 === c.epochs);
       let improved = false;
+      let improvedEma = false;
       if (validating) {
         const v0 = performance.now();
         const v = await validate(s.model, s.valVols, s.lossFn, c, s.valSteps);
@@ -909,6 +964,17 @@ async function runEpochs(
           improved = true;
         } else state.badValidations++;
         if (s.scheduler instanceof ReduceLROnPlateau) s.scheduler.step(v.meanDsc);
+        if (s.ema) {
+          const e = await validate(s.ema.model, s.valVols, s.lossFn, c, s.ema.valSteps);
+          record.valLossEma = e.loss;
+          record.valMeanDscEma = e.meanDsc;
+          record.valDscEma = e.dsc;
+          if (e.meanDsc > (state.bestDscEma ?? Number.NEGATIVE_INFINITY)) {
+            state.bestDscEma = e.meanDsc;
+            state.bestEpochEma = epoch + 1;
+            improvedEma = true;
+          }
+        }
       }
       if (!s.perStep && s.scheduler && !(s.scheduler instanceof ReduceLROnPlateau)) s.scheduler.step();
       record.seconds = (performance.now() - e0) / 1000;
@@ -931,9 +997,17 @@ async function runEpochs(
       appendLine(s.paths.metrics, JSON.stringify(record));
       await save(s, s.paths.last, true, metrics, record);
       if (improved) await save(s, s.paths.best, false, metrics, record);
+      if (s.ema) {
+        const emaMetrics: Record<string, number> =
+          record.valMeanDscEma !== undefined
+            ? { trainLoss, valMeanDsc: record.valMeanDscEma, valLoss: record.valLossEma! }
+            : { trainLoss };
+        await save(s, s.ema.paths.last, false, emaMetrics, record, s.ema.model);
+        if (improvedEma) await save(s, s.ema.paths.best, false, emaMetrics, record, s.ema.model);
+      }
       state.epoch--;
       log(
-        `epoch ${epoch + 1}/${c.epochs}: train loss ${trainLoss.toFixed(4)}${record.valLoss !== undefined ? `, val loss ${record.valLoss.toFixed(4)}, val mean DSC ${record.valMeanDsc!.toFixed(4)}${improved ? ' (best)' : ''}${record.valPostMeanDsc !== undefined ? `, post-processed ${record.valPostMeanDsc.toFixed(4)}` : ''}` : ''}, ${record.imgPerSec.toFixed(1)} img/s, ${formatDuration(record.seconds)}`,
+        `epoch ${epoch + 1}/${c.epochs}: train loss ${trainLoss.toFixed(4)}${record.valLoss !== undefined ? `, val loss ${record.valLoss.toFixed(4)}, val mean DSC ${record.valMeanDsc!.toFixed(4)}${improved ? ' (best)' : ''}${record.valPostMeanDsc !== undefined ? `, post-processed ${record.valPostMeanDsc.toFixed(4)}` : ''}` : ''}${record.valMeanDscEma !== undefined ? `, EMA ${record.valMeanDscEma.toFixed(4)}${improvedEma ? ' (best)' : ''}` : ''}, ${record.imgPerSec.toFixed(1)} img/s, ${formatDuration(record.seconds)}`,
       );
       if (c['early-stop'] > 0 && state.badValidations >= c['early-stop']) {
         log(`early stop: no better validation mean DSC for ${plural(state.badValidations, 'validation')}`);
@@ -973,6 +1047,10 @@ function finish(s: Session, seconds: number, log: (l: string) => void): void {
       `Best validation mean DSC: ${state.bestDsc.toFixed(4)} (epoch ${state.bestEpoch}; chosen on the ${plural(s.valVols.length, 'validation patient')}, so optimistic)`,
     );
   } else log('no validation was run (no validation patients)');
+  if (state.bestEpochEma !== undefined && state.bestEpochEma > 0)
+    log(
+      `Best validation mean DSC of the weight average (EMA ${c.ema}): ${state.bestDscEma!.toFixed(4)} (epoch ${state.bestEpochEma}; best-ema.safetensors, last-ema.safetensors)`,
+    );
   log(`run folder: ${shownPath(s.runDir)} (best.safetensors, last.safetensors, metrics.jsonl, ${report})`);
   if (existsSync(s.paths.best))
     log(
@@ -1021,6 +1099,8 @@ export async function runTrain(p: ParsedOptions, hooks: TrainHooks = {}): Promis
       } finally {
         session.steps.dispose();
         session.valSteps.dispose();
+        session.ema?.valSteps.dispose();
+        session.ema?.model.dispose();
         session.opt.dispose();
         session.model.dispose();
       }

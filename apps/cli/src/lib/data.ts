@@ -8,8 +8,10 @@ import {
   type WorkerPool,
   writePhantomDataset,
 } from '@mriseg/data';
+import type { TrainConfig } from '../config.js';
 import { cacheRoot } from '../env.js';
 import { CliError } from '../errors.js';
+import { preprocessingOptions } from './pipeline.js';
 
 /** Phantom settings of the demo: 128² slices (preprocessed down to the demo's 64²), 14–20 slices a patient. */
 export const DEMO_PHANTOM = { size: 128, slices: [14, 20] as [number, number], seed: 7 };
@@ -77,4 +79,26 @@ export async function loadVolumes(
     onWarning: (w) => console.error(`mriseg: warning: ${w}`),
   });
   return { root, volumes: r.volumes, ms: r.ms, cached: r.cached };
+}
+
+/** The preprocessing options beyond the reference that a run asked for (recorded in its checkpoints). */
+export const preprocessingOf = (c: Pick<TrainConfig, 'bias-correct' | 'skull-strip'>) =>
+  preprocessingOptions({ biasCorrect: c['bias-correct'], skullStrip: c['skull-strip'] });
+
+/**
+ * The volumes a training configuration trains on: its data (or the demo set), at its size and with its
+ * preprocessing, through its cache.
+ */
+export function loadTrainingVolumes(
+  c: Pick<TrainConfig, 'data' | 'image-size' | 'cache' | 'demo-patients' | 'bias-correct' | 'skull-strip'>,
+  pool: WorkerPool,
+  log: (s: string) => void,
+): Promise<LoadedVolumes> {
+  return loadVolumes(c.data, {
+    preprocess: { size: c['image-size'], ...preprocessingOf(c) },
+    cache: c.cache,
+    pool,
+    demoPatients: c['demo-patients'],
+    log,
+  });
 }

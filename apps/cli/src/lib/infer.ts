@@ -1,6 +1,6 @@
 /** Models from checkpoints and their (averaged) probabilities over preprocessed volumes. */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Volume } from '@mriseg/data';
 import {
   configFromStateDict,
@@ -40,6 +40,9 @@ export interface TrainState {
   bestDsc: number;
   bestEpoch: number;
   badValidations: number;
+  /** --ema: the best validation mean DSC of the averaged weights and its epoch. */
+  bestDscEma?: number;
+  bestEpochEma?: number;
 }
 
 export interface LoadedCheckpoint {
@@ -54,6 +57,10 @@ export interface LoadedCheckpoint {
 export function checkCheckpointFile(path: string): void {
   if (!existsSync(path))
     throw new CliError(`--checkpoint ${path}: no such file (looked for ${resolve(path)})`);
+  if (statSync(path).isDirectory() && existsSync(join(path, 'cv.json')))
+    throw new CliError(
+      `--checkpoint ${path}: a cross-validation folder without plan.json; gather its folds first (mriseg cv --collect --out ${path} …)`,
+    );
   if (statSync(path).isDirectory())
     throw new CliError(
       `--checkpoint ${path}: a folder; give a .safetensors file (e.g. ${path}/best.safetensors)`,
@@ -101,6 +108,7 @@ export function readTrainMeta(ck: Checkpoint, path: string): TrainMeta | null {
   // JSON has no -Infinity: a run without a validation yet stores its best DSC as null.
   if (st.bestDsc === null) st.bestDsc = Number.NEGATIVE_INFINITY;
   if (typeof st.bestDsc !== 'number') throw bad('has state.bestDsc that is not a number');
+  if (st.bestDscEma === null) st.bestDscEma = Number.NEGATIVE_INFINITY;
   if (!isObject(meta.split) || typeof meta.split.hash !== 'string') throw bad('has no split record');
   return meta as unknown as TrainMeta;
 }

@@ -17,6 +17,10 @@ export interface EpochRecord {
   valDsc?: Record<string, number>;
   /** Mean DSC of the run's post-processed masks, when its post-processing is not lcc3d. */
   valPostMeanDsc?: number;
+  /** The same of the EMA weights (--ema). */
+  valLossEma?: number;
+  valMeanDscEma?: number;
+  valDscEma?: Record<string, number>;
   valSeconds?: number;
   seconds?: number;
   liveBuffers?: number;
@@ -50,12 +54,25 @@ export function writeReport(dir: string, c: TrainConfig, records: EpochRecord[],
     ]),
   );
   const val = records.filter((r) => r.valMeanDsc !== undefined);
+  const ema = val.some((r) => r.valMeanDscEma !== undefined);
   writeFileSafe(
     join(dir, 'dsc.svg'),
     lineChart(
       'Validation mean DSC (reference metric)',
       'epoch',
-      [{ name: 'validation mean DSC', points: val.map((r) => [r.epoch, r.valMeanDsc!]) }],
+      [
+        { name: 'validation mean DSC', points: val.map((r) => [r.epoch, r.valMeanDsc!]) },
+        ...(ema
+          ? [
+              {
+                name: 'EMA of the weights',
+                points: val
+                  .filter((r) => r.valMeanDscEma !== undefined)
+                  .map((r) => [r.epoch, r.valMeanDscEma!] as [number, number]),
+              },
+            ]
+          : []),
+      ],
       { yMin: 0, yMax: 1 },
     ),
   );
@@ -95,11 +112,11 @@ export function writeReport(dir: string, c: TrainConfig, records: EpochRecord[],
     '',
     '## Epochs',
     '',
-    '| epoch | step | lr | train loss | val loss | val mean DSC | img/s | seconds |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| epoch | step | lr | train loss | val loss | val mean DSC |${ema ? ' EMA val mean DSC |' : ''} img/s | seconds |`,
+    `| ---: | ---: | ---: | ---: | ---: | ---: |${ema ? ' ---: |' : ''} ---: | ---: |`,
     ...records.map(
       (r) =>
-        `| ${r.epoch} | ${r.step} | ${r.lr.toPrecision(3)} | ${f4(r.trainLoss)} | ${f4(r.valLoss)} | ${f4(r.valMeanDsc)} | ${r.imgPerSec.toFixed(1)} | ${(r.seconds ?? 0).toFixed(1)} |`,
+        `| ${r.epoch} | ${r.step} | ${r.lr.toPrecision(3)} | ${f4(r.trainLoss)} | ${f4(r.valLoss)} | ${f4(r.valMeanDsc)} |${ema ? ` ${f4(r.valMeanDscEma)} |` : ''} ${r.imgPerSec.toFixed(1)} | ${(r.seconds ?? 0).toFixed(1)} |`,
     ),
     '',
     `## Validation patients at epoch ${s.bestEpoch}`,

@@ -21,6 +21,8 @@ export const RUN_FILES = [
   'metrics.jsonl',
   'last.safetensors',
   'best.safetensors',
+  'last-ema.safetensors',
+  'best-ema.safetensors',
   'report.md',
   'loss.svg',
   'dsc.svg',

@@ -175,8 +175,8 @@ const checkpoint = (repeatable: boolean): OptionSpec => ({
   required: true,
   default: null,
   help: repeatable
-    ? 'a model (.safetensors from train); give it once for each model, two or more'
-    : 'the model (.safetensors from train, or a PyTorch state dict with a known architecture)',
+    ? 'a model (.safetensors from train); give it once for each model, two or more; a cv folder stands for its folds (and brings its plan)'
+    : 'the model (.safetensors from train, or a PyTorch state dict with a known architecture), or a cv folder: the ensemble of its folds with its plan',
   group: 'Model',
 });
 
@@ -444,6 +444,16 @@ export const TRAIN: CommandSpec = {
       group: T_VAL,
     },
     {
+      name: 'ema',
+      kind: 'number',
+      arg: 'DECAY',
+      range: [0, 1],
+      open: [false, true],
+      default: 0,
+      help: 'also keep an exponential moving average of the weights (e.g. 0.999 a step), validated and checkpointed beside them (last-ema, best-ema); 0: off',
+      group: T_VAL,
+    },
+    {
       name: 'postprocess',
       kind: 'text',
       arg: 'STEPS',
@@ -502,6 +512,80 @@ export const TRAIN: CommandSpec = {
     'train --data /data/kaggle_3m                 # the reference recipe (wants a GPU)',
     'train --data /data/kaggle_3m --split kfold:5:0 --epochs 20 --out runs/fold0',
     'train --resume runs/fold0 --epochs 40        # train on to epoch 40',
+  ],
+};
+
+// ------------------------------------------------------------------------------------------------------ cv
+
+/** Which checkpoint of each fold the out-of-fold predictions and the fold ensemble use. */
+export const FOLD_CHECKPOINTS = ['last', 'best', 'last-ema', 'best-ema'] as const;
+export type FoldCheckpoint = (typeof FOLD_CHECKPOINTS)[number];
+
+/** Train's options a cross-validation sets itself (the split, the folder of each fold, resuming, starting anew). */
+const CV_OWN = new Set(['split', 'out', 'resume', 'force']);
+
+const T_CV = 'Cross-validation';
+
+export const CV: CommandSpec = {
+  name: 'cv',
+  summary:
+    'K-fold cross-validation by patient: trains the folds, then out-of-fold metrics and a post-processing plan',
+  description:
+    'Splits the patients into K folds stratified by tumour volume (seeded by --seed) and trains fold I on the ' +
+    'others, into <out>/fold-I, one fold after another (or only --fold I, e.g. one fold per batch job). Running ' +
+    'the same command again resumes: finished folds are skipped, interrupted ones continue from their last ' +
+    'checkpoint. Once every fold is trained (or with --collect), each patient is predicted by the fold that did ' +
+    'not train on it; the per-patient table, its summary and cv-report.md are written, and the threshold and ' +
+    'post-processing are chosen on those out-of-fold predictions into plan.json, which predict, evaluate and ' +
+    'ensemble use when given the cv folder. Every train option applies to each fold.',
+  options: [
+    {
+      name: 'folds',
+      kind: 'int',
+      min: 2,
+      default: 5,
+      help: 'K: folds of patients',
+      group: T_CV,
+    },
+    {
+      name: 'fold',
+      kind: 'int',
+      min: 0,
+      default: null,
+      defaultText: 'all, one after another',
+      help: 'train only fold I (0-based), e.g. as one task of a job array; --collect gathers the folds afterwards',
+      group: T_CV,
+    },
+    {
+      name: 'collect',
+      kind: 'flag',
+      help: 'train nothing: gather the trained folds into the out-of-fold table, the plan and the report',
+      group: T_CV,
+    },
+    {
+      name: 'fold-checkpoint',
+      kind: 'choice',
+      choices: FOLD_CHECKPOINTS,
+      default: 'last',
+      help: "each fold's checkpoint for the out-of-fold predictions and the ensemble (best: chosen on the fold's own validation patients, so optimistic; -ema: the weight average of --ema)",
+      group: T_CV,
+    },
+    ...TRAIN.options.filter((o) => !CV_OWN.has(o.name)),
+    {
+      name: 'out',
+      kind: 'text',
+      arg: 'DIR',
+      default: null,
+      defaultText: 'runs/<time>-cv-<model> (demo: runs/<time>-cv-demo)',
+      help: 'the cross-validation folder: fold-0 … fold-K−1 (run folders of train), the tables, plan.json, cv-report.md; give the same folder again to resume',
+      group: T_RUN,
+    },
+  ],
+  examples: [
+    'cv --data /data/kaggle_3m --folds 5 --epochs 20 --out runs/cv5          # all folds, then the tables',
+    'cv --data /data/kaggle_3m --folds 5 --fold 2 --out runs/cv5             # one fold (a job of an array)',
+    'cv --data /data/kaggle_3m --folds 5 --collect --out runs/cv5            # gather the folds',
+    'predict --checkpoint runs/cv5 --input /data/new_patient --out masks     # fold ensemble with the plan',
   ],
 };
 
@@ -830,6 +914,7 @@ export const CONVERT: CommandSpec = {
 
 export const COMMAND_SPECS: readonly CommandSpec[] = [
   TRAIN,
+  CV,
   EVALUATE,
   PREDICT,
   ENSEMBLE,

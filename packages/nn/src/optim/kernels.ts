@@ -202,3 +202,28 @@ export function scaleByClipCoefficient(g: Tensor, norm: Tensor, maxNorm: number)
     grid1d(g.size),
   );
 }
+
+/**
+ * E ← lerp(E, P, w) in place, with torch.lerp's two-sided formula (E + w·(P − E) for w < 0.5, else
+ * P − (P − E)·(1 − w)), so w = 1 copies P exactly.
+ */
+const lerpKernel = kernel('lerp_inplace', () =>
+  updateSpec(
+    'lerp_inplace',
+    [{ name: 'E', access: 'read_write' }, { name: 'P' }],
+    { weight: 'f32' },
+    `  let e = E[i];
+  let d = P[i] - e;
+  if (params.weight < 0.5) { E[i] = e + params.weight * d; } else { E[i] = P[i] - d * (1.0 - params.weight); }`,
+  ),
+);
+
+export function lerpInPlace(e: Tensor, p: Tensor, weight: () => number): void {
+  const n = e.size;
+  runtime().dispatchKernel(
+    lerpKernel,
+    { E: e.buffer, P: p.buffer },
+    () => ({ n, weight: weight() }),
+    grid1d(n),
+  );
+}
