@@ -119,4 +119,4 @@ export {
 } from './scan-volume.js';
 export { percentiles } from './select.js';
 export { type GroupOptions, groupSlices, parseSliceName, type SliceGroup, type SliceName } from './slices.js';
-export { decodeTiff, SUPPORTED_TIFF_COMPRESSIONS } from './tiff.js';
+export { decodeTiff, encodeTiff, SUPPORTED_TIFF_COMPRESSIONS, type TiffWriteOptions } from './tiff.js';
