@@ -10,6 +10,7 @@ import { initDevice, predictVolume } from '@mriseg/models';
 import { parseCheckpoint } from '@mriseg/nn';
 import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
 import { decodePatient, decodeScan } from './decode.js';
+import { EditPanel } from './edit-ui.js';
 import { isSliceName, type LoadedPatient, type NamedBytes } from './files.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
 import { type LoadedModel, loadModel, type ModelChoice, type ModelPlan, planModel } from './model.js';
@@ -130,6 +131,20 @@ let analysis: Analysis | null = null;
 let referenceDscValue: number | null = null;
 let busy = false;
 
+// Mask corrections (edit-ui.ts): the page lends the editor its volume, prediction and drawing.
+const edits = new EditPanel({
+  volume: () => volume,
+  patient: () => patient,
+  prediction: () => analysis?.prediction ?? null,
+  slice: () => view.slice,
+  dropsEnds,
+  imageRect: (c) => imageRect(c.width, c.height, volume!.width, volume!.height, view),
+  redraw: () => draw(),
+  download: (bytes, name, type) => download(bytes, name, type),
+  showError: (e) => showError(e),
+  changed: () => {},
+});
+
 const gpu = initDevice();
 gpu.then(
   (rt) => {
@@ -197,6 +212,7 @@ function preprocessPatient(): void {
   if (!patient) return;
   volumePreprocess = targetPreprocessing();
   volume = preprocess(patient.raw, volumePreprocess);
+  edits.reset(volume);
   view = withVolume(view, volume.depth);
   const [w, l] = autoWindow(volume.image);
   view = setWindowLevel(view, w, l);
@@ -434,10 +450,12 @@ function drawPanel(canvas: HTMLCanvasElement, d: SliceData | null, layers: Panel
     offscreen.height = d.height;
   }
   renderSlice(pixels.data, d, s, layers);
+  edits.overlay(pixels.data, s.slice);
   offctx.putImageData(pixels, 0, 0);
   const r = imageRect(canvas.width, canvas.height, d.width, d.height, s);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(offscreen, r.x, r.y, r.w, r.h);
+  edits.decorate(ctx, canvas);
 }
 
 function drawNow(): void {
@@ -534,6 +552,7 @@ function syncControls(): void {
     } else if (patient?.raw.sliceNumbers[s] !== undefined) source = ` (file ${patient.raw.sliceNumbers[s]})`;
     ui.sliceValue.textContent = `${view.slice + 1} / ${volume.depth}${source}`;
   }
+  edits.sync();
   ui.refDsc.textContent = fmt(referenceDscValue);
   ui.dsc.textContent = fmt(analysis?.dsc);
   const sd = analysis?.perSlice[view.slice];
@@ -701,11 +720,13 @@ for (const canvas of [ui.view, ui.viewRight]) {
   );
   let drag: { x: number; y: number; shift: boolean } | null = null;
   canvas.addEventListener('pointerdown', (e) => {
+    canvas.focus();
+    if (volume && edits.pointerDown(e, canvas)) return;
     drag = { x: e.clientX, y: e.clientY, shift: e.shiftKey };
     canvas.setPointerCapture(e.pointerId);
   });
   canvas.addEventListener('pointermove', (e) => {
-    if (!drag) return;
+    if (edits.pointerMove(e, canvas) || !drag) return;
     const dx = e.clientX - drag.x;
     const dy = e.clientY - drag.y;
     drag.x = e.clientX;
@@ -714,9 +735,15 @@ for (const canvas of [ui.view, ui.viewRight]) {
     else update(panBy(view, dx, dy));
   });
   canvas.addEventListener('pointerup', () => {
+    edits.pointerUp();
     drag = null;
   });
+  canvas.addEventListener('dblclick', () => edits.doubleClick());
   canvas.addEventListener('keydown', (e) => {
+    if (edits.key(e)) {
+      e.preventDefault();
+      return;
+    }
     const next = keyAction(view, e.key);
     if (next) {
       e.preventDefault();
