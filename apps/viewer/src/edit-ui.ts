@@ -289,9 +289,7 @@ export class EditPanel {
     ctx.strokeStyle = 'rgb(0, 220, 230)';
     ctx.lineWidth = 1.5;
     ctx.beginPath();
-    this.polygon.forEach(([x, y], i) =>
-      i === 0 ? ctx.moveTo(r.x + x * k, r.y + y * k) : ctx.lineTo(r.x + x * k, r.y + y * k),
-    );
+    for (const [x, y] of this.polygon) ctx.lineTo(r.x + x * k, r.y + y * k);
     ctx.stroke();
     for (const [x, y] of this.polygon) ctx.fillRect(r.x + x * k - 2, r.y + y * k - 2, 4, 4);
   }

@@ -12,6 +12,7 @@ import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
 import { decodePatient, decodeScan } from './decode.js';
 import { EditPanel } from './edit-ui.js';
 import { isSliceName, type LoadedPatient, type NamedBytes } from './files.js';
+import { FinetunePanel } from './finetune-ui.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
 import { type LoadedModel, loadModel, type ModelChoice, type ModelPlan, planModel } from './model.js';
 import { imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
@@ -142,7 +143,31 @@ const edits = new EditPanel({
   redraw: () => draw(),
   download: (bytes, name, type) => download(bytes, name, type),
   showError: (e) => showError(e),
-  changed: () => {},
+  changed: () => finetune.changed(),
+});
+// Fine-tuning on the corrections (finetune-ui.ts, in the model worker).
+const finetune = new FinetunePanel({
+  volume: () => volume,
+  editor: () => edits.editor,
+  prediction: () => analysis?.prediction ?? null,
+  slice: () => view.slice,
+  checkpoint: () => checkpoint,
+  choice: () => modelChoice(),
+  setSliceProbability: (z, p) => {
+    const v = volume!;
+    const plane = v.width * v.height;
+    prob ??= new Float32Array(v.depth * plane);
+    prob.set(p, z * plane);
+    recompute();
+  },
+  setProbability: (p) => {
+    const v = volume!;
+    prob = p;
+    referenceDscValue = patient?.hasMask ? volumeReferenceDsc(p, v.mask, [v.depth, v.height, v.width]) : null;
+    recompute();
+  },
+  download: (bytes, name, type) => download(bytes, name, type),
+  showError: (e) => showError(e),
 });
 
 const gpu = initDevice();
@@ -230,6 +255,7 @@ function preprocessPatient(): void {
 
 function setCheckpoint(bytes: Uint8Array, name: string): void {
   checkpoint = { bytes, name };
+  finetune.checkpointChanged();
   disposeModel();
   planCheckpoint();
   updateButtons();

@@ -17,6 +17,13 @@ export {
   identityAffine,
   orientationCode,
 } from './affine.js';
+export {
+  type AugmentOptions,
+  type AugmentParams,
+  augmentSlice,
+  drawAugmentParams,
+  REFERENCE_AUGMENT,
+} from './augment.js';
 export { nearestIndices, prefilterQuadratic, quadraticTaps, SPLINE_PAD } from './bspline.js';
 export {
   CHANNEL_KEYS,
