@@ -117,20 +117,24 @@ export class FinetunePanel {
     this.ui.status.textContent = text;
   }
 
-  /** DSC of the model's current probabilities on the corrected slices against the corrections. */
-  private scoreCorrected(prob: Float32Array, set: TrainingSet, threshold: number): number {
+  /**
+   * DSC on the corrected slices against the corrections, pooled. `prob` holds the volume's probabilities, or
+   * (`perSample`) one plane for each of the set's first samples (the corrected slices come first).
+   */
+  private scoreCorrected(
+    prob: Float32Array,
+    set: TrainingSet,
+    threshold: number,
+    perSample: boolean,
+  ): number {
     const plane = set.height * set.width;
-    const corrected = set.slices.filter((s) => s.target === 'correction');
-    const p = new Float32Array(corrected.length * plane);
-    const t = new Uint8Array(corrected.length * plane);
-    corrected.forEach((s, i) => {
-      p.set(prob.subarray(s.z * plane, (s.z + 1) * plane), i * plane);
-      t.set(
-        set.masks.subarray(set.slices.indexOf(s) * plane, (set.slices.indexOf(s) + 1) * plane),
-        i * plane,
-      );
-    });
-    return dscAt(p, t, threshold);
+    const n = set.slices.filter((s) => s.target === 'correction').length;
+    const p = new Float32Array(n * plane);
+    for (let i = 0; i < n; i++) {
+      const z = perSample ? i : set.slices[i].z;
+      p.set(prob.subarray(z * plane, (z + 1) * plane), i * plane);
+    }
+    return dscAt(p, set.masks.subarray(0, n * plane), threshold);
   }
 
   private async run(): Promise<void> {
@@ -162,8 +166,9 @@ export class FinetunePanel {
       const restart = this.dirty || !this.hasRun;
       if (restart) {
         this.say('Scoring the corrected slices before fine-tuning…');
-        const before = await worker.predict(v.image, [v.depth, 3, v.height, v.width]);
-        this.before = this.scoreCorrected(before, set, threshold);
+        const n = ed.corrected().length;
+        const before = await worker.predict(set.images.subarray(0, n * 3 * plane), [n, 3, v.height, v.width]);
+        this.before = this.scoreCorrected(before, set, threshold, true);
         this.after = null;
         this.losses = [];
       }
@@ -191,7 +196,7 @@ export class FinetunePanel {
         `${r.stopped ? 'Stopped' : 'Done'} at step ${r.step}; predicting the volume with the fine-tuned model…`,
       );
       const prob = await worker.predict(v.image, [v.depth, 3, v.height, v.width]);
-      this.after = this.scoreCorrected(prob, set, threshold);
+      this.after = this.scoreCorrected(prob, set, threshold, false);
       this.host.setProbability(prob);
       this.say(
         `${r.stopped ? 'Stopped' : 'Done'} at step ${r.step} (${r.stepsThisCall} steps in ${r.seconds.toFixed(1)} s, ` +

@@ -5,7 +5,7 @@
  * run after its current step.
  */
 import { initDevice, modelFromConfig, predictVolume, type SegmentationModel } from '@mriseg/models';
-import { Adam, bceDiceLoss, diceLoss, serializeCheckpoint } from '@mriseg/nn';
+import { Adam, BatchNorm2d, bceDiceLoss, diceLoss, serializeCheckpoint } from '@mriseg/nn';
 import { add, mul, Rng, scope, type Tensor, tensor } from '@mriseg/tensor-wgsl';
 import { BatchSampler } from './finetune.js';
 import { type LoadedModel, loadModel } from './model.js';
@@ -76,6 +76,16 @@ async function predict(
   return p;
 }
 
+/**
+ * Training mode with the BatchNorm statistics frozen: a fine-tuning batch is a few augmented copies of one
+ * patient's slices, whose batch statistics are far from the ones the model was trained with, and would also drag
+ * the running statistics there. The convolutions and the BatchNorm scales and shifts train.
+ */
+function fineTuneMode(m: SegmentationModel): void {
+  m.train();
+  for (const mod of m.modules()) if (mod instanceof BatchNorm2d) mod.training = false;
+}
+
 function lossOf(kind: FinetuneOptions['loss']): (logits: Tensor, target: Tensor) => Tensor {
   return kind === 'bce-dice' ? (l, t) => bceDiceLoss(l, t) : (l, t) => diceLoss(l, t);
 }
@@ -118,7 +128,7 @@ async function train(r: Extract<ModelRequest, { kind: 'train' }>, id: number): P
   stopRequested = false;
   const t0 = performance.now();
   let done = 0;
-  m.train();
+  fineTuneMode(m);
   const { height: h, width: w } = r.set;
   while (done < o.steps && !stopRequested) {
     const l = trainStep(m, optimizer, loss, sampler.next());
@@ -132,7 +142,7 @@ async function train(r: Extract<ModelRequest, { kind: 'train' }>, id: number): P
     ctx.postMessage({ id, kind: 'step', step, loss: value });
     if (r.preview && o.previewEvery > 0 && (step % o.previewEvery === 0 || done === o.steps)) {
       const prob = await predict(m, r.preview, [1, 3, h, w], 1, -1);
-      m.train();
+      fineTuneMode(m);
       ctx.postMessage({ id, kind: 'preview', step, prob }, [prob.buffer]);
     }
   }

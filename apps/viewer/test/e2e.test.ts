@@ -542,7 +542,16 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
       Number(/predicted (\d+)/.exec((await page.locator('#slice-area').textContent()) ?? '')![1]);
     const predictedBefore = await predicted();
     await page.getByRole('button', { name: 'Accept prediction' }).click();
-    await stroke([14, 44], [30, 48]);
+    // What the model "missed": the tumour extended by a stroke from its centre to 6 px past its right edge.
+    let [sx, sy, right] = [0, 0, 0];
+    for (let i = 0; i < 64 * 64; i++) {
+      if (!vol.mask[z * 64 * 64 + i]) continue;
+      sx += i % 64;
+      sy += Math.floor(i / 64);
+      right = Math.max(right, i % 64);
+    }
+    const centre: [number, number] = [sx / areas[z] + 0.5, sy / areas[z] + 0.5];
+    await stroke(centre, [right + 7, centre[1]]);
     expect(await page.evaluate(() => document.body.dataset.corrected)).toBe('1');
 
     // Fine-tune 6 steps (SwiftShader takes seconds a step), lr 3e-3 for a visible change in few steps, without the
