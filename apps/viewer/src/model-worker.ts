@@ -5,13 +5,13 @@
  * run after its current step.
  */
 import { initDevice, modelFromConfig, predictVolume, type SegmentationModel } from '@mriseg/models';
-import { Adam, BatchNorm2d, bceDiceLoss, diceLoss, serializeCheckpoint } from '@mriseg/nn';
-import { add, mul, Rng, scope, type Tensor, tensor } from '@mriseg/tensor-wgsl';
+import { Adam } from '@mriseg/nn';
+import { Rng } from '@mriseg/tensor-wgsl';
 import { BatchSampler } from './finetune.js';
+import { fineTuneMode, finetunedCheckpoint, lossOf, trainStep } from './finetune-train.js';
 import { type LoadedModel, loadModel } from './model.js';
 import type {
   BenchResult,
-  FinetuneOptions,
   LoadResult,
   ModelEvent,
   ModelRequest,
@@ -76,43 +76,6 @@ async function predict(
   return p;
 }
 
-/**
- * Training mode with the BatchNorm statistics frozen: a fine-tuning batch is a few augmented copies of one
- * patient's slices, whose batch statistics are far from the ones the model was trained with, and would also drag
- * the running statistics there. The convolutions and the BatchNorm scales and shifts train.
- */
-function fineTuneMode(m: SegmentationModel): void {
-  m.train();
-  for (const mod of m.modules()) if (mod instanceof BatchNorm2d) mod.training = false;
-}
-
-function lossOf(kind: FinetuneOptions['loss']): (logits: Tensor, target: Tensor) => Tensor {
-  return kind === 'bce-dice' ? (l, t) => bceDiceLoss(l, t) : (l, t) => diceLoss(l, t);
-}
-
-/** One optimizer step on a host batch; returns the loss tensor (detached, the caller reads and frees it). */
-function trainStep(
-  m: SegmentationModel,
-  opt: Adam,
-  loss: ReturnType<typeof lossOf>,
-  b: ReturnType<BatchSampler['next']>,
-): Tensor {
-  return scope(() => {
-    opt.zeroGrad();
-    const [n, , h, w] = b.shape;
-    const x = tensor(b.image, b.shape);
-    const y = tensor(b.mask, [n, 1, h, w]);
-    const heads = m.forwardHeads(x);
-    // Deep supervision: the mean of the heads' losses, as `mriseg train`.
-    let l = loss(heads[0], y);
-    for (let i = 1; i < heads.length; i++) l = add(l, loss(heads[i], y));
-    if (heads.length > 1) l = mul(l, 1 / heads.length);
-    l.backward();
-    opt.step();
-    return l.detach();
-  });
-}
-
 async function train(r: Extract<ModelRequest, { kind: 'train' }>, id: number): Promise<TrainResult> {
   const m = model();
   const o = r.options;
@@ -150,16 +113,7 @@ async function train(r: Extract<ModelRequest, { kind: 'train' }>, id: number): P
 }
 
 async function save(extra: Record<string, string>): Promise<Uint8Array> {
-  const m = model();
-  return serializeCheckpoint({
-    model: m,
-    metadata: {
-      modelName: m.architecture,
-      config: m.config(),
-      inference: loaded!.plan.inference,
-      extra: { ...extra, finetune_steps: String(step) },
-    },
-  });
+  return finetunedCheckpoint(model(), loaded!.plan.inference, { ...extra, finetune_steps: String(step) });
 }
 
 /**
