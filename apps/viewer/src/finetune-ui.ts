@@ -7,7 +7,7 @@ import type { Volume } from '@mriseg/data/browser';
 import type { MaskEditor } from './edit.js';
 import { buildTrainingSet, dscAt, type TrainingSet, trainingSlices } from './finetune.js';
 import type { ModelChoice } from './model.js';
-import { ModelWorker } from './model-client.js';
+import type { ModelWorker } from './model-client.js';
 import type { FinetuneOptions, LoadResult } from './model-protocol.js';
 
 export interface FinetuneHost {
@@ -18,6 +18,8 @@ export interface FinetuneHost {
   slice(): number;
   checkpoint(): { bytes: Uint8Array; name: string } | null;
   choice(): ModelChoice;
+  /** The tab's model worker (shared with "Run model"). */
+  worker(): ModelWorker;
   /** New probabilities for one slice (during training) or for the whole volume (after it). */
   setSliceProbability(z: number, prob: Float32Array): void;
   setProbability(prob: Float32Array): void;
@@ -28,8 +30,6 @@ export interface FinetuneHost {
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 export class FinetunePanel {
-  private worker: ModelWorker | null = null;
-  private loadedFor: { bytes: Uint8Array; name: string } | null = null;
   private info: LoadResult | null = null;
   private running = false;
   /** The corrections changed since the last run: the next run starts Adam again on the new set. */
@@ -57,7 +57,7 @@ export class FinetunePanel {
 
   constructor(private readonly host: FinetuneHost) {
     this.ui.start.addEventListener('click', () => void this.run());
-    this.ui.stop.addEventListener('click', () => void this.worker?.stop());
+    this.ui.stop.addEventListener('click', () => void this.host.worker().stop());
     this.ui.save.addEventListener('click', () => void this.save());
     this.ui.bench.addEventListener('click', () => void this.bench());
     this.sync();
@@ -69,9 +69,8 @@ export class FinetunePanel {
     this.sync();
   }
 
-  /** A new checkpoint was opened: the worker's model is stale and the run starts from it again. */
+  /** A new checkpoint was opened, or the model rebuilt from it: the run starts from it again. */
   checkpointChanged(): void {
-    this.loadedFor = null;
     this.hasRun = false;
     this.losses = [];
     this.before = null;
@@ -100,17 +99,14 @@ export class FinetunePanel {
     };
   }
 
-  /** Starts the worker and builds the checkpoint's model there, unless it holds it already. */
+  /** The worker, with the checkpoint's model built there unless it holds it already. */
   private async ensureModel(): Promise<ModelWorker> {
     const ck = this.host.checkpoint();
     if (!ck) throw new Error('open a checkpoint first');
-    this.worker ??= new ModelWorker();
-    if (this.loadedFor !== ck) {
-      this.say('Loading the model in the worker…');
-      this.info = await this.worker.load(ck.bytes, ck.name, this.host.choice());
-      this.loadedFor = ck;
-    }
-    return this.worker;
+    const worker = this.host.worker();
+    this.say('Loading the model in the worker…');
+    this.info = await worker.ensure(ck, this.host.choice());
+    return worker;
   }
 
   private say(text: string): void {
@@ -214,11 +210,11 @@ export class FinetunePanel {
   }
 
   private async save(): Promise<void> {
-    if (!this.worker || !this.hasRun || this.running) return;
+    if (!this.hasRun || this.running) return;
     try {
       const ck = this.host.checkpoint()!;
       const ed = this.host.editor();
-      const bytes = await this.worker.save({
+      const bytes = await this.host.worker().save({
         finetuned_from: ck.name,
         finetune_slices: JSON.stringify(ed?.corrected() ?? []),
         finetune_losses: JSON.stringify(this.losses.map((l) => Number(l.toPrecision(5)))),

@@ -6,7 +6,7 @@
  */
 import { DataError, encodePng, preprocess, type Volume } from '@mriseg/data/browser';
 import { listPostprocessSteps, parsePostprocess } from '@mriseg/metrics';
-import { initDevice, predictVolume } from '@mriseg/models';
+import { initDevice } from '@mriseg/models';
 import { parseCheckpoint } from '@mriseg/nn';
 import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
 import { decodePatient, decodeScan } from './decode.js';
@@ -14,7 +14,8 @@ import { EditPanel } from './edit-ui.js';
 import { isSliceName, type LoadedPatient, type NamedBytes } from './files.js';
 import { FinetunePanel } from './finetune-ui.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
-import { type LoadedModel, loadModel, type ModelChoice, type ModelPlan, planModel } from './model.js';
+import { type ModelChoice, type ModelPlan, planModel } from './model.js';
+import { ModelWorker } from './model-client.js';
 import { imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
 import {
   describeScan,
@@ -126,7 +127,10 @@ let scanFiles: NamedBytes[] | null = null;
 let checkpoint: { bytes: Uint8Array; name: string } | null = null;
 /** The opened checkpoint's plan (parsed without the GPU): its input size and how it is to be run. */
 let checkpointPlan: ModelPlan | null = null;
-let model: LoadedModel | null = null;
+/** The model the worker holds for the opened checkpoint: its plan and size (the weights live in the worker). */
+let model: { plan: ModelPlan; parameters: number } | null = null;
+/** One worker for the tab holds the WebGPU device and the model: inference and fine-tuning run there. */
+const modelWorker = new ModelWorker();
 let prob: Float32Array | null = null;
 let analysis: Analysis | null = null;
 let referenceDscValue: number | null = null;
@@ -153,6 +157,7 @@ const finetune = new FinetunePanel({
   slice: () => view.slice,
   checkpoint: () => checkpoint,
   choice: () => modelChoice(),
+  worker: () => modelWorker,
   setSliceProbability: (z, p) => {
     const v = volume!;
     const plane = v.width * v.height;
@@ -283,7 +288,7 @@ function planCheckpoint(): void {
 }
 
 function disposeModel(): void {
-  model?.model.dispose();
+  modelWorker.invalidate();
   model = null;
 }
 
@@ -373,8 +378,12 @@ async function runModel(): Promise<void> {
     await gpu.catch((e: unknown) => {
       throw new Error(`Cannot run the model. ${statusFromError(e, 'gpu' in navigator).message}`);
     });
+    // "Run model" runs the opened checkpoint: a model fine-tuned in the tab is rebuilt from it.
     disposeModel();
-    model = loadModel(checkpoint.bytes, checkpoint.name, modelChoice());
+    finetune.checkpointChanged();
+    const plan = planModel(parseCheckpoint(checkpoint.bytes, checkpoint.name), modelChoice());
+    const built = await modelWorker.ensure(checkpoint, modelChoice());
+    model = { plan, parameters: built.parameters };
     ui.modelInfo.textContent = `${checkpoint.name}: ${model.plan.summary}; ${model.parameters.toLocaleString('en')} parameters; input ${model.plan.inputSize} px (${model.plan.inputSource})`;
     if (!volume || volume.width !== model.plan.inputSize) preprocessPatient();
     const v = volume!;
@@ -382,25 +391,11 @@ async function runModel(): Promise<void> {
     ui.progress.value = 0;
     const t0 = performance.now();
     say(`Running the model: 0 / ${v.depth} slices`);
-    const out = await predictVolume(
-      model.model,
-      { data: v.image, shape: [v.depth, 3, v.height, v.width] },
-      {
-        batchSize: 4,
-        onProgress: (done, total) => {
-          ui.progress.value = done / total;
-          say(`Running the model: ${done} / ${total} slices`);
-        },
-      },
-    );
-    // Multi-output models (deep supervision) return one map per head: use the last.
-    const plane = v.height * v.width;
-    let p = out;
-    if (out.length !== v.depth * plane) {
-      const per = out.length / v.depth;
-      p = new Float32Array(v.depth * plane);
-      for (let z = 0; z < v.depth; z++) p.set(out.subarray((z + 1) * per - plane, (z + 1) * per), z * plane);
-    }
+    // In the model worker (multi-output models give their last head's map there).
+    const p = await modelWorker.predict(v.image, [v.depth, 3, v.height, v.width], (done, total) => {
+      ui.progress.value = done / total;
+      say(`Running the model: ${done} / ${total} slices`);
+    });
     prob = p;
     referenceDscValue = patient.hasMask ? volumeReferenceDsc(p, v.mask, [v.depth, v.height, v.width]) : null;
     recompute();

@@ -18,6 +18,8 @@ type Listener = (e: ModelEvent) => void;
 export class ModelWorker {
   private readonly worker: Worker;
   private nextId = 1;
+  /** What the worker's model was built from: the page's checkpoint object and the model options, as JSON. */
+  private loaded: { checkpoint: object; choice: string; result: Promise<LoadResult> } | null = null;
   private readonly pending = new Map<
     number,
     { resolve: (v: unknown) => void; reject: (e: Error) => void; listener?: Listener }
@@ -52,6 +54,27 @@ export class ModelWorker {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, listener });
       this.worker.postMessage({ id, request }, transfer);
     });
+  }
+
+  /**
+   * The worker's model for this checkpoint and these options: built once (fine-tuning then changes it in place),
+   * again after `invalidate()` or for another checkpoint or options.
+   */
+  ensure(checkpoint: { bytes: Uint8Array; name: string }, choice: ModelChoice): Promise<LoadResult> {
+    const key = JSON.stringify(choice);
+    if (this.loaded?.checkpoint !== checkpoint || this.loaded.choice !== key) {
+      const result = this.load(checkpoint.bytes, checkpoint.name, choice);
+      this.loaded = { checkpoint, choice: key, result };
+      result.catch(() => {
+        if (this.loaded?.result === result) this.loaded = null;
+      });
+    }
+    return this.loaded.result;
+  }
+
+  /** The next `ensure` builds the model from its checkpoint again (fine-tuned weights are dropped). */
+  invalidate(): void {
+    this.loaded = null;
   }
 
   /** Builds the checkpoint's model in the worker (a copy of the bytes goes there). */

@@ -10,13 +10,7 @@ import { Rng } from '@mriseg/tensor-wgsl';
 import { BatchSampler } from './finetune.js';
 import { fineTuneMode, finetunedCheckpoint, lossOf, trainStep } from './finetune-train.js';
 import { type LoadedModel, loadModel } from './model.js';
-import type {
-  BenchResult,
-  LoadResult,
-  ModelEvent,
-  ModelRequest,
-  TrainResult,
-} from './model-protocol.js';
+import type { BenchResult, LoadResult, ModelEvent, ModelRequest, TrainResult } from './model-protocol.js';
 
 const ctx = self as unknown as {
   onmessage: ((ev: MessageEvent<{ id: number; request: ModelRequest }>) => void) | null;
