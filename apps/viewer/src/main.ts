@@ -6,14 +6,17 @@
  */
 import { DataError, encodePng, preprocess, type Volume } from '@mriseg/data/browser';
 import { listPostprocessSteps, parsePostprocess } from '@mriseg/metrics';
-import { initDevice, predictVolume } from '@mriseg/models';
+import { initDevice } from '@mriseg/models';
 import { parseCheckpoint } from '@mriseg/nn';
 import { type Analysis, analyse, volumeReferenceDsc } from './analysis.js';
 import { downloadProgress, MODEL_NOTES, type ModelSource, referenceModelBytes } from './builtin-models.js';
 import { decodePatient, decodeScan } from './decode.js';
+import { EditPanel } from './edit-ui.js';
 import { isSliceName, type LoadedPatient, type NamedBytes } from './files.js';
+import { FinetunePanel } from './finetune-ui.js';
 import { statusFromError, statusFromReport } from './gpu-status.js';
-import { type LoadedModel, loadModel, type ModelChoice, type ModelPlan, planModel } from './model.js';
+import { type ModelChoice, type ModelPlan, planModel } from './model.js';
+import { ModelWorker } from './model-client.js';
 import { inferenceProgress } from './progress.js';
 import { drawOutlines, imageRect, type PanelLayers, renderSlice, type SliceData } from './render.js';
 import {
@@ -128,11 +131,53 @@ let scanFiles: NamedBytes[] | null = null;
 let checkpoint: { bytes: Uint8Array; name: string } | null = null;
 /** The opened checkpoint's plan (parsed without the GPU): its input size and how it is to be run. */
 let checkpointPlan: ModelPlan | null = null;
-let model: LoadedModel | null = null;
+/** The model the worker holds for the opened checkpoint: its plan and size (the weights live in the worker). */
+let model: { plan: ModelPlan; parameters: number } | null = null;
+/** One worker for the tab holds the WebGPU device and the model: inference and fine-tuning run there. */
+const modelWorker = new ModelWorker();
 let prob: Float32Array | null = null;
 let analysis: Analysis | null = null;
 let referenceDscValue: number | null = null;
 let busy = false;
+
+// Mask corrections (edit-ui.ts): the page lends the editor its volume, prediction and drawing.
+const edits = new EditPanel({
+  volume: () => volume,
+  patient: () => patient,
+  prediction: () => analysis?.prediction ?? null,
+  slice: () => view.slice,
+  dropsEnds,
+  imageRect: (c) => imageRect(c.width, c.height, volume!.width, volume!.height, view),
+  redraw: () => draw(),
+  download: (bytes, name, type) => download(bytes, name, type),
+  showError: (e) => showError(e),
+  changed: () => finetune.changed(),
+});
+// Fine-tuning on the corrections (finetune-ui.ts, in the model worker).
+const finetune = new FinetunePanel({
+  volume: () => volume,
+  editor: () => edits.editor,
+  prediction: () => analysis?.prediction ?? null,
+  slice: () => view.slice,
+  checkpoint: () => checkpoint,
+  choice: () => modelChoice(),
+  worker: () => modelWorker,
+  setSliceProbability: (z, p) => {
+    const v = volume!;
+    const plane = v.width * v.height;
+    prob ??= new Float32Array(v.depth * plane);
+    prob.set(p, z * plane);
+    recompute();
+  },
+  setProbability: (p) => {
+    const v = volume!;
+    prob = p;
+    referenceDscValue = patient?.hasMask ? volumeReferenceDsc(p, v.mask, [v.depth, v.height, v.width]) : null;
+    recompute();
+  },
+  download: (bytes, name, type) => download(bytes, name, type),
+  showError: (e) => showError(e),
+});
 
 const gpu = initDevice();
 gpu.then(
@@ -201,6 +246,7 @@ function preprocessPatient(): void {
   if (!patient) return;
   volumePreprocess = targetPreprocessing();
   volume = preprocess(patient.raw, volumePreprocess);
+  edits.reset(volume);
   view = withVolume(view, volume.depth);
   const [w, l] = autoWindow(volume.image);
   view = setWindowLevel(view, w, l);
@@ -218,6 +264,7 @@ function preprocessPatient(): void {
 
 function setCheckpoint(bytes: Uint8Array, name: string): void {
   checkpoint = { bytes, name };
+  finetune.checkpointChanged();
   disposeModel();
   planCheckpoint();
   updateButtons();
@@ -245,7 +292,7 @@ function planCheckpoint(): void {
 }
 
 function disposeModel(): void {
-  model?.model.dispose();
+  modelWorker.invalidate();
   model = null;
 }
 
@@ -373,8 +420,12 @@ async function runModel(): Promise<void> {
     });
     if (!checkpoint) await fetchBuiltinModel(ui.modelSource.value as ModelSource);
     if (!checkpoint) return;
+    // "Run model" runs the opened checkpoint: a model fine-tuned in the tab is rebuilt from it.
     disposeModel();
-    model = loadModel(checkpoint.bytes, checkpoint.name, modelChoice());
+    finetune.checkpointChanged();
+    const plan = planModel(parseCheckpoint(checkpoint.bytes, checkpoint.name), modelChoice());
+    const built = await modelWorker.ensure(checkpoint, modelChoice());
+    model = { plan, parameters: built.parameters };
     ui.modelInfo.textContent = `${checkpoint.name}: ${model.plan.summary}; ${model.parameters.toLocaleString('en')} parameters; input ${model.plan.inputSize} px (${model.plan.inputSource})`;
     if (!volume || volume.width !== model.plan.inputSize) preprocessPatient();
     const v = volume!;
@@ -385,27 +436,18 @@ async function runModel(): Promise<void> {
     const batchSize = 4;
     let firstBatchMs: number | null = null;
     say(inferenceProgress({ done: 0, total: v.depth, batchSize, elapsedMs: 0, firstBatchMs }));
-    const out = await predictVolume(
-      model.model,
-      { data: v.image, shape: [v.depth, 3, v.height, v.width] },
-      {
-        batchSize,
-        onProgress: (done, total) => {
-          const elapsedMs = performance.now() - t0;
-          firstBatchMs ??= elapsedMs;
-          ui.progress.value = done / total;
-          say(inferenceProgress({ done, total, batchSize, elapsedMs, firstBatchMs }));
-        },
+    // In the model worker (multi-output models give their last head's map there).
+    const p = await modelWorker.predict(
+      v.image,
+      [v.depth, 3, v.height, v.width],
+      batchSize,
+      (done, total) => {
+        const elapsedMs = performance.now() - t0;
+        firstBatchMs ??= elapsedMs;
+        ui.progress.value = done / total;
+        say(inferenceProgress({ done, total, batchSize, elapsedMs, firstBatchMs }));
       },
     );
-    // Multi-output models (deep supervision) return one map per head: use the last.
-    const plane = v.height * v.width;
-    let p = out;
-    if (out.length !== v.depth * plane) {
-      const per = out.length / v.depth;
-      p = new Float32Array(v.depth * plane);
-      for (let z = 0; z < v.depth; z++) p.set(out.subarray((z + 1) * per - plane, (z + 1) * per), z * plane);
-    }
     prob = p;
     referenceDscValue = patient.hasMask ? volumeReferenceDsc(p, v.mask, [v.depth, v.height, v.width]) : null;
     recompute();
@@ -482,11 +524,13 @@ function drawPanel(canvas: HTMLCanvasElement, d: SliceData | null, layers: Panel
     offscreen.height = d.height;
   }
   renderSlice(pixels.data, d, s, layers);
+  edits.overlay(pixels.data, s.slice);
   offctx.putImageData(pixels, 0, 0);
   const r = imageRect(canvas.width, canvas.height, d.width, d.height, s);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(offscreen, r.x, r.y, r.w, r.h);
   drawOutlines(ctx, d, s, layers, r);
+  edits.decorate(ctx, canvas);
 }
 
 function drawNow(): void {
@@ -584,6 +628,7 @@ function syncControls(): void {
     } else if (patient?.raw.sliceNumbers[s] !== undefined) source = ` (file ${patient.raw.sliceNumbers[s]})`;
     ui.sliceValue.textContent = `${view.slice + 1} / ${volume.depth}${source}`;
   }
+  edits.sync();
   ui.refDsc.textContent = fmt(referenceDscValue);
   ui.dsc.textContent = fmt(analysis?.dsc);
   const sd = analysis?.perSlice[view.slice];
@@ -772,11 +817,13 @@ for (const canvas of [ui.view, ui.viewRight]) {
   );
   let drag: { x: number; y: number; shift: boolean } | null = null;
   canvas.addEventListener('pointerdown', (e) => {
+    canvas.focus();
+    if (volume && edits.pointerDown(e, canvas)) return;
     drag = { x: e.clientX, y: e.clientY, shift: e.shiftKey };
     canvas.setPointerCapture(e.pointerId);
   });
   canvas.addEventListener('pointermove', (e) => {
-    if (!drag) return;
+    if (edits.pointerMove(e, canvas) || !drag) return;
     const dx = e.clientX - drag.x;
     const dy = e.clientY - drag.y;
     drag.x = e.clientX;
@@ -785,9 +832,15 @@ for (const canvas of [ui.view, ui.viewRight]) {
     else update(panBy(view, dx, dy));
   });
   canvas.addEventListener('pointerup', () => {
+    edits.pointerUp();
     drag = null;
   });
+  canvas.addEventListener('dblclick', () => edits.doubleClick());
   canvas.addEventListener('keydown', (e) => {
+    if (edits.key(e)) {
+      e.preventDefault();
+      return;
+    }
     const next = keyAction(view, e.key);
     if (next) {
       e.preventDefault();

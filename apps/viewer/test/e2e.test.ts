@@ -7,14 +7,23 @@
  * or nibabel/pydicom are (scripts/setup-format-tools.sh).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { preprocess } from '@mriseg/data';
+import { decodePng, preprocess } from '@mriseg/data';
 import {
   editNifti,
   gzipBomb,
@@ -28,28 +37,20 @@ import {
   tiffWithChain,
   tiffWithStripCount,
 } from '@mriseg/faults/fixtures';
+import { unzipSync } from 'fflate';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtures, nibabelRead, python } from '../../../packages/data/test/formats/tools.js';
 
 const execFileAsync = promisify(execFile);
 
+import { CHROMIUM, CHROMIUM_ARGS } from '../scripts/chromium.js';
 import { sliceAreas } from '../src/analysis.js';
 import { patientFromFiles } from '../src/files.js';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const CLI = join(root, '..', 'cli', 'dist', 'bin.js');
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
+const ARGS = CHROMIUM_ARGS;
 const TYPES: Record<string, string> = {
   '.html': 'text/html',
   '.js': 'text/javascript',
@@ -127,6 +128,17 @@ const nextFrame = (page: Page) =>
   page.evaluate(
     () => new Promise<void>((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok()))),
   );
+
+/** Pixels of the main canvas drawn in the corrections' cyan (fill or outline). */
+async function correctionPixels(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const c = document.getElementById('view') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 1] - d[i] > 60 && d[i + 2] - d[i] > 60) n++;
+    return n;
+  });
+}
 
 describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
   beforeAll(async () => {
@@ -533,4 +545,172 @@ describe('viewer end to end (headless Chromium, WebGPU on SwiftShader)', () => {
       await noGpu.close();
     }
   });
+
+  it('draws, undoes, accepts the prediction, fine-tunes, exports the masks and a checkpoint the CLI evaluates', async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the CLI first (pnpm run build)`);
+    const { page, errors, requests } = await openWithGpu();
+    await page.getByRole('button', { name: 'Load demo' }).click();
+    await inferenceDone(page);
+    const manifest = JSON.parse(readFileSync(join(root, 'public/demo/manifest.json'), 'utf8')) as {
+      patient: string;
+      files: string[];
+      checkpoint: string;
+    };
+    const files = manifest.files.map((name) => ({
+      name,
+      bytes: new Uint8Array(readFileSync(join(root, 'public/demo', name))),
+    }));
+    const demo = patientFromFiles(files).raw;
+    const vol = preprocess(demo, { size: 64 });
+    const areas = sliceAreas(vol.mask, vol.depth, vol.height * vol.width);
+    const z = areas.indexOf(Math.max(...areas));
+    await page.locator('#slice').fill(String(z));
+    await nextFrame(page);
+
+    // A brush stroke across the image (image pixel → page point through the canvas box; zoom 1 fills it).
+    const box = (await page.locator('#view').boundingBox())!;
+    const at = (x: number, y: number) =>
+      [box.x + (x / 64) * box.width, box.y + (y / 64) * box.height] as const;
+    const stroke = async (from: [number, number], to: [number, number]) => {
+      await page.mouse.move(...at(...from));
+      await page.mouse.down();
+      for (let i = 1; i <= 8; i++) {
+        await page.mouse.move(
+          ...at(from[0] + ((to[0] - from[0]) * i) / 8, from[1] + ((to[1] - from[1]) * i) / 8),
+        );
+      }
+      await page.mouse.up();
+      await nextFrame(page);
+    };
+    await page.getByRole('button', { name: 'Brush' }).click();
+    // The overlays' own blends give a few cyan-looking pixels: count the stroke's above them.
+    const baseline = await correctionPixels(page);
+    await stroke([14, 44], [30, 48]);
+    expect(await page.evaluate(() => document.body.dataset.corrected)).toBe('1');
+    expect(await correctionPixels(page)).toBeGreaterThan(baseline + 500);
+
+    // Undo (Ctrl+Z on the image) removes the stroke and the slice's "corrected" mark; redo brings both back.
+    await page.locator('#view').focus();
+    await page.keyboard.press('Control+z');
+    await nextFrame(page);
+    expect(await page.evaluate(() => document.body.dataset.corrected)).toBe('0');
+    expect(await correctionPixels(page)).toBe(baseline);
+    await page.keyboard.press('Control+y');
+    await nextFrame(page);
+    expect(await correctionPixels(page)).toBeGreaterThan(baseline + 500);
+    await page.getByRole('button', { name: 'Undo' }).click();
+
+    // The usual start: accept the prediction on the slice, then add what the model missed with the brush.
+    const predicted = async () =>
+      Number(/predicted (\d+)/.exec((await page.locator('#slice-area').textContent()) ?? '')![1]);
+    const predictedBefore = await predicted();
+    await page.getByRole('button', { name: 'Accept prediction' }).click();
+    // What the model "missed": the tumour extended by a stroke from its centre to 6 px past its right edge.
+    let [sx, sy, right] = [0, 0, 0];
+    for (let i = 0; i < 64 * 64; i++) {
+      if (!vol.mask[z * 64 * 64 + i]) continue;
+      sx += i % 64;
+      sy += Math.floor(i / 64);
+      right = Math.max(right, i % 64);
+    }
+    const centre: [number, number] = [sx / areas[z] + 0.5, sy / areas[z] + 0.5];
+    await stroke(centre, [right + 7, centre[1]]);
+    expect(await page.evaluate(() => document.body.dataset.corrected)).toBe('1');
+
+    // Fine-tune 4 steps of batch 1 (SwiftShader takes seconds a step), lr 3e-3 for a visible change in few steps,
+    // without the augmentation so that the loss must fall from its first value (the augmentation is unit-tested).
+    const steps = 4;
+    await page.locator('#ft-steps').fill(String(steps));
+    await page.locator('#ft-lr').fill('3e-3');
+    await page.locator('#ft-batch').fill('1');
+    await page.getByRole('checkbox', { name: 'Augment' }).uncheck();
+    const t0 = Date.now();
+    await page.getByRole('button', { name: 'Fine-tune' }).click();
+    await page.waitForFunction(() => document.body.dataset.finetune !== undefined, undefined, {
+      timeout: 600_000,
+    });
+    expect(await page.locator('#error').textContent()).toBe('');
+    expect(await page.evaluate(() => document.body.dataset.finetune)).toBe('done');
+    const seconds = (Date.now() - t0) / 1000;
+    const status = (await page.locator('#ft-status').textContent()) ?? '';
+    expect(status).toMatch(new RegExp(`^Done at step ${steps} `));
+    const dscText = (await page.locator('#ft-dsc').textContent()) ?? '';
+    const [, before, after] = /before ([\d.]+) · after ([\d.]+)/.exec(dscText)!.map(Number);
+    expect(after).toBeGreaterThan(before);
+    // The mask changed: the model now marks (part of) the stroke as tumour.
+    expect(await predicted()).toBeGreaterThan(predictedBefore);
+    const pageRefDsc = Number(await page.locator('#ref-dsc').textContent());
+    await page.screenshot({ path: join(root, 'test-results/viewer-finetune.png') });
+
+    // Export: the corrected slice as the dataset names it, and every slice as a zip, in the 64² original frame.
+    const dir = mkdtempSync(join(tmpdir(), 'mriseg-viewer-edit-'));
+    const [zipDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export all (zip)' }).click(),
+    ]);
+    expect(zipDownload.suggestedFilename()).toBe(`${demo.id}_masks.zip`);
+    await zipDownload.saveAs(join(dir, 'masks.zip'));
+    const zipped = unzipSync(new Uint8Array(readFileSync(join(dir, 'masks.zip'))));
+    expect(Object.keys(zipped).sort()).toEqual(
+      demo.sliceNumbers.map((n) => `${demo.id}_${n}_mask.png`).sort(),
+    );
+    const n = demo.sliceNumbers[z + vol.info.cropZYX[0] + 1];
+    const mine = decodePng(zipped[`${demo.id}_${n}_mask.png`], 'exported');
+    const truth = decodePng(readFileSync(join(root, 'public/demo', `${demo.id}_${n}_mask.png`)), 'truth');
+    expect([mine.width, mine.height, mine.channels]).toEqual([64, 64, 1]);
+    expect(mine.data.every((v) => v === 0 || v === 255)).toBe(true);
+    const on = (d: Uint8Array) => d.reduce((a, v) => a + (v ? 1 : 0), 0);
+    // The corrected slice holds the accepted tumour and the stroke: more than the truth alone.
+    expect(on(mine.data)).toBeGreaterThan(on(truth.data) + 20);
+
+    // The fine-tuned checkpoint: downloaded, then evaluated by the command line on the demo patient.
+    const [ckDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download checkpoint' }).click(),
+    ]);
+    expect(ckDownload.suggestedFilename()).toBe('demo-unet-finetuned.safetensors');
+    const ck = join(dir, 'demo-unet-finetuned.safetensors');
+    await ckDownload.saveAs(ck);
+    // The checkpoint records its fine-tuning: the corrected slice and each step's loss, which fell.
+    const bytes = readFileSync(ck);
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as {
+      __metadata__: Record<string, string>;
+    };
+    const losses = JSON.parse(header.__metadata__.finetune_losses) as number[];
+    expect(losses.length).toBe(steps);
+    expect(JSON.parse(header.__metadata__.finetune_slices)).toEqual([z]);
+    expect(losses[steps - 1]).toBeLessThan(losses[0]);
+    const data = join(dir, 'data', demo.id);
+    mkdirSync(data, { recursive: true });
+    for (const f of manifest.files) writeFileSync(join(data, f), readFileSync(join(root, 'public/demo', f)));
+    const { stdout } = await execFileAsync(process.execPath, [
+      CLI,
+      'evaluate',
+      '--checkpoint',
+      ck,
+      '--data',
+      join(dir, 'data'),
+      '--split',
+      'all',
+      '--workers',
+      '0',
+      '--cache',
+      join(dir, 'cache'),
+      '--out',
+      join(dir, 'eval'),
+    ]);
+    const cliDsc = Number(/Mean DSC \(reference metric\): ([\d.]+)/.exec(stdout)![1]);
+    // The page's reference DSC of the fine-tuned model and the CLI's on the same patient: the same weights and
+    // BatchNorm statistics, up to two GPUs' rounding.
+    expect(Math.abs(cliDsc - pageRefDsc)).toBeLessThan(0.02);
+    expect(errors).toEqual([]);
+    expect(requests.filter((u) => !u.startsWith(origin))).toEqual([]);
+    await page.close();
+    rmSync(dir, { recursive: true, force: true });
+    console.log(
+      `e2e: fine-tuned ${steps} steps in ${seconds.toFixed(1)} s (loss ${losses[0]} → ${losses[steps - 1]}); ` +
+        `DSC on the corrected slice ${before} → ${after}; ` +
+        `reference DSC page ${pageRefDsc}, CLI ${cliDsc}`,
+    );
+  }, 900_000);
 });

@@ -18,6 +18,13 @@ export {
   orientationCode,
 } from './affine.js';
 export {
+  type AugmentOptions,
+  type AugmentParams,
+  augmentSlice,
+  drawAugmentParams,
+  REFERENCE_AUGMENT,
+} from './augment.js';
+export {
   type BiasCorrectionOptions,
   type BiasField,
   correctBiasField,
@@ -133,4 +140,4 @@ export {
   type SkullStripOptions,
 } from './skull-strip.js';
 export { type GroupOptions, groupSlices, parseSliceName, type SliceGroup, type SliceName } from './slices.js';
-export { decodeTiff, SUPPORTED_TIFF_COMPRESSIONS } from './tiff.js';
+export { decodeTiff, encodeTiff, SUPPORTED_TIFF_COMPRESSIONS, type TiffWriteOptions } from './tiff.js';
