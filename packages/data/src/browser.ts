@@ -127,6 +127,7 @@ export {
 export { percentiles } from './select.js';
 export {
   brainMask,
+  combineChannels,
   convexHullPerSlice,
   DEFAULT_SKULL_STRIP,
   resolveSkullStrip,
