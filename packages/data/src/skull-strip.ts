@@ -19,6 +19,7 @@
  * there to find. Lengths are in pixels of a 256-pixel slice and scale with the slice size.
  */
 import { distanceTransform, fillHoles, labelComponents } from '@mriseg/metrics';
+import { percentiles, select } from './select.js';
 
 export interface SkullStripOptions {
   /**
@@ -111,10 +112,11 @@ export function combineChannels(channels: readonly ArrayLike<number>[]): Float64
     let max = 0;
     for (let i = 0; i < n; i++) if (x[i] > max) max = x[i];
     if (!(max > 0)) continue;
-    const head: number[] = [];
-    for (let i = 0; i < n; i++) if (x[i] > 0.02 * max) head.push(x[i]);
-    head.sort((a, b) => a - b);
-    const scale = head[Math.floor(0.99 * (head.length - 1))];
+    let count = 0;
+    for (let i = 0; i < n; i++) if (x[i] > 0.02 * max) count++;
+    const head = new Float64Array(count);
+    for (let i = 0, k = 0; i < n; i++) if (x[i] > 0.02 * max) head[k++] = x[i];
+    const [scale] = percentiles(head, [99]);
     for (let i = 0; i < n; i++) {
       const v = x[i] / scale;
       if (v > out[i]) out[i] = v;
@@ -141,8 +143,7 @@ function dilate(mask: Uint8Array, shape: Shape3, r: number): Uint8Array {
 const fill = (mask: Uint8Array, shape: Shape3): Uint8Array => fillHoles({ data: mask, shape }, 4).data;
 
 function median(values: Float64Array): number {
-  const s = values.slice().sort();
-  return s.length === 0 ? Number.NaN : s[(s.length - 1) >> 1];
+  return values.length === 0 ? Number.NaN : select(values.slice(), (values.length - 1) >> 1);
 }
 
 /** Replaces each slice's mask by the convex hull of its pixels (as unit squares), filled at pixel centres. */

@@ -185,12 +185,16 @@ describe('brainMask on failures seen in the full data set', () => {
   });
 
   it('combineChannels scales each channel by its 99th percentile within the head and takes the maximum', () => {
-    const a = Float64Array.from({ length: 100 }, (_, i) => i + 1); // 99th percentile of 1..100: 99
-    const b = Float64Array.from({ length: 100 }, (_, i) => 2 * (100 - i));
-    const c = new Float64Array(100);
+    // 99th percentile of 51..150 (all above 2 % of the maximum), interpolated as NumPy does: 149.01.
+    const a = Float64Array.from({ length: 101 }, (_, i) => (i < 100 ? 51 + i : 0));
+    const b = Float64Array.from({ length: 101 }, (_, i) => (i < 100 ? 2 * (150 - i) : 1));
+    const c = new Float64Array(101);
     const out = combineChannels([a, b, c]);
-    for (let i = 0; i < 100; i++) expect(out[i]).toBeCloseTo(Math.max((i + 1) / 99, (100 - i) / 99), 12);
-    expect(() => combineChannels([a, new Float64Array(3)])).toThrow(/100 and 3 values/);
+    for (let i = 0; i < 100; i++)
+      expect(out[i]).toBeCloseTo(Math.max((51 + i) / 149.01, (150 - i) / 149.01), 12);
+    // Below 2 % of its maximum a voxel is background, left out of the percentile but still scaled.
+    expect(out[100]).toBeCloseTo(1 / 298.02, 12);
+    expect(() => combineChannels([a, new Float64Array(3)])).toThrow(/101 and 3 values/);
   });
 });
 
