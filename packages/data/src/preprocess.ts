@@ -303,7 +303,10 @@ function stripSkull(
     throw new DataError(id, `skull stripping: channel ${o.channel} asked for, the images have 3`);
   const image =
     o.channel === 'all'
-      ? combineChannels([0, 1, 2].map((c) => channelOf(vol, d, plane, c)))
+      ? combineChannels(
+          [0, 1, 2].map((c) => channelOf(vol, d, plane, c)),
+          [d, h, w],
+        )
       : channelOf(vol, d, plane, o.channel);
   const brain = brainMask(image, [d, h, w], o);
   let brainVoxels = 0;

@@ -98,29 +98,40 @@ function sliceDistances(mask: Uint8Array, [D, H, W]: Shape3, target: 0 | 1): Flo
 }
 
 /**
- * One image for the brain mask from several channels ([D,H,W] each, non-negative): each channel divided by its 99th
+ * One image for the brain mask from several channels ([D,H,W] each, non-negative): each channel less its background
+ * (the median over the slices' outer frame of pixels, zero in most volumes; clipped at 0), divided by its 99th
  * percentile over its head voxels (above 2 % of its maximum), then the voxel-wise maximum. Why: in this data set the
  * FLAIR alone can fail, its brain near black in some patients (the reference's 8-bit slices) while the T1 channels
- * show it; and a tumour dark in T1 is bright in FLAIR. Scalp and brain are bright in at least one channel, skull and
- * background in none. A channel that is all zero is left out.
+ * show it; a tumour dark in T1 is bright in FLAIR; and a few T1 series have a grey background, which would otherwise
+ * make the whole slice "head". Scalp and brain are bright in at least one channel, skull and background in none. A
+ * channel that is all background is left out.
  */
-export function combineChannels(channels: readonly ArrayLike<number>[]): Float64Array {
-  const n = channels[0]?.length ?? 0;
+export function combineChannels(channels: readonly ArrayLike<number>[], [D, H, W]: Shape3): Float64Array {
+  const n = D * H * W;
   const out = new Float64Array(n);
+  const plane = H * W;
+  const frame: number[] = [];
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) if (y === 0 || y === H - 1 || x === 0 || x === W - 1) frame.push(y * W + x);
   for (const x of channels) {
-    if (x.length !== n) throw new RangeError(`combineChannels: channels of ${n} and ${x.length} values`);
+    if (x.length !== n)
+      throw new RangeError(`combineChannels: a channel of ${x.length} values for shape [${D},${H},${W}]`);
+    const border = new Float64Array(D * frame.length);
+    for (let z = 0, k = 0; z < D; z++) for (const i of frame) border[k++] = x[z * plane + i];
+    const background = border.length > 0 ? median(border) : 0;
+    const v = new Float64Array(n);
     let max = 0;
-    for (let i = 0; i < n; i++) if (x[i] > max) max = x[i];
+    for (let i = 0; i < n; i++) {
+      v[i] = Math.max(0, x[i] - background);
+      if (v[i] > max) max = v[i];
+    }
     if (!(max > 0)) continue;
     let count = 0;
-    for (let i = 0; i < n; i++) if (x[i] > 0.02 * max) count++;
+    for (let i = 0; i < n; i++) if (v[i] > 0.02 * max) count++;
     const head = new Float64Array(count);
-    for (let i = 0, k = 0; i < n; i++) if (x[i] > 0.02 * max) head[k++] = x[i];
+    for (let i = 0, k = 0; i < n; i++) if (v[i] > 0.02 * max) head[k++] = v[i];
     const [scale] = percentiles(head, [99]);
-    for (let i = 0; i < n; i++) {
-      const v = x[i] / scale;
-      if (v > out[i]) out[i] = v;
-    }
+    for (let i = 0; i < n; i++) if (v[i] / scale > out[i]) out[i] = v[i] / scale;
   }
   return out;
 }

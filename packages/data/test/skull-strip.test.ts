@@ -162,7 +162,7 @@ describe('brainMask on failures seen in the full data set', () => {
     const flair = h.image.map((v, i) => (h.scalp[i] ? v : 0));
     // T1 before contrast: the tumour darker than brain, as a glioma is.
     const t1 = h.image.map((v, i) => (h.tumour[i] ? 0.25 : v));
-    const combined = combineChannels([t1, flair, h.image]);
+    const combined = combineChannels([t1, flair, h.image], h.shape);
     const m = brainMask(combined, h.shape);
     let tumourOut = 0;
     let brainOut = 0;
@@ -184,17 +184,26 @@ describe('brainMask on failures seen in the full data set', () => {
     expect(v.info.skullStrip?.brainVoxels).toBeLessThan(0.6 * v.depth * 128 * 128);
   });
 
-  it('combineChannels scales each channel by its 99th percentile within the head and takes the maximum', () => {
-    // 99th percentile of 51..150 (all above 2 % of the maximum), interpolated as NumPy does: 149.01.
-    const a = Float64Array.from({ length: 101 }, (_, i) => (i < 100 ? 51 + i : 0));
-    const b = Float64Array.from({ length: 101 }, (_, i) => (i < 100 ? 2 * (150 - i) : 1));
-    const c = new Float64Array(101);
-    const out = combineChannels([a, b, c]);
-    for (let i = 0; i < 100; i++)
-      expect(out[i]).toBeCloseTo(Math.max((51 + i) / 149.01, (150 - i) / 149.01), 12);
-    // Below 2 % of its maximum a voxel is background, left out of the percentile but still scaled.
-    expect(out[100]).toBeCloseTo(1 / 298.02, 12);
-    expect(() => combineChannels([a, new Float64Array(3)])).toThrow(/101 and 3 values/);
+  it('combineChannels takes out each background, scales by the 99th percentile within the head, takes the maximum', () => {
+    // One slice of 3×102 px: the frame (rows 0 and 2, columns 0 and 101) is background; row 1, x = 1..100, the head.
+    const shape: [number, number, number] = [1, 3, 102];
+    const at = (x: number) => 102 + x;
+    const a = new Float64Array(306);
+    const b = new Float64Array(306);
+    const c = new Float64Array(306);
+    for (let x = 1; x <= 100; x++) {
+      a[at(x)] = 50 + x; // 51..150: 99th percentile, interpolated as NumPy does, 149.01
+      b[at(x)] = 2 * (150 - x + 1); // 102..300 in steps of 2: 298.02
+    }
+    // A grey background under channel b (as some T1 series have) is subtracted first.
+    const bg = b.map((v) => v + 40);
+    const out = combineChannels([a, bg, c], shape);
+    for (let x = 1; x <= 100; x++)
+      expect(out[at(x)]).toBeCloseTo(Math.max((50 + x) / 149.01, (151 - x) / 149.01), 12);
+    expect(out[0]).toBe(0);
+    expect(() => combineChannels([a, new Float64Array(3)], shape)).toThrow(
+      /a channel of 3 values for shape \[1,3,102\]/,
+    );
   });
 });
 
