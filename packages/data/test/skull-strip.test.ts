@@ -302,6 +302,9 @@ describe('preprocess with skullStrip', () => {
   it('cuts no tumour on the four sample patients', async () => {
     requireShared();
     for (const files of scanDataset(SAMPLE)) {
+      // Each patient is seconds of synchronous work: yield between them so that the test runner's messages to its
+      // worker are answered (a long block ends in its "Timeout calling onTaskUpdate").
+      await new Promise((resolve) => setTimeout(resolve, 0));
       const v = preprocess(readPatient(files), { skullStrip: true });
       const s = v.info.skullStrip!;
       let tumour = 0;
