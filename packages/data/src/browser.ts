@@ -134,6 +134,7 @@ export {
 export { percentiles } from './select.js';
 export {
   brainMask,
+  combineChannels,
   convexHullPerSlice,
   DEFAULT_SKULL_STRIP,
   resolveSkullStrip,

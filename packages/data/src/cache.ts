@@ -8,7 +8,7 @@ import type { PreprocessInfo, PreprocessOptions, Volume } from './preprocess.js'
 import type { ReadOptions } from './reader.js';
 
 /** Bump when the preprocessing code or the entry layout changes: old entries then no longer match. */
-export const CACHE_FORMAT = 'mriseg-volume-v2';
+export const CACHE_FORMAT = 'mriseg-volume-v3';
 const MAGIC = new TextEncoder().encode('MRIVOL2\n');
 const MAC_BYTES = 32;
 const SECRET_FILE = '.mriseg-cache-secret';

@@ -3,7 +3,7 @@ import { DataError } from './errors.js';
 import type { RawPatient } from './reader.js';
 import { resizeNearest, resizeQuadratic } from './resize.js';
 import { percentiles } from './select.js';
-import { brainMask, resolveSkullStrip, type SkullStripOptions } from './skull-strip.js';
+import { brainMask, combineChannels, resolveSkullStrip, type SkullStripOptions } from './skull-strip.js';
 
 /** Steps of the reference pipeline; the defaults are the reference. */
 export interface PreprocessOptions {
@@ -25,8 +25,8 @@ export interface PreprocessOptions {
    */
   biasCorrect?: boolean | BiasCorrectionOptions;
   /**
-   * Skull stripping after resizing (and bias correction), before normalisation: a brain mask from one channel
-   * (`brainMask`, FLAIR by default) and every channel zeroed outside it. true for the defaults, or its options.
+   * Skull stripping after resizing (and bias correction), before normalisation: a brain mask (`brainMask`) from
+   * all three channels combined (`combineChannels`; `channel` picks one instead) and every channel zeroed outside it. true for the defaults, or its options.
    * Default false (not in the reference).
    */
   skullStrip?: boolean | SkullStripOptions;
@@ -286,7 +286,7 @@ function correctChannels(
   }
 }
 
-/** Zeroes every channel outside the brain mask of one channel; counts tumour voxels the mask leaves out. */
+/** Zeroes every channel outside the brain mask (of the combined channels, or one); counts tumour voxels it leaves out. */
 function stripSkull(
   vol: Float64Array,
   mask: Uint8Array,
@@ -299,9 +299,16 @@ function stripSkull(
 ): void {
   const o = resolveSkullStrip(options);
   const plane = h * w;
-  if (o.channel > 2)
+  if (o.channel !== 'all' && o.channel > 2)
     throw new DataError(id, `skull stripping: channel ${o.channel} asked for, the images have 3`);
-  const brain = brainMask(channelOf(vol, d, plane, o.channel), [d, h, w], o);
+  const image =
+    o.channel === 'all'
+      ? combineChannels(
+          [0, 1, 2].map((c) => channelOf(vol, d, plane, c)),
+          [d, h, w],
+        )
+      : channelOf(vol, d, plane, o.channel);
+  const brain = brainMask(image, [d, h, w], o);
   let brainVoxels = 0;
   let tumourOutside = 0;
   for (let z = 0; z < d; z++) {

@@ -1,25 +1,32 @@
 /**
- * A brain mask from one MRI sequence (FLAIR in this data set) by classical means, in the spirit of the threshold,
- * erode, select and grow heuristics that tools like BET start from:
+ * A brain mask from an MRI volume by classical means, in the spirit of the threshold, erode, select and grow
+ * heuristics that tools like BET start from. `preprocess` computes it on all three channels at once
+ * (`combineChannels`), since in this data set the FLAIR alone can show no brain at all:
  *
  * 1. head: voxels above a small fraction of the maximum, holes filled slice by slice;
  * 2. tissue: head voxels brighter than `threshold` × the median intensity of the voxels deep inside the head (the
  *    brain dominates there, so scalp fat and a bias field barely move it; skull and CSF fall below);
  * 3. seeds: in each slice, the tissue eroded by a disk of `seedErosion` px, keeping only the pieces that reach deep
- *    inside the head (the scalp, a ring at the head's edge, never does); slices above and below the last slices
- *    with seeds take the eroded pieces that lie mostly over their neighbour's brain;
+ *    inside the head (the scalp, a ring at the head's edge, never does); then, outwards from the slice with the
+ *    most seed, each slice also takes the eroded pieces that lie mostly over its inner neighbour's seeds (slices
+ *    beyond the seeded ones, and lobes at the skull base too shallow to be seeds);
  * 4. brain: the seeds dilated back by the same disk, grown by `growth` px within the tissue, holes filled, closed
  *    with a disk of `closing` px, replaced by its convex hull in each slice (`hull`, so that cortex, sulci and
- *    anything between brain and skull stay in), and widened by `margin` px.
+ *    anything between brain and skull stay in), and widened by `margin` px;
+ * 5. a mask smaller than `minFraction` of the head is a failure of the method: the whole head is returned instead.
  *
  * The steps favour keeping tissue over removing it: a mask that cuts tumour would cost the network what it is
  * there to find. Lengths are in pixels of a 256-pixel slice and scale with the slice size.
  */
 import { distanceTransform, fillHoles, labelComponents } from '@mriseg/metrics';
+import { percentiles, select } from './select.js';
 
 export interface SkullStripOptions {
-  /** Channel of the volume the mask is computed on. Default 1 (FLAIR in the LGG data). */
-  channel?: number;
+  /**
+   * Channel of the volume the mask is computed on, or `'all'` (default): the voxel-wise maximum of the channels,
+   * each scaled by its 99th percentile within the head (`combineChannels`).
+   */
+  channel?: number | 'all';
   /** Tissue threshold as a fraction of the median intensity deep inside the head. Default 0.5. */
   threshold?: number;
   /** How far from the head's edge a voxel is "deep", in px (statistics use this depth, seeds twice it). Default 12. */
@@ -34,10 +41,16 @@ export interface SkullStripOptions {
   hull?: boolean;
   /** Final widening, px. Default 2. */
   margin?: number;
+  /**
+   * Smallest plausible brain as a fraction of the head's voxels (holes filled); a smaller mask means the method
+   * failed on this volume (a channel without contrast, an unusual field of view) and the whole head is returned
+   * instead, so that no tumour is cut. Default 0.2 (the brain is typically 50–80 % of the head in this data).
+   */
+  minFraction?: number;
 }
 
 export const DEFAULT_SKULL_STRIP: Required<SkullStripOptions> = {
-  channel: 1,
+  channel: 'all',
   threshold: 0.5,
   depth: 12,
   seedErosion: 6,
@@ -45,19 +58,24 @@ export const DEFAULT_SKULL_STRIP: Required<SkullStripOptions> = {
   closing: 4,
   hull: true,
   margin: 2,
+  minFraction: 0.2,
 };
 
 type Shape3 = readonly [number, number, number];
 
 export function resolveSkullStrip(options: SkullStripOptions = {}): Required<SkullStripOptions> {
   const o = { ...DEFAULT_SKULL_STRIP, ...options };
-  if (!Number.isInteger(o.channel) || o.channel < 0)
-    throw new RangeError(`skull stripping: channel must be an integer >= 0, got ${o.channel}`);
+  if (o.channel !== 'all' && !(Number.isInteger(o.channel) && o.channel >= 0))
+    throw new RangeError(
+      `skull stripping: channel must be 'all' or an integer >= 0, got ${String(o.channel)}`,
+    );
   if (!(o.threshold > 0 && o.threshold < 10))
     throw new RangeError(`skull stripping: threshold must be in (0, 10), got ${o.threshold}`);
   for (const k of ['depth', 'seedErosion', 'growth', 'closing', 'margin'] as const)
     if (!(Number.isFinite(o[k]) && o[k] >= 0))
       throw new RangeError(`skull stripping: ${k} must be a number of pixels >= 0, got ${o[k]}`);
+  if (!(o.minFraction >= 0 && o.minFraction <= 1))
+    throw new RangeError(`skull stripping: minFraction must be in [0, 1], got ${o.minFraction}`);
   return o;
 }
 
@@ -75,6 +93,45 @@ function sliceDistances(mask: Uint8Array, [D, H, W]: Shape3, target: 0 | 1): Flo
     }
     if (!any) out.fill(Number.POSITIVE_INFINITY, z * plane, (z + 1) * plane);
     else out.set(distanceTransform({ data: slice, shape: [H, W] }), z * plane);
+  }
+  return out;
+}
+
+/**
+ * One image for the brain mask from several channels ([D,H,W] each, non-negative): each channel less its background
+ * (the median over the slices' outer frame of pixels, zero in most volumes; clipped at 0), divided by its 99th
+ * percentile over its head voxels (above 2 % of its maximum), then the voxel-wise maximum. Why: in this data set the
+ * FLAIR alone can fail, its brain near black in some patients (the reference's 8-bit slices) while the T1 channels
+ * show it; a tumour dark in T1 is bright in FLAIR; and a few T1 series have a grey background, which would otherwise
+ * make the whole slice "head". Scalp and brain are bright in at least one channel, skull and background in none. A
+ * channel that is all background is left out.
+ */
+export function combineChannels(channels: readonly ArrayLike<number>[], [D, H, W]: Shape3): Float64Array {
+  const n = D * H * W;
+  const out = new Float64Array(n);
+  const plane = H * W;
+  const frame: number[] = [];
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) if (y === 0 || y === H - 1 || x === 0 || x === W - 1) frame.push(y * W + x);
+  for (const x of channels) {
+    if (x.length !== n)
+      throw new RangeError(`combineChannels: a channel of ${x.length} values for shape [${D},${H},${W}]`);
+    const border = new Float64Array(D * frame.length);
+    for (let z = 0, k = 0; z < D; z++) for (const i of frame) border[k++] = x[z * plane + i];
+    const background = border.length > 0 ? median(border) : 0;
+    const v = new Float64Array(n);
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      v[i] = Math.max(0, x[i] - background);
+      if (v[i] > max) max = v[i];
+    }
+    if (!(max > 0)) continue;
+    let count = 0;
+    for (let i = 0; i < n; i++) if (v[i] > 0.02 * max) count++;
+    const head = new Float64Array(count);
+    for (let i = 0, k = 0; i < n; i++) if (v[i] > 0.02 * max) head[k++] = v[i];
+    const [scale] = percentiles(head, [99]);
+    for (let i = 0; i < n; i++) if (v[i] / scale > out[i]) out[i] = v[i] / scale;
   }
   return out;
 }
@@ -97,8 +154,7 @@ function dilate(mask: Uint8Array, shape: Shape3, r: number): Uint8Array {
 const fill = (mask: Uint8Array, shape: Shape3): Uint8Array => fillHoles({ data: mask, shape }, 4).data;
 
 function median(values: Float64Array): number {
-  const s = values.slice().sort();
-  return s.length === 0 ? Number.NaN : s[(s.length - 1) >> 1];
+  return values.length === 0 ? Number.NaN : select(values.slice(), (values.length - 1) >> 1);
 }
 
 /** Replaces each slice's mask by the convex hull of its pixels (as unit squares), filled at pixel centres. */
@@ -205,20 +261,21 @@ export function brainMask(
 
   const eroded = erode(tissue, shape, r(o.seedErosion));
   const seeds = new Uint8Array(n);
-  const seeded: boolean[] = new Array(D).fill(false);
   const labels = labelComponents({ data: eroded, shape }, 4);
   const reachesDeep = new Uint8Array(labels.count + 1);
   for (let i = 0; i < n; i++)
     if (labels.labels[i] && depth[i] > 2 * r(o.depth)) reachesDeep[labels.labels[i]] = 1;
   for (let i = 0; i < n; i++) {
-    if (reachesDeep[labels.labels[i]]) {
-      seeds[i] = 1;
-      seeded[Math.floor(i / plane)] = true;
-    }
+    if (reachesDeep[labels.labels[i]]) seeds[i] = 1;
   }
-  // Slices beyond the seeded ones: eroded pieces lying mostly over the neighbour's seeds (dilated a little).
-  const first = seeded.indexOf(true);
-  const last = seeded.lastIndexOf(true);
+  // 3-D consistency: outwards from the slice with the most seed, every slice also takes the eroded pieces lying at
+  // least half over its inner neighbour's seeds (dilated a little). Slices beyond the seeded ones get their brain
+  // this way, and so do pieces too shallow to be seeds themselves: temporal lobes and cerebellum beside the skull
+  // base, which lie under brain one slice up.
+  const seedArea = new Float64Array(D);
+  for (let i = 0; i < n; i++) seedArea[Math.floor(i / plane)] += seeds[i];
+  let core = 0;
+  for (let z = 1; z < D; z++) if (seedArea[z] > seedArea[core]) core = z;
   const adopt = (z: number, from: number) => {
     const near = dilate(seeds.subarray(from * plane, (from + 1) * plane), [1, H, W], r(2));
     const area = new Float64Array(labels.count + 1);
@@ -235,9 +292,9 @@ export function brainMask(
       if (l && over[l] >= 0.5 * area[l]) seeds[z * plane + i] = 1;
     }
   };
-  if (first >= 0) {
-    for (let z = last + 1; z < D; z++) adopt(z, z - 1);
-    for (let z = first - 1; z >= 0; z--) adopt(z, z + 1);
+  if (seedArea[core] > 0) {
+    for (let z = core + 1; z < D; z++) adopt(z, z - 1);
+    for (let z = core - 1; z >= 0; z--) adopt(z, z + 1);
   }
 
   let brain = dilate(seeds, shape, r(o.seedErosion + o.growth));
@@ -246,5 +303,12 @@ export function brainMask(
   brain = erode(dilate(brain, shape, r(o.closing)), shape, r(o.closing));
   brain = fill(brain, shape);
   if (o.hull) brain = convexHullPerSlice(brain, shape);
-  return o.margin > 0 ? dilate(brain, shape, r(o.margin)) : brain;
+  if (o.margin > 0) brain = dilate(brain, shape, r(o.margin));
+  let brainCount = 0;
+  let headCount = 0;
+  for (let i = 0; i < n; i++) {
+    brainCount += brain[i];
+    headCount += filledHead[i];
+  }
+  return brainCount < o.minFraction * headCount ? filledHead : brain;
 }

@@ -4,7 +4,7 @@ import { scanDataset } from '../src/layout.js';
 import { preprocess } from '../src/preprocess.js';
 import type { RawPatient } from '../src/reader.js';
 import { readPatient } from '../src/reader.js';
-import { brainMask, convexHullPerSlice } from '../src/skull-strip.js';
+import { brainMask, combineChannels, convexHullPerSlice } from '../src/skull-strip.js';
 import { requireShared, SAMPLE } from './paths.js';
 
 /**
@@ -95,6 +95,118 @@ describe('brainMask', () => {
   });
 });
 
+/**
+ * Modelled on TCGA_DU_7306 (a tumour in the temporal lobe at the skull base): in the two lowest slices the brain is
+ * a central piece (cerebellum) and two lateral lobes cut off from it by dark tissue, too shallow to be seeds (with
+ * `depth` 40, seeds must reach 40 px into the head); one slice up, the whole brain covers the lobes. Returns the
+ * head and the left lobe's tumour.
+ */
+function skullBase(D = 6, S = 128) {
+  const image = new Float64Array(D * S * S);
+  const tumour = new Uint8Array(D * S * S);
+  const scalp = new Uint8Array(D * S * S);
+  for (let z = 0; z < D; z++)
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) {
+        const i = (z * S + y) * S + x;
+        const rad = Math.hypot(x - S / 2, y - S / 2);
+        const lobe = Math.min(Math.hypot(x - S / 2 + 30, y - S / 2), Math.hypot(x - S / 2 - 30, y - S / 2));
+        let v = 0;
+        if (rad < 44) {
+          if (z >= 2 || rad < 15 || lobe < 9) v = 0.45;
+          if (z < 2 && Math.hypot(x - S / 2 + 32, y - S / 2) < 5) {
+            v = 0.8;
+            tumour[i] = 1;
+          }
+        } else if (rad >= 49 && rad < 57) {
+          v = 0.8;
+          scalp[i] = 1;
+        }
+        image[i] = v;
+      }
+  return { image, tumour, scalp, shape: [D, S, S] as [number, number, number] };
+}
+
+describe('brainMask on failures seen in the full data set', () => {
+  it('takes brain pieces too shallow to be seeds from the slice above (skull base)', () => {
+    const h = skullBase();
+    const m = brainMask(h.image, h.shape, { depth: 40 });
+    let tumourOut = 0;
+    let scalpIn = 0;
+    let scalp = 0;
+    for (let i = 0; i < m.length; i++) {
+      if (h.tumour[i] && !m[i]) tumourOut++;
+      scalp += h.scalp[i];
+      if (h.scalp[i] && m[i]) scalpIn++;
+    }
+    expect(tumourOut).toBe(0);
+    expect(scalpIn / scalp).toBeLessThan(0.1);
+  });
+
+  it('never returns a near-empty mask: a FLAIR whose brain is black falls back to the whole head', () => {
+    // Modelled on TCGA_HT_A61A, whose FLAIR shows only the scalp: no brain to find in it.
+    const h = head(7, 128);
+    const flair = h.image.map((v, i) => (h.scalp[i] ? v : 0));
+    const m = brainMask(flair, h.shape);
+    for (let i = 0; i < m.length; i++) if (h.brain[i] || h.tumour[i]) expect(m[i], `voxel ${i}`).toBe(1);
+    // With the fallback off, the same volume gives (nearly) nothing.
+    let kept = 0;
+    for (const v of brainMask(flair, h.shape, { minFraction: 0 })) kept += v;
+    let brain = 0;
+    for (const v of h.brain) brain += v;
+    expect(kept).toBeLessThan(0.2 * brain);
+  });
+
+  it('strips such a patient properly from all channels together (the default)', () => {
+    const h = head(7, 128);
+    const flair = h.image.map((v, i) => (h.scalp[i] ? v : 0));
+    // T1 before contrast: the tumour darker than brain, as a glioma is.
+    const t1 = h.image.map((v, i) => (h.tumour[i] ? 0.25 : v));
+    const combined = combineChannels([t1, flair, h.image], h.shape);
+    const m = brainMask(combined, h.shape);
+    let tumourOut = 0;
+    let brainOut = 0;
+    let scalpIn = 0;
+    let scalp = 0;
+    for (let i = 0; i < m.length; i++) {
+      if (h.tumour[i] && !m[i]) tumourOut++;
+      if (h.brain[i] && !m[i]) brainOut++;
+      scalp += h.scalp[i];
+      if (h.scalp[i] && m[i]) scalpIn++;
+    }
+    expect(tumourOut).toBe(0);
+    expect(brainOut).toBe(0);
+    expect(scalpIn / scalp).toBeLessThan(0.1);
+    // preprocess does the same with its default options.
+    const raw = rawFrom(h.image, h.tumour, h.shape, [t1, flair, h.image]);
+    const v = preprocess(raw, { size: 128, normalize: false, skullStrip: true });
+    expect(v.info.skullStrip?.tumourOutside).toBe(0);
+    expect(v.info.skullStrip?.brainVoxels).toBeLessThan(0.6 * v.depth * 128 * 128);
+  });
+
+  it('combineChannels takes out each background, scales by the 99th percentile within the head, takes the maximum', () => {
+    // One slice of 3×102 px: the frame (rows 0 and 2, columns 0 and 101) is background; row 1, x = 1..100, the head.
+    const shape: [number, number, number] = [1, 3, 102];
+    const at = (x: number) => 102 + x;
+    const a = new Float64Array(306);
+    const b = new Float64Array(306);
+    const c = new Float64Array(306);
+    for (let x = 1; x <= 100; x++) {
+      a[at(x)] = 50 + x; // 51..150: 99th percentile, interpolated as NumPy does, 149.01
+      b[at(x)] = 2 * (150 - x + 1); // 102..300 in steps of 2: 298.02
+    }
+    // A grey background under channel b (as some T1 series have) is subtracted first.
+    const bg = b.map((v) => v + 40);
+    const out = combineChannels([a, bg, c], shape);
+    for (let x = 1; x <= 100; x++)
+      expect(out[at(x)]).toBeCloseTo(Math.max((50 + x) / 149.01, (151 - x) / 149.01), 12);
+    expect(out[0]).toBe(0);
+    expect(() => combineChannels([a, new Float64Array(3)], shape)).toThrow(
+      /a channel of 3 values for shape \[1,3,102\]/,
+    );
+  });
+});
+
 describe('convexHullPerSlice', () => {
   it('is the set of pixel centres inside the convex hull of the pixels (checked by support functions)', () => {
     const rng = new Rng(4);
@@ -136,10 +248,16 @@ describe('convexHullPerSlice', () => {
   });
 });
 
-/** A raw patient from a float volume in [0, 1] (all three channels equal) and a mask. */
-function rawFrom(image: Float64Array, mask: Uint8Array, [D, H, W]: [number, number, number]): RawPatient {
+/** A raw patient from a float volume in [0, 1] (all three channels equal, or `channels`) and a mask. */
+function rawFrom(
+  image: Float64Array,
+  mask: Uint8Array,
+  [D, H, W]: [number, number, number],
+  channels: Float64Array[] = [image, image, image],
+): RawPatient {
   const img = new Uint8Array(D * H * W * 3);
-  for (let i = 0; i < D * H * W; i++) img.fill(Math.round(255 * Math.min(1, image[i])), 3 * i, 3 * i + 3);
+  for (let i = 0; i < D * H * W; i++)
+    for (let c = 0; c < 3; c++) img[3 * i + c] = Math.round(255 * Math.min(1, channels[c][i]));
   return {
     id: 'synthetic',
     sliceNumbers: Array.from({ length: D }, (_, z) => z + 1),
@@ -184,6 +302,9 @@ describe('preprocess with skullStrip', () => {
   it('cuts no tumour on the four sample patients', async () => {
     requireShared();
     for (const files of scanDataset(SAMPLE)) {
+      // Each patient is seconds of synchronous work: yield between them so that the test runner's messages to its
+      // worker are answered (a long block ends in its "Timeout calling onTaskUpdate").
+      await new Promise((resolve) => setTimeout(resolve, 0));
       const v = preprocess(readPatient(files), { skullStrip: true });
       const s = v.info.skullStrip!;
       let tumour = 0;

@@ -104,7 +104,10 @@ const preprocessingSteps = (group: string, inference: boolean): OptionSpec[] =>
       'bias-correct',
       'N4-style bias-field correction of each channel before normalisation (about 3 s of CPU a patient, cached)',
     ],
-    ['skull-strip', 'zero everything outside a brain mask computed from FLAIR, before normalisation'],
+    [
+      'skull-strip',
+      'zero everything outside a brain mask computed from the three channels, before normalisation',
+    ],
   ].map(([name, help]) => ({
     name,
     kind: 'toggle',
