@@ -30,7 +30,11 @@ async function main(): Promise<void> {
     return;
   }
   const target = join(out, manifest.files.f16.file);
-  if (ifAvailable && existsSync(target) && (await sha256Hex(readFileSync(target))) === manifest.files.f16.sha256)
+  if (
+    ifAvailable &&
+    existsSync(target) &&
+    (await sha256Hex(readFileSync(target))) === manifest.files.f16.sha256
+  )
     return;
   const f32 = new Uint8Array(readFileSync(source));
   const hash = await sha256Hex(f32);
